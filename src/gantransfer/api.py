@@ -1,0 +1,43 @@
+"""The Python API behind every command."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gantransfer.errors import ConfigError
+from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.sampling import generate, sample_classes
+from gantransfer.models.store import load_generator
+from gantransfer.report.grid import save_samples
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, GeneratorConfig]:
+    """Load a generator directory (or a run directory's generator) without pickle: (module in eval mode, config)."""
+    return load_generator(path, device)
+
+
+def class_labels(cfg: GeneratorConfig, n: int, classes: list[int] | None) -> torch.Tensor | None:
+    """Labels cycling through ``classes`` (default: the trained ones); None for unconditional generators."""
+    if cfg.num_classes == 0:
+        if classes:
+            raise ConfigError("--classes was given but this generator is unconditional")
+        return None
+    classes = classes or sample_classes(cfg)
+    bad = [c for c in classes if not 0 <= c < cfg.num_classes]
+    if bad:
+        raise ConfigError(f"classes {bad} are out of range: this generator has classes 0..{cfg.num_classes - 1} "
+                          f"({', '.join(cfg.class_names)})")
+    return torch.tensor(classes).repeat((n + len(classes) - 1) // len(classes))[:n]
+
+
+def sample_grid(path: str | Path, out: str | Path, n: int = 64, seed: int = 0,
+                classes: list[int] | None = None) -> Path:
+    """Write a PNG grid (images) or scatter plot (points) of ``n`` samples of a generator."""
+    if n < 1:
+        raise ConfigError(f"--n must be at least 1, got {n}")
+    g, cfg = load(path)
+    labels = class_labels(cfg, n, classes)
+    x, _ = generate(g, cfg, n, seed=seed, labels=labels)
+    nrow = len(classes or sample_classes(cfg)) if cfg.num_classes and n % len(classes or sample_classes(cfg)) == 0 else None
+    return save_samples(x, out, nrow=nrow)

@@ -1,0 +1,167 @@
+"""Command line: argument parsing -> configs -> API calls. No logic lives here."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import typing
+from typing import Any, Sequence
+
+from gantransfer.errors import GantransferError
+
+HELP = {
+    "data": "built-in data set (fashion-mnist, mnist-5k, digits, ring8, grid25) or an image folder",
+    "data_dir": "directory holding the data set's files (e.g. the four Fashion-MNIST IDX files)",
+    "classes": "comma-separated class indices to keep, e.g. 0,1,2",
+    "limit": "keep a deterministic (seeded) subset of N samples",
+    "resolution": "image side, a power of two from 16 to 256 (default: native size rounded up)",
+    "channels": "1 (gray) or 3 (RGB)",
+    "arch": "dcgan (images) or mlp (2-D points)",
+    "width": "width multiplier of the generator, 1/16 .. 2",
+    "d_width": "width multiplier of the discriminator (default: --width)",
+    "conditional": "class-conditional generator and discriminator",
+    "loss": "adversarial loss: nonsaturating or hinge",
+    "r1": "R1 gradient penalty gamma (0: off)",
+    "betas": "Adam betas, comma-separated",
+    "precision": "fp32, or bf16 autocast",
+    "device": "auto (CUDA when available), cpu, cuda, cuda:1, ...",
+    "out": "run directory to write",
+    "progress": "show a progress bar",
+}
+
+
+def _parse_list(tp: Any):
+    def parse(text: str) -> list:
+        try:
+            return [tp(v) for v in text.split(",") if v.strip() != ""]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {tp.__name__} values, got {text!r}") from None
+    return parse
+
+
+def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: Sequence[str] = ()) -> None:
+    """One flag per dataclass field (``--field-name``); absent flags do not override the config file."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        tp = hints[f.name]
+        args = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
+        base = args[0]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        help_text = f"{HELP.get(f.name, f.name.replace('_', ' '))} (default: {default})"
+        if base is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS, help=help_text)
+        elif typing.get_origin(base) is list:
+            parser.add_argument(flag, dest=f.name, type=_parse_list(typing.get_args(base)[0]),
+                                default=argparse.SUPPRESS, metavar="A,B,..", help=help_text)
+        else:
+            parser.add_argument(flag, dest=f.name, type=base, default=argparse.SUPPRESS, help=help_text)
+
+
+def config_from_args(cls: type, args: argparse.Namespace, extra: dict[str, Any] | None = None):
+    """--config FILE, then explicit flags on top; validated by the config's own rules."""
+    from gantransfer.config import from_dict, load_config_file
+    data: dict[str, Any] = load_config_file(args.config) if getattr(args, "config", None) else {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    data.update({k: v for k, v in vars(args).items() if k in names})
+    data.update(extra or {})
+    return from_dict(cls, data)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from gantransfer.config import TrainConfig, to_dict
+    from gantransfer.tasks.train import resolve_train_config, train
+    cfg = config_from_args(TrainConfig, args)
+    if args.dry_run:
+        print(json.dumps(to_dict(resolve_train_config(cfg)), indent=2))
+        return 0
+    run = train(cfg, resume=args.resume)
+    print(f"done: generator in {run / 'generator'}, samples in {run / 'samples'}, log in {run / 'logs'}")
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from gantransfer.api import sample_grid
+    path = sample_grid(args.generator, args.out, n=args.n, seed=args.seed, classes=args.classes)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from gantransfer.config import EvalConfig
+    from gantransfer.metrics.evaluate import evaluate, format_results
+    cfg = config_from_args(EvalConfig, args, {"generator": args.generator})
+    results = evaluate(cfg)
+    print(json.dumps(results, indent=2) if args.json else format_results(results))
+    if args.out:
+        from gantransfer.io import write_json
+        write_json(args.out, results)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from gantransfer.demo import run_demo
+    report = run_demo(args.out, n=args.n, device=args.device)
+    print(f"demo report: {report}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gantransfer.config import EvalConfig, TrainConfig
+    parser = argparse.ArgumentParser(prog="gantransfer", description="Knowledge transfer between GANs.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("train", help="train a GAN from scratch on a data set",
+                       description="Train a GAN (DCGAN for images, MLP for 2-D points) on the one engine.")
+    p.add_argument("--config", help="JSON config file; flags given on the command line override it")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    p.add_argument("--dry-run", action="store_true", help="validate and print the resolved config, train nothing")
+    add_config_flags(p, TrainConfig)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("sample", help="write a PNG grid of samples from a generator")
+    p.add_argument("generator", help="generator or run directory")
+    p.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
+    p.add_argument("--seed", type=int, default=0, help="latent seed (default: 0)")
+    p.add_argument("--classes", type=_parse_list(int), default=None, help="classes to sample (conditional generators)")
+    p.add_argument("--out", default="samples.png", help="PNG file to write (default: samples.png)")
+    p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("eval", help="FID, KID, precision/recall, density/coverage, class shares",
+                       description="Evaluate a generator under a named protocol (e.g. fid/fmnist-classifier-v1/10k).")
+    p.add_argument("generator", help="generator or run directory")
+    p.add_argument("--config", help="JSON config file; flags override it")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--out", help="also write the results to this JSON file")
+    add_config_flags(p, EvalConfig, skip=("generator",))
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("demo", help="the main job on shipped defaults: no download, no data set needed")
+    p.add_argument("--out", default="runs/demo", help="report directory (default: runs/demo)")
+    p.add_argument("--n", type=int, default=10000, help="samples for the metrics (default: 10000)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gantransfer`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except GantransferError as e:
+        print(f"gantransfer {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"gantransfer {args.command}: interrupted; the last checkpoint is kept (continue with --resume)",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Typed task configurations: validated field by field, round-tripped through JSON."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gantransfer.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def _check(name: str, value: Any, tp: Any) -> Any:
+    """Return ``value`` converted to ``tp`` when lossless, else raise ConfigError."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _check(name, value, a)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0])
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config field {name!r} must be a list, got {type(value).__name__} {value!r}")
+        return [_check(f"{name}[{i}]", v, item) for i, v in enumerate(value)]
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config field {name!r} must be an object, got {type(value).__name__} {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config field {name!r} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config field {name!r} must be an integer, got {type(value).__name__} {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config field {name!r} must be a number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config field {name!r} must be a string, got {type(value).__name__} {value!r}")
+        return value
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build dataclass ``cls`` from ``data``, rejecting unknown keys and wrong types with clear messages."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a {cls.__name__} must be a JSON object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config field(s) {', '.join(map(repr, unknown))} for {cls.__name__}; "
+                          f"known fields: {', '.join(sorted(names))}")
+    obj = cls(**{k: _check(k, v, hints[k]) for k, v in data.items()})
+    validate = getattr(obj, "validate", None)
+    if validate is not None:
+        validate()
+    return obj
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a config dataclass."""
+    return dataclasses.asdict(obj)
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON config file into a dict (validated later by ``from_dict``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist")
+    try:
+        data = json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"config file {p} is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {p} must hold a JSON object of fields")
+    return data
+
+
+def _require(cond: bool, message: str) -> None:
+    if not cond:
+        raise ConfigError(message)
+
+
+@dataclass
+class TrainConfig:
+    """``gantransfer train``: a GAN from scratch on a data set."""
+
+    data: str = "fashion-mnist"
+    data_dir: str | None = None
+    classes: list[int] | None = None
+    limit: int | None = None
+    resolution: int | None = None
+    channels: int | None = None
+    arch: str | None = None            # dcgan for images, mlp for points
+    width: float = 1.0
+    d_width: float | None = None
+    latent_dim: int | None = None      # 100 for images, 8 for points
+    conditional: bool = False
+    loss: str = "nonsaturating"
+    r1: float = 0.0
+    lr: float | None = None            # 2e-4 for images, 1e-3 for points
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    batch_size: int | None = None      # 64 for images, 256 for points
+    steps: int = 20000
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    ema_beta: float = 0.999
+    log_every: int = 50
+    sample_every: int = 1000
+    checkpoint_every: int = 1000
+    eval_every: int = 0
+    eval_n: int = 2000
+    out: str = "runs/train"
+    progress: bool = True
+
+    def validate(self) -> None:
+        _require(self.steps >= 1, f"steps must be >= 1, got {self.steps}")
+        _require(self.width > 0, f"width must be positive, got {self.width}")
+        _require(self.d_width is None or self.d_width > 0, f"d_width must be positive, got {self.d_width}")
+        _require(self.loss in ("nonsaturating", "hinge"), f"loss must be nonsaturating or hinge, got {self.loss!r}")
+        _require(self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
+        _require(self.precision in ("fp32", "bf16"), f"precision must be fp32 or bf16, got {self.precision!r}")
+        _require(0.0 <= self.ema_beta < 1.0, f"ema_beta must be in [0, 1), got {self.ema_beta}")
+        _require(self.batch_size is None or self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
+        _require(self.lr is None or self.lr > 0, f"lr must be positive, got {self.lr}")
+        _require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), f"betas must be two numbers in [0, 1), got {self.betas}")
+        _require(self.arch in (None, "dcgan", "mlp"), f"arch must be dcgan or mlp, got {self.arch!r}")
+        _require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        for name in ("log_every", "sample_every", "checkpoint_every"):
+            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        _require(self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}")
+
+
+@dataclass
+class EvalConfig:
+    """``gantransfer eval``: metrics of a generator under a named protocol."""
+
+    generator: str = ""
+    data: str | None = None            # default: the data set the generator was trained on
+    data_dir: str | None = None
+    classes: list[int] | None = None
+    n: int = 10000
+    seed: int = 0
+    batch_size: int = 500
+    device: str = "auto"
+
+    def validate(self) -> None:
+        _require(bool(self.generator), "eval needs a generator directory")
+        _require(self.n >= 2, f"n must be >= 2, got {self.n}")
+        _require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")

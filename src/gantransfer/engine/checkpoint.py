@@ -1,0 +1,80 @@
+"""Training state on disk without pickle: tensors in safetensors, everything else in JSON.
+
+Layout under ``state/``: ``step-000500/{tensors.safetensors,state.json}`` and ``latest.json`` naming the
+newest complete step. A step directory is written under a temporary name and renamed when complete;
+``latest.json`` is replaced atomically afterwards, so a kill at any moment leaves a good checkpoint.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gantransfer.errors import CheckpointError
+from gantransfer.io import read_json, read_tensors, write_json, write_tensors
+
+KEEP = 2
+
+
+def flatten_optimizer(prefix: str, state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer state_dict into tensors (safetensors) and plain values (JSON)."""
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, Any] = {"param_groups": state["param_groups"], "state": {}}
+    for idx, entry in state["state"].items():
+        plain["state"][str(idx)] = {}
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{idx}.{key}"] = value
+                plain["state"][str(idx)][key] = {"tensor": f"{prefix}.{idx}.{key}"}
+            else:
+                plain["state"][str(idx)][key] = value
+    return tensors, plain
+
+
+def unflatten_optimizer(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of ``flatten_optimizer``."""
+    state = {}
+    for idx, entry in plain["state"].items():
+        state[int(idx)] = {k: tensors[v["tensor"]] if isinstance(v, dict) and "tensor" in v else v
+                           for k, v in entry.items()}
+    return {"state": state, "param_groups": plain["param_groups"]}
+
+
+def save_state(state_dir: Path, step: int, tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> Path:
+    """Write one complete checkpoint for ``step`` and point latest.json at it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    name = f"step-{step:07d}"
+    tmp = state_dir / f".{name}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    write_tensors(tmp / "tensors.safetensors", tensors)
+    write_json(tmp / "state.json", {"step": step, **plain})
+    final = state_dir / name
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    write_json(state_dir / "latest.json", {"step": step, "dir": name})
+    for old in sorted(state_dir.glob("step-*"))[:-KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_step(state_dir: Path) -> int | None:
+    """The step of the newest complete checkpoint, or None when there is none."""
+    if not (state_dir / "latest.json").is_file():
+        return None
+    return int(read_json(state_dir / "latest.json", "checkpoint pointer")["step"])
+
+
+def load_state(state_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and plain state of the newest complete checkpoint."""
+    pointer = read_json(state_dir / "latest.json", "checkpoint pointer")
+    d = state_dir / str(pointer.get("dir", ""))
+    if not d.is_dir():
+        raise CheckpointError(f"checkpoint {d} named by {state_dir / 'latest.json'} is missing; "
+                              "the run cannot be resumed: start a new run with another --out")
+    return read_tensors(d / "tensors.safetensors", "checkpoint"), read_json(d / "state.json", "checkpoint state")

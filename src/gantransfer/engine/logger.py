@@ -1,0 +1,49 @@
+"""Metrics logs: JSONL always, TensorBoard when it is installed."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+class MetricsLog:
+    """Appends one JSON object per logged step to ``logs/metrics.jsonl``."""
+
+    def __init__(self, run_dir: Path, resume_step: int | None = None) -> None:
+        self.path = run_dir / "logs" / "metrics.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_step is not None and self.path.exists():
+            self._truncate_after(resume_step)
+        self._tb = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter  # optional
+            self._tb = SummaryWriter(str(run_dir / "logs" / "tensorboard"))
+        except Exception:  # tensorboard not installed: JSONL only
+            self._tb = None
+
+    def _truncate_after(self, step: int) -> None:
+        kept = [ln for ln in self.path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
+        self.path.write_text("".join(ln + "\n" for ln in kept))
+
+    def write(self, step: int, values: dict[str, Any]) -> None:
+        record = {"step": step, **{k: (v if not isinstance(v, float) or math.isfinite(v) else str(v))
+                                   for k, v in values.items()}}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self._tb is not None:
+            for k, v in values.items():
+                if isinstance(v, (int, float)):
+                    self._tb.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    """All records of a metrics.jsonl file."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()]

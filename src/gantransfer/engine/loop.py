@@ -1,0 +1,210 @@
+"""The one training loop. Tasks supply modules, optimizers, phases of loss terms and a sampler; the engine
+owns device, seeding, precision, gradient steps, EMA, NaN guard, logging, progress, grids, checkpoints, resume.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from gantransfer.engine.checkpoint import (flatten_optimizer, latest_step, load_state, save_state,
+                                           unflatten_optimizer)
+from gantransfer.engine.logger import MetricsLog
+from gantransfer.errors import CheckpointError, TrainingDiverged
+from gantransfer.losses.base import LossTerm, StepContext
+
+
+class Sampler(Protocol):
+    """Draws the inputs of one step; its state (ints/floats only) makes resume exact."""
+
+    def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]: ...
+    def state_dict(self) -> dict[str, Any]: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Phase:
+    """One optimisation phase of a step: a module trained by an optimizer on a weighted sum of terms."""
+
+    name: str
+    module: nn.Module
+    optimizer: torch.optim.Optimizer
+    terms: list[LossTerm]
+    providers: dict[str, Callable[[StepContext], torch.Tensor]]
+    every: int = 1
+
+
+@dataclass
+class TrainingTask:
+    """What a task hands the engine."""
+
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    phases: list[Phase]
+    sampler: Sampler
+    ema: tuple[str, str] | None = None                      # (source module, EMA copy)
+    export: Callable[[Path, int], None] | None = None        # writes the deliverable (e.g. generator/)
+    preview: Callable[[Path, int], None] | None = None       # writes a sample grid
+    evaluate: Callable[[int], dict[str, float]] | None = None  # periodic evaluation
+
+
+@dataclass
+class EngineConfig:
+    steps: int = 1000
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"          # fp32 | bf16 (autocast)
+    ema_beta: float = 0.999
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    eval_every: int = 0              # 0: never during training
+    progress: bool = True
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CheckpointError("--device cuda was asked for but no CUDA device is available; use --device cpu")
+    return dev
+
+
+@torch.no_grad()
+def update_ema(source: nn.Module, target: nn.Module, beta: float) -> None:
+    """target <- beta * target + (1 - beta) * source for parameters; buffers are copied."""
+    for p_t, p_s in zip(target.parameters(), source.parameters()):
+        p_t.lerp_(p_s, 1.0 - beta)
+    for b_t, b_s in zip(target.buffers(), source.buffers()):
+        b_t.copy_(b_s)
+
+
+class Engine:
+    """Runs a TrainingTask in a run directory, resuming from its newest checkpoint when asked."""
+
+    def __init__(self, task: TrainingTask, config: EngineConfig, run_dir: str | Path) -> None:
+        self.task, self.cfg, self.run_dir = task, config, Path(run_dir)
+        self.state_dir = self.run_dir / "state"
+        self.device = resolve_device(config.device)
+        self.rng = torch.Generator().manual_seed(config.seed)
+        self.step = 0
+        for m in task.modules.values():
+            m.to(self.device)
+        if task.ema is not None and task.ema[1] not in task.modules:
+            task.modules[task.ema[1]] = copy.deepcopy(task.modules[task.ema[0]]).eval().requires_grad_(False)
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def _gather_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors: dict[str, torch.Tensor] = {}
+        for name, module in self.task.modules.items():
+            for k, v in module.state_dict().items():
+                tensors[f"module.{name}.{k}"] = v
+        plain: dict[str, Any] = {"optimizers": {}, "sampler": self.task.sampler.state_dict()}
+        for name, opt in self.task.optimizers.items():
+            t, p = flatten_optimizer(f"optim.{name}", opt.state_dict())
+            tensors.update(t)
+            plain["optimizers"][name] = p
+        tensors["rng.engine"] = self.rng.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        return tensors, plain
+
+    def save_checkpoint(self) -> None:
+        tensors, plain = self._gather_state()
+        for k, v in tensors.items():
+            if v.is_floating_point() and not torch.isfinite(v).all():
+                raise TrainingDiverged(f"{k} holds NaN/inf at step {self.step}; no checkpoint written. "
+                                       f"The last good checkpoint in {self.state_dir} is kept")
+        save_state(self.state_dir, self.step, tensors, plain)
+        if self.task.export is not None:
+            self.task.export(self.run_dir, self.step)
+
+    def resume(self) -> int:
+        """Load the newest checkpoint; returns its step (0 when there is none)."""
+        if latest_step(self.state_dir) is None:
+            return 0
+        tensors, plain = load_state(self.state_dir)
+        try:
+            for name, module in self.task.modules.items():
+                prefix = f"module.{name}."
+                module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+            for name, opt in self.task.optimizers.items():
+                opt.load_state_dict(unflatten_optimizer(tensors, plain["optimizers"][name]))
+        except (RuntimeError, KeyError) as e:
+            raise CheckpointError(f"the checkpoint in {self.state_dir} does not match this run's models "
+                                  f"({str(e).splitlines()[0]}); resume with the same config") from None
+        self.task.sampler.load_state_dict(plain["sampler"])
+        self.rng.set_state(tensors["rng.engine"])
+        torch.set_rng_state(tensors["rng.torch"])
+        self.step = int(plain["step"])
+        return self.step
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def _run_phase(self, phase: Phase, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        for m in self.task.modules.values():
+            m.requires_grad_(False)
+        phase.module.requires_grad_(True)
+        ctx = StepContext(batch, phase.providers)
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+        with autocast:
+            values = {t.name: t(ctx) for t in phase.terms}
+            total = sum(t.weight * values[t.name] for t in phase.terms)
+        logged = {f"loss/{phase.name}/{k}": float(v.detach()) for k, v in values.items()}
+        for k, v in logged.items():
+            if not math.isfinite(v):
+                raise TrainingDiverged(
+                    f"loss term {k} became {v} at step {self.step}. Nothing was written for this step; the last "
+                    f"good checkpoint in {self.state_dir} (step {latest_step(self.state_dir) or 0}) is kept. "
+                    "Lower the learning rate or add --r1, then --resume or start a new run")
+        phase.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        phase.optimizer.step()
+        return logged
+
+    def fit(self, resume: bool = False) -> dict[str, float]:
+        """Train until ``config.steps``; returns the last logged values."""
+        cfg, task = self.cfg, self.task
+        start = self.resume() if resume else 0
+        log = MetricsLog(self.run_dir, resume_step=start if resume else None)
+        for m in task.modules.values():
+            m.train()
+        if task.ema is not None:
+            task.modules[task.ema[1]].eval()
+        bar = tqdm(total=cfg.steps, initial=start, disable=not cfg.progress, dynamic_ncols=True,
+                   desc=self.run_dir.name, unit="step")
+        last: dict[str, float] = {}
+        t0 = time.perf_counter()
+        try:
+            while self.step < cfg.steps:
+                batch = task.sampler.next(self.rng, self.device)
+                values: dict[str, float] = {}
+                for phase in task.phases:
+                    if self.step % phase.every == 0:
+                        values.update(self._run_phase(phase, batch))
+                if task.ema is not None:
+                    src, dst = task.ema
+                    update_ema(task.modules[src], task.modules[dst], cfg.ema_beta)
+                self.step += 1
+                last.update(values)
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    bar.set_postfix({k.split("/", 1)[1]: f"{v:.3f}" for k, v in last.items()}, refresh=False)
+                    log.write(self.step, {**last, "time/sec_per_step": (time.perf_counter() - t0) / max(1, self.step - start)})
+                if task.evaluate is not None and cfg.eval_every and self.step % cfg.eval_every == 0:
+                    log.write(self.step, task.evaluate(self.step))
+                if task.preview is not None and (self.step % cfg.sample_every == 0 or self.step == cfg.steps):
+                    task.preview(self.run_dir, self.step)
+                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                    self.save_checkpoint()
+        finally:
+            bar.close()
+            log.close()
+        return last

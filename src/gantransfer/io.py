@@ -1,0 +1,69 @@
+"""Atomic file writes and safe reads of JSON and safetensors (no pickle anywhere)."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from gantransfer.errors import CheckpointError
+
+
+def _atomic_write(path: Path, write) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically (temp file + rename)."""
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=False)
+            f.write("\n")
+    _atomic_write(Path(path), write)
+
+
+def read_json(path: str | Path, what: str = "file") -> Any:
+    """Read JSON, raising CheckpointError with the path on a missing or corrupt file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{what} {path} does not exist")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{what} {path} is not valid JSON ({e}); restore it or re-create the run") from None
+
+
+def write_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Write tensors as safetensors, atomically."""
+    flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    _atomic_write(Path(path), lambda tmp: save_file(flat, tmp, metadata=metadata))
+
+
+def read_tensors(path: str | Path, what: str = "weights file") -> dict[str, torch.Tensor]:
+    """Read a safetensors file, raising CheckpointError on a missing, truncated or corrupt file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{what} {path} does not exist")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(
+            f"{what} {path} is truncated or corrupt ({e}). Re-export it, or resume from an earlier checkpoint"
+        ) from None

@@ -1,0 +1,128 @@
+"""The small feature classifiers that define this project's offline evaluation protocols.
+
+One per built-in image data set, trained by ``scripts/make_classifier.py`` and shipped under
+``assets/classifiers/<data set>/`` with the reference features of the real test split. The 128-d globally
+pooled activations before the last layer are the features for FID/KID/PRDC; the logits give class shares.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gantransfer.errors import CheckpointError, ConfigError
+from gantransfer.io import read_json, read_tensors, write_json, write_tensors
+
+
+@dataclass
+class ClassifierConfig:
+    dataset: str
+    num_classes: int
+    resolution: int
+    channels: int = 1
+    widths: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
+    version: int = 1
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def protocol(self) -> str:
+        """Name of the feature extractor and its version, e.g. ``fashion-mnist-classifier-v1``."""
+        return f"{self.dataset}-classifier-v{self.version}"
+
+
+class FeatureClassifier(nn.Module):
+    """Conv-BN-ReLU blocks with pooling, global average pooling to features, dropout, linear head."""
+
+    def __init__(self, cfg: ClassifierConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        layers: list[nn.Module] = []
+        c = cfg.channels
+        for i, w in enumerate(cfg.widths):
+            layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+            if i < len(cfg.widths) - 1:
+                layers.append(nn.MaxPool2d(2))
+            c = w
+        self.body = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(c, cfg.num_classes)
+        self.feature_dim = c
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Map images in [-1, 1] of any channel count and size to this classifier's input."""
+        if x.dim() != 4:
+            raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(x.shape)}")
+        if x.shape[1] == 3 and self.cfg.channels == 1:
+            x = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+        elif x.shape[1] == 1 and self.cfg.channels == 3:
+            x = x.expand(-1, 3, -1, -1)
+        elif x.shape[1] != self.cfg.channels:
+            raise ValueError(f"cannot feed {x.shape[1]}-channel images to a {self.cfg.channels}-channel classifier")
+        if x.shape[-1] != self.cfg.resolution or x.shape[-2] != self.cfg.resolution:
+            x = F.interpolate(x, size=(self.cfg.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)
+        return x
+
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.body(self.prepare(x)).mean(dim=(2, 3))
+        return f, self.head(self.dropout(f))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features_and_logits(x)[1]
+
+
+def assets_dir() -> Path:
+    """The package's shipped assets folder."""
+    return Path(str(resources.files("gantransfer") / "assets"))
+
+
+def classifier_dir(dataset: str) -> Path:
+    return assets_dir() / "classifiers" / dataset
+
+
+def save_classifier(model: FeatureClassifier, path: str | Path) -> None:
+    p = Path(path)
+    write_tensors(p / "model.safetensors", model.state_dict())
+    write_json(p / "config.json", {"kind": "classifier", **asdict(model.cfg)})
+
+
+def load_classifier(dataset_or_dir: str | Path, device: str | torch.device = "cpu") -> FeatureClassifier:
+    """A shipped classifier by data set name, or one from a directory; frozen, in eval mode."""
+    p = Path(dataset_or_dir)
+    if not (p / "config.json").is_file():
+        p = classifier_dir(str(dataset_or_dir))
+        if not (p / "config.json").is_file():
+            shipped = sorted(d.name for d in (assets_dir() / "classifiers").glob("*") if (d / "config.json").is_file())
+            raise ConfigError(f"no feature classifier for data set {dataset_or_dir!r}; shipped ones: "
+                              f"{', '.join(shipped) or 'none'}. Evaluate against one of those data sets")
+    raw = read_json(p / "config.json", "classifier config")
+    if raw.pop("kind", None) != "classifier":
+        raise CheckpointError(f"{p / 'config.json'} is not a classifier config")
+    model = FeatureClassifier(ClassifierConfig(**raw))
+    model.load_state_dict(read_tensors(p / "model.safetensors", "classifier weights"))
+    return model.to(device).eval().requires_grad_(False)
+
+
+@torch.inference_mode()
+def extract(model: FeatureClassifier, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features float32 (N, D), class probabilities (N, K)) for images in [-1, 1], in batches."""
+    device = next(model.parameters()).device
+    feats, probs = [], []
+    for i in range(0, len(images), batch_size):
+        f, logits = model.features_and_logits(images[i:i + batch_size].to(device).float())
+        feats.append(f.float().cpu())
+        probs.append(logits.float().softmax(1).cpu())
+    return torch.cat(feats), torch.cat(probs)
+
+
+def reference_path(dataset: str) -> Path:
+    return classifier_dir(dataset) / "reference-test.safetensors"
+
+
+def load_reference(dataset: str) -> dict[str, torch.Tensor]:
+    """Shipped features (float16), labels, and float64 mean/covariance of the real test split."""
+    return read_tensors(reference_path(dataset), "reference statistics")

@@ -1,0 +1,112 @@
+"""DCGAN-style convolutional generator and discriminator with a width multiplier and class conditioning.
+
+Channel plan: at feature resolution ``r`` the networks use ``base * res / (2 r)`` channels times ``width``,
+capped at ``8 * base * width`` (the DCGAN recipe: 256-128-64 at 32x32 for base 64).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+BASE_CHANNELS = 64
+
+
+def check_resolution(resolution: int) -> None:
+    """Raise ValueError unless ``resolution`` is a power of two in [16, 256]."""
+    if resolution < 16 or resolution > 256 or resolution & (resolution - 1):
+        raise ValueError(f"resolution must be a power of two between 16 and 256, got {resolution}")
+
+
+def channels_at(r: int, resolution: int, width: float) -> int:
+    """Channels of the feature map at spatial size ``r``."""
+    c = BASE_CHANNELS * resolution / (2 * r)
+    return max(1, int(round(min(c, 8 * BASE_CHANNELS) * width)))
+
+
+class DCGANGenerator(nn.Module):
+    """z (B, latent_dim) [+ labels] -> images (B, C, R, R) in [-1, 1]."""
+
+    def __init__(self, latent_dim: int, resolution: int, channels: int, width: float = 1.0,
+                 num_classes: int = 0, embed_dim: int = 32) -> None:
+        super().__init__()
+        check_resolution(resolution)
+        self.latent_dim, self.resolution, self.channels = latent_dim, resolution, channels
+        self.num_classes = num_classes
+        in_dim = latent_dim
+        if num_classes > 0:
+            self.embed = nn.Embedding(num_classes, embed_dim)
+            in_dim += embed_dim
+        c0 = channels_at(4, resolution, width)
+        blocks: list[nn.Module] = [
+            nn.ConvTranspose2d(in_dim, c0, 4, 1, 0, bias=False), nn.BatchNorm2d(c0), nn.ReLU(True)]
+        r, c = 4, c0
+        while r * 2 < resolution:
+            c_next = channels_at(r * 2, resolution, width)
+            blocks += [nn.ConvTranspose2d(c, c_next, 4, 2, 1, bias=False), nn.BatchNorm2d(c_next), nn.ReLU(True)]
+            r, c = r * 2, c_next
+        blocks += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
+        self.main = nn.Sequential(*blocks)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.num_classes > 0:
+            if labels is None:
+                raise ValueError("this generator is class-conditional: pass labels")
+            z = torch.cat([z, self.embed(labels)], dim=1)
+        return self.main(z[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    """images (B, C, R, R) [+ labels] -> logits (B,); projection conditioning when num_classes > 0."""
+
+    def __init__(self, resolution: int, channels: int, width: float = 1.0, num_classes: int = 0) -> None:
+        super().__init__()
+        check_resolution(resolution)
+        self.num_classes = num_classes
+        blocks: list[nn.Module] = []
+        r, c = resolution, channels
+        first = True
+        while r > 4:
+            c_next = channels_at(r // 2, resolution, width)
+            layer: list[nn.Module] = [nn.Conv2d(c, c_next, 4, 2, 1, bias=first)]
+            if not first:
+                layer.append(nn.BatchNorm2d(c_next))
+            layer.append(nn.LeakyReLU(0.2, True))
+            blocks.append(nn.Sequential(*layer))
+            r, c, first = r // 2, c_next, False
+        self.blocks = nn.ModuleList(blocks)
+        self.feature_dim = c * 16
+        self.head = nn.Linear(self.feature_dim, 1)
+        if num_classes > 0:
+            self.embed = nn.Embedding(num_classes, self.feature_dim)
+            nn.init.normal_(self.embed.weight, std=1.0 / math.sqrt(self.feature_dim))
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Feature maps after every block (for perceptual and feature-matching losses)."""
+        feats = []
+        for block in self.blocks:
+            x = block(x)
+            feats.append(x)
+        return feats
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x)[-1].flatten(1)
+        out = self.head(h).squeeze(1)
+        if self.num_classes > 0:
+            if labels is None:
+                raise ValueError("this discriminator is class-conditional: pass labels")
+            out = out + (self.embed(labels) * h).sum(1)
+        return out
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """DCGAN initialisation: N(0, 0.02) convolutions, N(1, 0.02) batch-norm scales."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,65 @@
+"""Drawing samples from a generator: latents, labels, batching, batch-norm recalibration."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gantransfer.models.registry import GeneratorConfig
+
+
+def sample_classes(cfg: GeneratorConfig) -> list[int]:
+    """The classes a conditional generator was trained on (all of them unless recorded otherwise)."""
+    return list(cfg.meta.get("classes") or range(cfg.num_classes))
+
+
+def draw_inputs(cfg: GeneratorConfig, n: int, generator: torch.Generator,
+                labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Latents N(0, I) and, for conditional generators, labels uniform over the trained classes."""
+    z = torch.randn(n, cfg.latent_dim, generator=generator)
+    if cfg.num_classes == 0:
+        return z, None
+    if labels is None:
+        classes = torch.tensor(sample_classes(cfg))
+        labels = classes[torch.randint(len(classes), (n,), generator=generator)]
+    return z, labels
+
+
+@torch.inference_mode()
+def generate(g: nn.Module, cfg: GeneratorConfig, n: int, seed: int = 0, batch_size: int = 500,
+             labels: torch.Tensor | None = None, device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``n`` samples (on CPU, float32) and their labels; deterministic for a given seed."""
+    rng = torch.Generator().manual_seed(seed)
+    z, y = draw_inputs(cfg, n, rng, labels)
+    out = []
+    for i in range(0, n, batch_size):
+        zi = z[i:i + batch_size].to(device)
+        yi = None if y is None else y[i:i + batch_size].to(device)
+        out.append(g(zi, yi).float().cpu())
+    return torch.cat(out) if out else torch.empty(0, *cfg.sample_shape), y
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(g: nn.Module, cfg: GeneratorConfig, batches: int = 16, batch_size: int = 256,
+                          seed: int = 0) -> nn.Module:
+    """Re-estimate batch-norm running statistics of ``g`` (in place) as a cumulative mean over fresh latents.
+
+    Needed after averaging weights (EMA): statistics copied from the live generator do not match them.
+    """
+    norms = [m for m in g.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return g
+    device = next(g.parameters()).device
+    was_training = g.training
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    g.train()
+    rng = torch.Generator().manual_seed(seed)
+    for _ in range(batches):
+        z, y = draw_inputs(cfg, batch_size, rng)
+        g(z.to(device), None if y is None else y.to(device))
+    for m, mom in zip(norms, saved):
+        m.momentum = mom
+    g.train(was_training)
+    return g

@@ -1,0 +1,69 @@
+"""Generator directories: config.json + model.safetensors, loaded without pickle or training code."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gantransfer.errors import CheckpointError
+from gantransfer.io import read_json, read_tensors, write_json, write_tensors
+from gantransfer.models.registry import GeneratorConfig, build_generator
+
+CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+
+
+def resolve_generator_dir(path: str | Path) -> Path:
+    """A generator directory itself, or the ``generator/`` inside a run directory."""
+    p = Path(path)
+    if (p / CONFIG_NAME).is_file():
+        return p
+    if (p / "generator" / CONFIG_NAME).is_file():
+        return p / "generator"
+    if not p.exists():
+        raise CheckpointError(f"{p} does not exist; give a generator directory (config.json + model.safetensors) "
+                              "or a run directory made by `gantransfer train`")
+    raise CheckpointError(f"{p} is not a generator: it has no {CONFIG_NAME} (nor generator/{CONFIG_NAME}). "
+                          "Give a directory written by gantransfer (a run or its generator/ folder)")
+
+
+def save_module(module: nn.Module, config: dict, path: str | Path) -> Path:
+    """Write ``module`` as directory ``path`` of config.json + model.safetensors, each file replaced atomically."""
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    write_tensors(p / WEIGHTS_NAME, module.state_dict(), metadata={"format": f"gantransfer-{config['kind']}"})
+    write_json(p / CONFIG_NAME, config)
+    return p
+
+
+def save_generator(generator: nn.Module, cfg: GeneratorConfig, path: str | Path) -> Path:
+    """Write ``generator`` to directory ``path`` (loadable with ``load_generator``)."""
+    return save_module(generator, {"kind": "generator", **cfg.to_dict()}, path)
+
+
+def load_config(path: str | Path) -> GeneratorConfig:
+    """The GeneratorConfig of a generator (or run) directory."""
+    d = resolve_generator_dir(path)
+    raw = read_json(d / CONFIG_NAME, "generator config")
+    if not isinstance(raw, dict) or raw.pop("kind", None) != "generator":
+        raise CheckpointError(f"{d / CONFIG_NAME} is not a gantransfer generator config (no \"kind\": \"generator\")")
+    try:
+        cfg = GeneratorConfig.from_dict(raw)
+        cfg.validate()
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{d / CONFIG_NAME} is invalid: {e}") from None
+    return cfg
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, GeneratorConfig]:
+    """Rebuild the generator from config.json and load model.safetensors; returned in eval mode."""
+    d = resolve_generator_dir(path)
+    cfg = load_config(d)
+    g = build_generator(cfg)
+    state = read_tensors(d / WEIGHTS_NAME, "generator weights")
+    try:
+        g.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{d / WEIGHTS_NAME} does not match {d / CONFIG_NAME}: {str(e).splitlines()[0]} "
+                              f"{str(e).splitlines()[1] if len(str(e).splitlines()) > 1 else ''}") from None
+    return g.to(device).eval(), cfg

@@ -1,0 +1,34 @@
+"""The two phases of adversarial training (D then G), shared by every task that trains against real data."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gantransfer.engine.loop import Phase
+from gantransfer.losses.adversarial import R1Penalty, adversarial_terms
+from gantransfer.losses.base import LossTerm, StepContext
+
+
+def gan_phases(g: nn.Module, d: nn.Module, g_opt: torch.optim.Optimizer, d_opt: torch.optim.Optimizer,
+               loss: str = "nonsaturating", r1: float = 0.0, extra_g_terms: list[LossTerm] | None = None) -> list[Phase]:
+    """Discriminator phase (adversarial [+ R1]) and generator phase (adversarial [+ extra terms])."""
+    g_adv, d_adv = adversarial_terms(loss)
+
+    def fake(ctx: StepContext) -> torch.Tensor:
+        return g(ctx["z"], ctx.batch.get("labels"))
+
+    def fake_logits(ctx: StepContext) -> torch.Tensor:
+        return d(ctx["fake"], ctx.batch.get("labels"))
+
+    def real_for_r1(ctx: StepContext) -> torch.Tensor:
+        return ctx["real"].detach().requires_grad_(r1 > 0)
+
+    def real_logits(ctx: StepContext) -> torch.Tensor:
+        return d(ctx["real_for_r1"], ctx.batch.get("labels"))
+
+    d_terms: list[LossTerm] = [d_adv]
+    if r1 > 0:
+        d_terms.append(R1Penalty(weight=r1 / 2))
+    providers = {"fake": fake, "fake_logits": fake_logits, "real_for_r1": real_for_r1, "real_logits": real_logits}
+    return [Phase("D", d, d_opt, d_terms, providers),
+            Phase("G", g, g_opt, [g_adv, *(extra_g_terms or [])], providers)]

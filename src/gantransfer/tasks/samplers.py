@@ -1,0 +1,44 @@
+"""Samplers: what one step draws (real batches in a resumable seeded order, latents, labels)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from gantransfer.data.base import Dataset
+
+
+class RealDataSampler:
+    """Real batches in a seeded per-epoch order, plus latents from the engine's generator.
+
+    State is (epoch, position), so a resumed run sees exactly the batches an uninterrupted run would.
+    Fake labels are the real batch's labels (conditional training keeps the class distribution).
+    """
+
+    def __init__(self, data: Dataset, batch_size: int, latent_dim: int, seed: int, conditional: bool) -> None:
+        self.data, self.batch_size, self.latent_dim = data, min(batch_size, len(data)), latent_dim
+        self.seed, self.conditional = seed, conditional
+        self.epoch, self.pos = 0, 0
+        self._order = self._permutation(0)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        return torch.randperm(len(self.data), generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
+
+    def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+        if self.pos + self.batch_size > len(self.data):
+            self.epoch, self.pos = self.epoch + 1, 0
+            self._order = self._permutation(self.epoch)
+        idx = self._order[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        batch = {"real": self.data.as_float(idx).to(device),
+                 "z": torch.randn(len(idx), self.latent_dim, generator=rng).to(device)}
+        if self.conditional:
+            batch["labels"] = self.data.y[idx].to(device)
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
+        self._order = self._permutation(self.epoch)

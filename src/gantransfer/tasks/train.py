@@ -1,0 +1,101 @@
+"""``gantransfer train``: a GAN from scratch on a data set, on the one engine."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import warnings
+from pathlib import Path
+
+import torch
+
+from gantransfer.config import TrainConfig
+from gantransfer.data import load_dataset
+from gantransfer.engine.loop import Engine, EngineConfig, TrainingTask
+from gantransfer.errors import ConfigError, DataError
+from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.sampling import draw_inputs, recalibrate_batchnorm
+from gantransfer.models.store import save_generator, save_module
+from gantransfer.report.grid import save_samples
+from gantransfer.tasks.gan import gan_phases
+from gantransfer.tasks.rundir import prepare_run_dir, write_run_config
+from gantransfer.tasks.samplers import RealDataSampler
+
+
+def resolve_train_config(cfg: TrainConfig) -> TrainConfig:
+    """Fill the defaults that depend on the data kind (images or 2-D points)."""
+    points = cfg.data in ("ring8", "grid25")
+    defaults = {"arch": "mlp" if points else "dcgan", "latent_dim": 8 if points else 100,
+                "lr": 1e-3 if points else 2e-4, "batch_size": 256 if points else 64}
+    out = dataclasses.replace(cfg, **{k: v for k, v in defaults.items() if getattr(cfg, k) is None})
+    if points and out.arch != "mlp":
+        raise ConfigError(f"data set {cfg.data} holds 2-D points: use --arch mlp (or leave --arch out)")
+    if not points and out.arch == "mlp":
+        raise ConfigError(f"data set {cfg.data} holds images: use --arch dcgan (or leave --arch out)")
+    return out
+
+
+def generator_config_for(cfg: TrainConfig, data) -> GeneratorConfig:
+    """The generator architecture that fits data set ``data`` under ``cfg``."""
+    classes = sorted(set(data.y.tolist()))
+    gcfg = GeneratorConfig(
+        arch=cfg.arch, latent_dim=cfg.latent_dim,
+        resolution=0 if data.kind == "points" else data.sample_shape[-1],
+        channels=data.sample_shape[0], width=cfg.width,
+        num_classes=data.num_classes if cfg.conditional else 0, class_names=list(data.class_names),
+        dataset=cfg.data, meta={"classes": classes, "data_dir": cfg.data_dir})
+    try:
+        gcfg.validate()
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return gcfg
+
+
+def train(config: TrainConfig, resume: bool = False) -> Path:
+    """Train a GAN as ``config`` says; returns the run directory (its ``generator/`` is the result)."""
+    cfg = resolve_train_config(config)
+    resolved = dataclasses.asdict(cfg)
+    run = prepare_run_dir(cfg.out, resolved, resume)
+    data = load_dataset(cfg.data, "train", classes=cfg.classes, limit=cfg.limit, seed=cfg.seed,
+                        resolution=cfg.resolution, channels=cfg.channels, data_dir=cfg.data_dir)
+    if len(data) < 2:
+        raise DataError(f"data set {cfg.data} has {len(data)} sample(s) after --classes/--limit; at least 2 are needed")
+    if cfg.batch_size > len(data):
+        warnings.warn(f"batch size {cfg.batch_size} is larger than the {len(data)} training samples; "
+                      f"using batches of {len(data)}")
+    gcfg = generator_config_for(cfg, data)
+    torch.manual_seed(cfg.seed)
+    g = build_generator(gcfg)
+    d = build_discriminator(gcfg, cfg.d_width)
+    betas = tuple(cfg.betas)
+    g_opt = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=betas)
+    d_opt = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=betas)
+    sampler = RealDataSampler(data, cfg.batch_size, gcfg.latent_dim, cfg.seed, cfg.conditional)
+    preview_inputs = draw_inputs(gcfg, 64, torch.Generator().manual_seed(1234))
+    dcfg = {"kind": "discriminator", "width": cfg.d_width or cfg.width, "generator": gcfg.to_dict()}
+
+    def export(run_dir: Path, step: int) -> None:
+        g_ema = recalibrate_batchnorm(copy.deepcopy(modules["G_ema"]), gcfg, seed=cfg.seed)
+        meta = {**gcfg.meta, "train_steps": step, "train_config": resolved}
+        save_generator(g_ema, dataclasses.replace(gcfg, meta=meta), run_dir / "generator")
+        save_module(modules["D"], dcfg, run_dir / "discriminator")
+
+    def preview(run_dir: Path, step: int) -> None:
+        g_ema = recalibrate_batchnorm(copy.deepcopy(modules["G_ema"]), gcfg, batches=4, seed=cfg.seed).eval()
+        device = next(g_ema.parameters()).device
+        z, y = preview_inputs
+        with torch.inference_mode():
+            x = g_ema(z.to(device), None if y is None else y.to(device))
+        save_samples(x, run_dir / "samples" / f"step-{step:07d}.png", nrow=8, title=f"step {step}")
+
+    modules = {"G": g, "D": d}
+    task = TrainingTask(modules=modules, optimizers={"G": g_opt, "D": d_opt},
+                        phases=gan_phases(g, d, g_opt, d_opt, cfg.loss, cfg.r1), sampler=sampler,
+                        ema=("G", "G_ema"), export=export, preview=preview)
+    engine = Engine(task, EngineConfig(steps=cfg.steps, seed=cfg.seed, device=cfg.device, precision=cfg.precision,
+                                       ema_beta=cfg.ema_beta, log_every=cfg.log_every, sample_every=cfg.sample_every,
+                                       checkpoint_every=cfg.checkpoint_every, eval_every=cfg.eval_every,
+                                       progress=cfg.progress), run)
+    write_run_config(run, "train", resolved, {"generator": gcfg.to_dict(), "train_samples": len(data)})
+    engine.fit(resume=resume)
+    return run
+
