@@ -160,10 +160,12 @@ class Engine:
         logged = {f"loss/{phase.name}/{k}": float(v.detach()) for k, v in values.items()}
         for k, v in logged.items():
             if not math.isfinite(v):
-                raise TrainingDiverged(
-                    f"loss term {k} became {v} at step {self.step}. Nothing was written for this step; the last "
-                    f"good checkpoint in {self.state_dir} (step {latest_step(self.state_dir) or 0}) is kept. "
-                    "Lower the learning rate or add --r1, then --resume or start a new run")
+                good = latest_step(self.state_dir)
+                kept = (f"the last good checkpoint (step {good}) in {self.state_dir} is kept" if good is not None
+                        else "no checkpoint had been written yet")
+                raise TrainingDiverged(f"loss term {k} became {v} at step {self.step}; nothing was written for this "
+                                       f"step and {kept}. Lower the learning rate or add --r1, then --resume or "
+                                       "start a new run")
         phase.optimizer.zero_grad(set_to_none=True)
         total.backward()
         phase.optimizer.step()
