@@ -193,7 +193,9 @@ class Engine:
                         values.update(self._run_phase(phase, batch))
                 if task.ema is not None:
                     src, dst = task.ema
-                    update_ema(task.modules[src], task.modules[dst], cfg.ema_beta)
+                    # warm-up: early on the average follows the live weights closely
+                    beta = min(cfg.ema_beta, (1 + self.step) / (10 + self.step))
+                    update_ema(task.modules[src], task.modules[dst], beta)
                 self.step += 1
                 last.update(values)
                 bar.update(1)
