@@ -62,9 +62,9 @@ def load_dataset(name: str, split: str = "train", *, classes: list[int] | None =
             raise DataError(f"unknown data set {name!r}: not a built-in ({', '.join(sorted(DATASETS))}) and not an "
                             "existing folder of images. Give a built-in name or the path of an image folder")
         files, labels_list, names = folder.list_images(root)
-        idx = builtin.fixed_split(len(files), split)
-        x, y, native = folder.load_folder(root, [files[i] for i in idx], [labels_list[i] for i in idx],
-                                          resolution, channels)
+        x, y, native = folder.load_folder(root, files, labels_list, resolution, channels)
+        idx = torch.from_numpy(builtin.fixed_split(len(y), split))  # split after decoding: same format both sides
+        x, y = x[idx], y[idx]
         meta["source"] = str(root)
     x, y = _subset(x, y, names, classes, limit, seed)
     if len(y) == 0:
