@@ -35,7 +35,7 @@ def test_dry_run_resolves_config_file_and_flags(capsys, tmp_path):
     assert code == 0
     resolved = json.loads(out)
     assert resolved["steps"] == 77 and resolved["width"] == 0.5 and resolved["arch"] == "mlp"
-    assert resolved["batch_size"] == 256 and resolved["latent_dim"] == 8
+    assert resolved["batch_size"] == 256 and resolved["latent_dim"] == 2 and resolved["r1"] == 1.0
 
 
 def test_config_round_trips_through_json():

@@ -112,12 +112,12 @@ class TrainConfig:
     arch: str | None = None            # dcgan for images, mlp for points
     width: float = 1.0
     d_width: float | None = None
-    latent_dim: int | None = None      # 100 for images, 8 for points
+    latent_dim: int | None = None      # 100 for images, 2 for points
     conditional: bool = False
     loss: str = "nonsaturating"
-    r1: float = 0.0
-    lr: float | None = None            # 2e-4 for images, 1e-3 for points
-    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    r1: float | None = None            # R1 gamma: 0 for images, 1 for points
+    lr: float | None = None            # 2e-4 for images, 3e-3 for points
+    betas: list[float] | None = None   # [0.5, 0.999] for images, [0.0, 0.9] for points
     batch_size: int | None = None      # 64 for images, 256 for points
     steps: int = 20000
     seed: int = 0
@@ -137,12 +137,13 @@ class TrainConfig:
         _require(self.width > 0, f"width must be positive, got {self.width}")
         _require(self.d_width is None or self.d_width > 0, f"d_width must be positive, got {self.d_width}")
         _require(self.loss in ("nonsaturating", "hinge"), f"loss must be nonsaturating or hinge, got {self.loss!r}")
-        _require(self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
+        _require(self.r1 is None or self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
         _require(self.precision in ("fp32", "bf16"), f"precision must be fp32 or bf16, got {self.precision!r}")
         _require(0.0 <= self.ema_beta < 1.0, f"ema_beta must be in [0, 1), got {self.ema_beta}")
         _require(self.batch_size is None or self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
         _require(self.lr is None or self.lr > 0, f"lr must be positive, got {self.lr}")
-        _require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), f"betas must be two numbers in [0, 1), got {self.betas}")
+        _require(self.betas is None or (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)),
+                 f"betas must be two numbers in [0, 1), got {self.betas}")
         _require(self.arch in (None, "dcgan", "mlp"), f"arch must be dcgan or mlp, got {self.arch!r}")
         _require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         for name in ("log_every", "sample_every", "checkpoint_every"):
