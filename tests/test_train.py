@@ -8,7 +8,11 @@ from gantransfer.cli import main
 
 
 def test_ring8_learns_all_modes_in_600_steps(tmp_path):
-    run = train(TrainConfig(data="ring8", steps=600, progress=False, out=str(tmp_path / "toy")))
+    run = train(TrainConfig(data="ring8", steps=600, progress=False, eval_every=300, eval_n=1000,
+                            out=str(tmp_path / "toy")))
+    logged = [json.loads(line) for line in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in logged if "eval/modes_covered/ring8-exact/1k" in r]
+    assert [r["step"] for r in evals] == [300, 600]
     res = evaluate(EvalConfig(generator=str(run), n=5000, device="cpu"))
     m = res["metrics"]
     assert m["modes_covered/ring8-exact/5k"] == 8

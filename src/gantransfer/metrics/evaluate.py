@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from gantransfer.config import EvalConfig
+from gantransfer.data.toy import mixture_spec
 from gantransfer.engine.loop import resolve_device
 from gantransfer.errors import ConfigError
 from gantransfer.metrics.classifier import FeatureClassifier, extract, load_classifier, load_reference
@@ -21,6 +22,7 @@ from gantransfer.metrics.kid import kernel_inception_distance
 from gantransfer.metrics.mixture import mixture_metrics
 from gantransfer.metrics.prdc import prdc
 from gantransfer.models.sampling import generate
+from gantransfer.models.registry import GeneratorConfig
 from gantransfer.models.store import load_generator
 
 TOYS = ("ring8", "grid25")
@@ -73,6 +75,35 @@ def image_metrics(images: torch.Tensor, classifier: FeatureClassifier, ref: dict
             "classes_expected": int(expected.sum())}
 
 
+def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, n: int, seed: int = 0,
+                       classes: list[int] | None = None, batch_size: int = 500,
+                       device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Metrics of an in-memory generator against ``dataset``'s protocol (used by ``eval`` and by training)."""
+    result: dict[str, Any] = {"dataset": dataset, "n": n, "seed": seed}
+    if dataset in TOYS:
+        if gcfg.kind != "points":
+            raise ConfigError(f"{dataset} is a 2-D point data set but this generator makes images")
+        points, _ = generate(g, gcfg, n, seed=seed, batch_size=batch_size, device=device)
+        centers, std = mixture_spec(dataset)
+        tag = f"{dataset}-exact/{count_label(n)}"
+        mm = mixture_metrics(points, centers, std)
+        result["protocol"] = f"{dataset}-exact"
+        result["metrics"] = {f"{k}/{tag}": v for k, v in mm.items() if not isinstance(v, list)}
+        result["mode_shares"] = mm["mode_shares"]
+        return result
+    if gcfg.kind != "image":
+        raise ConfigError(f"{dataset} is an image data set but this generator makes 2-D points")
+    classifier = load_classifier(dataset, device)
+    ref = reference_for(dataset, classes)
+    images, _ = generate(g, gcfg, n, seed=seed, batch_size=batch_size, device=device)
+    tag = f"{classifier.cfg.protocol}/{count_label(n)}"
+    result["protocol"] = classifier.cfg.protocol
+    result["reference"] = {"split": "test", "samples": len(ref["labels"]), "classes": classes}
+    names = classifier.cfg.meta.get("class_names") or gcfg.class_names
+    result.update(image_metrics(images, classifier, ref, names, tag, seed))
+    return result
+
+
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """All metrics of the generator in ``cfg.generator``; a JSON-ready dict."""
     device = resolve_device(cfg.device)
@@ -80,31 +111,10 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     dataset = cfg.data or gcfg.dataset
     if not dataset:
         raise ConfigError("this generator does not record its data set; pass --data NAME")
+    classes = cfg.classes or (gcfg.meta.get("classes") if dataset == gcfg.dataset else None)
     t0 = time.perf_counter()
-    result: dict[str, Any] = {"generator": str(cfg.generator), "dataset": dataset, "n": cfg.n, "seed": cfg.seed}
-    if dataset in TOYS:
-        from gantransfer.data.toy import mixture_spec
-        if gcfg.kind != "points":
-            raise ConfigError(f"{dataset} is a 2-D point data set but this generator makes images")
-        points, _ = generate(g, gcfg, cfg.n, seed=cfg.seed, batch_size=cfg.batch_size, device=device)
-        centers, std = mixture_spec(dataset)
-        tag = f"{dataset}-exact/{count_label(cfg.n)}"
-        mm = mixture_metrics(points, centers, std)
-        result["protocol"] = f"{dataset}-exact"
-        result["metrics"] = {f"{k}/{tag}": v for k, v in mm.items() if not isinstance(v, list)}
-        result["mode_shares"] = mm["mode_shares"]
-    else:
-        if gcfg.kind != "image":
-            raise ConfigError(f"{dataset} is an image data set but this generator makes 2-D points")
-        classifier = load_classifier(dataset, device)
-        classes = cfg.classes or (gcfg.meta.get("classes") if dataset == gcfg.dataset else None)
-        ref = reference_for(dataset, classes)
-        images, _ = generate(g, gcfg, cfg.n, seed=cfg.seed, batch_size=cfg.batch_size, device=device)
-        tag = f"{classifier.cfg.protocol}/{count_label(cfg.n)}"
-        result["protocol"] = classifier.cfg.protocol
-        result["reference"] = {"split": "test", "samples": len(ref["labels"]), "classes": classes}
-        names = classifier.cfg.meta.get("class_names") or gcfg.class_names
-        result.update(image_metrics(images, classifier, ref, names, tag, cfg.seed))
+    result = {"generator": str(cfg.generator),
+              **evaluate_generator(g, gcfg, dataset, cfg.n, cfg.seed, classes, cfg.batch_size, device)}
     result["seconds"] = round(time.perf_counter() - t0, 2)
     return result
 

@@ -65,6 +65,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         warnings.warn(f"batch size {cfg.batch_size} is larger than the {len(data)} training samples; "
                       f"using batches of {len(data)}")
     gcfg = generator_config_for(cfg, data)
+    if cfg.eval_every and data.kind == "image":
+        from gantransfer.metrics.classifier import load_classifier
+        load_classifier(cfg.data)  # fail now, not mid-run, when the data set has no evaluation protocol
     torch.manual_seed(cfg.seed)
     g = build_generator(gcfg)
     d = build_discriminator(gcfg, cfg.d_width)
@@ -89,10 +92,18 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             x = g_ema(z.to(device), None if y is None else y.to(device))
         save_samples(x, run_dir / "samples" / f"step-{step:07d}.png", nrow=8, title=f"step {step}")
 
+    def periodic_eval(step: int) -> dict[str, float]:
+        from gantransfer.metrics.evaluate import evaluate_generator
+        g_ema = recalibrate_batchnorm(copy.deepcopy(modules["G_ema"]), gcfg, seed=cfg.seed).eval()
+        res = evaluate_generator(g_ema, gcfg, cfg.data, cfg.eval_n, seed=0, classes=gcfg.meta["classes"],
+                                 device=next(g_ema.parameters()).device)
+        return {f"eval/{k}": v for k, v in res["metrics"].items()}
+
     modules = {"G": g, "D": d}
     task = TrainingTask(modules=modules, optimizers={"G": g_opt, "D": d_opt},
                         phases=gan_phases(g, d, g_opt, d_opt, cfg.loss, cfg.r1), sampler=sampler,
-                        ema=("G", "G_ema"), export=export, preview=preview)
+                        ema=("G", "G_ema"), export=export, preview=preview,
+                        evaluate=periodic_eval if cfg.eval_every else None)
     engine = Engine(task, EngineConfig(steps=cfg.steps, seed=cfg.seed, device=cfg.device, precision=cfg.precision,
                                        ema_beta=cfg.ema_beta, log_every=cfg.log_every, sample_every=cfg.sample_every,
                                        checkpoint_every=cfg.checkpoint_every, eval_every=cfg.eval_every,
