@@ -39,5 +39,5 @@ def sample_grid(path: str | Path, out: str | Path, n: int = 64, seed: int = 0,
     g, cfg = load(path)
     labels = class_labels(cfg, n, classes)
     x, _ = generate(g, cfg, n, seed=seed, labels=labels)
-    nrow = len(classes or sample_classes(cfg)) if cfg.num_classes and n % len(classes or sample_classes(cfg)) == 0 else None
+    nrow = len(classes or sample_classes(cfg)) if cfg.num_classes else None  # one column per class
     return save_samples(x, out, nrow=nrow)

@@ -157,7 +157,6 @@ class EvalConfig:
 
     generator: str = ""
     data: str | None = None            # default: the data set the generator was trained on
-    data_dir: str | None = None
     classes: list[int] | None = None
     n: int = 10000
     seed: int = 0

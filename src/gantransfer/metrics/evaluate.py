@@ -95,7 +95,11 @@ def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, 
         raise ConfigError(f"{dataset} is an image data set but this generator makes 2-D points")
     classifier = load_classifier(dataset, device)
     ref = reference_for(dataset, classes)
-    images, _ = generate(g, gcfg, n, seed=seed, batch_size=batch_size, device=device)
+    labels = None
+    if gcfg.num_classes and classes:  # conditional: sample the evaluated classes only, uniformly
+        pick = torch.randint(len(classes), (n,), generator=torch.Generator().manual_seed(seed + 1))
+        labels = torch.tensor(classes)[pick]
+    images, _ = generate(g, gcfg, n, seed=seed, batch_size=batch_size, device=device, labels=labels)
     tag = f"{classifier.cfg.protocol}/{count_label(n)}"
     result["protocol"] = classifier.cfg.protocol
     result["reference"] = {"split": "test", "samples": len(ref["labels"]), "classes": classes}

@@ -10,6 +10,8 @@ import math
 import torch
 from torch import nn
 
+from gantransfer.models.conditioning import concat_label_embedding, projection_logits
+
 BASE_CHANNELS = 64
 
 
@@ -50,10 +52,7 @@ class DCGANGenerator(nn.Module):
         self.main = nn.Sequential(*blocks)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        if self.num_classes > 0:
-            if labels is None:
-                raise ValueError("this generator is class-conditional: pass labels")
-            z = torch.cat([z, self.embed(labels)], dim=1)
+        z = concat_label_embedding(z, labels, getattr(self, "embed", None))
         return self.main(z[:, :, None, None])
 
 
@@ -92,12 +91,7 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)[-1].flatten(1)
-        out = self.head(h).squeeze(1)
-        if self.num_classes > 0:
-            if labels is None:
-                raise ValueError("this discriminator is class-conditional: pass labels")
-            out = out + (self.embed(labels) * h).sum(1)
-        return out
+        return projection_logits(h, self.head, labels, getattr(self, "embed", None))
 
 
 def init_dcgan_weights(module: nn.Module) -> None:

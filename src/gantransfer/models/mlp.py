@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gantransfer.models.conditioning import concat_label_embedding, projection_logits
+
 
 def _mlp(in_dim: int, hidden: int, depth: int, out_dim: int, act: nn.Module) -> nn.Sequential:
     layers: list[nn.Module] = []
@@ -28,10 +30,7 @@ class MLPGenerator(nn.Module):
         self.main = _mlp(latent_dim + (16 if num_classes else 0), hidden, depth, out_dim, nn.ReLU())
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        if self.num_classes > 0:
-            if labels is None:
-                raise ValueError("this generator is class-conditional: pass labels")
-            z = torch.cat([z, self.embed(labels)], dim=1)
+        z = concat_label_embedding(z, labels, getattr(self, "embed", None))
         return self.main(z)
 
 
@@ -54,9 +53,4 @@ class MLPDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)[-1]
-        out = self.head(h).squeeze(1)
-        if self.num_classes > 0:
-            if labels is None:
-                raise ValueError("this discriminator is class-conditional: pass labels")
-            out = out + (self.embed(labels) * h).sum(1)
-        return out
+        return projection_logits(h, self.head, labels, getattr(self, "embed", None))
