@@ -97,3 +97,16 @@ def test_nan_stops_with_message_and_keeps_checkpoint(tmp_path):
             if v.is_floating_point():
                 assert torch.isfinite(v).all(), k
     assert_same(good, weights(run))
+
+
+def test_resume_from_a_corrupt_checkpoint_is_a_clear_error(tmp_path, capsys):
+    from gantransfer.cli import main
+    run = train(TrainConfig(**TOY, steps=10, out=str(tmp_path / "r")))
+    state = json.loads((run / "state" / "latest.json").read_text())
+    tensors = run / "state" / state["dir"] / "tensors.safetensors"
+    tensors.write_bytes(tensors.read_bytes()[:100])
+    code = main(["train", "--data", "ring8", "--steps", "20", "--checkpoint-every", "10", "--log-every", "5",
+                 "--batch-size", "64", "--limit", "2000", "--sample-every", "1000", "--no-progress",
+                 "--out", str(run), "--resume"])
+    err = capsys.readouterr().err
+    assert code == 2 and "truncated or corrupt" in err and "Traceback" not in err

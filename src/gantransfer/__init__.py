@@ -1,6 +1,7 @@
 """gantransfer: knowledge transfer between generative adversarial networks."""
 from gantransfer.api import load, sample_grid
 from gantransfer.config import EvalConfig, TrainConfig
+from gantransfer.demo import run_demo
 from gantransfer.errors import CheckpointError, ConfigError, DataError, GantransferError, TrainingDiverged
 from gantransfer.models.registry import GeneratorConfig
 from gantransfer.models.sampling import generate
@@ -16,4 +17,4 @@ def evaluate(config: EvalConfig) -> dict:
 
 
 __all__ = ["CheckpointError", "ConfigError", "DataError", "EvalConfig", "GantransferError", "GeneratorConfig",
-           "TrainConfig", "TrainingDiverged", "evaluate", "generate", "load", "sample_grid", "train"]
+           "TrainConfig", "TrainingDiverged", "evaluate", "generate", "load", "run_demo", "sample_grid", "train"]
