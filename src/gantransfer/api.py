@@ -41,3 +41,20 @@ def sample_grid(path: str | Path, out: str | Path, n: int = 64, seed: int = 0,
     x, _ = generate(g, cfg, n, seed=seed, labels=labels)
     nrow = len(classes or sample_classes(cfg)) if cfg.num_classes else None  # one column per class
     return save_samples(x, out, nrow=nrow)
+
+
+def bench(path: str | Path, against: str | Path | None = None, repeats: int = 20,
+          threads: int | None = None) -> dict:
+    """Params, MACs, latency and throughput of a generator, and ratios against ``against`` measured alike."""
+    from gantransfer.deploy.bench import compare, measure
+    if threads:
+        torch.set_num_threads(threads)
+    g, cfg = load(path)
+    result = {"generator": {"path": str(path), **measure(g, cfg, repeats)}}
+    if against is not None:
+        rg, rcfg = load(against)
+        result["reference"] = {"path": str(against), **measure(rg, rcfg, repeats)}
+        result["ratios"] = compare({k: v for k, v in result["generator"].items() if k != "path"},
+                                   {k: v for k, v in result["reference"].items() if k != "path"})
+    result["threads"] = {"torch": torch.get_num_threads()}
+    return result

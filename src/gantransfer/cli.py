@@ -28,6 +28,10 @@ HELP = {
     "device": "auto (CUDA when available), cpu, cuda, cuda:1, ...",
     "out": "run directory to write",
     "progress": "show a progress bar",
+    "teacher": "teacher generator or run directory",
+    "loss": "weighted loss terms, e.g. pixel=1,perceptual=1,adversarial=0.1 (train: nonsaturating or hinge)",
+    "perceptual_net": "features of the perceptual term: auto, classifier (the protocol's) or discriminator (the teacher's)",
+    "bank_size": "draw latents from a fixed bank of this size (0: fresh latents every step)",
 }
 
 
@@ -103,6 +107,31 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_distill(args: argparse.Namespace) -> int:
+    from gantransfer.config import DistillConfig, to_dict
+    from gantransfer.tasks.distill import distill
+    cfg = config_from_args(DistillConfig, args)
+    if args.dry_run:
+        print(json.dumps(to_dict(cfg), indent=2))
+        return 0
+    run = distill(cfg, resume=args.resume)
+    print(f"done: student in {run / 'generator'}, teacher/student grids in {run / 'samples'}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from gantransfer.api import bench
+    result = bench(args.generator, against=args.against, repeats=args.repeats, threads=args.threads)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for name, values in result.items():
+            if isinstance(values, dict):
+                print(name + ": " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                              for k, v in values.items()))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from gantransfer.demo import run_demo
     report = run_demo(args.out, n=args.n, device=args.device)
@@ -111,7 +140,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gantransfer.config import EvalConfig, TrainConfig
+    from gantransfer.config import DistillConfig, EvalConfig, TrainConfig
     parser = argparse.ArgumentParser(prog="gantransfer", description="Knowledge transfer between GANs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -139,6 +168,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the results to this JSON file")
     add_config_flags(p, EvalConfig, skip=("generator",))
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("distill", help="compress a teacher generator into a smaller student (data-free)",
+                       description="Distil a teacher into a student of --width, matching it on the same latents "
+                                   "with pixel, perceptual and adversarial terms (--loss pixel=1,perceptual=1).")
+    p.add_argument("--config", help="JSON config file; flags given on the command line override it")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    p.add_argument("--dry-run", action="store_true", help="validate and print the resolved config")
+    add_config_flags(p, DistillConfig)
+    p.set_defaults(func=_cmd_distill)
+
+    p = sub.add_parser("bench", help="params, MACs, CPU latency and throughput (as ratios against --against)")
+    p.add_argument("generator", help="generator or run directory")
+    p.add_argument("--against", help="reference generator (e.g. the teacher), measured in the same run")
+    p.add_argument("--repeats", type=int, default=20, help="timed repetitions (default: 20)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("demo", help="the main job on shipped defaults: no download, no data set needed")
     p.add_argument("--out", default="runs/demo", help="report directory (default: runs/demo)")

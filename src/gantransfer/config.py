@@ -167,3 +167,62 @@ class EvalConfig:
         _require(bool(self.generator), "eval needs a generator directory")
         _require(self.n >= 2, f"n must be >= 2, got {self.n}")
         _require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+
+
+DISTILL_TERMS = ("pixel", "perceptual", "adversarial")
+
+
+def parse_loss_weights(text: str) -> dict[str, float]:
+    """``pixel=1,perceptual=1,adversarial=0.1`` -> {name: weight}; unknown names and bad numbers are errors."""
+    weights: dict[str, float] = {}
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        name, _, value = item.partition("=")
+        if name not in DISTILL_TERMS:
+            raise ConfigError(f"unknown loss term {name!r}; known terms: {', '.join(DISTILL_TERMS)}")
+        try:
+            weights[name] = float(value) if value else 1.0
+        except ValueError:
+            raise ConfigError(f"loss weight of {name!r} must be a number, got {value!r}") from None
+        if weights[name] < 0:
+            raise ConfigError(f"loss weight of {name!r} must be >= 0, got {weights[name]}")
+    if not any(weights.values()):
+        raise ConfigError(f"--loss needs at least one term with a positive weight, e.g. pixel=1,perceptual=1")
+    return weights
+
+
+@dataclass
+class DistillConfig:
+    """``gantransfer distill``: a smaller student that reproduces a teacher generator, data-free."""
+
+    teacher: str = ""
+    width: float = 0.25
+    loss: str = "pixel=1,perceptual=1"
+    perceptual_net: str = "auto"       # auto | classifier | discriminator
+    bank_size: int = 0                 # 0: fresh latents every step
+    batch_size: int = 64
+    lr: float = 1e-3
+    steps: int = 5000
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    ema_beta: float = 0.99
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    out: str = "runs/student"
+    progress: bool = True
+
+    def validate(self) -> None:
+        _require(bool(self.teacher), "distill needs --teacher DIR (a generator or run directory)")
+        _require(self.width > 0, f"width must be positive, got {self.width}")
+        parse_loss_weights(self.loss)
+        _require(self.perceptual_net in ("auto", "classifier", "discriminator"),
+                 f"perceptual_net must be auto, classifier or discriminator, got {self.perceptual_net!r}")
+        _require(self.bank_size >= 0, f"bank_size must be >= 0, got {self.bank_size}")
+        _require(self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
+        _require(self.lr > 0, f"lr must be positive, got {self.lr}")
+        _require(self.steps >= 1, f"steps must be >= 1, got {self.steps}")
+        _require(self.precision in ("fp32", "bf16"), f"precision must be fp32 or bf16, got {self.precision!r}")
+        _require(0.0 <= self.ema_beta < 1.0, f"ema_beta must be in [0, 1), got {self.ema_beta}")
+        for name in ("log_every", "sample_every", "checkpoint_every"):
+            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")

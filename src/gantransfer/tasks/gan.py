@@ -10,9 +10,13 @@ from gantransfer.losses.base import LossTerm, StepContext
 
 
 def gan_phases(g: nn.Module, d: nn.Module, g_opt: torch.optim.Optimizer, d_opt: torch.optim.Optimizer,
-               loss: str = "nonsaturating", r1: float = 0.0, extra_g_terms: list[LossTerm] | None = None) -> list[Phase]:
-    """Discriminator phase (adversarial [+ R1]) and generator phase (adversarial [+ extra terms])."""
+               loss: str = "nonsaturating", r1: float = 0.0, extra_g_terms: list[LossTerm] | None = None,
+               extra_providers: dict | None = None, adv_weight: float = 1.0) -> list[Phase]:
+    """Discriminator phase (adversarial [+ R1]) and generator phase (adversarial [+ extra terms]).
+
+    ``real`` comes from the sampler (real images, or a teacher's samples when distilling)."""
     g_adv, d_adv = adversarial_terms(loss)
+    g_adv.weight = adv_weight
 
     def fake(ctx: StepContext) -> torch.Tensor:
         return g(ctx["z"], ctx.batch.get("labels"))
@@ -29,6 +33,7 @@ def gan_phases(g: nn.Module, d: nn.Module, g_opt: torch.optim.Optimizer, d_opt: 
     d_terms: list[LossTerm] = [d_adv]
     if r1 > 0:
         d_terms.append(R1Penalty(weight=r1 / 2))
-    providers = {"fake": fake, "fake_logits": fake_logits, "real_for_r1": real_for_r1, "real_logits": real_logits}
+    providers = {"fake": fake, "fake_logits": fake_logits, "real_for_r1": real_for_r1, "real_logits": real_logits,
+                 **(extra_providers or {})}
     return [Phase("D", d, d_opt, d_terms, providers),
             Phase("G", g, g_opt, [g_adv, *(extra_g_terms or [])], providers)]

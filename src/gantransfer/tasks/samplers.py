@@ -42,3 +42,38 @@ class RealDataSampler:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
         self._order = self._permutation(self.epoch)
+
+
+class TeacherLatentSampler:
+    """Latents (fresh every step, or drawn from a fixed bank) and the teacher's images for them.
+
+    The teacher's images are both the pixel/perceptual targets (``teacher``) and the "real" side of an
+    adversarial term (``real``). The bank is rebuilt from its seed, so the sampler has no state to save.
+    """
+
+    def __init__(self, teacher, batch_size: int, bank_size: int, seed: int) -> None:
+        self.teacher, self.batch_size = teacher, batch_size
+        cfg = teacher.config
+        self.classes = torch.tensor(list(cfg.meta.get("classes") or range(cfg.num_classes))) if cfg.num_classes else None
+        self.bank = None
+        if bank_size > 0:
+            self.bank = torch.randn(bank_size, cfg.latent_dim, generator=torch.Generator().manual_seed(seed + 7))
+
+    def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+        cfg = self.teacher.config
+        if self.bank is None:
+            z = torch.randn(self.batch_size, cfg.latent_dim, generator=rng)
+        else:
+            z = self.bank[torch.randint(len(self.bank), (self.batch_size,), generator=rng)]
+        batch = {"z": z.to(device)}
+        if self.classes is not None:
+            batch["labels"] = self.classes[torch.randint(len(self.classes), (self.batch_size,), generator=rng)].to(device)
+        batch["teacher"] = self.teacher(batch["z"], batch.get("labels")).detach()
+        batch["real"] = batch["teacher"]
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""Deployment: measuring generators (params, MACs, latency, throughput)."""

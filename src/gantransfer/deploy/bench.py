@@ -1,0 +1,60 @@
+"""Parameters, MACs, CPU latency and throughput of generators, as ratios against a reference in one run."""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.sampling import draw_inputs
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def count_macs(g: nn.Module, cfg: GeneratorConfig) -> int:
+    """Multiply-accumulates of one sample, counted by torch's FlopCounterMode (FLOPs / 2)."""
+    z, y = draw_inputs(cfg, 1, torch.Generator().manual_seed(0))
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        g(z, y)
+    return counter.get_total_flops() // 2
+
+
+@torch.inference_mode()
+def time_batch(g: nn.Module, cfg: GeneratorConfig, batch: int, repeats: int, warmup: int = 2) -> float:
+    """Median seconds of one forward pass at ``batch``."""
+    z, y = draw_inputs(cfg, batch, torch.Generator().manual_seed(0))
+    for _ in range(warmup):
+        g(z, y)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        g(z, y)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def measure(g: nn.Module, cfg: GeneratorConfig, repeats: int = 20, throughput_batch: int = 256) -> dict[str, Any]:
+    """Params, MACs per sample, latency at batch 1 (ms) and throughput at ``throughput_batch`` (samples/s)."""
+    g = g.eval()
+    latency = time_batch(g, cfg, 1, repeats)
+    big = time_batch(g, cfg, throughput_batch, max(3, repeats // 4))
+    return {"params": count_params(g), "macs": count_macs(g, cfg), "latency_ms_batch1": latency * 1e3,
+            f"throughput_per_s_batch{throughput_batch}": throughput_batch / big}
+
+
+def compare(candidate: dict[str, Any], reference: dict[str, Any]) -> dict[str, float]:
+    """reference / candidate for costs (params, MACs, latency) and candidate / reference for throughput:
+    every ratio above 1 means the candidate is better by that factor."""
+    out = {}
+    for k, v in candidate.items():
+        if k.startswith("throughput"):
+            out[f"{k}_speedup"] = v / reference[k]
+        else:
+            out[f"{k}_reduction"] = reference[k] / v
+    return out

@@ -1,0 +1,61 @@
+"""Loss terms that match a student generator to a teacher on the same latents.
+
+They read ``student`` and ``teacher`` images from the step context; the perceptual term compares feature maps
+of a frozen network (the teacher's discriminator or the protocol classifier), so that structure, not only
+pixels, is matched: pixel-only students are blurry.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from gantransfer.losses.base import LossTerm, StepContext
+
+
+class PixelLoss(LossTerm):
+    """Mean absolute (p=1) or squared (p=2) difference between student and teacher images."""
+    name = "pixel"
+
+    def __init__(self, weight: float = 1.0, p: int = 1) -> None:
+        super().__init__(weight)
+        self.p = p
+
+    def compute(self, ctx: StepContext) -> torch.Tensor:
+        diff = ctx["student"] - ctx["teacher"]
+        return diff.abs().mean() if self.p == 1 else diff.pow(2).mean()
+
+
+class PerceptualLoss(LossTerm):
+    """Sum over layers of the mean squared difference of normalised feature maps (LPIPS-style, unlearned)."""
+    name = "perceptual"
+
+    def __init__(self, features: Callable[[torch.Tensor], list[torch.Tensor]], weight: float = 1.0) -> None:
+        super().__init__(weight)
+        self.features = features
+
+    def compute(self, ctx: StepContext) -> torch.Tensor:
+        fs, ft = self.features(ctx["student"]), ctx["teacher_features"]
+        return sum(_unit(a).sub(_unit(b)).pow(2).sum(1).mean() for a, b in zip(fs, ft))
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    """Normalise feature vectors along channels (as LPIPS does before comparing)."""
+    return x / (x.pow(2).sum(1, keepdim=True).add(1e-10).sqrt())
+
+
+def feature_maps_of_classifier(classifier) -> Callable[[torch.Tensor], list[torch.Tensor]]:
+    """Feature maps after every ReLU of a protocol classifier's body."""
+    def features(x: torch.Tensor) -> list[torch.Tensor]:
+        out, h = [], classifier.prepare(x)
+        for layer in classifier.body:
+            h = layer(h)
+            if isinstance(layer, torch.nn.ReLU):
+                out.append(h)
+        return out
+    return features
+
+
+def feature_maps_of_discriminator(d) -> Callable[[torch.Tensor], list[torch.Tensor]]:
+    """Feature maps after every block of a discriminator (``d.features``)."""
+    return d.features

@@ -1,0 +1,114 @@
+"""``gantransfer distill``: a smaller student generator matched to a teacher on the same latents, data-free.
+
+Setup only: the student, optional discriminator (initialised from the teacher's), loss terms and the teacher
+sampler; the one engine does the training.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import warnings
+from pathlib import Path
+
+import torch
+
+from gantransfer.config import DistillConfig, parse_loss_weights
+from gantransfer.engine.loop import Engine, EngineConfig, Phase, TrainingTask, resolve_device
+from gantransfer.errors import ConfigError
+from gantransfer.losses.base import LossTerm
+from gantransfer.losses.distillation import (PerceptualLoss, PixelLoss, feature_maps_of_classifier,
+                                             feature_maps_of_discriminator)
+from gantransfer.models.registry import build_discriminator, build_generator
+from gantransfer.models.sampling import draw_inputs, recalibrate_batchnorm
+from gantransfer.models.store import save_generator
+from gantransfer.report.grid import save_image_grid
+from gantransfer.tasks.gan import gan_phases
+from gantransfer.tasks.rundir import prepare_run_dir, write_run_config
+from gantransfer.tasks.samplers import TeacherLatentSampler
+from gantransfer.teachers import Teacher, load_teacher
+
+
+def perceptual_features(teacher: Teacher, choice: str, device: torch.device):
+    """The frozen feature network of the perceptual term."""
+    from gantransfer.metrics.classifier import classifier_dir, load_classifier
+    has_classifier = (classifier_dir(teacher.config.dataset) / "config.json").is_file() if teacher.config.dataset else False
+    if choice == "auto":
+        choice = "classifier" if has_classifier else "discriminator"
+    if choice == "classifier":
+        if not has_classifier:
+            raise ConfigError(f"no protocol classifier for data set {teacher.config.dataset!r}; "
+                              "use --perceptual-net discriminator")
+        return feature_maps_of_classifier(load_classifier(teacher.config.dataset, device))
+    if teacher.discriminator is None:
+        raise ConfigError("the teacher has no discriminator saved beside it; use --perceptual-net classifier")
+    return feature_maps_of_discriminator(teacher.discriminator)
+
+
+def distill(config: DistillConfig, resume: bool = False) -> Path:
+    """Distil ``config.teacher`` into a student of width ``config.width``; returns the run directory."""
+    cfg = config
+    weights = parse_loss_weights(cfg.loss)
+    device = resolve_device(cfg.device)
+    teacher = load_teacher(cfg.teacher, device)
+    if teacher.config.kind != "image":
+        raise ConfigError("distill works on image generators; this teacher makes 2-D points")
+    scfg = dataclasses.replace(teacher.config, width=cfg.width,
+                               meta={"classes": teacher.config.meta.get("classes"), "teacher": str(cfg.teacher)})
+    try:
+        scfg.validate()
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if cfg.width >= teacher.config.width:
+        warnings.warn(f"the student (width {cfg.width}) is not smaller than its teacher (width {teacher.config.width})")
+    resolved = dataclasses.asdict(cfg)
+    run = prepare_run_dir(cfg.out, resolved, resume)
+    torch.manual_seed(cfg.seed)
+    student = build_generator(scfg)
+    s_opt = torch.optim.Adam(student.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+    terms: list[LossTerm] = []
+    providers = {"student": lambda ctx: student(ctx["z"], ctx.batch.get("labels"))}
+    if weights.get("pixel", 0) > 0:
+        terms.append(PixelLoss(weights["pixel"]))
+    if weights.get("perceptual", 0) > 0:
+        feats = perceptual_features(teacher, cfg.perceptual_net, device)
+        terms.append(PerceptualLoss(feats, weights["perceptual"]))
+        providers["teacher_features"] = lambda ctx: [f.detach() for f in feats(ctx["teacher"])]
+    modules: dict[str, torch.nn.Module] = {"G": student}
+    optimizers: dict[str, torch.optim.Optimizer] = {"G": s_opt}
+    if weights.get("adversarial", 0) > 0:
+        d = build_discriminator(scfg, teacher.config.width)
+        if teacher.discriminator is not None:
+            d.load_state_dict(teacher.discriminator.state_dict())
+        d_opt = torch.optim.Adam(d.parameters(), lr=cfg.lr / 5, betas=(0.5, 0.999))
+        modules["D"], optimizers["D"] = d, d_opt
+        providers["student"] = lambda ctx: ctx["fake"]
+        phases = gan_phases(student, d, s_opt, d_opt, "hinge", extra_g_terms=terms, extra_providers=providers,
+                            adv_weight=weights["adversarial"])
+    else:
+        phases = [Phase("G", student, s_opt, terms, providers)]
+    sampler = TeacherLatentSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed)
+    preview_z, preview_y = draw_inputs(scfg, 32, torch.Generator().manual_seed(1234))
+    with torch.no_grad():
+        preview_teacher = teacher(preview_z.to(device), None if preview_y is None else preview_y.to(device)).cpu()
+
+    def export(run_dir: Path, step: int) -> None:
+        s = recalibrate_batchnorm(copy.deepcopy(modules["G_ema"]), scfg, seed=cfg.seed)
+        save_generator(s, dataclasses.replace(scfg, meta={**scfg.meta, "train_steps": step,
+                                                          "distill_config": resolved}), run_dir / "generator")
+
+    def preview(run_dir: Path, step: int) -> None:
+        s = recalibrate_batchnorm(copy.deepcopy(modules["G_ema"]), scfg, batches=4, seed=cfg.seed).eval()
+        with torch.inference_mode():
+            x = s(preview_z.to(device), None if preview_y is None else preview_y.to(device)).cpu()
+        # rows alternate teacher / student on the same latents
+        pairs = torch.stack([preview_teacher.view(4, 8, *x.shape[1:]), x.view(4, 8, *x.shape[1:])], 1)
+        save_image_grid(pairs.reshape(-1, *x.shape[1:]), run_dir / "samples" / f"step-{step:07d}.png", nrow=8)
+
+    task = TrainingTask(modules=modules, optimizers=optimizers, phases=phases, sampler=sampler,
+                        ema=("G", "G_ema"), export=export, preview=preview)
+    engine = Engine(task, EngineConfig(steps=cfg.steps, seed=cfg.seed, device=cfg.device, precision=cfg.precision,
+                                       ema_beta=cfg.ema_beta, log_every=cfg.log_every, sample_every=cfg.sample_every,
+                                       checkpoint_every=cfg.checkpoint_every, progress=cfg.progress), run)
+    write_run_config(run, "distill", resolved, {"generator": scfg.to_dict(), "teacher": str(cfg.teacher)})
+    engine.fit(resume=resume)
+    return run

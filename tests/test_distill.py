@@ -1,0 +1,96 @@
+"""Distillation on the one engine, and the bench's counts and ratios."""
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from gantransfer.cli import main
+from gantransfer.config import DistillConfig, TrainConfig
+from gantransfer.deploy.bench import count_macs, measure
+from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.tasks.distill import distill
+from gantransfer.tasks.train import train
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    """A small digits run; its generator is then made high-contrast, so that matching it is not trivial."""
+    out = tmp_path_factory.mktemp("teacher") / "t"
+    run = train(TrainConfig(data="digits", width=0.5, steps=4, batch_size=32, progress=False, out=str(out)))
+    from gantransfer.models.store import load_generator, save_generator
+    g, cfg = load_generator(run)
+    with torch.no_grad():
+        g.main[-2].weight.mul_(30.0)
+    save_generator(g, cfg, run / "generator")
+    return run
+
+
+def log(run):
+    return [json.loads(line) for line in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_pixel_distillation_reduces_the_gap(teacher, tmp_path):
+    run = distill(DistillConfig(teacher=str(teacher), width=0.125, loss="pixel=1", steps=80, log_every=10,
+                                progress=False, out=str(tmp_path / "s")))
+    from gantransfer import generate, load
+    s, scfg = load(run)
+    t, tcfg = load(teacher)
+    assert scfg.width == 0.125 and scfg.resolution == 16 and scfg.dataset == "digits"
+    torch.manual_seed(0)
+    untrained = build_generator(scfg).eval()
+    xt, _ = generate(t, tcfg, 256, seed=99)  # fresh latents, never seen in training
+    xs, _ = generate(s, scfg, 256, seed=99)
+    x0, _ = generate(untrained, scfg, 256, seed=99)
+    assert (xs - xt).abs().mean() < 0.75 * (x0 - xt).abs().mean()
+
+
+def test_all_terms_with_a_bank_and_the_teachers_discriminator(teacher, tmp_path):
+    run = distill(DistillConfig(teacher=str(teacher), width=0.125, loss="pixel=1,perceptual=1,adversarial=0.1",
+                                perceptual_net="discriminator", bank_size=64, steps=6, log_every=3,
+                                sample_every=3, progress=False, out=str(tmp_path / "s")))
+    last = log(run)[-1]
+    for key in ("loss/G/pixel", "loss/G/perceptual", "loss/G/adv", "loss/D/adv"):
+        assert key in last
+    assert (run / "samples" / "step-0000006.png").is_file()
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--teacher", "/no/such/dir"], "does not exist"),
+    (["--width", "0"], "width must be positive"),
+    (["--loss", "pixel=1,blur=1"], "unknown loss term 'blur'"),
+    (["--loss", "pixel=abc"], "must be a number"),
+])
+def test_bad_distill_input(teacher, tmp_path, capsys, argv, needle):
+    args = ["distill", "--teacher", str(teacher), "--steps", "2", "--no-progress", "--out", str(tmp_path / "s"), *argv]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert not (tmp_path / "s" / "state").exists()
+
+
+def test_mac_count_matches_a_hand_count_on_one_layer():
+    cfg = GeneratorConfig(latent_dim=100, resolution=32, width=1.0)
+    g = build_generator(cfg)
+    first = g.main[0]
+    assert isinstance(first, nn.ConvTranspose2d) and first.out_channels == 256
+    # a 4x4 transposed convolution of a 1x1 input: every output pixel takes in_channels products per channel
+    by_hand = 100 * 256 * 4 * 4
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as c:
+        first(torch.randn(1, 100, 1, 1))
+    assert c.get_total_flops() // 2 == by_hand
+    total = count_macs(g, cfg)
+    assert total > by_hand and total == 17_448_960
+
+
+def test_bench_reports_ratios(teacher, tmp_path, capsys):
+    small = tmp_path / "small"
+    from gantransfer.models.store import load_config, save_generator
+    cfg = load_config(teacher)
+    cfg.width = 0.125
+    save_generator(build_generator(cfg), cfg, small)
+    assert main(["bench", str(small), "--against", str(teacher), "--repeats", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ratios"]["params_reduction"] > 4 and out["ratios"]["macs_reduction"] > 4
+    assert out["generator"]["macs"] * out["ratios"]["macs_reduction"] == pytest.approx(out["reference"]["macs"])
