@@ -76,16 +76,28 @@ def config_from_args(cls: type, args: argparse.Namespace, extra: dict[str, Any] 
     return from_dict(cls, data)
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from gantransfer.config import TrainConfig, to_dict
-    from gantransfer.tasks.train import resolve_train_config, train
-    cfg = config_from_args(TrainConfig, args)
+def _run_training(args: argparse.Namespace, cls: type, run_fn, resolve=None, produced: str = "generator") -> int:
+    """Shared by the training commands: config file + flags, --dry-run, then the run itself."""
+    from gantransfer.config import to_dict
+    cfg = config_from_args(cls, args)
     if args.dry_run:
-        print(json.dumps(to_dict(resolve_train_config(cfg)), indent=2))
+        print(json.dumps(to_dict(resolve(cfg) if resolve else cfg), indent=2))
         return 0
-    run = train(cfg, resume=args.resume)
-    print(f"done: generator in {run / 'generator'}, samples in {run / 'samples'}, log in {run / 'logs'}")
+    run = run_fn(cfg, resume=args.resume)
+    print(f"done: {produced} in {run / 'generator'}, sample grids in {run / 'samples'}, log in {run / 'logs'}")
     return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from gantransfer.config import TrainConfig
+    from gantransfer.tasks.train import resolve_train_config, train
+    return _run_training(args, TrainConfig, train, resolve_train_config)
+
+
+def _cmd_distill(args: argparse.Namespace) -> int:
+    from gantransfer.config import DistillConfig
+    from gantransfer.tasks.distill import distill
+    return _run_training(args, DistillConfig, distill, produced="student")
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -104,18 +116,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.out:
         from gantransfer.io import write_json
         write_json(args.out, results)
-    return 0
-
-
-def _cmd_distill(args: argparse.Namespace) -> int:
-    from gantransfer.config import DistillConfig, to_dict
-    from gantransfer.tasks.distill import distill
-    cfg = config_from_args(DistillConfig, args)
-    if args.dry_run:
-        print(json.dumps(to_dict(cfg), indent=2))
-        return 0
-    run = distill(cfg, resume=args.resume)
-    print(f"done: student in {run / 'generator'}, teacher/student grids in {run / 'samples'}")
     return 0
 
 
@@ -139,18 +139,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_training_command(sub, name: str, cls: type, func, help_text: str, description: str) -> None:
+    p = sub.add_parser(name, help=help_text, description=description)
+    p.add_argument("--config", help="JSON config file; flags given on the command line override it")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    p.add_argument("--dry-run", action="store_true", help="validate and print the resolved config, train nothing")
+    add_config_flags(p, cls)
+    p.set_defaults(func=func)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from gantransfer.config import DistillConfig, EvalConfig, TrainConfig
     parser = argparse.ArgumentParser(prog="gantransfer", description="Knowledge transfer between GANs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("train", help="train a GAN from scratch on a data set",
-                       description="Train a GAN (DCGAN for images, MLP for 2-D points) on the one engine.")
-    p.add_argument("--config", help="JSON config file; flags given on the command line override it")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
-    p.add_argument("--dry-run", action="store_true", help="validate and print the resolved config, train nothing")
-    add_config_flags(p, TrainConfig)
-    p.set_defaults(func=_cmd_train)
+    _add_training_command(sub, "train", TrainConfig, _cmd_train, "train a GAN from scratch on a data set",
+                          "Train a GAN (DCGAN for images, MLP for 2-D points) on the one engine.")
 
     p = sub.add_parser("sample", help="write a PNG grid of samples from a generator")
     p.add_argument("generator", help="generator or run directory")
@@ -169,14 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(p, EvalConfig, skip=("generator",))
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("distill", help="compress a teacher generator into a smaller student (data-free)",
-                       description="Distil a teacher into a student of --width, matching it on the same latents "
-                                   "with pixel, perceptual and adversarial terms (--loss pixel=1,perceptual=1).")
-    p.add_argument("--config", help="JSON config file; flags given on the command line override it")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
-    p.add_argument("--dry-run", action="store_true", help="validate and print the resolved config")
-    add_config_flags(p, DistillConfig)
-    p.set_defaults(func=_cmd_distill)
+    _add_training_command(sub, "distill", DistillConfig, _cmd_distill,
+                          "compress a teacher generator into a smaller student (data-free)",
+                          "Distil a teacher into a student of --width, matching it on the same latents with "
+                          "pixel, perceptual and adversarial terms (--loss pixel=1,perceptual=1).")
 
     p = sub.add_parser("bench", help="params, MACs, CPU latency and throughput (as ratios against --against)")
     p.add_argument("generator", help="generator or run directory")

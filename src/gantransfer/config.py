@@ -99,6 +99,18 @@ def _require(cond: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def _validate_engine_fields(cfg: Any) -> None:
+    """Checks of the fields every training config hands the engine."""
+    _require(cfg.steps >= 1, f"steps must be >= 1, got {cfg.steps}")
+    _require(cfg.precision in ("fp32", "bf16"), f"precision must be fp32 or bf16, got {cfg.precision!r}")
+    _require(0.0 <= cfg.ema_beta < 1.0, f"ema_beta must be in [0, 1), got {cfg.ema_beta}")
+    _require(cfg.batch_size is None or cfg.batch_size >= 2, f"batch_size must be >= 2, got {cfg.batch_size}")
+    _require(cfg.lr is None or cfg.lr > 0, f"lr must be positive, got {cfg.lr}")
+    _require(cfg.width > 0, f"width must be positive, got {cfg.width}")
+    for name in ("log_every", "sample_every", "checkpoint_every"):
+        _require(getattr(cfg, name) >= 1, f"{name} must be >= 1, got {getattr(cfg, name)}")
+
+
 @dataclass
 class TrainConfig:
     """``gantransfer train``: a GAN from scratch on a data set."""
@@ -133,21 +145,14 @@ class TrainConfig:
     progress: bool = True
 
     def validate(self) -> None:
-        _require(self.steps >= 1, f"steps must be >= 1, got {self.steps}")
-        _require(self.width > 0, f"width must be positive, got {self.width}")
+        _validate_engine_fields(self)
         _require(self.d_width is None or self.d_width > 0, f"d_width must be positive, got {self.d_width}")
         _require(self.loss in ("nonsaturating", "hinge"), f"loss must be nonsaturating or hinge, got {self.loss!r}")
         _require(self.r1 is None or self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
-        _require(self.precision in ("fp32", "bf16"), f"precision must be fp32 or bf16, got {self.precision!r}")
-        _require(0.0 <= self.ema_beta < 1.0, f"ema_beta must be in [0, 1), got {self.ema_beta}")
-        _require(self.batch_size is None or self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
-        _require(self.lr is None or self.lr > 0, f"lr must be positive, got {self.lr}")
         _require(self.betas is None or (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)),
                  f"betas must be two numbers in [0, 1), got {self.betas}")
         _require(self.arch in (None, "dcgan", "mlp"), f"arch must be dcgan or mlp, got {self.arch!r}")
         _require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
-        for name in ("log_every", "sample_every", "checkpoint_every"):
-            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         _require(self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}")
 
 
@@ -214,15 +219,8 @@ class DistillConfig:
 
     def validate(self) -> None:
         _require(bool(self.teacher), "distill needs --teacher DIR (a generator or run directory)")
-        _require(self.width > 0, f"width must be positive, got {self.width}")
+        _validate_engine_fields(self)
         parse_loss_weights(self.loss)
         _require(self.perceptual_net in ("auto", "classifier", "discriminator"),
                  f"perceptual_net must be auto, classifier or discriminator, got {self.perceptual_net!r}")
         _require(self.bank_size >= 0, f"bank_size must be >= 0, got {self.bank_size}")
-        _require(self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
-        _require(self.lr > 0, f"lr must be positive, got {self.lr}")
-        _require(self.steps >= 1, f"steps must be >= 1, got {self.steps}")
-        _require(self.precision in ("fp32", "bf16"), f"precision must be fp32 or bf16, got {self.precision!r}")
-        _require(0.0 <= self.ema_beta < 1.0, f"ema_beta must be in [0, 1), got {self.ema_beta}")
-        for name in ("log_every", "sample_every", "checkpoint_every"):
-            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
