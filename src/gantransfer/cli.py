@@ -6,6 +6,7 @@ import dataclasses
 import json
 import sys
 import typing
+import warnings
 from typing import Any, Sequence
 
 from gantransfer.errors import GantransferError
@@ -198,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gantransfer`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.formatwarning = lambda message, *_args, **_kw: f"gantransfer {args.command}: warning: {message}\n"
     try:
         return args.func(args)
     except GantransferError as e:
