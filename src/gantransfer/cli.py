@@ -199,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gantransfer`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    default_format = warnings.formatwarning
     warnings.formatwarning = lambda message, *_args, **_kw: f"gantransfer {args.command}: warning: {message}\n"
     try:
         return args.func(args)
@@ -209,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gantransfer {args.command}: interrupted; the last checkpoint is kept (continue with --resume)",
               file=sys.stderr)
         return 130
-
+    finally:
+        warnings.formatwarning = default_format
 
 if __name__ == "__main__":
     sys.exit(main())
