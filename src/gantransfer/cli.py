@@ -213,5 +213,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         warnings.formatwarning = default_format
 
+
 if __name__ == "__main__":
     sys.exit(main())
