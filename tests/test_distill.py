@@ -94,3 +94,71 @@ def test_bench_reports_ratios(teacher, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["ratios"]["params_reduction"] > 4 and out["ratios"]["macs_reduction"] > 4
     assert out["generator"]["macs"] * out["ratios"]["macs_reduction"] == pytest.approx(out["reference"]["macs"])
+
+
+def example_dcgan(nz=20, ngf=16, nc=1):
+    """The PyTorch DCGAN example's generator layout, at 32x32."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+
+
+class Holder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.main = example_dcgan()
+
+    def forward(self, z):
+        return self.main(z[:, :, None, None])
+
+
+def test_dcgan_checkpoint_imports_with_identical_outputs(tmp_path):
+    from gantransfer.models.importers import import_dcgan
+    torch.manual_seed(0)
+    ref = Holder()
+    for m in ref.modules():  # non-trivial batch-norm statistics
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    ref.eval()
+    torch.save({"netG_state_dict": ref.state_dict(), "epoch": 3}, tmp_path / "g.pth")
+    g, cfg = import_dcgan(tmp_path / "g.pth")
+    assert (cfg.latent_dim, cfg.resolution, cfg.channels, cfg.width) == (20, 32, 1, 0.25)
+    z = torch.randn(5, 20)
+    with torch.no_grad():
+        assert torch.allclose(g(z), ref(z), atol=1e-6)
+
+
+def test_unknown_checkpoint_layout_names_the_keys(tmp_path, capsys):
+    torch.save({"encoder.weight": torch.zeros(3, 3)}, tmp_path / "x.pt")
+    assert main(["distill", "--teacher", str(tmp_path / "x.pt"), "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "not a DCGAN generator" in err and "encoder.weight" in err
+
+
+def test_entry_point_teacher_black_box(tmp_path, monkeypatch, capsys):
+    (tmp_path / "myteacher.py").write_text(
+        "import torch\n"
+        "def make():\n"
+        "    torch.manual_seed(0)\n"
+        "    net = torch.nn.Sequential(torch.nn.Linear(8, 256), torch.nn.Tanh())\n"
+        "    return lambda z: net(z).view(-1, 1, 16, 16)\n"
+        "def wrong():\n"
+        "    return lambda z: z\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "s"
+    assert main(["distill", "--teacher-module", "myteacher:make", "--latent-dim", "8", "--dataset", "digits",
+                 "--width", "0.0625", "--steps", "3", "--loss", "pixel=1,perceptual=1", "--no-progress",
+                 "--out", str(out)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["white_box"] is False and run["generator"]["resolution"] == 16
+    assert main(["distill", "--teacher-module", "myteacher:wrong", "--latent-dim", "8", "--out",
+                 str(tmp_path / "w")]) == 2
+    assert "must return square images" in capsys.readouterr().err
+    assert main(["distill", "--teacher-module", "nosuchmod:make", "--latent-dim", "8", "--out",
+                 str(tmp_path / "w")]) == 2
+    assert "cannot import" in capsys.readouterr().err
+    assert main(["distill", "--teacher-module", "myteacher:make", "--out", str(tmp_path / "w")]) == 2
+    assert "--latent-dim" in capsys.readouterr().err

@@ -199,7 +199,12 @@ def parse_loss_weights(text: str) -> dict[str, float]:
 class DistillConfig:
     """``gantransfer distill``: a smaller student that reproduces a teacher generator, data-free."""
 
-    teacher: str = ""
+    teacher: str | None = None         # a generator/run directory, or a PyTorch DCGAN checkpoint (.pt/.pth/.tar)
+    teacher_module: str | None = None  # or an entry point pkg.module:factory
+    black_box: bool = False            # use samples of the teacher only (no layers, no discriminator)
+    latent_dim: int | None = None      # entry points: latent size when the module does not say
+    num_classes: int = 0               # entry points: class count of a conditional teacher
+    dataset: str | None = None         # data set the teacher models (evaluation protocol, perceptual classifier)
     width: float = 0.25
     loss: str = "pixel=1,perceptual=1"
     perceptual_net: str = "auto"       # auto | classifier | discriminator
@@ -218,7 +223,10 @@ class DistillConfig:
     progress: bool = True
 
     def validate(self) -> None:
-        _require(bool(self.teacher), "distill needs --teacher DIR (a generator or run directory)")
+        _require(bool(self.teacher) != bool(self.teacher_module),
+                 "distill needs exactly one of --teacher DIR_OR_CHECKPOINT and --teacher-module pkg.module:factory")
+        _require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        _require(self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}")
         _validate_engine_fields(self)
         parse_loss_weights(self.loss)
         _require(self.perceptual_net in ("auto", "classifier", "discriminator"),

@@ -1,12 +1,15 @@
 """The Teacher interface: a generator to learn from, white-box (layers readable) or black-box (samples only)."""
 from __future__ import annotations
 
+import importlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from gantransfer.errors import ConfigError
 from gantransfer.io import read_json, read_tensors
 from gantransfer.models.registry import GeneratorConfig, build_discriminator
 from gantransfer.models.store import CONFIG_NAME, WEIGHTS_NAME, load_generator, resolve_generator_dir
@@ -38,10 +41,80 @@ def load_discriminator(run_dir: Path, gcfg: GeneratorConfig) -> nn.Module | None
     return d.eval().requires_grad_(False)
 
 
-def load_teacher(path: str | Path, device: str | torch.device = "cpu") -> Teacher:
-    """A gantransfer generator (or run) directory as a white-box teacher, with its discriminator when saved."""
-    g, cfg = load_generator(path, device)
-    g.requires_grad_(False)
-    gen_dir = resolve_generator_dir(path)
-    d = load_discriminator(gen_dir.parent, cfg)
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar")
+
+
+def load_teacher(path: str | Path, device: str | torch.device = "cpu", black_box: bool = False,
+                 dataset: str = "") -> Teacher:
+    """A teacher from a gantransfer generator (or run) directory, with its discriminator when saved, or from a
+    PyTorch DCGAN checkpoint file. ``black_box`` hides everything but samples."""
+    p = Path(path)
+    if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES:
+        from gantransfer.models.importers import import_dcgan
+        g, cfg = import_dcgan(p, dataset)
+        d = None
+    else:
+        g, cfg = load_generator(p, device)
+        d = load_discriminator(resolve_generator_dir(p).parent, cfg)
+    g = g.to(device).requires_grad_(False)
+    if black_box:
+        return Teacher(g, cfg, False, None, str(path))
     return Teacher(g, cfg, True, None if d is None else d.to(device), str(path))
+
+
+def load_teacher_module(spec: str, latent_dim: int | None = None, num_classes: int = 0, dataset: str = "",
+                        device: str | torch.device = "cpu", black_box: bool = False) -> Teacher:
+    """A teacher from an entry point ``pkg.module:factory`` returning an ``nn.Module`` or a callable
+    ``f(z, labels) -> images in [-1, 1]``; latent size from ``latent_dim``, or the module's ``latent_dim``/``nz``;
+    image shape from one probe call."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"--teacher-module must look like pkg.module:factory, got {spec!r}")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"cannot import teacher entry point {spec!r}: {e}") from None
+    try:
+        model = factory()
+    except Exception as e:
+        raise ConfigError(f"teacher entry point {spec!r} failed when called: {type(e).__name__}: {e}") from None
+    latent_dim = latent_dim or getattr(model, "latent_dim", None) or getattr(model, "nz", None)
+    if not latent_dim:
+        raise ConfigError(f"cannot tell the latent size of {spec!r}: pass --latent-dim N")
+    if isinstance(model, nn.Module):
+        model = model.to(device).eval().requires_grad_(False)
+        white_box = not black_box
+    else:
+        white_box = False
+    z = torch.randn(2, int(latent_dim), generator=torch.Generator().manual_seed(0)).to(device)
+    labels = torch.zeros(2, dtype=torch.long, device=device) if num_classes else None
+    try:
+        with torch.no_grad():
+            out = model(z, labels) if labels is not None else model(z)
+    except Exception as e:
+        raise ConfigError(f"probe call of {spec!r} with latents of shape {tuple(z.shape)} failed: "
+                          f"{type(e).__name__}: {e}. Check --latent-dim and --num-classes") from None
+    if not torch.is_tensor(out) or out.dim() != 4 or out.shape[0] != 2 or out.shape[2] != out.shape[3]:
+        shape = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
+        raise ConfigError(f"teacher {spec!r} must return square images (N, C, H, H); it returned {shape}")
+    cfg = GeneratorConfig(latent_dim=int(latent_dim), resolution=int(out.shape[-1]), channels=int(out.shape[1]),
+                          num_classes=num_classes, dataset=dataset, meta={"entry_point": spec})
+    try:
+        cfg.validate()
+    except ValueError as e:
+        raise ConfigError(f"teacher {spec!r} makes images gantransfer students cannot: {e}") from None
+    if out.abs().max() > 1.05:
+        warnings.warn(f"teacher {spec!r} outputs values up to {float(out.abs().max()):.2f}; images are expected "
+                      "in [-1, 1]")
+    return Teacher(_Callable(model, num_classes > 0), cfg, white_box, None, spec)
+
+
+class _Callable(nn.Module):
+    """Adapts ``model(z)`` or ``model(z, labels)`` to the generator signature."""
+
+    def __init__(self, model, conditional: bool) -> None:
+        super().__init__()
+        self.model, self.conditional = model, conditional
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model(z, labels) if self.conditional else self.model(z)

@@ -25,7 +25,7 @@ from gantransfer.report.grid import save_image_grid
 from gantransfer.tasks.gan import gan_phases
 from gantransfer.tasks.rundir import prepare_run_dir, write_run_config
 from gantransfer.tasks.samplers import TeacherLatentSampler
-from gantransfer.teachers import Teacher, load_teacher
+from gantransfer.teachers import Teacher, load_teacher, load_teacher_module
 
 
 def perceptual_features(teacher: Teacher, choice: str, device: torch.device):
@@ -40,7 +40,8 @@ def perceptual_features(teacher: Teacher, choice: str, device: torch.device):
                               "use --perceptual-net discriminator")
         return feature_maps_of_classifier(load_classifier(teacher.config.dataset, device))
     if teacher.discriminator is None:
-        raise ConfigError("the teacher has no discriminator saved beside it; use --perceptual-net classifier")
+        raise ConfigError("the teacher has no discriminator (black-box, or none saved beside it); "
+                          "use --perceptual-net classifier")
     return feature_maps_of_discriminator(teacher.discriminator)
 
 
@@ -49,21 +50,28 @@ def distill(config: DistillConfig, resume: bool = False) -> Path:
     cfg = config
     weights = parse_loss_weights(cfg.loss)
     device = resolve_device(cfg.device)
-    teacher = load_teacher(cfg.teacher, device)
+    if cfg.teacher_module:
+        teacher = load_teacher_module(cfg.teacher_module, cfg.latent_dim, cfg.num_classes, cfg.dataset or "",
+                                      device, cfg.black_box)
+    else:
+        teacher = load_teacher(cfg.teacher, device, cfg.black_box, cfg.dataset or "")
+    if cfg.dataset:
+        teacher.config.dataset = cfg.dataset
     if teacher.config.kind != "image":
         raise ConfigError("distill works on image generators; this teacher makes 2-D points")
     scfg = dataclasses.replace(teacher.config, width=cfg.width,
-                               meta={"classes": teacher.config.meta.get("classes"), "teacher": str(cfg.teacher)})
+                               meta={"classes": teacher.config.meta.get("classes"), "teacher": teacher.source})
     try:
         scfg.validate()
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    if cfg.width >= teacher.config.width:
-        warnings.warn(f"the student (width {cfg.width}) is not smaller than its teacher (width {teacher.config.width})")
     resolved = dataclasses.asdict(cfg)
     run = prepare_run_dir(cfg.out, resolved, resume)
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)
+    t_params, s_params = sum(p.numel() for p in teacher.module.parameters()), sum(p.numel() for p in student.parameters())
+    if t_params and s_params >= t_params:
+        warnings.warn(f"the student ({s_params:,} parameters) is not smaller than its teacher ({t_params:,})")
     s_opt = torch.optim.Adam(student.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     terms: list[LossTerm] = []
     providers = {"student": lambda ctx: student(ctx["z"], ctx.batch.get("labels"))}
@@ -109,6 +117,7 @@ def distill(config: DistillConfig, resume: bool = False) -> Path:
     engine = Engine(task, EngineConfig(steps=cfg.steps, seed=cfg.seed, device=cfg.device, precision=cfg.precision,
                                        ema_beta=cfg.ema_beta, log_every=cfg.log_every, sample_every=cfg.sample_every,
                                        checkpoint_every=cfg.checkpoint_every, progress=cfg.progress), run)
-    write_run_config(run, "distill", resolved, {"generator": scfg.to_dict(), "teacher": str(cfg.teacher)})
+    write_run_config(run, "distill", resolved, {"generator": scfg.to_dict(), "teacher": teacher.source,
+                                                "white_box": teacher.white_box})
     engine.fit(resume=resume)
     return run
