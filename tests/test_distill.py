@@ -46,11 +46,12 @@ def test_pixel_distillation_reduces_the_gap(teacher, tmp_path):
 
 
 def test_all_terms_with_a_bank_and_the_teachers_discriminator(teacher, tmp_path):
-    run = distill(DistillConfig(teacher=str(teacher), width=0.125, loss="pixel=1,perceptual=1,adversarial=0.1",
+    run = distill(DistillConfig(teacher=str(teacher), width=0.125,
+                                loss="pixel=1,perceptual=1,adversarial=0.1,feature=1",
                                 perceptual_net="discriminator", bank_size=64, steps=6, log_every=3,
                                 sample_every=3, progress=False, out=str(tmp_path / "s")))
     last = log(run)[-1]
-    for key in ("loss/G/pixel", "loss/G/perceptual", "loss/G/adv", "loss/D/adv"):
+    for key in ("loss/G/pixel", "loss/G/perceptual", "loss/G/adv", "loss/D/adv", "loss/G/feature"):
         assert key in last
     assert (run / "samples" / "step-0000006.png").is_file()
 
@@ -162,3 +163,10 @@ def test_entry_point_teacher_black_box(tmp_path, monkeypatch, capsys):
     assert "cannot import" in capsys.readouterr().err
     assert main(["distill", "--teacher-module", "myteacher:make", "--out", str(tmp_path / "w")]) == 2
     assert "--latent-dim" in capsys.readouterr().err
+
+
+def test_feature_term_needs_a_white_box_teacher(teacher, tmp_path, capsys):
+    args = ["distill", "--teacher", str(teacher), "--black-box", "--loss", "pixel=1,feature=1", "--steps", "2",
+            "--no-progress", "--out", str(tmp_path / "s")]
+    assert main(args) == 2
+    assert "needs a white-box DCGAN teacher" in capsys.readouterr().err

@@ -174,7 +174,7 @@ class EvalConfig:
         _require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
 
 
-DISTILL_TERMS = ("pixel", "perceptual", "adversarial")
+DISTILL_TERMS = ("pixel", "perceptual", "adversarial", "feature")
 
 
 def parse_loss_weights(text: str) -> dict[str, float]:

@@ -31,10 +31,9 @@ class Sampler(Protocol):
 
 @dataclass
 class Phase:
-    """One optimisation phase of a step: a module trained by an optimizer on a weighted sum of terms."""
+    """One optimisation phase of a step: the parameters of ``optimizer`` trained on a weighted sum of terms."""
 
     name: str
-    module: nn.Module
     optimizer: torch.optim.Optimizer
     terms: list[LossTerm]
     providers: dict[str, Callable[[StepContext], torch.Tensor]]
@@ -151,7 +150,9 @@ class Engine:
     def _run_phase(self, phase: Phase, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         for m in self.task.modules.values():
             m.requires_grad_(False)
-        phase.module.requires_grad_(True)
+        for group in phase.optimizer.param_groups:  # only what this phase's optimizer updates gets gradients
+            for p in group["params"]:
+                p.requires_grad_(True)
         ctx = StepContext(batch, phase.providers)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
         with autocast:

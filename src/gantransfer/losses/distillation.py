@@ -39,6 +39,25 @@ class PerceptualLoss(LossTerm):
         return sum(_unit(a).sub(_unit(b)).pow(2).sum(1).mean() for a, b in zip(fs, ft))
 
 
+class FeatureMatching(LossTerm):
+    """Intermediate generator activations of the student, mapped by learned 1x1 adapters to the teacher's
+    channel counts, matched to the teacher's in mean squared error (white-box teachers only)."""
+    name = "feature"
+
+    def __init__(self, adapters: torch.nn.ModuleList, weight: float = 1.0) -> None:
+        super().__init__(weight)
+        self.adapters = adapters
+
+    def compute(self, ctx: StepContext) -> torch.Tensor:
+        fs, ft = ctx["student_features"], ctx["teacher_features_g"]
+        return sum((a(s) - t).pow(2).mean() for a, s, t in zip(self.adapters, fs, ft))
+
+
+def feature_adapters(student_channels: list[int], teacher_channels: list[int]) -> torch.nn.ModuleList:
+    """1x1 convolutions from each student block's channels to the teacher's."""
+    return torch.nn.ModuleList(torch.nn.Conv2d(s, t, 1) for s, t in zip(student_channels, teacher_channels))
+
+
 def _unit(x: torch.Tensor) -> torch.Tensor:
     """Normalise feature vectors along channels (as LPIPS does before comparing)."""
     return x / (x.pow(2).sum(1, keepdim=True).add(1e-10).sqrt())

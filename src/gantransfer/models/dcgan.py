@@ -55,6 +55,17 @@ class DCGANGenerator(nn.Module):
         z = concat_label_embedding(z, labels, getattr(self, "embed", None))
         return self.main(z[:, :, None, None])
 
+    def forward_features(self, z: torch.Tensor, labels: torch.Tensor | None = None
+                         ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Images and the activations after every hidden block (4x4, 8x8, ...), for feature matching."""
+        h = concat_label_embedding(z, labels, getattr(self, "embed", None))[:, :, None, None]
+        feats = []
+        for layer in self.main:
+            h = layer(h)
+            if isinstance(layer, nn.ReLU):
+                feats.append(h)
+        return h, feats
+
 
 class DCGANDiscriminator(nn.Module):
     """images (B, C, R, R) [+ labels] -> logits (B,); projection conditioning when num_classes > 0."""

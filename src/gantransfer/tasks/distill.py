@@ -16,8 +16,8 @@ from gantransfer.config import DistillConfig, parse_loss_weights
 from gantransfer.engine.loop import Engine, EngineConfig, Phase, TrainingTask, resolve_device
 from gantransfer.errors import ConfigError
 from gantransfer.losses.base import LossTerm
-from gantransfer.losses.distillation import (PerceptualLoss, PixelLoss, feature_maps_of_classifier,
-                                             feature_maps_of_discriminator)
+from gantransfer.losses.distillation import (FeatureMatching, PerceptualLoss, PixelLoss, feature_adapters,
+                                             feature_maps_of_classifier, feature_maps_of_discriminator)
 from gantransfer.models.registry import build_discriminator, build_generator
 from gantransfer.models.sampling import draw_inputs, recalibrate_batchnorm
 from gantransfer.models.store import save_generator
@@ -43,6 +43,20 @@ def perceptual_features(teacher: Teacher, choice: str, device: torch.device):
         raise ConfigError("the teacher has no discriminator (black-box, or none saved beside it); "
                           "use --perceptual-net classifier")
     return feature_maps_of_discriminator(teacher.discriminator)
+
+
+def feature_matching_adapters(teacher: Teacher, student: torch.nn.Module, scfg, device) -> torch.nn.ModuleList:
+    """1x1 adapters between the student's and the white-box teacher's hidden blocks."""
+    if not teacher.white_box or not hasattr(teacher.module, "forward_features"):
+        raise ConfigError("the feature term needs a white-box DCGAN teacher (a gantransfer generator or a "
+                          "PyTorch DCGAN checkpoint, without --black-box); drop feature= from --loss")
+    z, y = draw_inputs(scfg, 2, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        _, ft = teacher.module.forward_features(z.to(device), None if y is None else y.to(device))
+        _, fs = student.forward_features(z, y)
+    if [f.shape[-1] for f in ft] != [f.shape[-1] for f in fs]:
+        raise ConfigError("teacher and student hidden blocks have different resolutions; drop feature= from --loss")
+    return feature_adapters([f.shape[1] for f in fs], [f.shape[1] for f in ft]).to(device)
 
 
 def distill(config: DistillConfig, resume: bool = False) -> Path:
@@ -72,16 +86,26 @@ def distill(config: DistillConfig, resume: bool = False) -> Path:
     t_params, s_params = sum(p.numel() for p in teacher.module.parameters()), sum(p.numel() for p in student.parameters())
     if t_params and s_params >= t_params:
         warnings.warn(f"the student ({s_params:,} parameters) is not smaller than its teacher ({t_params:,})")
-    s_opt = torch.optim.Adam(student.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     terms: list[LossTerm] = []
     providers = {"student": lambda ctx: student(ctx["z"], ctx.batch.get("labels"))}
+    modules: dict[str, torch.nn.Module] = {"G": student}
+    trained = list(student.parameters())
     if weights.get("pixel", 0) > 0:
         terms.append(PixelLoss(weights["pixel"]))
     if weights.get("perceptual", 0) > 0:
         feats = perceptual_features(teacher, cfg.perceptual_net, device)
         terms.append(PerceptualLoss(feats, weights["perceptual"]))
         providers["teacher_features"] = lambda ctx: [f.detach() for f in feats(ctx["teacher"])]
-    modules: dict[str, torch.nn.Module] = {"G": student}
+    with_features = weights.get("feature", 0) > 0
+    if with_features:
+        adapters = feature_matching_adapters(teacher, student, scfg, device)
+        modules["adapters"] = adapters
+        trained += list(adapters.parameters())
+        terms.append(FeatureMatching(adapters, weights["feature"]))
+        providers["student_pair"] = lambda ctx: student.forward_features(ctx["z"], ctx.batch.get("labels"))
+        providers["student"] = lambda ctx: ctx["student_pair"][0]
+        providers["student_features"] = lambda ctx: ctx["student_pair"][1]
+    s_opt = torch.optim.Adam(trained, lr=cfg.lr, betas=(0.5, 0.999))
     optimizers: dict[str, torch.optim.Optimizer] = {"G": s_opt}
     if weights.get("adversarial", 0) > 0:
         d = build_discriminator(scfg, teacher.config.width)
@@ -89,12 +113,12 @@ def distill(config: DistillConfig, resume: bool = False) -> Path:
             d.load_state_dict(teacher.discriminator.state_dict())
         d_opt = torch.optim.Adam(d.parameters(), lr=cfg.lr / 5, betas=(0.5, 0.999))
         modules["D"], optimizers["D"] = d, d_opt
-        providers["student"] = lambda ctx: ctx["fake"]
-        phases = gan_phases(student, d, s_opt, d_opt, "hinge", extra_g_terms=terms, extra_providers=providers,
+        phases = gan_phases(student, d, s_opt, d_opt, "hinge", extra_g_terms=terms,
+                            extra_providers={**providers, "fake": lambda ctx: ctx["student"]},
                             adv_weight=weights["adversarial"])
     else:
-        phases = [Phase("G", student, s_opt, terms, providers)]
-    sampler = TeacherLatentSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed)
+        phases = [Phase("G", s_opt, terms, providers)]
+    sampler = TeacherLatentSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed, with_features)
     preview_z, preview_y = draw_inputs(scfg, 32, torch.Generator().manual_seed(1234))
     with torch.no_grad():
         preview_teacher = teacher(preview_z.to(device), None if preview_y is None else preview_y.to(device)).cpu()

@@ -35,5 +35,4 @@ def gan_phases(g: nn.Module, d: nn.Module, g_opt: torch.optim.Optimizer, d_opt: 
         d_terms.append(R1Penalty(weight=r1 / 2))
     providers = {"fake": fake, "fake_logits": fake_logits, "real_for_r1": real_for_r1, "real_logits": real_logits,
                  **(extra_providers or {})}
-    return [Phase("D", d, d_opt, d_terms, providers),
-            Phase("G", g, g_opt, [g_adv, *(extra_g_terms or [])], providers)]
+    return [Phase("D", d_opt, d_terms, providers), Phase("G", g_opt, [g_adv, *(extra_g_terms or [])], providers)]

@@ -51,8 +51,8 @@ class TeacherLatentSampler:
     adversarial term (``real``). The bank is rebuilt from its seed, so the sampler has no state to save.
     """
 
-    def __init__(self, teacher, batch_size: int, bank_size: int, seed: int) -> None:
-        self.teacher, self.batch_size = teacher, batch_size
+    def __init__(self, teacher, batch_size: int, bank_size: int, seed: int, with_features: bool = False) -> None:
+        self.teacher, self.batch_size, self.with_features = teacher, batch_size, with_features
         cfg = teacher.config
         self.classes = torch.tensor(list(cfg.meta.get("classes") or range(cfg.num_classes))) if cfg.num_classes else None
         self.bank = None
@@ -68,7 +68,12 @@ class TeacherLatentSampler:
         batch = {"z": z.to(device)}
         if self.classes is not None:
             batch["labels"] = self.classes[torch.randint(len(self.classes), (self.batch_size,), generator=rng)].to(device)
-        batch["teacher"] = self.teacher(batch["z"], batch.get("labels")).detach()
+        if self.with_features:  # white-box: the teacher's hidden activations too
+            with torch.no_grad():
+                batch["teacher"], batch["teacher_features_g"] = self.teacher.module.forward_features(
+                    batch["z"], batch.get("labels"))
+        else:
+            batch["teacher"] = self.teacher(batch["z"], batch.get("labels")).detach()
         batch["real"] = batch["teacher"]
         return batch
 
