@@ -32,7 +32,7 @@ def log(run):
 
 def test_pixel_distillation_reduces_the_gap(teacher, tmp_path):
     run = distill(DistillConfig(teacher=str(teacher), width=0.125, loss="pixel=1", steps=80, log_every=10,
-                                progress=False, out=str(tmp_path / "s")))
+                                eval_n=0, progress=False, out=str(tmp_path / "s")))
     from gantransfer import generate, load
     s, scfg = load(run)
     t, tcfg = load(teacher)
@@ -49,11 +49,16 @@ def test_all_terms_with_a_bank_and_the_teachers_discriminator(teacher, tmp_path)
     run = distill(DistillConfig(teacher=str(teacher), width=0.125,
                                 loss="pixel=1,perceptual=1,adversarial=0.1,feature=1",
                                 perceptual_net="discriminator", bank_size=64, steps=6, log_every=3,
-                                sample_every=3, progress=False, out=str(tmp_path / "s")))
+                                sample_every=3, eval_n=100, progress=False, out=str(tmp_path / "s")))
     last = log(run)[-1]
     for key in ("loss/G/pixel", "loss/G/perceptual", "loss/G/adv", "loss/D/adv", "loss/G/feature"):
         assert key in last
     assert (run / "samples" / "step-0000006.png").is_file()
+    ev = json.loads((run / "eval.json").read_text())
+    assert set(ev["fidelity"]) == {"bank", "fresh"} and ev["fidelity"]["fresh"]["psnr"] > 0
+    assert ev["cost"]["macs_reduction"] > 4 and ev["cost"]["params_reduction"] > 4
+    assert "fid/digits-classifier-v1/100" in ev["student"] and "fid/digits-classifier-v1/100" in ev["teacher_metrics"]
+    assert (run / "report" / "teacher_vs_student.png").is_file()
 
 
 @pytest.mark.parametrize("argv,needle", [
@@ -151,7 +156,7 @@ def test_entry_point_teacher_black_box(tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "s"
     assert main(["distill", "--teacher-module", "myteacher:make", "--latent-dim", "8", "--dataset", "digits",
-                 "--width", "0.0625", "--steps", "3", "--loss", "pixel=1,perceptual=1", "--no-progress",
+                 "--width", "0.0625", "--steps", "3", "--eval-n", "0", "--loss", "pixel=1,perceptual=1", "--no-progress",
                  "--out", str(out)]) == 0
     run = json.loads((out / "run.json").read_text())
     assert run["white_box"] is False and run["generator"]["resolution"] == 16

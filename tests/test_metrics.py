@@ -134,3 +134,19 @@ def test_mixture_metrics_exact_and_collapsed():
     collapsed = centers[3] + std * torch.randn(8000, 2, generator=g)
     m = mixture_metrics(collapsed, centers, std)
     assert m["modes_covered"] == 1 and m["mode_share_tv"] > 0.8
+
+
+def test_fidelity_psnr_matches_its_definition():
+    from gantransfer.metrics.fidelity import fidelity
+    from gantransfer.models.registry import GeneratorConfig
+    cfg = GeneratorConfig(latent_dim=4, resolution=16)
+    base = torch.nn.Sequential(torch.nn.Linear(4, 256), torch.nn.Tanh())
+    teacher = lambda z, y: base(z).view(-1, 1, 16, 16)
+    student = lambda z, y: (base(z).view(-1, 1, 16, 16) + 0.1).clamp(-1, 1)
+    z = torch.randn(20, 4)
+    res = fidelity(student, teacher, cfg, z, None, batch_size=7)
+    with torch.no_grad():
+        mse = (student(z, None) - teacher(z, None)).pow(2).flatten(1).mean(1)
+    assert res["psnr"] == pytest.approx(float((10 * torch.log10(4 / mse)).mean()), rel=1e-5)
+    same = fidelity(teacher, teacher, cfg, z, None)
+    assert same["ssim"] == pytest.approx(1.0, abs=1e-5)

@@ -219,6 +219,7 @@ class DistillConfig:
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 500
+    eval_n: int = 2000                 # samples for the end-of-run evaluation (0: skip it)
     out: str = "runs/student"
     progress: bool = True
 
@@ -232,3 +233,4 @@ class DistillConfig:
         _require(self.perceptual_net in ("auto", "classifier", "discriminator"),
                  f"perceptual_net must be auto, classifier or discriminator, got {self.perceptual_net!r}")
         _require(self.bank_size >= 0, f"bank_size must be >= 0, got {self.bank_size}")
+        _require(self.eval_n == 0 or self.eval_n >= 10, f"eval_n must be 0 (skip) or >= 10, got {self.eval_n}")

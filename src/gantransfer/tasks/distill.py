@@ -144,4 +144,47 @@ def distill(config: DistillConfig, resume: bool = False) -> Path:
     write_run_config(run, "distill", resolved, {"generator": scfg.to_dict(), "teacher": teacher.source,
                                                 "white_box": teacher.white_box})
     engine.fit(resume=resume)
+    if cfg.eval_n:
+        evaluate_distillation(run, teacher, sampler, cfg.eval_n, device)
     return run
+
+
+def evaluate_distillation(run: Path, teacher: Teacher, sampler: TeacherLatentSampler, n: int,
+                          device: torch.device) -> dict:
+    """Student and teacher under the same protocol, fidelity on bank and fresh latents, cost ratios and a
+    side-by-side grid; written to ``run/eval.json`` and ``run/report/``."""
+    from gantransfer.deploy.bench import count_macs, count_params
+    from gantransfer.io import write_json
+    from gantransfer.metrics.classifier import classifier_dir
+    from gantransfer.metrics.evaluate import evaluate_generator
+    from gantransfer.metrics.fidelity import fidelity
+    from gantransfer.models.store import load_generator
+    student, scfg = load_generator(run, device)
+    rng = torch.Generator().manual_seed(4242)  # never used in training
+    z, y = draw_inputs(scfg, n, rng)
+    result: dict = {"teacher": teacher.source, "n": n, "fidelity": {"fresh": fidelity(student, teacher, scfg, z, y,
+                                                                                    device=device)}}
+    if sampler.bank is not None:
+        zb = sampler.bank[:n]
+        yb = None if y is None else y[:len(zb)]
+        result["fidelity"]["bank"] = fidelity(student, teacher, scfg, zb, yb, device=device)
+    t_module = teacher.module
+    if isinstance(t_module, torch.nn.Module) and any(True for _ in t_module.parameters()):
+        t_params, s_params = count_params(t_module), count_params(student)
+        t_macs, s_macs = count_macs(t_module.cpu(), teacher.config), count_macs(student.cpu(), scfg)
+        t_module.to(device), student.to(device)
+        result["cost"] = {"teacher_params": t_params, "student_params": s_params, "params_reduction": t_params / s_params,
+                          "teacher_macs": t_macs, "student_macs": s_macs, "macs_reduction": t_macs / s_macs}
+    dataset = scfg.dataset
+    if dataset and (classifier_dir(dataset) / "config.json").is_file():
+        classes = scfg.meta.get("classes")
+        result["student"] = evaluate_generator(student, scfg, dataset, n, classes=classes, device=device)["metrics"]
+        result["teacher_metrics"] = evaluate_generator(teacher.module, teacher.config, dataset, n, classes=classes,
+                                                       device=device)["metrics"]
+    with torch.inference_mode():
+        k = min(16, n)
+        zi, yi = z[:k].to(device), None if y is None else y[:k].to(device)
+        pair = torch.cat([teacher(zi, yi).cpu(), student(zi, yi).cpu()])
+    save_image_grid(pair, run / "report" / "teacher_vs_student.png", nrow=k)
+    write_json(run / "eval.json", result)
+    return result
