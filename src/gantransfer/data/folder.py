@@ -1,75 +1,103 @@
-"""Image folders: PNG/JPEG found recursively; immediate sub-folders with images become classes."""
+"""Image folders: PNG/JPEG files found recursively; immediate sub-folders holding images become classes."""
 from __future__ import annotations
 
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps
 
+from gantransfer.data.transforms import check_resolution, default_resolution, to_channels
 from gantransfer.errors import DataError
 
 EXTENSIONS = {".png", ".jpg", ".jpeg"}
+_GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error, Image.DecompressionBombError)
 
 
 def list_images(root: Path) -> tuple[list[Path], list[int], list[str]]:
-    """(files, labels, class names) of an image folder."""
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    """(files, labels, class names) of image folder ``root``; hidden files and folders are ignored.
+
+    If sub-folders of ``root`` hold images (at any depth), each is a class (sorted names) and images
+    lying directly in ``root`` are skipped with a warning; otherwise all images form one class named
+    after ``root``.
+    """
+    files = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).parts
+        if p.suffix.lower() in EXTENSIONS and not any(part.startswith(".") for part in rel) and p.is_file():
+            files.append(p)
     if not files:
         raise DataError(f"image folder {root} holds no PNG or JPEG file; point --data at a folder of images")
-    subdirs = sorted({p.relative_to(root).parts[0] for p in files if len(p.relative_to(root).parts) > 1})
-    if subdirs and all(len(p.relative_to(root).parts) > 1 for p in files):
-        names = subdirs
-        labels = [names.index(p.relative_to(root).parts[0]) for p in files]
-    else:
-        names, labels = [root.name or "images"], [0] * len(files)
-    return files, labels, names
+    nested = [p for p in files if len(p.relative_to(root).parts) > 1]
+    if not nested:
+        return files, [0] * len(files), [root.name or "images"]
+    if len(nested) < len(files):
+        warnings.warn(f"ignored {len(files) - len(nested)} image(s) lying directly in {root}: its sub-folders "
+                      "are the classes", UserWarning, stacklevel=4)
+    names = sorted({p.relative_to(root).parts[0] for p in nested})
+    index = {n: i for i, n in enumerate(names)}
+    return nested, [index[p.relative_to(root).parts[0]] for p in nested], names
 
 
-def _is_colour(im: Image.Image) -> bool:
-    if im.mode in ("L", "1", "I", "I;16", "LA", "F"):
-        return False
-    rgb = np.asarray(im.convert("RGB"))
-    return bool((rgb[..., 0] != rgb[..., 1]).any() or (rgb[..., 1] != rgb[..., 2]).any())
-
-
-def _load(path: Path, resolution: int, mode: str) -> np.ndarray:
+def _decode(path: Path, resolution: int | None) -> tuple[np.ndarray, int]:
+    """(uint8 (C, R, R) with C = 1 for gray or 3 for colour content, min side of the original)."""
     with Image.open(path) as im:
-        im = im.convert(mode)
+        im.load()
+        im = ImageOps.exif_transpose(im)
+        native = min(im.size)
+        if im.mode in _GRAY_MODES:
+            if im.mode.startswith("I"):  # 16-bit gray PNG: 0..65535
+                im = Image.fromarray((np.asarray(im, dtype=np.float64) / 257.0).round().clip(0, 255)
+                                     .astype(np.uint8))
+            im = im.convert("L")
+        else:
+            im = im.convert("RGB")
+        res = resolution or default_resolution(native)
         w, h = im.size
-        s = resolution / min(w, h)
-        im = im.resize((max(resolution, round(w * s)), max(resolution, round(h * s))), Image.BICUBIC)
-        left, top = (im.width - resolution) // 2, (im.height - resolution) // 2
-        im = im.crop((left, top, left + resolution, top + resolution))
-        arr = np.asarray(im, dtype=np.uint8)
-    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+        s = res / min(w, h)
+        im = im.resize((max(res, round(w * s)), max(res, round(h * s))), Image.Resampling.BICUBIC)
+        left, top = (im.width - res) // 2, (im.height - res) // 2
+        arr = np.array(im.crop((left, top, left + res, top + res)), dtype=np.uint8)
+    if arr.ndim == 2:
+        return arr[None], native
+    arr = arr.transpose(2, 0, 1)
+    if (arr[0] == arr[1]).all() and (arr[1] == arr[2]).all():
+        return arr[:1], native  # colour mode but gray content
+    return arr, native
 
 
-def load_folder(root: Path, files: list[Path], labels: list[int], resolution: int | None,
-                channels: int | None) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Decode ``files``: (uint8 images (N, C, R, R), labels, native min side of the first image).
-    Unreadable files are skipped with one warning that counts them."""
-    from gantransfer.data.transforms import check_resolution, default_resolution
-    readable, native, colour, bad = [], None, False, []
+def load_folder(root: Path, resolution: int | None = None,
+                channels: int | None = None) -> tuple[torch.Tensor, torch.Tensor, list[str], int]:
+    """Decode the image folder ``root``: (uint8 (N, C, R, R), int64 labels, class names, native size).
+
+    Each image's shorter side is resized to R (bicubic) and the centre cropped. R defaults to the
+    smallest power of two >= the shorter side of the first readable image (in [16, 256]); C defaults
+    to 3 if any image has colour content, else 1. Unreadable files are skipped with one warning.
+    """
+    if resolution is not None:
+        check_resolution(resolution)
+    files, labels, names = list_images(root)
+    arrays, kept, bad, native = [], [], [], None
     for path, label in zip(files, labels):
         try:
-            with Image.open(path) as im:
-                im.verify()
-            with Image.open(path) as im:
-                native = native or min(im.size)
-                colour = colour or _is_colour(im)
-            readable.append((path, label))
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            arr, size = _decode(path, resolution)
+        except _DECODE_ERRORS:
             bad.append(path)
+            continue
+        if native is None:
+            native, resolution = size, resolution or default_resolution(size)
+        arrays.append(arr)
+        kept.append(label)
     if bad:
-        names = ", ".join(p.name for p in bad[:3])
-        warnings.warn(f"skipped {len(bad)} unreadable image file(s) in {root} (e.g. {names})", UserWarning)
-    if not readable:
-        raise DataError(f"no readable image in {root} ({len(bad)} file(s) could not be decoded)")
-    res = resolution or default_resolution(native)
-    check_resolution(res)
-    mode = "RGB" if (channels or (3 if colour else 1)) == 3 else "L"
-    x = torch.from_numpy(np.stack([_load(p, res, mode) for p, _ in readable]))
-    y = torch.tensor([label for _, label in readable], dtype=torch.int64)
-    return x, y, native
+        shown = ", ".join(str(p.relative_to(root)) for p in bad[:3]) + (", ..." if len(bad) > 3 else "")
+        warnings.warn(f"skipped {len(bad)} unreadable image file(s) in {root}: {shown}", UserWarning, stacklevel=3)
+    if not arrays:
+        raise DataError(f"no readable image in {root}: all {len(bad)} PNG/JPEG file(s) failed to decode")
+    c = channels or (3 if any(a.shape[0] == 3 for a in arrays) else 1)
+    x = torch.empty((len(arrays), c, resolution, resolution), dtype=torch.uint8)
+    for i, a in enumerate(arrays):
+        x[i] = to_channels(torch.from_numpy(a)[None], c)[0]
+    return x, torch.tensor(kept, dtype=torch.int64), names, native
