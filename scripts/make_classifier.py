@@ -76,7 +76,8 @@ def main() -> None:
     cfg.meta = {"test_accuracy": round(acc, 4), "class_names": list(train.class_names), "train_samples": len(xtr), "test_samples": len(xte),
                 "epochs": args.epochs, "seed": args.seed, "train_seconds": round(time.perf_counter() - t0, 1),
                 "hardware": f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}",
-                "command": f"python scripts/make_classifier.py --data {args.data} --epochs {args.epochs}"
+                "command": f"python scripts/make_classifier.py --data {args.data} --epochs {args.epochs} "
+                           f"--batch-size {args.batch_size} --lr {args.lr} --seed {args.seed}"
                            + (" --flip" if args.flip else "")}
     model.cfg = cfg
     save_classifier(model, classifier_dir(args.data))
