@@ -4,6 +4,7 @@ owns device, seeding, precision, gradient steps, EMA, NaN guard, logging, progre
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -66,6 +67,11 @@ class EngineConfig:
     checkpoint_every: int = 500
     eval_every: int = 0              # 0: never during training
     progress: bool = True
+
+    @classmethod
+    def from_task_config(cls, task_cfg: Any) -> "EngineConfig":
+        """The engine's share of a task config (the fields both have)."""
+        return cls(**{f.name: getattr(task_cfg, f.name) for f in dataclasses.fields(cls) if hasattr(task_cfg, f.name)})
 
 
 def resolve_device(name: str) -> torch.device:

@@ -138,9 +138,7 @@ def distill(config: DistillConfig, resume: bool = False) -> Path:
 
     task = TrainingTask(modules=modules, optimizers=optimizers, phases=phases, sampler=sampler,
                         ema=("G", "G_ema"), export=export, preview=preview)
-    engine = Engine(task, EngineConfig(steps=cfg.steps, seed=cfg.seed, device=cfg.device, precision=cfg.precision,
-                                       ema_beta=cfg.ema_beta, log_every=cfg.log_every, sample_every=cfg.sample_every,
-                                       checkpoint_every=cfg.checkpoint_every, progress=cfg.progress), run)
+    engine = Engine(task, EngineConfig.from_task_config(cfg), run)
     write_run_config(run, "distill", resolved, {"generator": scfg.to_dict(), "teacher": teacher.source,
                                                 "white_box": teacher.white_box})
     engine.fit(resume=resume)

@@ -104,10 +104,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                         phases=gan_phases(g, d, g_opt, d_opt, cfg.loss, cfg.r1), sampler=sampler,
                         ema=("G", "G_ema"), export=export, preview=preview,
                         evaluate=periodic_eval if cfg.eval_every else None)
-    engine = Engine(task, EngineConfig(steps=cfg.steps, seed=cfg.seed, device=cfg.device, precision=cfg.precision,
-                                       ema_beta=cfg.ema_beta, log_every=cfg.log_every, sample_every=cfg.sample_every,
-                                       checkpoint_every=cfg.checkpoint_every, eval_every=cfg.eval_every,
-                                       progress=cfg.progress), run)
+    engine = Engine(task, EngineConfig.from_task_config(cfg), run)
     write_run_config(run, "train", resolved, {"generator": gcfg.to_dict(), "train_samples": len(data)})
     engine.fit(resume=resume)
     return run
