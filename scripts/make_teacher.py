@@ -44,6 +44,10 @@ def main() -> None:
     hardware = (torch.cuda.get_device_name() if torch.cuda.is_available() and cfg.device != "cpu"
                 else f"{platform.machine()} CPU, {torch.get_num_threads()} threads")
     res = evaluate(EvalConfig(generator=str(run), n=args.eval_n))
+    if args.resume:  # the run trained earlier (or in several pieces): take its time from its own log
+        from gantransfer.engine.logger import read_log
+        last = [r for r in read_log(run / "logs" / "metrics.jsonl") if "time/sec_per_step" in r][-1]
+        seconds = last["time/sec_per_step"] * cfg.steps
     training = {"command": "gantransfer train " + " ".join(train_args), "wall_seconds": round(seconds, 1),
                 "hardware": hardware, "torch": torch.__version__, "steps": cfg.steps,
                 "resumed": args.resume}
