@@ -32,6 +32,7 @@ def main() -> None:
     ap.add_argument("--name", required=True)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--eval-n", type=int, default=10000)
+    ap.add_argument("--hardware", help="what the training ran on, when it is not this process (e.g. --resume)")
     ap.add_argument("train_args", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     train_args = [a for a in args.train_args if a != "--"]
@@ -41,8 +42,8 @@ def main() -> None:
     run = train(cfg, resume=args.resume)
     seconds = time.perf_counter() - t0
     g, gcfg = load_generator(run)
-    hardware = (torch.cuda.get_device_name() if torch.cuda.is_available() and cfg.device != "cpu"
-                else f"{platform.machine()} CPU, {torch.get_num_threads()} threads")
+    hardware = args.hardware or (torch.cuda.get_device_name() if torch.cuda.is_available() and cfg.device != "cpu"
+                                 else f"{platform.machine()} CPU, {torch.get_num_threads()} threads")
     res = evaluate(EvalConfig(generator=str(run), n=args.eval_n))
     if args.resume:  # the run trained earlier (or in several pieces): take its time from its own log
         from gantransfer.engine.logger import read_log

@@ -117,3 +117,12 @@ def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "gantransfer.cli", "train", "--data", "ring8", "--steps", "0",
                           "--dry-run"], capture_output=True, text=True)
     assert out.returncode == 2 and "steps must be >= 1" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_conditional_images_default_to_r1_and_a_half_width_discriminator(capsys):
+    code, out, _ = run_cli(capsys, "train", "--data", "digits", "--conditional", "--width", "0.5", "--dry-run")
+    resolved = json.loads(out)
+    assert code == 0 and resolved["r1"] == 1.0 and resolved["d_width"] == 0.25
+    code, out, _ = run_cli(capsys, "train", "--data", "digits", "--dry-run")
+    resolved = json.loads(out)
+    assert resolved["r1"] == 0.0 and resolved["d_width"] is None

@@ -123,11 +123,11 @@ class TrainConfig:
     channels: int | None = None
     arch: str | None = None            # dcgan for images, mlp for points
     width: float = 1.0
-    d_width: float | None = None
+    d_width: float | None = None       # default: width (conditional images: width / 2)
     latent_dim: int | None = None      # 100 for images, 2 for points
     conditional: bool = False
     loss: str = "nonsaturating"
-    r1: float | None = None            # R1 gamma: 0 for images, 1 for points
+    r1: float | None = None            # R1 gamma: 0 for unconditional images, 1 for points and conditional
     lr: float | None = None            # 2e-4 for images, 3e-3 for points
     betas: list[float] | None = None   # [0.5, 0.999] for images, [0.0, 0.9] for points
     batch_size: int | None = None      # 64 for images, 256 for points

@@ -24,10 +24,13 @@ from gantransfer.tasks.samplers import RealDataSampler
 def resolve_train_config(cfg: TrainConfig) -> TrainConfig:
     """Fill the defaults that depend on the data kind (images or 2-D points)."""
     points = cfg.data in ("ring8", "grid25")
-    # points: R1, a 2-D latent and a fast learning rate cover all 8 ring modes in 600 steps (docs/results.md)
+    # points: R1, a 2-D latent and a fast learning rate cover all 8 ring modes in 600 steps; conditional images:
+    # without R1 and a half-width discriminator the DCGAN collapsed within classes (docs/results.md)
+    regularised = points or cfg.conditional
     defaults = {"arch": "mlp" if points else "dcgan", "latent_dim": 2 if points else 100,
                 "lr": 3e-3 if points else 2e-4, "batch_size": 256 if points else 64,
-                "r1": 1.0 if points else 0.0, "betas": [0.0, 0.9] if points else [0.5, 0.999]}
+                "r1": 1.0 if regularised else 0.0, "betas": [0.0, 0.9] if points else [0.5, 0.999],
+                "d_width": cfg.width / 2 if cfg.conditional and not points else None}
     out = dataclasses.replace(cfg, **{k: v for k, v in defaults.items() if getattr(cfg, k) is None})
     if points and out.arch != "mlp":
         raise ConfigError(f"data set {cfg.data} holds 2-D points: use --arch mlp (or leave --arch out)")
