@@ -126,3 +126,15 @@ def test_conditional_images_default_to_r1_and_a_half_width_discriminator(capsys)
     code, out, _ = run_cli(capsys, "train", "--data", "digits", "--dry-run")
     resolved = json.loads(out)
     assert resolved["r1"] == 0.0 and resolved["d_width"] is None
+
+
+def test_weights_with_nan_are_a_clear_error(capsys, tmp_path):
+    from safetensors.torch import load_file, save_file
+    g = _tiny_generator(tmp_path / "g")
+    state = load_file(str(g / "model.safetensors"))
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    state[key][0] = float("nan")
+    save_file(state, str(g / "model.safetensors"))
+    for argv in (["sample", str(g), "--out", str(tmp_path / "g.png")], ["eval", str(g), "--n", "100"]):
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2 and "NaN or infinite" in err and key in err and "Traceback" not in err

@@ -61,6 +61,10 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     cfg = load_config(d)
     g = build_generator(cfg)
     state = read_tensors(d / WEIGHTS_NAME, "generator weights")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{d / WEIGHTS_NAME} holds NaN or infinite values in {', '.join(bad[:3])}: the weights "
+                              "are corrupt. Re-export them, or use an earlier checkpoint of the run")
     try:
         g.load_state_dict(state, strict=True)
     except RuntimeError as e:
