@@ -1,6 +1,8 @@
 """Drawing samples from a generator: latents, labels, batching, batch-norm recalibration."""
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -63,3 +65,19 @@ def recalibrate_batchnorm(g: nn.Module, cfg: GeneratorConfig, batches: int = 16,
         m.momentum = mom
     g.train(was_training)
     return g
+
+
+class RecalibratedSnapshot:
+    """A copy of a (moving-average) generator with recalibrated batch norm, made once per step and shared by
+    everything that step writes (exported weights, sample grid, evaluation)."""
+
+    def __init__(self, source, cfg: GeneratorConfig, seed: int = 0) -> None:
+        self._source, self.cfg, self.seed = source, cfg, seed  # source: a callable returning the live module
+        self._step: int | None = None
+        self._copy: nn.Module | None = None
+
+    def at(self, step: int) -> nn.Module:
+        if step != self._step:
+            self._copy = recalibrate_batchnorm(copy.deepcopy(self._source()), self.cfg, seed=self.seed).eval()
+            self._step = step
+        return self._copy

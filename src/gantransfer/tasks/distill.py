@@ -5,7 +5,6 @@ sampler; the one engine does the training.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import warnings
 from pathlib import Path
@@ -19,7 +18,7 @@ from gantransfer.losses.base import LossTerm
 from gantransfer.losses.distillation import (FeatureMatching, PerceptualLoss, PixelLoss, feature_adapters,
                                              feature_maps_of_classifier, feature_maps_of_discriminator)
 from gantransfer.models.registry import build_discriminator, build_generator
-from gantransfer.models.sampling import draw_inputs, recalibrate_batchnorm
+from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
 from gantransfer.models.store import save_generator
 from gantransfer.report.grid import save_image_grid
 from gantransfer.tasks.gan import gan_phases
@@ -123,13 +122,15 @@ def distill(config: DistillConfig, resume: bool = False) -> Path:
     with torch.no_grad():
         preview_teacher = teacher(preview_z.to(device), None if preview_y is None else preview_y.to(device)).cpu()
 
+    snapshot = RecalibratedSnapshot(lambda: modules["G_ema"], scfg, seed=cfg.seed)
+
     def export(run_dir: Path, step: int) -> None:
-        s = recalibrate_batchnorm(copy.deepcopy(modules["G_ema"]), scfg, seed=cfg.seed)
+        s = snapshot.at(step)
         save_generator(s, dataclasses.replace(scfg, meta={**scfg.meta, "train_steps": step,
                                                           "distill_config": resolved}), run_dir / "generator")
 
     def preview(run_dir: Path, step: int) -> None:
-        s = recalibrate_batchnorm(copy.deepcopy(modules["G_ema"]), scfg, batches=4, seed=cfg.seed).eval()
+        s = snapshot.at(step)
         with torch.inference_mode():
             x = s(preview_z.to(device), None if preview_y is None else preview_y.to(device)).cpu()
         # rows alternate teacher / student on the same latents

@@ -1,7 +1,6 @@
 """``gantransfer train``: a GAN from scratch on a data set, on the one engine."""
 from __future__ import annotations
 
-import copy
 import dataclasses
 import warnings
 from pathlib import Path
@@ -13,7 +12,7 @@ from gantransfer.data import load_dataset
 from gantransfer.engine.loop import Engine, EngineConfig, TrainingTask
 from gantransfer.errors import ConfigError, DataError
 from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
-from gantransfer.models.sampling import draw_inputs, recalibrate_batchnorm
+from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
 from gantransfer.models.store import save_generator, save_module
 from gantransfer.report.grid import save_samples
 from gantransfer.tasks.gan import gan_phases
@@ -81,14 +80,16 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     preview_inputs = draw_inputs(gcfg, 64, torch.Generator().manual_seed(1234))
     dcfg = {"kind": "discriminator", "width": cfg.d_width or cfg.width, "generator": gcfg.to_dict()}
 
+    snapshot = RecalibratedSnapshot(lambda: modules["G_ema"], gcfg, seed=cfg.seed)
+
     def export(run_dir: Path, step: int) -> None:
-        g_ema = recalibrate_batchnorm(copy.deepcopy(modules["G_ema"]), gcfg, seed=cfg.seed)
+        g_ema = snapshot.at(step)
         meta = {**gcfg.meta, "train_steps": step, "train_config": resolved}
         save_generator(g_ema, dataclasses.replace(gcfg, meta=meta), run_dir / "generator")
         save_module(modules["D"], dcfg, run_dir / "discriminator")
 
     def preview(run_dir: Path, step: int) -> None:
-        g_ema = recalibrate_batchnorm(copy.deepcopy(modules["G_ema"]), gcfg, batches=4, seed=cfg.seed).eval()
+        g_ema = snapshot.at(step)
         device = next(g_ema.parameters()).device
         z, y = preview_inputs
         with torch.inference_mode():
@@ -97,7 +98,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 
     def periodic_eval(step: int) -> dict[str, float]:
         from gantransfer.metrics.evaluate import evaluate_generator
-        g_ema = recalibrate_batchnorm(copy.deepcopy(modules["G_ema"]), gcfg, seed=cfg.seed).eval()
+        g_ema = snapshot.at(step)
         res = evaluate_generator(g_ema, gcfg, cfg.data, cfg.eval_n, seed=0, classes=gcfg.meta["classes"],
                                  device=next(g_ema.parameters()).device)
         return {f"eval/{k}": v for k, v in res["metrics"].items()}
