@@ -170,8 +170,7 @@ def evaluate_distillation(run: Path, teacher: Teacher, sampler: TeacherLatentSam
     t_module = teacher.module
     if isinstance(t_module, torch.nn.Module) and any(True for _ in t_module.parameters()):
         t_params, s_params = count_params(t_module), count_params(student)
-        t_macs, s_macs = count_macs(t_module.cpu(), teacher.config), count_macs(student.cpu(), scfg)
-        t_module.to(device), student.to(device)
+        t_macs, s_macs = count_macs(t_module, teacher.config), count_macs(student, scfg)
         result["cost"] = {"teacher_params": t_params, "student_params": s_params, "params_reduction": t_params / s_params,
                           "teacher_macs": t_macs, "student_macs": s_macs, "macs_reduction": t_macs / s_macs}
     dataset = scfg.dataset
