@@ -1,4 +1,4 @@
-"""The demo on shipped assets: report, grids and figures written, nothing downloaded."""
+"""The demo on shipped assets: a short distillation, report, grids and figures written, nothing downloaded."""
 import json
 
 from gantransfer.cli import main
@@ -15,12 +15,31 @@ def test_shipped_teachers_record_their_training_and_figures():
         assert len(shares) == 10 and all(0.05 <= s <= 0.15 for s in shares.values()), shares
 
 
-def test_demo_writes_a_report(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--n", "1000", "--device", "cpu"]) == 0
-    assert str(tmp_path / "demo" / "index.html") in capsys.readouterr().out
-    html = (tmp_path / "demo" / "index.html").read_text()
-    assert "fid/fashion-mnist-classifier-v1/1k" in html and "conditional.png" in html
-    metrics = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+def test_demo_distils_and_writes_a_report(tmp_path, capsys):
+    out = tmp_path / "demo"
+    for _ in range(2):  # a second run replaces its own earlier student run
+        assert main(["demo", "--out", str(out), "--n", "500", "--device", "cpu", "--steps", "30"]) == 0
+    assert str(out / "index.html") in capsys.readouterr().out
+    html = (out / "index.html").read_text()
+    for needle in ("fid/fashion-mnist-classifier-v1/500", "conditional.png", "teacher_vs_student.png",
+                   "loss_curves.png", "PSNR", "macs_reduction"):
+        assert needle in html, needle
+    metrics = json.loads((out / "metrics.json").read_text())
+    ev = metrics["distillation"]["eval"]
+    assert ev["cost"]["macs_reduction"] >= 20
+    assert set(ev["fidelity"]) == {"bank", "fresh"}
+    assert metrics["distillation"]["bench"]["ratios"]["params_reduction"] > 10
+    assert metrics["distillation"]["steps"] == 30
     for kind in TEACHERS:
-        assert metrics[kind]["metrics"]["fid/fashion-mnist-classifier-v1/1k"] > 0
-        assert (tmp_path / "demo" / f"{kind}.png").stat().st_size > 1000
+        assert metrics[kind]["metrics"]["fid/fashion-mnist-classifier-v1/500"] > 0
+        assert (out / f"{kind}.png").stat().st_size > 1000
+    for png in ("teacher_vs_student.png", "loss_curves.png"):
+        assert (out / png).stat().st_size > 1000
+
+
+def test_demo_refuses_to_delete_a_folder_that_is_not_its_run(tmp_path, capsys):
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "keep.txt").write_text("mine")
+    assert main(["demo", "--out", str(tmp_path), "--n", "500", "--steps", "2"]) == 2
+    assert "not a gantransfer run" in capsys.readouterr().err
+    assert (tmp_path / "student" / "keep.txt").exists()

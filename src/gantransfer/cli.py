@@ -9,7 +9,7 @@ import typing
 import warnings
 from typing import Any, Sequence
 
-from gantransfer.errors import GantransferError
+from gantransfer.errors import ConfigError, GantransferError
 
 HELP = {
     "data": "built-in data set (fashion-mnist, mnist-5k, digits, ring8, grid25) or an image folder",
@@ -138,8 +138,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from gantransfer.demo import run_demo
-    report = run_demo(args.out, n=args.n, device=args.device)
+    from gantransfer.demo import DEMO_STEPS, run_demo
+    if args.steps is not None and args.steps < 1:
+        raise ConfigError(f"--steps must be >= 1, got {args.steps}")
+    args.steps = args.steps or DEMO_STEPS
+    report = run_demo(args.out, n=args.n, device=args.device, steps=args.steps)
     print(f"demo report: {report}")
     return 0
 
@@ -195,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/demo", help="report directory (default: runs/demo)")
     p.add_argument("--n", type=int, default=10000, help="samples for the metrics (default: 10000)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--steps", type=int, default=None, help="distillation steps (default: the demo's 1500)")
     p.set_defaults(func=_cmd_demo)
     return parser
 

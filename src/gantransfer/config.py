@@ -109,6 +109,7 @@ def _validate_engine_fields(cfg: Any) -> None:
     _require(cfg.width > 0, f"width must be positive, got {cfg.width}")
     for name in ("log_every", "sample_every", "checkpoint_every"):
         _require(getattr(cfg, name) >= 1, f"{name} must be >= 1, got {getattr(cfg, name)}")
+    _require(cfg.max_seconds >= 0, f"max_seconds must be >= 0 (0: no limit), got {cfg.max_seconds}")
 
 
 @dataclass
@@ -143,6 +144,7 @@ class TrainConfig:
     eval_n: int = 2000
     out: str = "runs/train"
     progress: bool = True
+    max_seconds: float = 0.0           # stop, checkpoint and export once training has run this long (0: no limit)
 
     def validate(self) -> None:
         _validate_engine_fields(self)
@@ -209,6 +211,9 @@ class DistillConfig:
     loss: str = "pixel=1,perceptual=1"
     perceptual_net: str = "auto"       # auto | classifier | discriminator
     bank_size: int = 0                 # 0: fresh latents every step
+    truncation: float = 0.0            # redraw latent components beyond +-T (truncation trick); 0: none
+    data: str | None = None            # real images for the real side of the adversarial term (default: data-free)
+    data_dir: str | None = None        # where a built-in data set's files are, when not in the default place
     batch_size: int = 64
     lr: float = 1e-3
     steps: int = 5000
@@ -222,10 +227,13 @@ class DistillConfig:
     eval_n: int = 2000                 # samples for the end-of-run evaluation (0: skip it)
     out: str = "runs/student"
     progress: bool = True
+    max_seconds: float = 0.0           # stop, checkpoint and export once training has run this long (0: no limit)
 
-    def validate(self) -> None:
-        _require(bool(self.teacher) != bool(self.teacher_module),
-                 "distill needs exactly one of --teacher DIR_OR_CHECKPOINT and --teacher-module pkg.module:factory")
+    def validate(self, teacher_object: bool = False) -> None:
+        """``teacher_object``: the Python API was handed the teacher itself (then neither path may be set)."""
+        _require(bool(self.teacher) + bool(self.teacher_module) + teacher_object == 1,
+                 "distill needs exactly one teacher: --teacher DIR_OR_CHECKPOINT, --teacher-module pkg.module:factory "
+                 "or (Python) distill(config, teacher=model)")
         _require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         _require(self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}")
         _validate_engine_fields(self)
@@ -233,4 +241,8 @@ class DistillConfig:
         _require(self.perceptual_net in ("auto", "classifier", "discriminator"),
                  f"perceptual_net must be auto, classifier or discriminator, got {self.perceptual_net!r}")
         _require(self.bank_size >= 0, f"bank_size must be >= 0, got {self.bank_size}")
+        _require(self.truncation >= 0, f"truncation must be >= 0 (0: none), got {self.truncation}")
+        _require(not self.data or parse_loss_weights(self.loss).get("adversarial", 0) > 0,
+                 "--data feeds real images to the adversarial term; add adversarial=W to --loss "
+                 "(e.g. --loss pixel=1,perceptual=1,adversarial=0.1) or drop --data")
         _require(self.eval_n == 0 or self.eval_n >= 10, f"eval_n must be 0 (skip) or >= 10, got {self.eval_n}")

@@ -1,59 +1,135 @@
-"""``gantransfer demo``: the shipped teachers, sampled and evaluated end to end, with an HTML report."""
+"""``gantransfer demo``: distil the shipped Fashion-MNIST teacher data-free into a student with 50x fewer MACs,
+evaluate both under the same protocol, and write an HTML report (grids, metrics, costs, loss curves)."""
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
+import torch
+
 from gantransfer.api import class_labels
-from gantransfer.config import EvalConfig
-from gantransfer.errors import CheckpointError
-from gantransfer.io import write_json
+from gantransfer.config import DistillConfig, EvalConfig
+from gantransfer.errors import CheckpointError, ConfigError
+from gantransfer.io import read_json, write_json
 from gantransfer.metrics.classifier import assets_dir, load_classifier
 from gantransfer.metrics.evaluate import evaluate
 from gantransfer.models.sampling import generate
 from gantransfer.models.store import load_generator
+from gantransfer.report.curves import plot_loss_curves
 from gantransfer.report.grid import save_image_grid
 from gantransfer.report.html import image, table, write_report
 
 TEACHERS = {"unconditional": "fashion-mnist-dcgan", "conditional": "fashion-mnist-dcgan-cond"}
+STUDENT = "fashion-mnist-dcgan-w0.125"  # the best student of the distillation benchmark, trained longer
+DEMO_WIDTH = 0.125
+DEMO_STEPS = 1500
+DEMO_LOSS = "pixel=1,perceptual=1"
+DEMO_BANK = 16384
+
+
+def shipped(kind: str, name: str) -> Path:
+    """Path of a shipped generator directory (``kind``: teachers or students)."""
+    p = assets_dir() / kind / name
+    if not (p / "config.json").is_file():
+        raise CheckpointError(f"the shipped generator {kind}/{name} is missing from {p}; reinstall gantransfer")
+    return p
 
 
 def shipped_teacher(name: str) -> Path:
     """Path of a shipped teacher generator directory."""
-    p = assets_dir() / "teachers" / name
-    if not (p / "config.json").is_file():
-        raise CheckpointError(f"the shipped teacher {name} is missing from {p}; reinstall gantransfer")
-    return p
+    return shipped("teachers", name)
 
 
-def run_demo(out: str | Path = "runs/demo", n: int = 10000, device: str = "auto") -> Path:
-    """Sample and evaluate the shipped Fashion-MNIST teachers; returns the report's path."""
+def _fresh_run_dir(path: Path) -> None:
+    """The demo re-runs from scratch: remove its own earlier student run (a folder holding run.json), nothing else."""
+    if path.exists():
+        if not (path / "run.json").is_file():
+            raise ConfigError(f"{path} exists and is not a gantransfer run; choose another --out for the demo")
+        shutil.rmtree(path)
+
+
+def _metric_rows(student: dict, teacher: dict) -> list[list]:
+    rows = []
+    for k, t in teacher.items():
+        s = student.get(k)
+        ratio = s / t if isinstance(s, float) and isinstance(t, float) and t else ""
+        rows.append([k, t, s, ratio])
+    return rows
+
+
+def distillation_section(run: Path, seconds: float, steps: int, threads: int) -> tuple[str, dict]:
+    """The report's distillation part: grids, metrics of both, fidelity, costs and loss curves."""
+    from gantransfer.api import bench
+    ev = read_json(run / "eval.json", "distillation results")
+    costs = bench(run, against=ev["teacher"], repeats=10)
+    shutil.copyfile(run / "report" / "teacher_vs_student.png", run.parent / "teacher_vs_student.png")
+    curves = plot_loss_curves(run / "logs" / "metrics.jsonl", run.parent / "loss_curves.png")
+    fid = {k: v for k, v in ev.get("fidelity", {}).items()}
+    html = (image("teacher_vs_student.png", "top row: teacher, bottom row: student, on the same 16 latents")
+            + table({"teacher": ev["teacher"], "student width": DEMO_WIDTH, "loss terms": DEMO_LOSS,
+                     "latents": f"a bank of {DEMO_BANK:,} (data-free: no real image)", "steps": steps,
+                     "wall time (s)": round(seconds, 1), "torch threads": threads}, ["distillation", ""])
+            + table(_metric_rows(ev.get("student", {}), ev.get("teacher_metrics", {})),
+                    ["metric (protocol)", "teacher", "student", "student / teacher"])
+            + table([[where, v["psnr"], v["ssim"]] for where, v in fid.items()],
+                    ["teacher-student fidelity on latents", "PSNR (dB)", "SSIM"])
+            + table([[k, costs["reference"][k.rsplit("_", 1)[0]], costs["generator"][k.rsplit("_", 1)[0]], r]
+                     for k, r in costs["ratios"].items()],
+                    ["cost (CPU)", "teacher", "student", "ratio (>1: student better)"])
+            + (image("loss_curves.png", "loss terms during distillation") if curves else ""))
+    return html, {"eval": ev, "bench": costs, "seconds": round(seconds, 1), "steps": steps}
+
+
+def generator_section(path: Path, name: str, key: str, out: Path, n: int, device: str) -> tuple[str, dict]:
+    """A grid and the protocol metrics of a shipped generator."""
+    g, gcfg = load_generator(path)
+    x, _ = generate(g, gcfg, 100, seed=0, labels=class_labels(gcfg, 100, None))
+    save_image_grid(x, out / f"{key}.png", nrow=10, scale=3)
+    print(f"[demo] evaluating {name} on {n} samples ...", flush=True)
+    res = evaluate(EvalConfig(generator=str(path), n=n, device=device))
+    caption = ("one column per class" if gcfg.num_classes else "100 samples") + f", {name}"
+    training = gcfg.meta.get("training", {})
+    html = (image(f"{key}.png", caption) + table(dict(res["metrics"]), ["metric (protocol)", "value"])
+            + table([[k, v] for k, v in res["class_shares"].items()], ["class", "share of samples"])
+            + (table(training, ["training", ""]) if training else ""))
+    return html, res
+
+
+def run_demo(out: str | Path = "runs/demo", n: int = 10000, device: str = "auto", steps: int = DEMO_STEPS) -> Path:
+    """Distil the shipped teacher, evaluate it and the shipped generators; returns the report's path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    sections: list[tuple[str, str]] = []
-    summary: dict[str, dict] = {}
-    for kind, name in TEACHERS.items():
-        path = shipped_teacher(name)
-        g, gcfg = load_generator(path)
-        labels = class_labels(gcfg, 100, None)
-        x, _ = generate(g, gcfg, 100, seed=0, labels=labels)
-        save_image_grid(x, out / f"{kind}.png", nrow=10, scale=3)
-        print(f"[demo] evaluating the {kind} teacher on {n} samples ...", flush=True)
-        res = evaluate(EvalConfig(generator=str(path), n=n, device=device))
-        summary[kind] = res
-        caption = ("one column per class" if gcfg.num_classes else "100 samples") + f", {name}"
-        training = gcfg.meta.get("training", {})
-        sections.append((f"{kind.capitalize()} teacher: {name}",
-                         image(f"{kind}.png", caption)
-                         + table({k: v for k, v in res["metrics"].items()}, ["metric (protocol)", "value"])
-                         + table([[k, v] for k, v in res["class_shares"].items()], ["class", "share of samples"])
-                         + (table(training, ["training", ""]) if training else "")))
+    teacher = shipped_teacher(TEACHERS["unconditional"])
+    run = out / "student"
+    _fresh_run_dir(run)
+    print(f"[demo] distilling {teacher.name} into a {DEMO_WIDTH}-width student, data-free, {steps} steps ...",
+          flush=True)
+    from gantransfer.tasks.distill import distill
+    cfg = DistillConfig(teacher=str(teacher), width=DEMO_WIDTH, loss=DEMO_LOSS, bank_size=DEMO_BANK, steps=steps,
+                        device=device, eval_n=n, sample_every=max(1, steps // 3), checkpoint_every=max(1, steps // 3),
+                        out=str(run))
+    t_distill = time.perf_counter()
+    distill(cfg)
+    seconds = time.perf_counter() - t_distill
+    print("[demo] measuring costs ...", flush=True)
+    html, summary = distillation_section(run, seconds, steps, torch.get_num_threads())
+    sections: list[tuple[str, str]] = [(f"Distillation: {teacher.name} into a student of width {DEMO_WIDTH}", html)]
+    results: dict = {"distillation": summary}
+    shown = [("students", STUDENT, "shipped_student", "Shipped student (longer training): ")]
+    shown += [("teachers", name, kind, f"{kind.capitalize()} teacher: ") for kind, name in TEACHERS.items()]
+    for folder, name, key, heading in shown:
+        if folder == "students" and not (assets_dir() / folder / name / "config.json").is_file():
+            continue
+        html, res = generator_section(shipped(folder, name), name, key, out, n, device)
+        sections.append((heading + name, html))
+        results[key] = res
     clf = load_classifier("fashion-mnist")
     sections.append(("Protocol", table({"feature extractor": clf.cfg.protocol,
                                         "its test accuracy": clf.cfg.meta.get("test_accuracy", ""),
                                         "reference": "Fashion-MNIST test split (10,000 images), shipped features",
                                         "samples per generator": n})))
-    summary["seconds"] = round(time.perf_counter() - t0, 1)
-    write_json(out / "metrics.json", summary)
+    results["seconds"] = round(time.perf_counter() - t0, 1)
+    write_json(out / "metrics.json", results)
     return write_report(out / "index.html", "gantransfer demo", sections)

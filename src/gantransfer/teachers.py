@@ -65,8 +65,7 @@ def load_teacher(path: str | Path, device: str | torch.device = "cpu", black_box
 def load_teacher_module(spec: str, latent_dim: int | None = None, num_classes: int = 0, dataset: str = "",
                         device: str | torch.device = "cpu", black_box: bool = False) -> Teacher:
     """A teacher from an entry point ``pkg.module:factory`` returning an ``nn.Module`` or a callable
-    ``f(z, labels) -> images in [-1, 1]``; latent size from ``latent_dim``, or the module's ``latent_dim``/``nz``;
-    image shape from one probe call."""
+    ``f(z, labels) -> images in [-1, 1]`` (see ``teacher_from_model``)."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise ConfigError(f"--teacher-module must look like pkg.module:factory, got {spec!r}")
@@ -78,35 +77,49 @@ def load_teacher_module(spec: str, latent_dim: int | None = None, num_classes: i
         model = factory()
     except Exception as e:
         raise ConfigError(f"teacher entry point {spec!r} failed when called: {type(e).__name__}: {e}") from None
+    return teacher_from_model(model, latent_dim, num_classes, dataset, device, black_box, spec)
+
+
+def teacher_from_model(model, latent_dim: int | None = None, num_classes: int = 0, dataset: str = "",
+                       device: str | torch.device = "cpu", black_box: bool = False, name: str = "") -> Teacher:
+    """A teacher from an ``nn.Module`` or a black-box callable ``f(z[, labels]) -> images in [-1, 1]``.
+
+    Latent size from ``latent_dim``, or the model's ``latent_dim``/``nz``; image shape from one probe call.
+    A callable that is not an ``nn.Module`` is black-box."""
+    name = name or type(model).__name__
     latent_dim = latent_dim or getattr(model, "latent_dim", None) or getattr(model, "nz", None)
     if not latent_dim:
-        raise ConfigError(f"cannot tell the latent size of {spec!r}: pass --latent-dim N")
+        raise ConfigError(f"cannot tell the latent size of {name!r}: pass --latent-dim N")
     if isinstance(model, nn.Module):
         model = model.to(device).eval().requires_grad_(False)
         white_box = not black_box
-    else:
+    elif callable(model):
         white_box = False
+    else:
+        raise ConfigError(f"a teacher must be an nn.Module or a callable, got {type(model).__name__}")
     z = torch.randn(2, int(latent_dim), generator=torch.Generator().manual_seed(0)).to(device)
     labels = torch.zeros(2, dtype=torch.long, device=device) if num_classes else None
     try:
         with torch.no_grad():
             out = model(z, labels) if labels is not None else model(z)
     except Exception as e:
-        raise ConfigError(f"probe call of {spec!r} with latents of shape {tuple(z.shape)} failed: "
+        raise ConfigError(f"probe call of {name!r} with latents of shape {tuple(z.shape)} failed: "
                           f"{type(e).__name__}: {e}. Check --latent-dim and --num-classes") from None
     if not torch.is_tensor(out) or out.dim() != 4 or out.shape[0] != 2 or out.shape[2] != out.shape[3]:
         shape = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
-        raise ConfigError(f"teacher {spec!r} must return square images (N, C, H, H); it returned {shape}")
+        raise ConfigError(f"teacher {name!r} must return square images (N, C, H, H); it returned {shape}")
+    if not torch.isfinite(out).all():
+        raise ConfigError(f"teacher {name!r} returned NaN/inf on its probe call")
     cfg = GeneratorConfig(latent_dim=int(latent_dim), resolution=int(out.shape[-1]), channels=int(out.shape[1]),
-                          num_classes=num_classes, dataset=dataset, meta={"entry_point": spec})
+                          num_classes=num_classes, dataset=dataset, meta={"entry_point": name})
     try:
         cfg.validate()
     except ValueError as e:
-        raise ConfigError(f"teacher {spec!r} makes images gantransfer students cannot: {e}") from None
+        raise ConfigError(f"teacher {name!r} makes images gantransfer students cannot: {e}") from None
     if out.abs().max() > 1.05:
-        warnings.warn(f"teacher {spec!r} outputs values up to {float(out.abs().max()):.2f}; images are expected "
+        warnings.warn(f"teacher {name!r} outputs values up to {float(out.abs().max()):.2f}; images are expected "
                       "in [-1, 1]")
-    return Teacher(_Callable(model, num_classes > 0), cfg, white_box, None, spec)
+    return Teacher(_Callable(model, num_classes > 0), cfg, white_box, None, name)
 
 
 class _Callable(nn.Module):

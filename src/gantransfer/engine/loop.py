@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -67,6 +68,7 @@ class EngineConfig:
     checkpoint_every: int = 500
     eval_every: int = 0              # 0: never during training
     progress: bool = True
+    max_seconds: float = 0.0         # stop (checkpoint, export, grid) once training has run this long; 0: no limit
 
     @classmethod
     def from_task_config(cls, task_cfg: Any) -> "EngineConfig":
@@ -193,6 +195,10 @@ class Engine:
         t0 = time.perf_counter()
         try:
             while self.step < cfg.steps:
+                out_of_time = bool(cfg.max_seconds) and time.perf_counter() - t0 >= cfg.max_seconds
+                if out_of_time and self.step > start:
+                    self._finish_early(log, last, t0, start)
+                    break
                 batch = task.sampler.next(self.rng, self.device)
                 values: dict[str, float] = {}
                 for phase in task.phases:
@@ -219,3 +225,15 @@ class Engine:
             bar.close()
             log.close()
         return last
+
+    def _finish_early(self, log: MetricsLog, last: dict[str, float], t0: float, start: int) -> None:
+        """The time limit struck between steps: log, preview and checkpoint the step reached."""
+        step = self.step
+        log.write(step, {**last, "time/sec_per_step": (time.perf_counter() - t0) / max(1, step - start),
+                         "time/stopped_at_limit": 1.0})
+        if self.task.preview is not None and step % self.cfg.sample_every:
+            self.task.preview(self.run_dir, step)
+        if step % self.cfg.checkpoint_every:
+            self.save_checkpoint()
+        warnings.warn(f"time limit of {self.cfg.max_seconds:g} s reached at step {step} of {self.cfg.steps}; "
+                      f"checkpoint written to {self.state_dir} (--resume continues)")

@@ -14,10 +14,23 @@ def sample_classes(cfg: GeneratorConfig) -> list[int]:
     return list(cfg.meta.get("classes") or range(cfg.num_classes))
 
 
+def truncated_normal(n: int, dim: int, generator: torch.Generator, truncation: float = 0.0) -> torch.Tensor:
+    """N(0, I) latents; with ``truncation`` > 0, every component beyond +-truncation is redrawn until inside
+    (the truncation trick: fewer, more typical samples)."""
+    z = torch.randn(n, dim, generator=generator)
+    if truncation > 0:
+        outside = z.abs() > truncation
+        while outside.any():
+            z[outside] = torch.randn(int(outside.sum()), generator=generator)
+            outside = z.abs() > truncation
+    return z
+
+
 def draw_inputs(cfg: GeneratorConfig, n: int, generator: torch.Generator,
-                labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Latents N(0, I) and, for conditional generators, labels uniform over the trained classes."""
-    z = torch.randn(n, cfg.latent_dim, generator=generator)
+                labels: torch.Tensor | None = None, truncation: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Latents N(0, I) (truncated when asked) and, for conditional generators, labels uniform over the trained
+    classes."""
+    z = truncated_normal(n, cfg.latent_dim, generator, truncation)
     if cfg.num_classes == 0:
         return z, None
     if labels is None:

@@ -17,14 +17,14 @@ from gantransfer.errors import ConfigError
 from gantransfer.losses.base import LossTerm
 from gantransfer.losses.distillation import (FeatureMatching, PerceptualLoss, PixelLoss, feature_adapters,
                                              feature_maps_of_classifier, feature_maps_of_discriminator)
-from gantransfer.models.registry import build_discriminator, build_generator
+from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
 from gantransfer.models.store import save_generator
 from gantransfer.report.grid import save_image_grid
 from gantransfer.tasks.gan import gan_phases
 from gantransfer.tasks.rundir import prepare_run_dir, write_run_config
-from gantransfer.tasks.samplers import TeacherLatentSampler
-from gantransfer.teachers import Teacher, load_teacher, load_teacher_module
+from gantransfer.tasks.samplers import RealDataSampler, TeacherLatentSampler
+from gantransfer.teachers import Teacher, load_teacher, load_teacher_module, teacher_from_model
 
 
 def perceptual_features(teacher: Teacher, choice: str, device: torch.device):
@@ -58,12 +58,30 @@ def feature_matching_adapters(teacher: Teacher, student: torch.nn.Module, scfg, 
     return feature_adapters([f.shape[1] for f in fs], [f.shape[1] for f in ft]).to(device)
 
 
-def distill(config: DistillConfig, resume: bool = False) -> Path:
-    """Distil ``config.teacher`` into a student of width ``config.width``; returns the run directory."""
+def as_teacher(obj, cfg: DistillConfig, device: torch.device) -> Teacher:
+    """A Teacher from what the Python API was given: a Teacher, a ``(module, GeneratorConfig)`` pair as
+    ``gantransfer.load`` returns, any ``nn.Module`` mapping latents (and labels) to images, or a black-box callable."""
+    if isinstance(obj, Teacher):
+        return obj
+    if isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[1], GeneratorConfig):
+        module = obj[0].to(device).eval().requires_grad_(False)
+        return Teacher(module, obj[1], not cfg.black_box, None, obj[1].meta.get("source", type(module).__name__))
+    return teacher_from_model(obj, cfg.latent_dim, cfg.num_classes, cfg.dataset or "", device, cfg.black_box)
+
+
+def distill(config: DistillConfig, resume: bool = False, teacher=None) -> Path:
+    """Distil a teacher into a student of width ``config.width``; returns the run directory.
+
+    The teacher is ``config.teacher`` (a directory or checkpoint), ``config.teacher_module`` (an entry point), or
+    ``teacher`` itself: a Teacher, a ``gantransfer.load`` pair, an ``nn.Module`` or a black-box callable.
+    """
     cfg = config
+    cfg.validate(teacher_object=teacher is not None)
     weights = parse_loss_weights(cfg.loss)
     device = resolve_device(cfg.device)
-    if cfg.teacher_module:
+    if teacher is not None:
+        teacher = as_teacher(teacher, cfg, device)
+    elif cfg.teacher_module:
         teacher = load_teacher_module(cfg.teacher_module, cfg.latent_dim, cfg.num_classes, cfg.dataset or "",
                                       device, cfg.black_box)
     else:
@@ -117,7 +135,8 @@ def distill(config: DistillConfig, resume: bool = False) -> Path:
                             adv_weight=weights["adversarial"])
     else:
         phases = [Phase("G", s_opt, terms, providers)]
-    sampler = TeacherLatentSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed, with_features)
+    sampler = TeacherLatentSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed, with_features,
+                                   cfg.truncation, real_images(cfg, scfg))
     preview_z, preview_y = draw_inputs(scfg, 32, torch.Generator().manual_seed(1234))
     with torch.no_grad():
         preview_teacher = teacher(preview_z.to(device), None if preview_y is None else preview_y.to(device)).cpu()
@@ -144,12 +163,27 @@ def distill(config: DistillConfig, resume: bool = False) -> Path:
                                                 "white_box": teacher.white_box})
     engine.fit(resume=resume)
     if cfg.eval_n:
-        evaluate_distillation(run, teacher, sampler, cfg.eval_n, device)
+        evaluate_distillation(run, teacher, sampler, cfg.eval_n, device, cfg.truncation)
     return run
 
 
+def real_images(cfg: DistillConfig, scfg: GeneratorConfig) -> RealDataSampler | None:
+    """Real batches for the adversarial term when ``--data`` is given, at the teacher's resolution and channels."""
+    if not cfg.data:
+        return None
+    from gantransfer.data.registry import load_dataset
+    data = load_dataset(cfg.data, "train", resolution=scfg.resolution, channels=scfg.channels,
+                        classes=scfg.meta.get("classes"), data_dir=cfg.data_dir)
+    if data.kind != "image":
+        raise ConfigError(f"--data {cfg.data} holds 2-D points; the teacher makes images")
+    if scfg.num_classes and int(data.y.max()) >= scfg.num_classes:
+        raise ConfigError(f"--data {cfg.data} has labels up to {int(data.y.max())} but the conditional teacher knows "
+                          f"{scfg.num_classes} classes")
+    return RealDataSampler(data, cfg.batch_size, scfg.latent_dim, cfg.seed, scfg.num_classes > 0)
+
+
 def evaluate_distillation(run: Path, teacher: Teacher, sampler: TeacherLatentSampler, n: int,
-                          device: torch.device) -> dict:
+                          device: torch.device, truncation: float = 0.0) -> dict:
     """Student and teacher under the same protocol, fidelity on bank and fresh latents, cost ratios and a
     side-by-side grid; written to ``run/eval.json`` and ``run/report/``."""
     from gantransfer.deploy.bench import count_macs, count_params
@@ -160,8 +194,8 @@ def evaluate_distillation(run: Path, teacher: Teacher, sampler: TeacherLatentSam
     from gantransfer.models.store import load_generator
     student, scfg = load_generator(run, device)
     rng = torch.Generator().manual_seed(4242)  # never used in training
-    z, y = draw_inputs(scfg, n, rng)
-    result: dict = {"teacher": teacher.source, "n": n, "fidelity": {"fresh": fidelity(student, teacher, scfg, z, y,
+    z, y = draw_inputs(scfg, n, rng, truncation=truncation)  # fidelity on the latents' training distribution
+    result: dict = {"teacher": teacher.source, "n": n, "truncation": truncation, "fidelity": {"fresh": fidelity(student, teacher, scfg, z, y,
                                                                                     device=device)}}
     if sampler.bank is not None:
         zb = sampler.bank[:n]

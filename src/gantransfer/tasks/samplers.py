@@ -6,6 +6,7 @@ from typing import Any
 import torch
 
 from gantransfer.data.base import Dataset
+from gantransfer.models.sampling import truncated_normal
 
 
 class RealDataSampler:
@@ -45,40 +46,49 @@ class RealDataSampler:
 
 
 class TeacherLatentSampler:
-    """Latents (fresh every step, or drawn from a fixed bank) and the teacher's images for them.
+    """Latents (fresh every step, or drawn from a fixed bank; truncated when asked) and the teacher's images.
 
-    The teacher's images are both the pixel/perceptual targets (``teacher``) and the "real" side of an
-    adversarial term (``real``). The bank is rebuilt from its seed, so the sampler has no state to save.
+    The teacher's images are the pixel/perceptual targets (``teacher``) and, data-free, the "real" side of an
+    adversarial term (``real``). With ``real_data`` the real side is real images instead, and a conditional
+    teacher is asked for the real batch's classes. The bank is rebuilt from its seed; only ``real_data`` has
+    state to save.
     """
 
-    def __init__(self, teacher, batch_size: int, bank_size: int, seed: int, with_features: bool = False) -> None:
+    def __init__(self, teacher, batch_size: int, bank_size: int, seed: int, with_features: bool = False,
+                 truncation: float = 0.0, real_data: RealDataSampler | None = None) -> None:
         self.teacher, self.batch_size, self.with_features = teacher, batch_size, with_features
+        self.truncation, self.real_data = truncation, real_data
         cfg = teacher.config
         self.classes = torch.tensor(list(cfg.meta.get("classes") or range(cfg.num_classes))) if cfg.num_classes else None
         self.bank = None
         if bank_size > 0:
-            self.bank = torch.randn(bank_size, cfg.latent_dim, generator=torch.Generator().manual_seed(seed + 7))
+            self.bank = truncated_normal(bank_size, cfg.latent_dim, torch.Generator().manual_seed(seed + 7), truncation)
 
     def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
         cfg = self.teacher.config
+        real = self.real_data.next(rng, device) if self.real_data is not None else None
+        n = self.batch_size if real is None else len(real["real"])
         if self.bank is None:
-            z = torch.randn(self.batch_size, cfg.latent_dim, generator=rng)
+            z = truncated_normal(n, cfg.latent_dim, rng, self.truncation)
         else:
-            z = self.bank[torch.randint(len(self.bank), (self.batch_size,), generator=rng)]
+            z = self.bank[torch.randint(len(self.bank), (n,), generator=rng)]
         batch = {"z": z.to(device)}
-        if self.classes is not None:
-            batch["labels"] = self.classes[torch.randint(len(self.classes), (self.batch_size,), generator=rng)].to(device)
+        if real is not None and "labels" in real:
+            batch["labels"] = real["labels"]
+        elif self.classes is not None:
+            batch["labels"] = self.classes[torch.randint(len(self.classes), (n,), generator=rng)].to(device)
         if self.with_features:  # white-box: the teacher's hidden activations too
             with torch.no_grad():
                 batch["teacher"], batch["teacher_features_g"] = self.teacher.module.forward_features(
                     batch["z"], batch.get("labels"))
         else:
             batch["teacher"] = self.teacher(batch["z"], batch.get("labels")).detach()
-        batch["real"] = batch["teacher"]
+        batch["real"] = batch["teacher"] if real is None else real["real"]
         return batch
 
     def state_dict(self) -> dict[str, Any]:
-        return {}
+        return {} if self.real_data is None else {"real_data": self.real_data.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        return None
+        if self.real_data is not None and "real_data" in state:
+            self.real_data.load_state_dict(state["real_data"])
