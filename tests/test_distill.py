@@ -175,3 +175,60 @@ def test_feature_term_needs_a_white_box_teacher(teacher, tmp_path, capsys):
             "--no-progress", "--out", str(tmp_path / "s")]
     assert main(args) == 2
     assert "needs a white-box DCGAN teacher" in capsys.readouterr().err
+
+
+def test_truncation_keeps_every_latent_component_inside():
+    from gantransfer.models.sampling import truncated_normal
+    z = truncated_normal(4000, 16, torch.Generator().manual_seed(0), truncation=0.5)
+    assert z.abs().max() <= 0.5 and z.std() < 0.35  # N(0,1) cut at +-0.5 has std 0.28
+    assert truncated_normal(10, 4, torch.Generator().manual_seed(0)).abs().max() > 0  # 0: no truncation
+
+
+def test_truncated_bank_and_real_images_for_the_adversarial_term(teacher, tmp_path):
+    run = distill(DistillConfig(teacher=str(teacher), width=0.125, loss="pixel=1,adversarial=0.1",
+                                data="digits", truncation=1.0, bank_size=32, steps=4, log_every=2, eval_n=20,
+                                progress=False, out=str(tmp_path / "s")))
+    ev = json.loads((run / "eval.json").read_text())
+    assert ev["truncation"] == 1.0 and "loss/D/adv" in log(run)[-1]
+    from gantransfer.teachers import load_teacher
+    from gantransfer.tasks.samplers import RealDataSampler, TeacherLatentSampler
+    from gantransfer.data.registry import load_dataset
+    t = load_teacher(teacher)
+    real = RealDataSampler(load_dataset("digits", resolution=16), 8, t.config.latent_dim, 0, False)
+    sampler = TeacherLatentSampler(t, 8, 0, 0, truncation=1.0, real_data=real)
+    batch = sampler.next(torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert batch["z"].abs().max() <= 1.0
+    assert not torch.equal(batch["real"], batch["teacher"])  # the real side is real images, not the teacher's
+    assert sampler.state_dict() == {"real_data": {"epoch": 0, "pos": 8}}
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--data", "digits"], "add adversarial=W"),
+    (["--truncation", "-1"], "truncation must be >= 0"),
+    (["--max-seconds", "-5"], "max_seconds must be >= 0"),
+    (["--loss", "pixel=1,adversarial=0.1", "--data", "/no/such/folder"], "unknown data set"),
+])
+def test_bad_real_data_and_truncation_input(teacher, tmp_path, capsys, argv, needle):
+    args = ["distill", "--teacher", str(teacher), "--steps", "2", "--no-progress", "--out", str(tmp_path / "s"), *argv]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert not (tmp_path / "s" / "state").exists()
+
+
+def test_python_api_takes_a_module_a_loaded_pair_or_a_black_box_callable(teacher, tmp_path):
+    from gantransfer import load
+    g, gcfg = load(teacher)
+    pair_run = distill(DistillConfig(width=0.125, loss="pixel=1,feature=1", steps=2, eval_n=0, progress=False,
+                                     out=str(tmp_path / "pair")), teacher=(g, gcfg))
+    assert "loss/G/feature" in log(pair_run)[-1]  # a loaded generator stays white-box
+    run = distill(DistillConfig(width=0.125, loss="pixel=1", steps=2, eval_n=0, progress=False, dataset="digits",
+                                latent_dim=gcfg.latent_dim, out=str(tmp_path / "fn")), teacher=lambda z: g(z))
+    from gantransfer.models.store import load_config
+    scfg = load_config(run)
+    assert (scfg.resolution, scfg.latent_dim, scfg.width) == (gcfg.resolution, gcfg.latent_dim, 0.125)
+    with pytest.raises(Exception, match="white-box"):  # a bare callable is black-box: no hidden features
+        distill(DistillConfig(width=0.125, loss="pixel=1,feature=1", steps=2, eval_n=0, progress=False,
+                              latent_dim=gcfg.latent_dim, out=str(tmp_path / "fn2")), teacher=lambda z: g(z))
+    with pytest.raises(Exception, match="exactly one teacher"):
+        distill(DistillConfig(teacher=str(teacher), out=str(tmp_path / "x")), teacher=(g, gcfg))

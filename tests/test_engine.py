@@ -110,3 +110,25 @@ def test_resume_from_a_corrupt_checkpoint_is_a_clear_error(tmp_path, capsys):
                  "--out", str(run), "--resume"])
     err = capsys.readouterr().err
     assert code == 2 and "truncated or corrupt" in err and "Traceback" not in err
+
+
+def test_time_limit_stops_with_a_checkpoint_and_resume_goes_on_exactly(tmp_path):
+    part = tmp_path / "part"
+    with pytest.warns(UserWarning, match="time limit of 0.3 s reached"):
+        train(TrainConfig(**TOY, steps=10**6, max_seconds=0.3, out=str(part)))
+    stopped = json.loads((part / "state" / "latest.json").read_text())["step"]
+    assert 0 < stopped < 10**6 and (part / "generator" / "config.json").is_file()
+    assert json.loads((part / "logs" / "metrics.jsonl").read_text().splitlines()[-1])["time/stopped_at_limit"] == 1
+    train(TrainConfig(**TOY, steps=stopped + 7, out=str(part)), resume=True)
+    full = train(TrainConfig(**TOY, steps=stopped + 7, out=str(tmp_path / "full")))
+    assert_same(weights(full), weights(part))
+
+
+def test_loss_curves_plot_every_logged_term(tmp_path):
+    from gantransfer.report.curves import loss_series, plot_loss_curves
+    run = train(TrainConfig(**TOY, steps=20, out=str(tmp_path / "r")))
+    series = loss_series(run / "logs" / "metrics.jsonl")
+    assert set(series) == {"loss/D/adv", "loss/G/adv", "loss/D/r1"} and series["loss/G/adv"][0] == [5, 10, 15, 20]
+    png = plot_loss_curves(run / "logs" / "metrics.jsonl", tmp_path / "c.png")
+    assert png.stat().st_size > 5000
+    assert plot_loss_curves(tmp_path / "missing.jsonl", tmp_path / "none.png") is None

@@ -12,7 +12,8 @@ from typing import Any, Sequence
 from gantransfer.errors import ConfigError, GantransferError
 
 HELP = {
-    "data": "built-in data set (fashion-mnist, mnist-5k, digits, ring8, grid25) or an image folder",
+    "data": "built-in data set (fashion-mnist, mnist-5k, digits, ring8, grid25) or an image folder "
+            "(distill: real images for the adversarial term)",
     "data_dir": "directory holding the data set's files (e.g. the four Fashion-MNIST IDX files)",
     "classes": "comma-separated class indices to keep, e.g. 0,1,2",
     "limit": "keep a deterministic (seeded) subset of N samples",
@@ -37,6 +38,8 @@ HELP = {
     "loss": "weighted loss terms, e.g. pixel=1,perceptual=1,adversarial=0.1 (train: nonsaturating or hinge)",
     "perceptual_net": "features of the perceptual term: auto, classifier (the protocol's) or discriminator (the teacher's)",
     "bank_size": "draw latents from a fixed bank of this size (0: fresh latents every step)",
+    "truncation": "truncation trick: redraw latent components beyond +-T, e.g. 1.5 (0: none)",
+    "max_seconds": "stop after this many seconds of training, with a checkpoint (0: no limit; --resume goes on)",
 }
 
 

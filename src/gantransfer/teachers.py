@@ -30,11 +30,14 @@ class Teacher:
         return self.module(z, labels)
 
 
-def load_discriminator(run_dir: Path, gcfg: GeneratorConfig) -> nn.Module | None:
-    """The discriminator saved beside a generator by `gantransfer train`, if any (frozen, eval mode)."""
-    d_dir = run_dir / "discriminator"
-    if not (d_dir / CONFIG_NAME).is_file():
+def load_discriminator(generator_dir: Path, gcfg: GeneratorConfig) -> nn.Module | None:
+    """The discriminator kept with a generator, if any (frozen, eval mode): in ``generator_dir/discriminator``
+    (shipped teachers) or beside it, as `gantransfer train` writes ``run/generator`` and ``run/discriminator``."""
+    found = [d for d in (generator_dir / "discriminator", generator_dir.parent / "discriminator")
+             if (d / CONFIG_NAME).is_file()]
+    if not found:
         return None
+    d_dir = found[0]
     raw = read_json(d_dir / CONFIG_NAME, "discriminator config")
     d = build_discriminator(gcfg, float(raw.get("width", gcfg.width)))
     d.load_state_dict(read_tensors(d_dir / WEIGHTS_NAME, "discriminator weights"))
@@ -55,7 +58,7 @@ def load_teacher(path: str | Path, device: str | torch.device = "cpu", black_box
         d = None
     else:
         g, cfg = load_generator(p, device)
-        d = load_discriminator(resolve_generator_dir(p).parent, cfg)
+        d = load_discriminator(resolve_generator_dir(p), cfg)
     g = g.to(device).requires_grad_(False)
     if black_box:
         return Teacher(g, cfg, False, None, str(path))

@@ -5,6 +5,7 @@ sampler; the one engine does the training.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import warnings
 from pathlib import Path
@@ -125,9 +126,10 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None) -> Path:
     s_opt = torch.optim.Adam(trained, lr=cfg.lr, betas=(0.5, 0.999))
     optimizers: dict[str, torch.optim.Optimizer] = {"G": s_opt}
     if weights.get("adversarial", 0) > 0:
-        d = build_discriminator(scfg, teacher.config.width)
-        if teacher.discriminator is not None:
-            d.load_state_dict(teacher.discriminator.state_dict())
+        if teacher.discriminator is not None:  # the teacher's own D, trained on: it already knows the data
+            d = copy.deepcopy(teacher.discriminator).train().requires_grad_(True)
+        else:
+            d = build_discriminator(scfg, teacher.config.width)
         d_opt = torch.optim.Adam(d.parameters(), lr=cfg.lr / 5, betas=(0.5, 0.999))
         modules["D"], optimizers["D"] = d, d_opt
         phases = gan_phases(student, d, s_opt, d_opt, "hinge", extra_g_terms=terms,

@@ -10,7 +10,7 @@ from gantransfer.io import read_json, write_json
 
 # Fields that may change between a run and its resume (they do not change the result).
 RESUMABLE_CHANGES = {"steps", "progress", "device", "log_every", "sample_every", "checkpoint_every", "eval_every",
-                     "eval_n", "out"}
+                     "eval_n", "out", "max_seconds"}
 
 
 def prepare_run_dir(out: str | Path, resolved: dict[str, Any], resume: bool) -> Path:

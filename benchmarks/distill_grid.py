@@ -1,0 +1,198 @@
+"""Distillation benchmark: student widths x loss sets, from-scratch baselines at equal wall time, seed spread.
+
+    python benchmarks/distill_grid.py --steps 1000 --jobs 2                       # the grid (16 runs) + baselines
+    python benchmarks/distill_grid.py --widths 0.125 --losses ppa --seeds 0 1 2   # the headline row, 3 seeds
+
+Each run is a `gantransfer distill` (or, for baselines, `gantransfer train --max-seconds T` on real Fashion-MNIST
+with T the wall time of the distilled student of that width) in its own process with one torch thread, ``--jobs``
+at a time; runs whose eval.json exists are reused. Costs (params, MACs, CPU latency at batch 1 and throughput at
+batch 256 against the teacher) are measured afterwards, one model pair at a time, with nothing else running.
+Writes the rows to ``--results`` and prints a markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TEACHER = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
+LOSS_SETS = {"p": "pixel=1", "pp": "pixel=1,perceptual=1", "ppa": "pixel=1,perceptual=1,adversarial=0.1",
+             "ppaf": "pixel=1,perceptual=1,adversarial=0.1,feature=1"}
+PROTOCOL = "fashion-mnist-classifier-v1/10k"
+
+
+def run_name(width: float, key: str, seed: int) -> str:
+    return f"w{width:g}-{key}-s{seed}"
+
+
+def launch(cmd: list[str], log: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    log.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)
+
+
+def run_all(jobs: list[tuple[str, list[str], Path]], parallel: int) -> None:
+    """Run (name, command, done-marker) jobs, ``parallel`` at a time; skip those already done."""
+    pending = [j for j in jobs if not j[2].exists()]
+    running: list[tuple[str, subprocess.Popen, float]] = []
+    while pending or running:
+        while pending and len(running) < parallel:
+            name, cmd, marker = pending.pop(0)
+            print(f"[grid] start {name}", flush=True)
+            running.append((name, launch(cmd, marker.parent / "bench.log"), time.perf_counter()))
+        time.sleep(2)
+        for item in list(running):
+            name, proc, t0 = item
+            if proc.poll() is not None:
+                running.remove(item)
+                print(f"[grid] {name} exit {proc.returncode} after {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def train_seconds(run: Path) -> float:
+    """Training wall time of a run: steps x the last logged seconds per step."""
+    last = [json.loads(ln) for ln in (run / "logs" / "metrics.jsonl").read_text().splitlines() if ln.strip()][-1]
+    return last["step"] * last["time/sec_per_step"]
+
+
+def metric(metrics: dict, name: str) -> float | None:
+    for k, v in metrics.items():
+        if k.split("/")[0] == name and k.split("/", 1)[1].startswith(PROTOCOL):
+            return v
+    return None
+
+
+def row_of(run: Path, kind: str, width: float, key: str, seed: int, costs: dict | None) -> dict:
+    ev = json.loads((run / "eval.json").read_text())
+    s, t = ev.get("student", ev.get("metrics", {})), ev.get("teacher_metrics", {})
+    row = {"run": run.name, "kind": kind, "width": width, "losses": LOSS_SETS.get(key, "from scratch on real data"),
+           "seed": seed, "steps": json.loads((run / "logs" / "metrics.jsonl").read_text().splitlines()[-1])["step"],
+           "train_seconds": round(train_seconds(run), 1)}
+    for name in ("fid", "kid", "precision", "recall", "coverage"):
+        row[name] = metric(s, name)
+        if t:
+            row[f"teacher_{name}"] = metric(t, name)
+    if row.get("teacher_fid"):
+        row["fid_vs_teacher"] = row["fid"] / row["teacher_fid"]
+    for where, fid in ev.get("fidelity", {}).items():
+        row[f"psnr_{where}"], row[f"ssim_{where}"] = fid["psnr"], fid["ssim"]
+    if costs:
+        row.update({k: v for k, v in costs.items()})
+    return row
+
+
+def measure_costs(run: Path, teacher: str) -> dict:
+    import torch
+
+    from gantransfer.api import bench
+    torch.set_num_threads(1)
+    r = bench(run, against=teacher, repeats=20)
+    return {"params": r["generator"]["params"], "macs": r["generator"]["macs"],
+            **{k: round(v, 3) for k, v in r["ratios"].items()}}
+
+
+def fmt(v, spec=".3f") -> str:
+    return "" if v is None else format(v, spec)
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| width | losses | seed | steps | train s | FID | FID/teacher | KID | P | R | PSNR bank | PSNR fresh | "
+            "MACs red. | params red. | latency b1 speed-up | throughput b256 speed-up |")
+    out = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        out.append(f"| {r['width']:g} | {r['losses']} | {r['seed']} | {r['steps']} | {r['train_seconds']:.0f} | "
+                   f"{fmt(r['fid'])} | {fmt(r.get('fid_vs_teacher'), '.2f')} | {fmt(r['kid'], '.4f')} | "
+                   f"{fmt(r['precision'], '.2f')} | {fmt(r['recall'], '.2f')} | {fmt(r.get('psnr_bank'), '.1f')} | "
+                   f"{fmt(r.get('psnr_fresh'), '.1f')} | {fmt(r.get('macs_reduction'), '.1f')} | "
+                   f"{fmt(r.get('params_reduction'), '.1f')} | {fmt(r.get('latency_ms_batch1_reduction'), '.2f')} | "
+                   f"{fmt(r.get('throughput_per_s_batch256_speedup'), '.2f')} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--teacher", default=TEACHER)
+    ap.add_argument("--widths", type=float, nargs="+", default=[0.5, 0.25, 0.125, 0.0625])
+    ap.add_argument("--losses", nargs="+", default=list(LOSS_SETS), choices=list(LOSS_SETS))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--bank-size", type=int, default=16384)
+    ap.add_argument("--eval-n", type=int, default=10000)
+    ap.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
+                    help="train each width from scratch on real data for the wall time of its slowest distilled run")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--runs", default="runs/bench/distill")
+    ap.add_argument("--results", default="benchmarks/results/distill_grid.json")
+    args = ap.parse_args()
+    runs = Path(args.runs)
+    exe = [sys.executable, "-m", "gantransfer.cli"]
+    jobs = []
+    for width in args.widths:
+        for key in args.losses:
+            for seed in args.seeds:
+                out = runs / run_name(width, key, seed)
+                jobs.append((out.name, exe + ["distill", "--teacher", args.teacher, "--width", str(width),
+                                              "--loss", LOSS_SETS[key], "--steps", str(args.steps),
+                                              "--bank-size", str(args.bank_size), "--seed", str(seed),
+                                              "--eval-n", str(args.eval_n), "--no-progress",
+                                              "--sample-every", str(args.steps), "--out", str(out)],
+                             out / "eval.json"))
+    t0 = time.perf_counter()
+    run_all(jobs, args.jobs)
+    baseline_jobs = []
+    if args.baselines:
+        for width in args.widths:
+            done = [runs / run_name(width, k, s) for k in args.losses for s in args.seeds]
+            budget = max(train_seconds(r) for r in done if (r / "eval.json").exists())
+            out = runs / f"w{width:g}-scratch-s0"
+            baseline_jobs.append((out.name, exe + ["train", "--data", "fashion-mnist", "--arch", "dcgan",
+                                                   "--width", str(width), "--steps", "1000000",
+                                                   "--max-seconds", f"{budget:.0f}", "--seed", "0",
+                                                   "--sample-every", "100000", "--checkpoint-every", "2000",
+                                                   "--no-progress", "--out", str(out)],
+                                  out / "generator" / "config.json"))
+        run_all(baseline_jobs, args.jobs)
+        for name, _, marker in baseline_jobs:  # the same protocol as the distilled students
+            if not (runs / name / "eval.json").exists():
+                subprocess.run(exe + ["eval", str(runs / name), "--n", str(args.eval_n), "--device", "cpu",
+                                      "--out", str(runs / name / "eval.json")], check=True,
+                               stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    rows = []
+    for name, _, marker in jobs + baseline_jobs:
+        run = runs / name
+        if not (run / "eval.json").exists():
+            print(f"[grid] {name} has no results; see {run / 'bench.log'}", flush=True)
+            continue
+        width = float(name.split("-")[0][1:])
+        key, seed = name.split("-")[1], int(name.split("-")[2][1:])
+        rows.append(row_of(run, "scratch" if key == "scratch" else "distilled", width, key, seed,
+                           measure_costs(run, args.teacher)))
+    teacher_fid = next((r["teacher_fid"] for r in rows if r.get("teacher_fid")), None)
+    for r in rows:
+        if r["kind"] == "scratch" and teacher_fid:
+            r["teacher_fid"], r["fid_vs_teacher"] = teacher_fid, r["fid"] / teacher_fid
+    previous = json.loads(Path(args.results).read_text())["rows"] if Path(args.results).exists() else []
+    merged = {r["run"]: r for r in previous}
+    merged.update({r["run"]: r for r in rows})
+    result = {"command": "python " + " ".join(sys.argv), "teacher": args.teacher, "protocol": PROTOCOL,
+              "threads_per_run": 1, "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(),
+              "last_invocation_seconds": round(wall, 1), "rows": sorted(merged.values(), key=lambda r: r["run"])}
+    seeds = {}
+    for r in result["rows"]:
+        if r["kind"] == "distilled":
+            seeds.setdefault((r["width"], r["losses"]), []).append(r["fid"])
+    result["seed_spread"] = [{"width": w, "losses": ls, "n": len(v), "fid_mean": statistics.mean(v),
+                              "fid_std": statistics.stdev(v)} for (w, ls), v in seeds.items() if len(v) > 1]
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
+    print(table(result["rows"]))
+    print(json.dumps(result["seed_spread"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
