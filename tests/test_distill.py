@@ -232,3 +232,29 @@ def test_python_api_takes_a_module_a_loaded_pair_or_a_black_box_callable(teacher
                               latent_dim=gcfg.latent_dim, out=str(tmp_path / "fn2")), teacher=lambda z: g(z))
     with pytest.raises(Exception, match="exactly one teacher"):
         distill(DistillConfig(teacher=str(teacher), out=str(tmp_path / "x")), teacher=(g, gcfg))
+
+
+def test_user_feature_network_for_the_perceptual_term_and_l2_pixels(teacher, tmp_path, monkeypatch, capsys):
+    (tmp_path / "myfeatures.py").write_text(
+        "import torch\n"
+        "class Two(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.a = torch.nn.Conv2d(1, 4, 3)\n"
+        "        self.b = torch.nn.Conv2d(4, 4, 3)\n"
+        "    def forward(self, x):\n"
+        "        h = torch.relu(self.a(x))\n"
+        "        return [h, self.b(h)]\n"
+        "def make():\n"
+        "    return Two()\n"
+        "def not_a_module():\n"
+        "    return 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run = distill(DistillConfig(teacher=str(teacher), width=0.125, loss="pixel_l2=1,perceptual=1",
+                                perceptual_net="myfeatures:make", steps=3, log_every=1, eval_n=0, progress=False,
+                                out=str(tmp_path / "s")))
+    last = log(run)[-1]
+    assert last["loss/G/pixel_l2"] > 0 and last["loss/G/perceptual"] > 0 and "loss/G/pixel" not in last
+    assert main(["distill", "--teacher", str(teacher), "--perceptual-net", "myfeatures:not_a_module",
+                 "--steps", "2", "--out", str(tmp_path / "w")]) == 2
+    assert "must return an nn.Module" in capsys.readouterr().err

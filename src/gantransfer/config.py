@@ -176,7 +176,7 @@ class EvalConfig:
         _require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
 
 
-DISTILL_TERMS = ("pixel", "perceptual", "adversarial", "feature")
+DISTILL_TERMS = ("pixel", "pixel_l2", "perceptual", "adversarial", "feature")
 
 
 def parse_loss_weights(text: str) -> dict[str, float]:
@@ -238,8 +238,9 @@ class DistillConfig:
         _require(self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}")
         _validate_engine_fields(self)
         parse_loss_weights(self.loss)
-        _require(self.perceptual_net in ("auto", "classifier", "discriminator"),
-                 f"perceptual_net must be auto, classifier or discriminator, got {self.perceptual_net!r}")
+        _require(self.perceptual_net in ("auto", "classifier", "discriminator") or ":" in self.perceptual_net,
+                 f"perceptual_net must be auto, classifier, discriminator or an entry point pkg.module:factory, "
+                 f"got {self.perceptual_net!r}")
         _require(self.bank_size >= 0, f"bank_size must be >= 0, got {self.bank_size}")
         _require(self.truncation >= 0, f"truncation must be >= 0 (0: none), got {self.truncation}")
         _require(not self.data or parse_loss_weights(self.loss).get("adversarial", 0) > 0,

@@ -69,18 +69,23 @@ def load_teacher_module(spec: str, latent_dim: int | None = None, num_classes: i
                         device: str | torch.device = "cpu", black_box: bool = False) -> Teacher:
     """A teacher from an entry point ``pkg.module:factory`` returning an ``nn.Module`` or a callable
     ``f(z, labels) -> images in [-1, 1]`` (see ``teacher_from_model``)."""
+    model = import_entry_point(spec, "--teacher-module")
+    return teacher_from_model(model, latent_dim, num_classes, dataset, device, black_box, spec)
+
+
+def import_entry_point(spec: str, flag: str):
+    """Import ``pkg.module:factory`` and return ``factory()``; ConfigError naming ``flag`` when it fails."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise ConfigError(f"--teacher-module must look like pkg.module:factory, got {spec!r}")
+        raise ConfigError(f"{flag} must look like pkg.module:factory, got {spec!r}")
     try:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as e:
-        raise ConfigError(f"cannot import teacher entry point {spec!r}: {e}") from None
+        raise ConfigError(f"cannot import {flag} entry point {spec!r}: {e}") from None
     try:
-        model = factory()
+        return factory()
     except Exception as e:
-        raise ConfigError(f"teacher entry point {spec!r} failed when called: {type(e).__name__}: {e}") from None
-    return teacher_from_model(model, latent_dim, num_classes, dataset, device, black_box, spec)
+        raise ConfigError(f"{flag} entry point {spec!r} failed when called: {type(e).__name__}: {e}") from None
 
 
 def teacher_from_model(model, latent_dim: int | None = None, num_classes: int = 0, dataset: str = "",

@@ -20,6 +20,8 @@ class PixelLoss(LossTerm):
     def __init__(self, weight: float = 1.0, p: int = 1) -> None:
         super().__init__(weight)
         self.p = p
+        if p == 2:
+            self.name = "pixel_l2"
 
     def compute(self, ctx: StepContext) -> torch.Tensor:
         diff = ctx["student"] - ctx["teacher"]
@@ -72,6 +74,15 @@ def feature_maps_of_classifier(classifier) -> Callable[[torch.Tensor], list[torc
             if isinstance(layer, torch.nn.ReLU):
                 out.append(h)
         return out
+    return features
+
+
+def feature_maps_of_module(module: torch.nn.Module) -> Callable[[torch.Tensor], list[torch.Tensor]]:
+    """A user's feature network: its output (a tensor, or a list/tuple of tensors) as the feature maps."""
+    def features(x: torch.Tensor) -> list[torch.Tensor]:
+        out = module(x)
+        maps = list(out) if isinstance(out, (list, tuple)) else [out]
+        return [m if m.dim() > 2 else m[:, :, None, None] for m in maps]
     return features
 
 

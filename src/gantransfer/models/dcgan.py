@@ -27,20 +27,49 @@ def channels_at(r: int, resolution: int, width: float) -> int:
     return max(1, int(round(min(c, 8 * BASE_CHANNELS) * width)))
 
 
+CONDITIONINGS = ("embed", "affine")
+
+
+def mixture_ids(z: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Component ids read off the last latent coordinate: Phi(z[:, -1]) falls in bins of widths ``weights``
+    (normalised), so N(0, I) latents pick component k with probability weights[k]."""
+    u = 0.5 * (1 + torch.erf(z[:, -1] / math.sqrt(2)))
+    edges = torch.cumsum(weights / weights.sum(), 0)[:-1].to(z.device, z.dtype)
+    return torch.bucketize(u, edges, right=True)
+
+
 class DCGANGenerator(nn.Module):
-    """z (B, latent_dim) [+ labels] -> images (B, C, R, R) in [-1, 1]."""
+    """z (B, latent_dim) [+ labels] -> images (B, C, R, R) in [-1, 1].
+
+    Conditioning on ``num_classes`` labels: ``embed`` appends a learned label embedding to z; ``affine`` scales and
+    shifts z per label and adds a learned per-label constant to the first 4x4 feature map. With ``mixture``
+    weights and no classes, the generator is unconditional to its users but picks a component per sample from
+    the last latent coordinate (``mixture_ids``) and conditions on it: a fused student of several teachers.
+    """
 
     def __init__(self, latent_dim: int, resolution: int, channels: int, width: float = 1.0,
-                 num_classes: int = 0, embed_dim: int = 32) -> None:
+                 num_classes: int = 0, embed_dim: int = 32, conditioning: str = "embed",
+                 mixture: list[float] | None = None) -> None:
         super().__init__()
         check_resolution(resolution)
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {', '.join(CONDITIONINGS)}, got {conditioning!r}")
+        if mixture and num_classes:
+            raise ValueError("a generator takes class labels or mixture weights, not both")
         self.latent_dim, self.resolution, self.channels = latent_dim, resolution, channels
-        self.num_classes = num_classes
+        self.num_classes, self.conditioning = num_classes, conditioning
+        if mixture:
+            self.register_buffer("mixture", torch.tensor(mixture, dtype=torch.float32))
+        k = num_classes or len(mixture or [])
         in_dim = latent_dim
-        if num_classes > 0:
-            self.embed = nn.Embedding(num_classes, embed_dim)
-            in_dim += embed_dim
         c0 = channels_at(4, resolution, width)
+        if k and conditioning == "embed":
+            self.embed = nn.Embedding(k, embed_dim)
+            in_dim += embed_dim
+        elif k:
+            self.cond_scale = nn.Parameter(torch.ones(k, latent_dim))
+            self.cond_shift = nn.Parameter(0.1 * torch.randn(k, latent_dim))
+            self.cond_const = nn.Parameter(torch.zeros(k, c0, 4, 4))
         blocks: list[nn.Module] = [
             nn.ConvTranspose2d(in_dim, c0, 4, 1, 0, bias=False), nn.BatchNorm2d(c0), nn.ReLU(True)]
         r, c = 4, c0
@@ -51,17 +80,28 @@ class DCGANGenerator(nn.Module):
         blocks += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
         self.main = nn.Sequential(*blocks)
 
+    def _first(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """The conditioned input to ``main`` and, for ``affine``, the per-label constant for its first block."""
+        if hasattr(self, "mixture"):
+            labels = mixture_ids(z, self.mixture)
+        if hasattr(self, "cond_scale"):
+            if labels is None:
+                raise ValueError("this generator is class-conditional: pass labels")
+            return (z * self.cond_scale[labels] + self.cond_shift[labels])[:, :, None, None], self.cond_const[labels]
+        return concat_label_embedding(z, labels, getattr(self, "embed", None))[:, :, None, None], None
+
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        z = concat_label_embedding(z, labels, getattr(self, "embed", None))
-        return self.main(z[:, :, None, None])
+        return self.forward_features(z, labels)[0]
 
     def forward_features(self, z: torch.Tensor, labels: torch.Tensor | None = None
                          ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Images and the activations after every hidden block (4x4, 8x8, ...), for feature matching."""
-        h = concat_label_embedding(z, labels, getattr(self, "embed", None))[:, :, None, None]
+        h, const = self._first(z, labels)
         feats = []
-        for layer in self.main:
+        for i, layer in enumerate(self.main):
             h = layer(h)
+            if i == 0 and const is not None:
+                h = h + const
             if isinstance(layer, nn.ReLU):
                 feats.append(h)
         return h, feats

@@ -6,7 +6,8 @@ from typing import Any
 
 from torch import nn
 
-from gantransfer.models.dcgan import DCGANDiscriminator, DCGANGenerator, check_resolution, init_dcgan_weights
+from gantransfer.models.dcgan import (CONDITIONINGS, DCGANDiscriminator, DCGANGenerator, check_resolution,
+                                      init_dcgan_weights)
 from gantransfer.models.mlp import MLPDiscriminator, MLPGenerator
 
 FORMAT_VERSION = 1
@@ -26,6 +27,8 @@ class GeneratorConfig:
     class_names: list[str] = field(default_factory=list)
     dataset: str = ""             # the data set it models, used as the default for evaluation
     data_range: tuple[float, float] = (-1.0, 1.0)
+    conditioning: str = "embed"   # how labels enter a DCGAN generator: embed | affine
+    mixture: list[float] = field(default_factory=list)  # fused unconditional students: component weights
     format_version: int = FORMAT_VERSION
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -49,6 +52,10 @@ class GeneratorConfig:
             raise ValueError(f"width must be between 1/16 and 2, got {self.width}")
         if self.num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
+        if self.conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {', '.join(CONDITIONINGS)}, got {self.conditioning!r}")
+        if self.mixture and (self.num_classes or self.arch != "dcgan" or min(self.mixture) <= 0):
+            raise ValueError("mixture weights need an unconditional dcgan generator and positive weights")
         if self.kind == "image":
             check_resolution(self.resolution)
             if self.channels not in (1, 3):
@@ -75,7 +82,8 @@ def build_generator(cfg: GeneratorConfig) -> nn.Module:
     cfg.validate()
     if cfg.arch == "mlp":
         return MLPGenerator(cfg.latent_dim, cfg.channels, cfg.width, num_classes=cfg.num_classes)
-    g = DCGANGenerator(cfg.latent_dim, cfg.resolution, cfg.channels, cfg.width, cfg.num_classes)
+    g = DCGANGenerator(cfg.latent_dim, cfg.resolution, cfg.channels, cfg.width, cfg.num_classes,
+                       conditioning=cfg.conditioning, mixture=list(cfg.mixture) or None)
     init_dcgan_weights(g)
     return g
 

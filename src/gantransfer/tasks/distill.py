@@ -17,7 +17,8 @@ from gantransfer.engine.loop import Engine, EngineConfig, Phase, TrainingTask, r
 from gantransfer.errors import ConfigError
 from gantransfer.losses.base import LossTerm
 from gantransfer.losses.distillation import (FeatureMatching, PerceptualLoss, PixelLoss, feature_adapters,
-                                             feature_maps_of_classifier, feature_maps_of_discriminator)
+                                             feature_maps_of_classifier, feature_maps_of_discriminator,
+                                             feature_maps_of_module)
 from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
 from gantransfer.models.store import save_generator
@@ -32,6 +33,12 @@ def perceptual_features(teacher: Teacher, choice: str, device: torch.device):
     """The frozen feature network of the perceptual term."""
     from gantransfer.metrics.classifier import classifier_dir, load_classifier
     has_classifier = (classifier_dir(teacher.config.dataset) / "config.json").is_file() if teacher.config.dataset else False
+    if ":" in choice:  # a user's feature network from an entry point
+        from gantransfer.teachers import import_entry_point
+        module = import_entry_point(choice, "--perceptual-net")
+        if not isinstance(module, torch.nn.Module):
+            raise ConfigError(f"--perceptual-net {choice} must return an nn.Module, got {type(module).__name__}")
+        return feature_maps_of_module(module.to(device).eval().requires_grad_(False))
     if choice == "auto":
         choice = "classifier" if has_classifier else "discriminator"
     if choice == "classifier":
@@ -110,6 +117,8 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None) -> Path:
     trained = list(student.parameters())
     if weights.get("pixel", 0) > 0:
         terms.append(PixelLoss(weights["pixel"]))
+    if weights.get("pixel_l2", 0) > 0:
+        terms.append(PixelLoss(weights["pixel_l2"], p=2))
     if weights.get("perceptual", 0) > 0:
         feats = perceptual_features(teacher, cfg.perceptual_net, device)
         terms.append(PerceptualLoss(feats, weights["perceptual"]))
