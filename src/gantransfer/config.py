@@ -247,3 +247,58 @@ class DistillConfig:
                  "--data feeds real images to the adversarial term; add adversarial=W to --loss "
                  "(e.g. --loss pixel=1,perceptual=1,adversarial=0.1) or drop --data")
         _require(self.eval_n == 0 or self.eval_n >= 10, f"eval_n must be 0 (skip) or >= 10, got {self.eval_n}")
+
+
+@dataclass
+class FuseConfig:
+    """``gantransfer fuse``: one student generator of several teachers' combined distribution, data-free."""
+
+    teachers: list[str] = field(default_factory=list)  # generator/run directories or DCGAN checkpoints (2 or more)
+    labels: str = "teacher"            # teacher: condition on the teacher id | merge: on the union of class names
+    unconditional: bool = False        # no labels: the student picks a teacher per sample, with --weights
+    weights: list[float] | None = None  # share of each teacher (default: equal)
+    conditioning: str = "embed"        # embed (learned label embedding) | affine (per-label latent affine + constant)
+    dataset: str | None = None         # evaluation protocol and perceptual classifier (default: the teachers' own)
+    width: float = 0.5
+    latent_dim: int | None = None      # default: the largest teacher latent (+1 for --unconditional)
+    resolution: int | None = None      # default: the largest teacher resolution
+    channels: int | None = None        # default: the largest teacher channel count
+    loss: str = "pixel=1,perceptual=1"
+    perceptual_net: str = "auto"
+    batch_size: int = 64
+    lr: float = 1e-3
+    steps: int = 5000
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    ema_beta: float = 0.99
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    eval_n: int = 2000                 # samples per teacher for the end-of-run evaluation (0: skip it)
+    out: str = "runs/fused"
+    progress: bool = True
+    max_seconds: float = 0.0
+
+    def validate(self) -> None:
+        _require(len(self.teachers) >= 2, f"fuse needs at least two teachers (--teacher A --teacher B); got "
+                 f"{len(self.teachers)}. To compress one teacher, use `gantransfer distill`")
+        _require(self.labels in ("teacher", "merge"), f"labels must be teacher or merge, got {self.labels!r}")
+        _require(not (self.unconditional and self.labels == "merge"), "--labels merge needs a conditional student; "
+                 "drop --unconditional")
+        _require(self.weights is None or len(self.weights) == len(self.teachers),
+                 f"--weights has {len(self.weights or [])} values for {len(self.teachers)} teachers; give one each")
+        _require(self.weights is None or (all(w >= 0 for w in self.weights) and sum(self.weights) > 0),
+                 f"--weights must be non-negative and sum to a positive number, got {self.weights}")
+        _require(self.weights is None or all(w > 0 for w in self.weights),
+                 f"every teacher needs a positive weight (drop a teacher rather than give it 0), got {self.weights}")
+        _require(self.conditioning in ("embed", "affine"),
+                 f"conditioning must be embed or affine, got {self.conditioning!r}")
+        _require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        _validate_engine_fields(self)
+        weights = parse_loss_weights(self.loss)
+        _require(not weights.get("feature"), "the feature term needs one teacher's hidden layers; fuse supports "
+                 "pixel, pixel_l2, perceptual and adversarial")
+        _require(self.perceptual_net in ("auto", "classifier") or ":" in self.perceptual_net,
+                 f"perceptual_net must be auto, classifier or pkg.module:factory for fusion, got {self.perceptual_net!r}")
+        _require(self.eval_n == 0 or self.eval_n >= 10, f"eval_n must be 0 (skip) or >= 10, got {self.eval_n}")

@@ -13,43 +13,17 @@ from pathlib import Path
 import torch
 
 from gantransfer.config import DistillConfig, parse_loss_weights
-from gantransfer.engine.loop import Engine, EngineConfig, Phase, TrainingTask, resolve_device
+from gantransfer.engine.loop import Engine, EngineConfig, TrainingTask, resolve_device
 from gantransfer.errors import ConfigError
-from gantransfer.losses.base import LossTerm
-from gantransfer.losses.distillation import (FeatureMatching, PerceptualLoss, PixelLoss, feature_adapters,
-                                             feature_maps_of_classifier, feature_maps_of_discriminator,
-                                             feature_maps_of_module)
+from gantransfer.losses.distillation import FeatureMatching, feature_adapters
 from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
 from gantransfer.models.store import save_generator
 from gantransfer.report.grid import save_image_grid
-from gantransfer.tasks.gan import gan_phases
+from gantransfer.tasks.matching import matching_terms, perceptual_features, student_phases
 from gantransfer.tasks.rundir import prepare_run_dir, write_run_config
 from gantransfer.tasks.samplers import RealDataSampler, TeacherLatentSampler
 from gantransfer.teachers import Teacher, load_teacher, load_teacher_module, teacher_from_model
-
-
-def perceptual_features(teacher: Teacher, choice: str, device: torch.device):
-    """The frozen feature network of the perceptual term."""
-    from gantransfer.metrics.classifier import classifier_dir, load_classifier
-    has_classifier = (classifier_dir(teacher.config.dataset) / "config.json").is_file() if teacher.config.dataset else False
-    if ":" in choice:  # a user's feature network from an entry point
-        from gantransfer.teachers import import_entry_point
-        module = import_entry_point(choice, "--perceptual-net")
-        if not isinstance(module, torch.nn.Module):
-            raise ConfigError(f"--perceptual-net {choice} must return an nn.Module, got {type(module).__name__}")
-        return feature_maps_of_module(module.to(device).eval().requires_grad_(False))
-    if choice == "auto":
-        choice = "classifier" if has_classifier else "discriminator"
-    if choice == "classifier":
-        if not has_classifier:
-            raise ConfigError(f"no protocol classifier for data set {teacher.config.dataset!r}; "
-                              "use --perceptual-net discriminator")
-        return feature_maps_of_classifier(load_classifier(teacher.config.dataset, device))
-    if teacher.discriminator is None:
-        raise ConfigError("the teacher has no discriminator (black-box, or none saved beside it); "
-                          "use --perceptual-net classifier")
-    return feature_maps_of_discriminator(teacher.discriminator)
 
 
 def feature_matching_adapters(teacher: Teacher, student: torch.nn.Module, scfg, device) -> torch.nn.ModuleList:
@@ -111,18 +85,10 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None) -> Path:
     t_params, s_params = sum(p.numel() for p in teacher.module.parameters()), sum(p.numel() for p in student.parameters())
     if t_params and s_params >= t_params:
         warnings.warn(f"the student ({s_params:,} parameters) is not smaller than its teacher ({t_params:,})")
-    terms: list[LossTerm] = []
-    providers = {"student": lambda ctx: student(ctx["z"], ctx.batch.get("labels"))}
+    terms, providers = matching_terms(weights, student, lambda: perceptual_features(
+        cfg.perceptual_net, teacher.config.dataset, teacher.discriminator, device))
     modules: dict[str, torch.nn.Module] = {"G": student}
     trained = list(student.parameters())
-    if weights.get("pixel", 0) > 0:
-        terms.append(PixelLoss(weights["pixel"]))
-    if weights.get("pixel_l2", 0) > 0:
-        terms.append(PixelLoss(weights["pixel_l2"], p=2))
-    if weights.get("perceptual", 0) > 0:
-        feats = perceptual_features(teacher, cfg.perceptual_net, device)
-        terms.append(PerceptualLoss(feats, weights["perceptual"]))
-        providers["teacher_features"] = lambda ctx: [f.detach() for f in feats(ctx["teacher"])]
     with_features = weights.get("feature", 0) > 0
     if with_features:
         adapters = feature_matching_adapters(teacher, student, scfg, device)
@@ -134,6 +100,7 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None) -> Path:
         providers["student_features"] = lambda ctx: ctx["student_pair"][1]
     s_opt = torch.optim.Adam(trained, lr=cfg.lr, betas=(0.5, 0.999))
     optimizers: dict[str, torch.optim.Optimizer] = {"G": s_opt}
+    d = d_opt = None
     if weights.get("adversarial", 0) > 0:
         if teacher.discriminator is not None:  # the teacher's own D, trained on: it already knows the data
             d = copy.deepcopy(teacher.discriminator).train().requires_grad_(True)
@@ -141,11 +108,7 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None) -> Path:
             d = build_discriminator(scfg, teacher.config.width)
         d_opt = torch.optim.Adam(d.parameters(), lr=cfg.lr / 5, betas=(0.5, 0.999))
         modules["D"], optimizers["D"] = d, d_opt
-        phases = gan_phases(student, d, s_opt, d_opt, "hinge", extra_g_terms=terms,
-                            extra_providers={**providers, "fake": lambda ctx: ctx["student"]},
-                            adv_weight=weights["adversarial"])
-    else:
-        phases = [Phase("G", s_opt, terms, providers)]
+    phases = student_phases(student, s_opt, terms, providers, weights.get("adversarial", 0), d, d_opt)
     sampler = TeacherLatentSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed, with_features,
                                    cfg.truncation, real_images(cfg, scfg))
     preview_z, preview_y = draw_inputs(scfg, 32, torch.Generator().manual_seed(1234))
