@@ -39,6 +39,11 @@ HELP = {
     "perceptual_net": "features of the perceptual term: auto, classifier (the protocol's) or discriminator (the teacher's)",
     "bank_size": "draw latents from a fixed bank of this size (0: fresh latents every step)",
     "truncation": "truncation trick: redraw latent components beyond +-T, e.g. 1.5 (0: none)",
+    "teachers": "teachers to evaluate a fused student or baseline against (comma-separated, in fusion order)",
+    "weights": "share of each teacher, comma-separated (default: equal)",
+    "labels": "student labels: teacher (the teacher id) or merge (the union of the teachers' class names)",
+    "unconditional": "no labels: the student picks a teacher per sample from its last latent coordinate (--weights)",
+    "conditioning": "how labels enter the generator: embed (learned embedding) or affine (per-label latent affine)",
     "max_seconds": "stop after this many seconds of training, with a checkpoint (0: no limit; --resume goes on)",
 }
 
@@ -84,10 +89,11 @@ def config_from_args(cls: type, args: argparse.Namespace, extra: dict[str, Any] 
     return from_dict(cls, data)
 
 
-def _run_training(args: argparse.Namespace, cls: type, run_fn, resolve=None, produced: str = "generator") -> int:
+def _run_training(args: argparse.Namespace, cls: type, run_fn, resolve=None, produced: str = "generator",
+                  extra: dict[str, Any] | None = None) -> int:
     """Shared by the training commands: config file + flags, --dry-run, then the run itself."""
     from gantransfer.config import to_dict
-    cfg = config_from_args(cls, args)
+    cfg = config_from_args(cls, args, extra)
     if args.dry_run:
         print(json.dumps(to_dict(resolve(cfg) if resolve else cfg), indent=2))
         return 0
@@ -108,6 +114,23 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     return _run_training(args, DistillConfig, distill, produced="student")
 
 
+def _cmd_fuse(args: argparse.Namespace) -> int:
+    from gantransfer.config import FuseConfig
+    from gantransfer.tasks.fuse import fuse
+    return _run_training(args, FuseConfig, fuse, produced="fused student",
+                         extra={"teachers": args.teacher} if args.teacher else None)
+
+
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    from gantransfer.config import TrainConfig
+    from gantransfer.tasks.baseline import baseline
+    from gantransfer.tasks.train import resolve_train_config
+
+    def run(cfg, resume: bool = False):
+        return baseline(args.teacher or [], args.n, cfg, args.weights, resume)
+    return _run_training(args, TrainConfig, run, resolve_train_config, produced="baseline generator")
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     from gantransfer.api import sample_grid
     path = sample_grid(args.generator, args.out, n=args.n, seed=args.seed, classes=args.classes)
@@ -119,8 +142,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from gantransfer.config import EvalConfig
     from gantransfer.metrics.evaluate import evaluate, format_results
     cfg = config_from_args(EvalConfig, args, {"generator": args.generator})
-    results = evaluate(cfg)
-    print(json.dumps(results, indent=2) if args.json else format_results(results))
+    if cfg.teachers:
+        from gantransfer.engine.loop import resolve_device
+        from gantransfer.metrics.fusion import evaluate_fusion
+        results = evaluate_fusion(cfg.generator, cfg.teachers, cfg.n, resolve_device(cfg.device), cfg.seed)
+        print(json.dumps(results, indent=2))
+    else:
+        results = evaluate(cfg)
+        print(json.dumps(results, indent=2) if args.json else format_results(results))
     if args.out:
         from gantransfer.io import write_json
         write_json(args.out, results)
@@ -150,17 +179,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_training_command(sub, name: str, cls: type, func, help_text: str, description: str) -> None:
+def _add_training_command(sub, name: str, cls: type, func, help_text: str, description: str,
+                          skip: Sequence[str] = ()) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help_text, description=description)
     p.add_argument("--config", help="JSON config file; flags given on the command line override it")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--dry-run", action="store_true", help="validate and print the resolved config, train nothing")
-    add_config_flags(p, cls)
+    add_config_flags(p, cls, skip)
     p.set_defaults(func=func)
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gantransfer.config import DistillConfig, EvalConfig, TrainConfig
+    from gantransfer.config import DistillConfig, EvalConfig, FuseConfig, TrainConfig
     parser = argparse.ArgumentParser(prog="gantransfer", description="Knowledge transfer between GANs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -188,6 +219,23 @@ def build_parser() -> argparse.ArgumentParser:
                           "compress a teacher generator into a smaller student (data-free)",
                           "Distil a teacher into a student of --width, matching it on the same latents with "
                           "pixel, perceptual and adversarial terms (--loss pixel=1,perceptual=1).")
+
+    p = _add_training_command(sub, "fuse", FuseConfig, _cmd_fuse,
+                              "fuse several teacher generators into one student (data-free)",
+                              "Fuse teachers (--teacher A --teacher B ...) into one student of --width, conditional "
+                              "on the teacher id (default), on merged class labels, or unconditional with --weights.",
+                              skip=("teachers",))
+    p.add_argument("--teacher", action="append", help="a teacher (generator or run directory, or DCGAN checkpoint); "
+                   "repeat for each")
+
+    p = _add_training_command(sub, "baseline", TrainConfig, _cmd_baseline,
+                              "brute-force fusion baseline: sample a data set from the teachers, train one GAN on it",
+                              "Sample --n images from all teachers (--teacher A --teacher B ...) and train one GAN "
+                              "from scratch on them with train's settings.",
+                              skip=("data", "data_dir", "classes", "limit", "resolution", "channels"))
+    p.add_argument("--teacher", action="append", help="a teacher; repeat for each")
+    p.add_argument("--n", type=int, default=60000, help="images to sample from the teachers (default: 60000)")
+    p.add_argument("--weights", type=_parse_list(float), default=None, help="share of each teacher (default: equal)")
 
     p = sub.add_parser("bench", help="params, MACs, CPU latency and throughput (as ratios against --against)")
     p.add_argument("generator", help="generator or run directory")

@@ -169,6 +169,7 @@ class EvalConfig:
     seed: int = 0
     batch_size: int = 500
     device: str = "auto"
+    teachers: list[str] | None = None  # fused students and baselines: per-teacher figures against these
 
     def validate(self) -> None:
         _require(bool(self.generator), "eval needs a generator directory")

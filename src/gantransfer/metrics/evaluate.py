@@ -96,7 +96,7 @@ def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, 
     classifier = load_classifier(dataset, device)
     ref = reference_for(dataset, classes)
     labels = None
-    if gcfg.num_classes and classes:  # conditional: sample the evaluated classes only, uniformly
+    if gcfg.num_classes and classes and "data_classes" not in gcfg.meta:  # conditional: the evaluated classes only
         pick = torch.randint(len(classes), (n,), generator=torch.Generator().manual_seed(seed + 1))
         labels = torch.tensor(classes)[pick]
     images, _ = generate(g, gcfg, n, seed=seed, batch_size=batch_size, device=device, labels=labels)
@@ -115,7 +115,9 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     dataset = cfg.data or gcfg.dataset
     if not dataset:
         raise ConfigError("this generator does not record its data set; pass --data NAME")
-    classes = cfg.classes or (gcfg.meta.get("classes") if dataset == gcfg.dataset else None)
+    # fused students: their labels are teachers, the data classes they cover are recorded apart
+    recorded = gcfg.meta["data_classes"] if "data_classes" in gcfg.meta else gcfg.meta.get("classes")
+    classes = cfg.classes or (recorded if dataset == gcfg.dataset else None)
     t0 = time.perf_counter()
     result = {"generator": str(cfg.generator),
               **evaluate_generator(g, gcfg, dataset, cfg.n, cfg.seed, classes, cfg.batch_size, device)}

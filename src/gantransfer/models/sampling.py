@@ -29,13 +29,18 @@ def truncated_normal(n: int, dim: int, generator: torch.Generator, truncation: f
 def draw_inputs(cfg: GeneratorConfig, n: int, generator: torch.Generator,
                 labels: torch.Tensor | None = None, truncation: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Latents N(0, I) (truncated when asked) and, for conditional generators, labels uniform over the trained
-    classes."""
+    classes (or drawn by ``meta["label_weights"]``, indexed by label, when recorded)."""
     z = truncated_normal(n, cfg.latent_dim, generator, truncation)
     if cfg.num_classes == 0:
         return z, None
     if labels is None:
         classes = torch.tensor(sample_classes(cfg))
-        labels = classes[torch.randint(len(classes), (n,), generator=generator)]
+        weights = cfg.meta.get("label_weights")  # fused students: each teacher's share
+        if weights:
+            labels = torch.multinomial(torch.tensor(weights, dtype=torch.float64), n, replacement=True,
+                                       generator=generator)
+        else:
+            labels = classes[torch.randint(len(classes), (n,), generator=generator)]
     return z, labels
 
 

@@ -9,6 +9,7 @@ import torch
 
 from gantransfer.config import TrainConfig
 from gantransfer.data import load_dataset
+from gantransfer.data.base import Dataset
 from gantransfer.engine.loop import Engine, EngineConfig, TrainingTask
 from gantransfer.errors import ConfigError, DataError
 from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
@@ -54,19 +55,25 @@ def generator_config_for(cfg: TrainConfig, data) -> GeneratorConfig:
     return gcfg
 
 
-def train(config: TrainConfig, resume: bool = False) -> Path:
-    """Train a GAN as ``config`` says; returns the run directory (its ``generator/`` is the result)."""
+def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = None,
+          extra_meta: dict | None = None) -> Path:
+    """Train a GAN as ``config`` says; returns the run directory (its ``generator/`` is the result).
+
+    ``dataset`` replaces loading ``config.data`` (which then only names the evaluation protocol), and
+    ``extra_meta`` is recorded in the generator's config (the brute-force fusion baseline uses both)."""
     cfg = resolve_train_config(config)
     resolved = dataclasses.asdict(cfg)
     run = prepare_run_dir(cfg.out, resolved, resume)
-    data = load_dataset(cfg.data, "train", classes=cfg.classes, limit=cfg.limit, seed=cfg.seed,
-                        resolution=cfg.resolution, channels=cfg.channels, data_dir=cfg.data_dir)
+    data = dataset if dataset is not None else load_dataset(
+        cfg.data, "train", classes=cfg.classes, limit=cfg.limit, seed=cfg.seed, resolution=cfg.resolution,
+        channels=cfg.channels, data_dir=cfg.data_dir)
     if len(data) < 2:
         raise DataError(f"data set {cfg.data} has {len(data)} sample(s) after --classes/--limit; at least 2 are needed")
     if cfg.batch_size > len(data):
         warnings.warn(f"batch size {cfg.batch_size} is larger than the {len(data)} training samples; "
                       f"using batches of {len(data)}")
     gcfg = generator_config_for(cfg, data)
+    gcfg.meta.update(extra_meta or {})
     if cfg.eval_every and data.kind == "image":
         from gantransfer.metrics.classifier import load_classifier
         load_classifier(cfg.data)  # fail now, not mid-run, when the data set has no evaluation protocol
@@ -99,7 +106,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     def periodic_eval(step: int) -> dict[str, float]:
         from gantransfer.metrics.evaluate import evaluate_generator
         g_ema = snapshot.at(step)
-        res = evaluate_generator(g_ema, gcfg, cfg.data, cfg.eval_n, seed=0, classes=gcfg.meta["classes"],
+        res = evaluate_generator(g_ema, gcfg, cfg.data, cfg.eval_n, seed=0,
+                                 classes=gcfg.meta.get("data_classes") or gcfg.meta["classes"],
                                  device=next(g_ema.parameters()).device)
         return {f"eval/{k}": v for k, v in res["metrics"].items()}
 

@@ -1,0 +1,158 @@
+"""Per-teacher figures of a generator meant to cover several teachers (a fused student or a brute-force baseline).
+
+- **Teacher shares**: a teacher-domain classifier, trained here on the teachers' own samples and cached beside
+  the run, says which teacher each sample looks like; shares are compared with the requested weights.
+- **Per-teacher FID**: the student's samples for teacher k (conditioned on k; for a plain generator, the samples
+  the domain classifier assigns to k) against teacher k's samples, and both against the real test data of the
+  teacher's classes, in the protocol classifier's features.
+- **Union FID**: the student against the real test data of every teacher's classes, beside the teachers' own
+  mixture under the same protocol.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gantransfer.config import FuseConfig
+from gantransfer.deploy.bench import count_macs, count_params
+from gantransfer.errors import ConfigError
+from gantransfer.metrics.classifier import (ClassifierConfig, FeatureClassifier, classifier_dir, extract,
+                                            load_classifier, save_classifier)
+from gantransfer.metrics.evaluate import count_label, image_metrics, reference_for
+from gantransfer.metrics.fid import fid_from_features
+from gantransfer.models.sampling import generate
+from gantransfer.models.store import load_generator, resolve_generator_dir
+
+DOMAIN_TRAIN, DOMAIN_TEST, DOMAIN_STEPS = 2000, 500, 400
+
+
+def _batched(fn, n: int, batch: int = 500) -> torch.Tensor:
+    return torch.cat([fn(i, min(batch, n - i)) for i in range(0, n, batch)])
+
+
+def teacher_samples(tset, k: int, n: int, seed: int, device) -> torch.Tensor:
+    """``n`` images of teacher ``k`` in the student's image space (CPU)."""
+    rng = torch.Generator().manual_seed(seed * 7919 + k)
+    return _batched(lambda i, m: tset.draw(k, m, rng, device)[2].cpu(), n)
+
+
+def student_samples_for(g, tset, k: int, n: int, seed: int, device) -> torch.Tensor:
+    """The fused student's images for teacher ``k``: the student labels (or latent bin) of teacher k."""
+    rng = torch.Generator().manual_seed(seed * 7919 + 100 + k)
+
+    def part(i: int, m: int) -> torch.Tensor:
+        z = tset.latents_for(k, m, rng)
+        y = None if tset.mode == "unconditional" else tset.teacher_labels(k, m, rng)[1]
+        with torch.inference_mode():
+            return g(z.to(device), None if y is None else y.to(device)).float().cpu()
+    return _batched(part, n)
+
+
+def domain_classifier(tset, cache: Path, device, seed: int = 0) -> tuple[FeatureClassifier, float]:
+    """A small classifier of which teacher made an image, trained on the teachers' samples; cached under
+    ``cache`` by the teachers it was trained on. Returns it and its held-out accuracy."""
+    key = hashlib.sha1(json.dumps([tset.names, [t.source for t in tset.teachers], tset.student.resolution,
+                                   tset.student.channels, seed]).encode()).hexdigest()[:12]
+    d = cache / f"domain-classifier-{key}"
+    if (d / "config.json").is_file():
+        model = load_classifier(d, device)
+        return model, float(model.cfg.meta["held_out_accuracy"])
+    k = len(tset.teachers)
+    n = DOMAIN_TRAIN + DOMAIN_TEST
+    x = torch.cat([teacher_samples(tset, i, n, seed + 1, device) for i in range(k)])
+    y = torch.arange(k).repeat_interleave(n)
+    test = (torch.arange(len(y)) % n) >= DOMAIN_TRAIN
+    cfg = ClassifierConfig(dataset="teacher-domain", num_classes=k, resolution=tset.student.resolution,
+                           channels=tset.student.channels, widths=[16, 32, 64],
+                           meta={"teachers": tset.names, "sources": [t.source for t in tset.teachers]})
+    torch.manual_seed(seed)
+    model = FeatureClassifier(cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    xtr, ytr = x[~test], y[~test]
+    rng = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in range(DOMAIN_STEPS):
+        idx = torch.randint(len(ytr), (128,), generator=rng)
+        loss = torch.nn.functional.cross_entropy(model(xtr[idx].to(device)), ytr[idx].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    model.eval().requires_grad_(False)
+    _, probs = extract(model, x[test])
+    acc = float((probs.argmax(1) == y[test]).float().mean())
+    model.cfg.meta["held_out_accuracy"] = acc
+    save_classifier(model, d)
+    return model, acc
+
+
+def evaluate_fusion(generator: str | Path, teachers: list[str], n: int = 2000, device: str | torch.device = "cpu",
+                    seed: int = 0) -> dict[str, Any]:
+    """Teacher shares, per-teacher and union FIDs and costs of ``generator`` against ``teachers``."""
+    from gantransfer.tasks.fuse import load_teacher_set
+    g, gcfg = load_generator(generator, device)
+    meta = gcfg.meta
+    fused = meta.get("labels") in ("teacher", "merge", "unconditional")
+    if gcfg.kind != "image":
+        raise ConfigError("fusion evaluation works on image generators")
+    tset = load_teacher_set(FuseConfig(
+        teachers=list(teachers), unconditional=meta.get("labels") == "unconditional",
+        labels="merge" if meta.get("labels") == "merge" else "teacher", weights=meta.get("weights"),
+        latent_dim=gcfg.latent_dim if fused else None, resolution=gcfg.resolution, channels=gcfg.channels,
+        dataset=gcfg.dataset or None, width=gcfg.width), device)
+    if fused and tset.names != meta.get("teacher_names"):
+        raise ConfigError(f"this student was fused from {meta.get('teacher_names')}, not {tset.names}; "
+                          "pass its teachers in the same order")
+    run_dir = resolve_generator_dir(generator).parent
+    clf, acc = domain_classifier(tset, run_dir / "eval-cache", device, seed)
+    x, _ = generate(g, gcfg, n, seed=seed, device=device)  # the generator's own sampling (weights included)
+    _, probs = extract(clf, x)
+    k = len(tset.teachers)
+    shares = torch.bincount(probs.argmax(1), minlength=k).double() / n
+    result: dict[str, Any] = {
+        "generator": str(generator), "n": n, "teachers": tset.names, "fused": fused,
+        "domain_classifier_accuracy": acc,
+        "teacher_shares": {name: float(shares[i]) for i, name in enumerate(tset.names)},
+        "requested_weights": {name: float(tset.weights[i]) for i, name in enumerate(tset.names)},
+        "share_over_weight": {name: float(shares[i] / tset.weights[i]) for i, name in enumerate(tset.names)},
+    }
+    dataset = tset.student.dataset
+    protocol = bool(dataset) and (classifier_dir(dataset) / "config.json").is_file()
+    per: dict[str, dict[str, float]] = {}
+    feats = load_classifier(dataset, device) if protocol else None
+    pred = probs.argmax(1)
+    teacher_x = []
+    for i, t in enumerate(tset.teachers):
+        tx = teacher_samples(tset, i, n, seed, device)
+        teacher_x.append(tx)
+        sx = student_samples_for(g, tset, i, n, seed, device) if fused else x[pred == i]
+        row: dict[str, float] = {"student_samples": len(sx)}
+        if feats is not None and len(sx) >= 10:
+            fs, ft = extract(feats, sx)[0], extract(feats, tx)[0]
+            row["fid_student_vs_teacher"] = fid_from_features(fs, ft)
+            classes = t.config.meta.get("classes")
+            if classes and t.config.dataset == dataset:
+                ref = reference_for(dataset, classes)["features"]
+                row["fid_student_vs_real"] = fid_from_features(fs, ref)
+                row["fid_teacher_vs_real"] = fid_from_features(ft, ref)
+                row["fid_ratio_to_teacher"] = row["fid_student_vs_real"] / row["fid_teacher_vs_real"]
+        per[tset.names[i]] = row
+    result["per_teacher"] = per
+    if feats is not None:
+        union = meta.get("data_classes")
+        ref = reference_for(dataset, union)
+        tag = f"{feats.cfg.protocol}/{count_label(n)}"
+        names = feats.cfg.meta.get("class_names") or []
+        result["union"] = image_metrics(x, feats, ref, names, tag, seed)
+        mix = torch.cat([tx[: max(1, int(round(float(w) * n)))] for tx, w in zip(teacher_x, tset.weights)])[:n]
+        result["teachers_mixture"] = image_metrics(mix, feats, ref, names, tag, seed)["metrics"]
+    t_params = [count_params(t.module) for t in tset.teachers]
+    t_macs = [count_macs(t.module, t.config) for t in tset.teachers]
+    s_params, s_macs = count_params(g), count_macs(g, gcfg)
+    result["cost"] = {"student_params": s_params, "teachers_params": t_params, "student_macs": s_macs,
+                      "teachers_macs": t_macs, "params_vs_sum": sum(t_params) / s_params,
+                      "params_vs_largest": max(t_params) / s_params}
+    return result
