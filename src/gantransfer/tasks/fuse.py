@@ -178,8 +178,9 @@ def balanced_counts(weights: torch.Tensor, n: int) -> list[int]:
     counts = raw.floor().long().clamp(min=1)
     while counts.sum() < n:
         counts[int(torch.argmax(raw - counts))] += 1
-    while counts.sum() > n:
-        counts[int(torch.argmax(counts - raw))] -= 1
+    while counts.sum() > n:  # take back from those above their share, never below one
+        excess = (counts - raw).masked_fill(counts <= 1, float("-inf"))
+        counts[int(torch.argmax(excess))] -= 1
     return counts.tolist()
 
 
