@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from jobs import run_all, train_seconds
+
 TEACHER = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 LOSS_SETS = {"p": "pixel=1", "pp": "pixel=1,perceptual=1", "ppa": "pixel=1,perceptual=1,adversarial=0.1",
              "ppaf": "pixel=1,perceptual=1,adversarial=0.1,feature=1"}
@@ -28,35 +30,6 @@ PROTOCOL = "fashion-mnist-classifier-v1/10k"
 
 def run_name(width: float, key: str, seed: int) -> str:
     return f"w{width:g}-{key}-s{seed}"
-
-
-def launch(cmd: list[str], log: Path) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    log.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)
-
-
-def run_all(jobs: list[tuple[str, list[str], Path]], parallel: int) -> None:
-    """Run (name, command, done-marker) jobs, ``parallel`` at a time; skip those already done."""
-    pending = [j for j in jobs if not j[2].exists()]
-    running: list[tuple[str, subprocess.Popen, float]] = []
-    while pending or running:
-        while pending and len(running) < parallel:
-            name, cmd, marker = pending.pop(0)
-            print(f"[grid] start {name}", flush=True)
-            running.append((name, launch(cmd, marker.parent / "bench.log"), time.perf_counter()))
-        time.sleep(2)
-        for item in list(running):
-            name, proc, t0 = item
-            if proc.poll() is not None:
-                running.remove(item)
-                print(f"[grid] {name} exit {proc.returncode} after {time.perf_counter() - t0:.0f} s", flush=True)
-
-
-def train_seconds(run: Path) -> float:
-    """Training wall time of a run: steps x the last logged seconds per step."""
-    last = [json.loads(ln) for ln in (run / "logs" / "metrics.jsonl").read_text().splitlines() if ln.strip()][-1]
-    return last["step"] * last["time/sec_per_step"]
 
 
 def metric(metrics: dict, name: str) -> float | None:
@@ -140,7 +113,7 @@ def main() -> None:
                                               "--bank-size", str(args.bank_size), "--seed", str(seed),
                                               "--eval-n", str(args.eval_n), "--no-progress",
                                               "--sample-every", str(args.steps), "--out", str(out)],
-                             out / "eval.json"))
+                             out / "eval.json", out / "bench.log"))
     t0 = time.perf_counter()
     run_all(jobs, args.jobs)
     baseline_jobs = []
@@ -154,16 +127,16 @@ def main() -> None:
                                                    "--max-seconds", f"{budget:.0f}", "--seed", "0",
                                                    "--sample-every", "100000", "--checkpoint-every", "2000",
                                                    "--no-progress", "--out", str(out)],
-                                  out / "generator" / "config.json"))
+                                  out / "generator" / "config.json", out / "bench.log"))
         run_all(baseline_jobs, args.jobs)
-        for name, _, marker in baseline_jobs:  # the same protocol as the distilled students
+        for name, *_ in baseline_jobs:  # the same protocol as the distilled students
             if not (runs / name / "eval.json").exists():
                 subprocess.run(exe + ["eval", str(runs / name), "--n", str(args.eval_n), "--device", "cpu",
                                       "--out", str(runs / name / "eval.json")], check=True,
                                stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     rows = []
-    for name, _, marker in jobs + baseline_jobs:
+    for name, *_ in jobs + baseline_jobs:
         run = runs / name
         if not (run / "eval.json").exists():
             print(f"[grid] {name} has no results; see {run / 'bench.log'}", flush=True)

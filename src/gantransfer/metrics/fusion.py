@@ -119,29 +119,39 @@ def evaluate_fusion(generator: str | Path, teachers: list[str], n: int = 2000, d
         "requested_weights": {name: float(tset.weights[i]) for i, name in enumerate(tset.names)},
         "share_over_weight": {name: float(shares[i] / tset.weights[i]) for i, name in enumerate(tset.names)},
     }
+    protocols: dict[str, FeatureClassifier | None] = {}
+
+    def protocol_of(name: str) -> FeatureClassifier | None:
+        """The protocol classifier of a data set, when one is shipped."""
+        if name not in protocols:
+            shipped = bool(name) and (classifier_dir(name) / "config.json").is_file()
+            protocols[name] = load_classifier(name, device) if shipped else None
+        return protocols[name]
+
     dataset = tset.student.dataset
-    protocol = bool(dataset) and (classifier_dir(dataset) / "config.json").is_file()
+    feats = protocol_of(dataset)
     per: dict[str, dict[str, float]] = {}
-    feats = load_classifier(dataset, device) if protocol else None
     pred = probs.argmax(1)
     teacher_x = []
     for i, t in enumerate(tset.teachers):
         tx = teacher_samples(tset, i, n, seed, device)
         teacher_x.append(tx)
         sx = student_samples_for(g, tset, i, n, seed, device) if fused else x[pred == i]
-        row: dict[str, float] = {"student_samples": len(sx)}
-        if feats is not None and len(sx) >= 10:
-            fs, ft = extract(feats, sx)[0], extract(feats, tx)[0]
+        row: dict[str, Any] = {"student_samples": len(sx)}
+        own = protocol_of(t.config.dataset) or feats  # each teacher under its own data set's protocol
+        if own is not None and len(sx) >= 10:
+            row["protocol"] = own.cfg.protocol
+            fs, ft = extract(own, sx)[0], extract(own, tx)[0]
             row["fid_student_vs_teacher"] = fid_from_features(fs, ft)
             classes = t.config.meta.get("classes")
-            if classes and t.config.dataset == dataset:
-                ref = reference_for(dataset, classes)["features"]
+            if classes and own.cfg.dataset == t.config.dataset:
+                ref = reference_for(t.config.dataset, classes)["features"]
                 row["fid_student_vs_real"] = fid_from_features(fs, ref)
                 row["fid_teacher_vs_real"] = fid_from_features(ft, ref)
                 row["fid_ratio_to_teacher"] = row["fid_student_vs_real"] / row["fid_teacher_vs_real"]
         per[tset.names[i]] = row
     result["per_teacher"] = per
-    if feats is not None:
+    if feats is not None and all(t.config.dataset == dataset for t in tset.teachers):
         union = meta.get("data_classes")
         ref = reference_for(dataset, union)
         tag = f"{feats.cfg.protocol}/{count_label(n)}"

@@ -130,8 +130,10 @@ def load_teacher_set(cfg: FuseConfig, device: torch.device) -> TeacherSet:
         raise ConfigError(f"--latent-dim {latent} is smaller than the latent of teacher(s) {', '.join(short)}"
                           + (" plus the selector coordinate of --unconditional" if cfg.unconditional else ""))
     datasets = {t.config.dataset for t in teachers}
-    dataset = cfg.dataset or (datasets.pop() if len(datasets) == 1 else "")
-    data_classes = sorted({c for t in teachers for c in (t.config.meta.get("classes") or [])})
+    common = datasets.pop() if len(datasets) == 1 else ""
+    dataset = cfg.dataset or common
+    # the real classes the union covers: only meaningful when every teacher models the same data set
+    data_classes = sorted({c for t in teachers for c in (t.config.meta.get("classes") or [])}) if common else []
     if cfg.unconditional:
         mode, class_names, label_map = "unconditional", names, [{c: k for c in _teacher_classes(t)}
                                                                  for k, t in enumerate(teachers)]

@@ -1,0 +1,141 @@
+"""Fusion benchmark: teachers on disjoint class groups (and across data sets) fused into one student, against the
+brute-force baseline (sample a data set from the teachers, train one GAN) given the same wall time.
+
+    python benchmarks/fusion.py --settings fmnist3 fmnist2 cross --jobs 2
+
+Per setting: teachers are trained (`gantransfer train`, reused when done), `gantransfer fuse` distils them into a
+student narrower than the largest teacher, `gantransfer baseline` trains the same architecture on --baseline-n
+teacher samples for the fused run's training time, and `gantransfer eval --teachers` measures both the same way
+(teacher shares by a teacher-domain classifier, per-teacher FID against each teacher's real classes, union FID).
+Each process runs one torch thread, --jobs at a time. Writes --results and prints a markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from jobs import run_all, train_seconds
+
+TEACHERS = {  # name: (data set, classes)
+    "fm-tops": ("fashion-mnist", "0,2,4,6"), "fm-footwear": ("fashion-mnist", "5,7,9"),
+    "fm-rest": ("fashion-mnist", "1,3,8"), "fm-0-4": ("fashion-mnist", "0,1,2,3,4"),
+    "fm-5-9": ("fashion-mnist", "5,6,7,8,9"), "mnist": ("mnist-5k", None),
+}
+SHIPPED = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
+SETTINGS = {"fmnist3": ["fm-tops", "fm-footwear", "fm-rest"], "fmnist2": ["fm-0-4", "fm-5-9"],
+            "cross": ["shipped", "mnist"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    ap.add_argument("--teacher-width", type=float, default=0.5)
+    ap.add_argument("--teacher-steps", type=int, default=2500)
+    ap.add_argument("--width", type=float, default=0.4375, help="student width (fewer parameters than a teacher)")
+    ap.add_argument("--loss", default="pixel=1,perceptual=1")
+    ap.add_argument("--fuse-steps", type=int, default=2000)
+    ap.add_argument("--baseline-n", type=int, default=30000)
+    ap.add_argument("--eval-n", type=int, default=5000)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--runs", default="runs/bench/fusion")
+    ap.add_argument("--results", default="benchmarks/results/fusion.json")
+    args = ap.parse_args()
+    runs = Path(args.runs)
+    exe = [sys.executable, "-m", "gantransfer.cli"]
+    t0 = time.perf_counter()
+
+    def teacher_path(name: str) -> str:
+        return SHIPPED if name == "shipped" else str(runs / "teachers" / name)
+
+    needed = sorted({t for s in args.settings for t in SETTINGS[s] if t != "shipped"})
+    jobs = []
+    for name in needed:
+        data, classes = TEACHERS[name]
+        out = runs / "teachers" / name
+        cmd = exe + ["train", "--data", data, "--width", str(args.teacher_width), "--steps", str(args.teacher_steps),
+                     "--seed", "0", "--checkpoint-every", "500", "--sample-every", str(args.teacher_steps),
+                     "--no-progress", "--out", str(out)] + (["--classes", classes] if classes else [])
+        jobs.append((name, cmd, out / "state" / f"step-{args.teacher_steps:07d}", out / "bench.log"))
+    run_all(jobs, args.jobs)
+
+    fuse_jobs = []
+    for setting in args.settings:
+        out = runs / setting / "fused"
+        cmd = exe + ["fuse", *sum((["--teacher", teacher_path(t)] for t in SETTINGS[setting]), []),
+                     "--width", str(args.width), "--loss", args.loss, "--steps", str(args.fuse_steps),
+                     "--eval-n", str(args.eval_n), "--sample-every", str(args.fuse_steps), "--no-progress",
+                     "--out", str(out)]
+        if setting == "cross":  # no common protocol: the Fashion-MNIST classifier as the perceptual network
+            cmd += ["--dataset", "fashion-mnist"]
+        fuse_jobs.append((f"{setting}/fused", cmd, out / "eval.json", out / "bench.log"))
+    run_all(fuse_jobs, args.jobs)
+
+    base_jobs = []
+    for setting in args.settings:
+        out = runs / setting / "baseline"
+        budget = train_seconds(runs / setting / "fused")
+        teachers = [teacher_path(t) for t in SETTINGS[setting]]
+        cmd = exe + ["baseline", *sum((["--teacher", t] for t in teachers), []), "--n", str(args.baseline_n),
+                     "--width", str(args.width), "--steps", "1000000", "--max-seconds", f"{budget:.0f}",
+                     "--seed", "0", "--checkpoint-every", "5000", "--sample-every", "100000", "--no-progress",
+                     "--out", str(out)]
+        # the final checkpoint (and generator/) is written when the time limit strikes
+        base_jobs.append((f"{setting}/baseline", cmd, out / "generator" / "config.json", out / "bench.log"))
+    run_all(base_jobs, args.jobs)
+    eval_jobs = []
+    for setting in args.settings:
+        base = runs / setting / "baseline"
+        teachers = ",".join(teacher_path(t) for t in SETTINGS[setting])
+        eval_jobs.append((f"{setting}/baseline-eval", [*exe, "eval", str(base), "--teachers", teachers, "--n",
+                                                       str(args.eval_n), "--device", "cpu", "--out",
+                                                       str(base / "eval.json")],
+                          base / "eval.json", base / "eval.log"))
+    run_all(eval_jobs, args.jobs)
+
+    rows = []
+    for setting in args.settings:
+        for method in ("fused", "baseline"):
+            run = runs / setting / method
+            if not (run / "eval.json").exists():
+                print(f"[fusion] {setting}/{method} has no results; see {run / 'bench.log'}", flush=True)
+                continue
+            ev = json.loads((run / "eval.json").read_text())
+            union = ev.get("union", {}).get("metrics", {})
+            fid = next((v for k, v in union.items() if k.startswith("fid/")), None)
+            mix = next((v for k, v in ev.get("teachers_mixture", {}).items() if k.startswith("fid/")), None)
+            rows.append({
+                "setting": setting, "method": method, "teachers": ev["teachers"],
+                "train_seconds": round(train_seconds(run), 1),
+                "steps": json.loads((run / "logs" / "metrics.jsonl").read_text().splitlines()[-1])["step"],
+                "union_fid": fid, "teachers_mixture_fid": mix,
+                "union_recall": next((v for k, v in union.items() if k.startswith("recall/")), None),
+                "teacher_shares": ev["teacher_shares"], "share_over_weight": ev["share_over_weight"],
+                "domain_classifier_accuracy": ev["domain_classifier_accuracy"],
+                "per_teacher": ev["per_teacher"], "params_vs_largest": ev["cost"]["params_vs_largest"],
+                "params_vs_sum": ev["cost"]["params_vs_sum"], "student_params": ev["cost"]["student_params"],
+                "teachers_params": ev["cost"]["teachers_params"]})
+    result = {"command": "python " + " ".join(sys.argv), "threads_per_run": 1, "parallel_runs": args.jobs,
+              "machine_cpus": os.cpu_count(), "teacher_width": args.teacher_width,
+              "teacher_steps": args.teacher_steps, "student_width": args.width, "loss": args.loss,
+              "fuse_steps": args.fuse_steps, "baseline_n": args.baseline_n, "eval_n": args.eval_n,
+              "seconds": round(time.perf_counter() - t0, 1), "rows": rows}
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
+    print("| setting | method | train s | union FID | teachers' mixture FID | shares / weight | "
+          "per-teacher FID / teacher's | params vs largest |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ratio = ", ".join(f"{k} {v:.2f}" for k, v in r["share_over_weight"].items())
+        per = ", ".join(f"{k} {v['fid_ratio_to_teacher']:.2f}" for k, v in r["per_teacher"].items()
+                        if "fid_ratio_to_teacher" in v)
+        fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
+        print(f"| {r['setting']} | {r['method']} | {r['train_seconds']:.0f} | {fmt(r['union_fid'])} | "
+              f"{fmt(r['teachers_mixture_fid'])} | {ratio} | {per} | {r['params_vs_largest']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
