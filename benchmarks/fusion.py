@@ -40,6 +40,8 @@ def main() -> None:
     ap.add_argument("--fuse-steps", type=int, default=2000)
     ap.add_argument("--baseline-n", type=int, default=30000)
     ap.add_argument("--eval-n", type=int, default=5000)
+    ap.add_argument("--variants", action=argparse.BooleanOptionalAction, default=True,
+                    help="also fuse fmnist3 with affine conditioning and fmnist2 unconditionally with weights 0.7,0.3")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--runs", default="runs/bench/fusion")
     ap.add_argument("--results", default="benchmarks/results/fusion.json")
@@ -62,16 +64,25 @@ def main() -> None:
         jobs.append((name, cmd, out / "state" / f"step-{args.teacher_steps:07d}", out / "bench.log"))
     run_all(jobs, args.jobs)
 
+    variants = {"fused": []}
+    if args.variants:  # the other way to inject the teacher id, and an unconditional student with unequal weights
+        variants.update({"fused-affine": ["--conditioning", "affine"],
+                         "fused-unconditional": ["--unconditional", "--weights", "0.7,0.3"]})
     fuse_jobs = []
     for setting in args.settings:
-        out = runs / setting / "fused"
-        cmd = exe + ["fuse", *sum((["--teacher", teacher_path(t)] for t in SETTINGS[setting]), []),
-                     "--width", str(args.width), "--loss", args.loss, "--steps", str(args.fuse_steps),
-                     "--eval-n", str(args.eval_n), "--sample-every", str(args.fuse_steps), "--no-progress",
-                     "--out", str(out)]
-        if setting == "cross":  # no common protocol: the Fashion-MNIST classifier as the perceptual network
-            cmd += ["--dataset", "fashion-mnist"]
-        fuse_jobs.append((f"{setting}/fused", cmd, out / "eval.json", out / "bench.log"))
+        for method, extra in variants.items():
+            if method == "fused-unconditional" and len(SETTINGS[setting]) != 2:
+                continue
+            if method != "fused" and setting != {"fused-affine": "fmnist3"}.get(method, "fmnist2"):
+                continue
+            out = runs / setting / method
+            cmd = exe + ["fuse", *sum((["--teacher", teacher_path(t)] for t in SETTINGS[setting]), []),
+                         "--width", str(args.width), "--loss", args.loss, "--steps", str(args.fuse_steps),
+                         "--eval-n", str(args.eval_n), "--sample-every", str(args.fuse_steps), "--no-progress",
+                         "--out", str(out), *extra]
+            if setting == "cross":  # no common protocol: the Fashion-MNIST classifier as the perceptual network
+                cmd += ["--dataset", "fashion-mnist"]
+            fuse_jobs.append((f"{setting}/{method}", cmd, out / "eval.json", out / "bench.log"))
     run_all(fuse_jobs, args.jobs)
 
     base_jobs = []
@@ -98,10 +109,11 @@ def main() -> None:
 
     rows = []
     for setting in args.settings:
-        for method in ("fused", "baseline"):
+        for method in ("fused", "fused-affine", "fused-unconditional", "baseline"):
             run = runs / setting / method
             if not (run / "eval.json").exists():
-                print(f"[fusion] {setting}/{method} has no results; see {run / 'bench.log'}", flush=True)
+                if run.exists():
+                    print(f"[fusion] {setting}/{method} has no results; see {run / 'bench.log'}", flush=True)
                 continue
             ev = json.loads((run / "eval.json").read_text())
             union = ev.get("union", {}).get("metrics", {})
@@ -109,6 +121,7 @@ def main() -> None:
             mix = next((v for k, v in ev.get("teachers_mixture", {}).items() if k.startswith("fid/")), None)
             rows.append({
                 "setting": setting, "method": method, "teachers": ev["teachers"],
+                "requested_weights": ev["requested_weights"],
                 "train_seconds": round(train_seconds(run), 1),
                 "steps": json.loads((run / "logs" / "metrics.jsonl").read_text().splitlines()[-1])["step"],
                 "union_fid": fid, "teachers_mixture_fid": mix,

@@ -60,7 +60,8 @@ def _parse_list(tp: Any):
 def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: Sequence[str] = ()) -> None:
     """One flag per dataclass field (``--field-name``); absent flags do not override the config file."""
     hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
+    own = set(cls.__dict__.get("__annotations__", {}))  # the command's own fields first, inherited ones after
+    for f in sorted(dataclasses.fields(cls), key=lambda f: f.name not in own):
         if f.name in skip:
             continue
         flag = "--" + f.name.replace("_", "-")

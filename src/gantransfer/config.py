@@ -199,7 +199,26 @@ def parse_loss_weights(text: str) -> dict[str, float]:
 
 
 @dataclass
-class DistillConfig:
+class StudentTraining:
+    """The engine settings of the tasks that train a student from teachers (distill, fuse)."""
+
+    batch_size: int = 64
+    lr: float = 1e-3
+    steps: int = 5000
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    ema_beta: float = 0.99
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    eval_n: int = 2000                 # samples (per teacher, when fusing) for the end-of-run evaluation; 0: skip
+    progress: bool = True
+    max_seconds: float = 0.0           # stop, checkpoint and export once training has run this long (0: no limit)
+
+
+@dataclass
+class DistillConfig(StudentTraining):
     """``gantransfer distill``: a smaller student that reproduces a teacher generator, data-free."""
 
     teacher: str | None = None         # a generator/run directory, or a PyTorch DCGAN checkpoint (.pt/.pth/.tar)
@@ -215,20 +234,7 @@ class DistillConfig:
     truncation: float = 0.0            # redraw latent components beyond +-T (truncation trick); 0: none
     data: str | None = None            # real images for the real side of the adversarial term (default: data-free)
     data_dir: str | None = None        # where a built-in data set's files are, when not in the default place
-    batch_size: int = 64
-    lr: float = 1e-3
-    steps: int = 5000
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
-    ema_beta: float = 0.99
-    log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 500
-    eval_n: int = 2000                 # samples for the end-of-run evaluation (0: skip it)
     out: str = "runs/student"
-    progress: bool = True
-    max_seconds: float = 0.0           # stop, checkpoint and export once training has run this long (0: no limit)
 
     def validate(self, teacher_object: bool = False) -> None:
         """``teacher_object``: the Python API was handed the teacher itself (then neither path may be set)."""
@@ -251,7 +257,7 @@ class DistillConfig:
 
 
 @dataclass
-class FuseConfig:
+class FuseConfig(StudentTraining):
     """``gantransfer fuse``: one student generator of several teachers' combined distribution, data-free."""
 
     teachers: list[str] = field(default_factory=list)  # generator/run directories or DCGAN checkpoints (2 or more)
@@ -266,20 +272,7 @@ class FuseConfig:
     channels: int | None = None        # default: the largest teacher channel count
     loss: str = "pixel=1,perceptual=1"
     perceptual_net: str = "auto"
-    batch_size: int = 64
-    lr: float = 1e-3
-    steps: int = 5000
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
-    ema_beta: float = 0.99
-    log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 500
-    eval_n: int = 2000                 # samples per teacher for the end-of-run evaluation (0: skip it)
     out: str = "runs/fused"
-    progress: bool = True
-    max_seconds: float = 0.0
 
     def validate(self) -> None:
         _require(len(self.teachers) >= 2, f"fuse needs at least two teachers (--teacher A --teacher B); got "
