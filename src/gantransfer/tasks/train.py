@@ -55,6 +55,31 @@ def generator_config_for(cfg: TrainConfig, data) -> GeneratorConfig:
     return gcfg
 
 
+def gan_training_task(gcfg: GeneratorConfig, dcfg: dict, modules: dict, optimizers: dict, phases: list,
+                      sampler, resolved: dict, seed: int, evaluate=None) -> TrainingTask:
+    """A generator/discriminator task with an EMA generator: export (generator/ and discriminator/ at every
+    checkpoint), preview grids, and ``evaluate(snapshot, step)`` on the recalibrated EMA when given."""
+    preview_inputs = draw_inputs(gcfg, 64, torch.Generator().manual_seed(1234))
+    snapshot = RecalibratedSnapshot(lambda: modules["G_ema"], gcfg, seed=seed)
+
+    def export(run_dir: Path, step: int) -> None:
+        meta = {**gcfg.meta, "train_steps": step, "train_config": resolved}
+        save_generator(snapshot.at(step), dataclasses.replace(gcfg, meta=meta), run_dir / "generator")
+        save_module(modules["D"], dcfg, run_dir / "discriminator")
+
+    def preview(run_dir: Path, step: int) -> None:
+        g_ema = snapshot.at(step)
+        device = next(g_ema.parameters()).device
+        z, y = preview_inputs
+        with torch.inference_mode():
+            x = g_ema(z.to(device), None if y is None else y.to(device))
+        save_samples(x, run_dir / "samples" / f"step-{step:07d}.png", nrow=8, title=f"step {step}")
+
+    return TrainingTask(modules=modules, optimizers=optimizers, phases=phases, sampler=sampler,
+                        ema=("G", "G_ema"), export=export, preview=preview,
+                        evaluate=(lambda step: evaluate(snapshot, step)) if evaluate else None)
+
+
 def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = None,
           extra_meta: dict | None = None) -> Path:
     """Train a GAN as ``config`` says; returns the run directory (its ``generator/`` is the result).
@@ -84,26 +109,9 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
     g_opt = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=betas)
     d_opt = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=betas)
     sampler = RealDataSampler(data, cfg.batch_size, gcfg.latent_dim, cfg.seed, cfg.conditional)
-    preview_inputs = draw_inputs(gcfg, 64, torch.Generator().manual_seed(1234))
     dcfg = {"kind": "discriminator", "width": cfg.d_width or cfg.width, "generator": gcfg.to_dict()}
 
-    snapshot = RecalibratedSnapshot(lambda: modules["G_ema"], gcfg, seed=cfg.seed)
-
-    def export(run_dir: Path, step: int) -> None:
-        g_ema = snapshot.at(step)
-        meta = {**gcfg.meta, "train_steps": step, "train_config": resolved}
-        save_generator(g_ema, dataclasses.replace(gcfg, meta=meta), run_dir / "generator")
-        save_module(modules["D"], dcfg, run_dir / "discriminator")
-
-    def preview(run_dir: Path, step: int) -> None:
-        g_ema = snapshot.at(step)
-        device = next(g_ema.parameters()).device
-        z, y = preview_inputs
-        with torch.inference_mode():
-            x = g_ema(z.to(device), None if y is None else y.to(device))
-        save_samples(x, run_dir / "samples" / f"step-{step:07d}.png", nrow=8, title=f"step {step}")
-
-    def periodic_eval(step: int) -> dict[str, float]:
+    def periodic_eval(snapshot: RecalibratedSnapshot, step: int) -> dict[str, float]:
         from gantransfer.metrics.evaluate import evaluate_generator
         g_ema = snapshot.at(step)
         res = evaluate_generator(g_ema, gcfg, cfg.data, cfg.eval_n, seed=0,
@@ -111,11 +119,9 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
                                  device=next(g_ema.parameters()).device)
         return {f"eval/{k}": v for k, v in res["metrics"].items()}
 
-    modules = {"G": g, "D": d}
-    task = TrainingTask(modules=modules, optimizers={"G": g_opt, "D": d_opt},
-                        phases=gan_phases(g, d, g_opt, d_opt, cfg.loss, cfg.r1), sampler=sampler,
-                        ema=("G", "G_ema"), export=export, preview=preview,
-                        evaluate=periodic_eval if cfg.eval_every else None)
+    task = gan_training_task(gcfg, dcfg, {"G": g, "D": d}, {"G": g_opt, "D": d_opt},
+                             gan_phases(g, d, g_opt, d_opt, cfg.loss, cfg.r1), sampler, resolved, cfg.seed,
+                             periodic_eval if cfg.eval_every else None)
     engine = Engine(task, EngineConfig.from_task_config(cfg), run)
     write_run_config(run, "train", resolved, {"generator": gcfg.to_dict(), "train_samples": len(data)})
     engine.fit(resume=resume)
