@@ -44,6 +44,13 @@ HELP = {
     "labels": "student labels: teacher (the teacher id) or merge (the union of the teachers' class names)",
     "unconditional": "no labels: the student picks a teacher per sample from its last latent coordinate (--weights)",
     "conditioning": "how labels enter the generator: embed (learned embedding) or affine (per-label latent affine)",
+    "method": "finetune, freezed (first --freeze-d D blocks frozen), l2sp, minegan (miner, then joint) or scratch",
+    "freeze_d": "discriminator blocks to keep frozen (freezed: 2 unless given)",
+    "diffaugment": "DiffAugment policies for D's inputs: any of color,translation,cutout",
+    "l2sp": "weight of the L2 pull towards the source weights (method l2sp)",
+    "miner_steps": "minegan: steps of stage one, the miner alone (default: a quarter of --steps)",
+    "eval_every": "held-out evaluation every N steps (0: never); adapt keeps the best step",
+    "held_out": "training-split images outside --limit used to choose the best step",
     "max_seconds": "stop after this many seconds of training, with a checkpoint (0: no limit; --resume goes on)",
 }
 
@@ -122,6 +129,13 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
                          extra={"teachers": args.teacher} if args.teacher else None)
 
 
+def _cmd_adapt(args: argparse.Namespace) -> int:
+    from gantransfer.config import AdaptConfig
+    from gantransfer.tasks.adapt import adapt
+    return _run_training(args, AdaptConfig, adapt, produced="adapted generator",
+                         extra={"sources": args.source} if args.source else None)
+
+
 def _cmd_baseline(args: argparse.Namespace) -> int:
     from gantransfer.config import TrainConfig
     from gantransfer.tasks.baseline import baseline
@@ -192,7 +206,7 @@ def _add_training_command(sub, name: str, cls: type, func, help_text: str, descr
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gantransfer.config import DistillConfig, EvalConfig, FuseConfig, TrainConfig
+    from gantransfer.config import AdaptConfig, DistillConfig, EvalConfig, FuseConfig, TrainConfig
     parser = argparse.ArgumentParser(prog="gantransfer", description="Knowledge transfer between GANs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -228,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
                               skip=("teachers",))
     p.add_argument("--teacher", action="append", help="a teacher (generator or run directory, or DCGAN checkpoint); "
                    "repeat for each")
+
+    p = _add_training_command(sub, "adapt", AdaptConfig, _cmd_adapt,
+                              "bootstrap a generator for a new domain from a few images and pretrained sources",
+                              "Transfer --source generators to the target images in --data (--limit N of them) "
+                              "with --method finetune, freezed, l2sp, minegan or scratch (the baseline); "
+                              "--diffaugment combines with each.", skip=("sources",))
+    p.add_argument("--source", action="append", help="a pretrained source (generator or run directory); repeat for "
+                   "several (minegan)")
 
     p = _add_training_command(sub, "baseline", TrainConfig, _cmd_baseline,
                               "brute-force fusion baseline: sample a data set from the teachers, train one GAN on it",

@@ -106,7 +106,7 @@ def _validate_engine_fields(cfg: Any) -> None:
     _require(0.0 <= cfg.ema_beta < 1.0, f"ema_beta must be in [0, 1), got {cfg.ema_beta}")
     _require(cfg.batch_size is None or cfg.batch_size >= 2, f"batch_size must be >= 2, got {cfg.batch_size}")
     _require(cfg.lr is None or cfg.lr > 0, f"lr must be positive, got {cfg.lr}")
-    _require(cfg.width > 0, f"width must be positive, got {cfg.width}")
+    _require(getattr(cfg, "width", 1.0) > 0, f"width must be positive, got {getattr(cfg, 'width', None)}")
     for name in ("log_every", "sample_every", "checkpoint_every"):
         _require(getattr(cfg, name) >= 1, f"{name} must be >= 1, got {getattr(cfg, name)}")
     _require(cfg.max_seconds >= 0, f"max_seconds must be >= 0 (0: no limit), got {cfg.max_seconds}")
@@ -296,3 +296,62 @@ class FuseConfig(StudentTraining):
         _require(self.perceptual_net in ("auto", "classifier") or ":" in self.perceptual_net,
                  f"perceptual_net must be auto, classifier or pkg.module:factory for fusion, got {self.perceptual_net!r}")
         _require(self.eval_n == 0 or self.eval_n >= 10, f"eval_n must be 0 (skip) or >= 10, got {self.eval_n}")
+
+
+ADAPT_METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
+
+
+@dataclass
+class AdaptConfig:
+    """``gantransfer adapt``: a generator for a new domain from a few images, transferred from pretrained sources."""
+
+    sources: list[str] = field(default_factory=list)  # source generator/run directories (several: minegan only)
+    data: str = ""                     # target: a built-in data set or an image folder
+    data_dir: str | None = None
+    classes: list[int] | None = None
+    limit: int | None = None           # the few target images (a seeded subset)
+    method: str = "finetune"           # finetune | freezed | l2sp | minegan | scratch
+    freeze_d: int | None = None        # discriminator blocks kept frozen (freezed: 2 unless given)
+    diffaugment: str = ""              # color,translation,cutout (any subset; combines with every method)
+    l2sp: float = 0.01                 # weight of the L2-SP term (method l2sp)
+    miner_steps: int | None = None     # minegan: steps of stage one (miner alone); default: a quarter of --steps
+    loss: str = "nonsaturating"
+    r1: float = 0.0
+    lr: float = 2e-4
+    batch_size: int = 64
+    steps: int = 2000
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    ema_beta: float = 0.99
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    eval_every: int = 250              # held-out FID every N steps; the best generator is kept (0: never)
+    held_out: int = 1000               # training-split images outside --limit used to pick the best step
+    eval_n: int = 2000                 # samples for the periodic and final evaluations
+    out: str = "runs/adapt"
+    progress: bool = True
+    max_seconds: float = 0.0
+
+    def validate(self) -> None:
+        _require(len(self.sources) >= 1, "adapt needs a pretrained source: --source DIR")
+        _require(bool(self.data), "adapt needs target images: --data NAME_OR_FOLDER")
+        _require(self.method in ADAPT_METHODS, f"method must be one of {', '.join(ADAPT_METHODS)}, got {self.method!r}")
+        _require(len(self.sources) == 1 or self.method == "minegan",
+                 f"{len(self.sources)} sources were given; only --method minegan steers several (a learned selector)")
+        _require(self.freeze_d is None or self.freeze_d >= 0, f"freeze_d must be >= 0, got {self.freeze_d}")
+        _require(self.l2sp >= 0, f"l2sp must be >= 0, got {self.l2sp}")
+        _require(self.miner_steps is None or 0 <= self.miner_steps <= self.steps,
+                 f"miner_steps must be between 0 and --steps ({self.steps}), got {self.miner_steps}")
+        _require(self.loss in ("nonsaturating", "hinge"), f"loss must be nonsaturating or hinge, got {self.loss!r}")
+        _require(self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
+        _require(self.eval_every >= 0 and self.held_out >= 0, "eval_every and held_out must be >= 0")
+        _require(self.eval_n >= 10, f"eval_n must be >= 10, got {self.eval_n}")
+        _require(self.limit is None or self.limit >= 2, f"limit must be >= 2, got {self.limit}")
+        from gantransfer.losses.augment import diff_augment
+        try:
+            diff_augment(self.diffaugment)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        _validate_engine_fields(self)

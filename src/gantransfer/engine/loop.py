@@ -40,6 +40,11 @@ class Phase:
     terms: list[LossTerm]
     providers: dict[str, Callable[[StepContext], torch.Tensor]]
     every: int = 1
+    start: int = 0                   # first step at which the phase runs
+    until: int | None = None         # the phase runs for steps < until (None: to the end)
+
+    def active(self, step: int) -> bool:
+        return step % self.every == 0 and self.start <= step and (self.until is None or step < self.until)
 
 
 @dataclass
@@ -202,7 +207,7 @@ class Engine:
                 batch = task.sampler.next(self.rng, self.device)
                 values: dict[str, float] = {}
                 for phase in task.phases:
-                    if self.step % phase.every == 0:
+                    if phase.active(self.step):
                         values.update(self._run_phase(phase, batch))
                 if task.ema is not None:
                     src, dst = task.ema

@@ -29,6 +29,8 @@ class GeneratorConfig:
     data_range: tuple[float, float] = (-1.0, 1.0)
     conditioning: str = "embed"   # how labels enter a DCGAN generator: embed | affine
     mixture: list[float] = field(default_factory=list)  # fused unconditional students: component weights
+    sources: list[dict[str, Any]] = field(default_factory=list)  # MineGAN: the steered sources' configs
+    miner_hidden: int = 128                                      # MineGAN: hidden width of each miner
     format_version: int = FORMAT_VERSION
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -80,6 +82,11 @@ class GeneratorConfig:
 def build_generator(cfg: GeneratorConfig) -> nn.Module:
     """A freshly initialised generator for ``cfg``."""
     cfg.validate()
+    if cfg.sources:
+        from gantransfer.models.miner import MinedGenerator
+        configs = [GeneratorConfig.from_dict(d) for d in cfg.sources]
+        return MinedGenerator([build_generator(c) for c in configs], [c.latent_dim for c in configs],
+                              cfg.latent_dim, cfg.miner_hidden)
     if cfg.arch == "mlp":
         return MLPGenerator(cfg.latent_dim, cfg.channels, cfg.width, num_classes=cfg.num_classes)
     g = DCGANGenerator(cfg.latent_dim, cfg.resolution, cfg.channels, cfg.width, cfg.num_classes,

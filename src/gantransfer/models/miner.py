@@ -1,0 +1,68 @@
+"""MineGAN (Wang et al. 2020): small miner networks steer pretrained generators towards a target domain.
+
+A ``Miner`` maps the input latent to one source's latent space and starts as the identity (its MLP's last layer
+is zero). A ``MinedGenerator`` holds one or several sources, each with its miner; with several, a learned
+selector (softmax over sources) picks one per sample from the last latent coordinate (``mixture_ids``), and its
+gradient reaches the selector through a straight-through estimator.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gantransfer.models.dcgan import mixture_ids
+
+
+class Miner(nn.Module):
+    """z (B, in_dim) -> z' (B, out_dim): the identity (padded or cut) plus a residual MLP, zero at start."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 128) -> None:
+        super().__init__()
+        self.in_dim, self.out_dim = in_dim, out_dim
+        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden),
+                                 nn.LeakyReLU(0.2), nn.Linear(hidden, out_dim))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        base = z[:, :self.out_dim]
+        if base.shape[1] < self.out_dim:
+            base = torch.cat([base, z.new_zeros(z.shape[0], self.out_dim - base.shape[1])], 1)
+        return base + self.mlp(z)
+
+
+class MinedGenerator(nn.Module):
+    """Sources steered by miners; unconditional (labels are ignored)."""
+
+    def __init__(self, generators: list[nn.Module], source_latents: list[int], latent_dim: int,
+                 hidden: int = 128) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.generators = nn.ModuleList(generators)
+        self.miners = nn.ModuleList(Miner(latent_dim, d, hidden) for d in source_latents)
+        if len(generators) > 1:
+            self.selector = nn.Parameter(torch.zeros(len(generators)))
+
+    def source_probabilities(self) -> torch.Tensor:
+        if len(self.generators) == 1:
+            return torch.ones(1)
+        return self.selector.detach().softmax(0).cpu()
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if len(self.generators) == 1:
+            return self.generators[0](self.miners[0](z))
+        probs = self.selector.softmax(0)
+        pick = mixture_ids(z, probs.detach())
+        if not torch.is_grad_enabled():  # sampling: run each source on its own samples only
+            out = None
+            for k, (g, m) in enumerate(zip(self.generators, self.miners)):
+                mine = pick == k
+                if mine.any():
+                    x = g(m(z[mine]))
+                    out = x.new_zeros(z.shape[0], *x.shape[1:]) if out is None else out
+                    out[mine] = x
+            return out
+        hard = nn.functional.one_hot(pick, len(self.generators)).to(probs.dtype)
+        weights = hard + probs - probs.detach()  # forward: the picked source; backward: d/d probs
+        images = torch.stack([g(m(z)) for g, m in zip(self.generators, self.miners)], 1)
+        return (weights[:, :, None, None, None] * images).sum(1)
