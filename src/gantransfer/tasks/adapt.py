@@ -105,9 +105,9 @@ def discriminator_params(cfg: AdaptConfig, d: torch.nn.Module) -> list[torch.nn.
     blocks = getattr(d, "blocks", None)
     if k and blocks is None:
         raise ConfigError("--freeze-d needs a DCGAN discriminator (blocks)")
-    if k and k >= len(blocks):
-        raise ConfigError(f"--freeze-d {k}: the discriminator has {len(blocks)} blocks; freeze at most "
-                          f"{len(blocks) - 1}")
+    if k and k > len(blocks):
+        raise ConfigError(f"--freeze-d {k}: the discriminator has {len(blocks)} blocks (and a head, always "
+                          f"trained); freeze at most {len(blocks)}")
     frozen = {id(p) for b in list(blocks or [])[:k] for p in b.parameters()}
     return [p for p in d.parameters() if id(p) not in frozen]
 
@@ -124,11 +124,11 @@ def adapt(config: AdaptConfig, resume: bool = False) -> Path:
         warnings.warn(f"batch size {cfg.batch_size} is larger than the {len(train_set)} target images; "
                       f"using batches of {len(train_set)}")
     resolved = dataclasses.asdict(cfg)
-    run = prepare_run_dir(cfg.out, resolved, resume)
     torch.manual_seed(cfg.seed)
     g, gcfg, d = adapt_models(cfg, sources)
     g_opt = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     d_opt = torch.optim.Adam(discriminator_params(cfg, d), lr=cfg.lr, betas=(0.5, 0.999))
+    run = prepare_run_dir(cfg.out, resolved, resume)  # only once the setup is known to work
     extra_g, extra_d = [], []
     if cfg.method == "l2sp" and cfg.l2sp > 0:
         extra_g, extra_d = [L2SP(g, cfg.l2sp)], [L2SP(d, cfg.l2sp)]
