@@ -1,0 +1,101 @@
+"""Limited-data benchmark: every adaptation method x target size, from a source trained on Fashion-MNIST 0-4.
+
+    python benchmarks/adapt.py --jobs 2                    # after benchmarks/fusion.py has trained its teachers
+
+Targets: Fashion-MNIST footwear (classes 5, 7, 9) and MNIST (the 5k subset), with N in --ns images. Every
+method runs with DiffAugment (color,translation,cutout) for the same number of steps; the held-out split picks
+the best step and the test split scores it (FID/KID/precision/recall under the target's protocol, memorisation
+share). --seeds repeats N=100. Multi-source MineGAN: sources on tops and on footwear, target footwear; the
+selector should prefer footwear. Each process runs one torch thread, --jobs at a time. Writes --results.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from jobs import run_all, train_seconds
+
+TARGETS = {"footwear": ["--data", "fashion-mnist", "--classes", "5,7,9"], "mnist": ["--data", "mnist-5k"]}
+METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--source", default="runs/bench/fusion/teachers/fm-0-4")
+    ap.add_argument("--multi-sources", nargs=2, default=["runs/bench/fusion/teachers/fm-tops",
+                                                         "runs/bench/fusion/teachers/fm-footwear"])
+    ap.add_argument("--targets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    ap.add_argument("--ns", type=int, nargs="+", default=[10, 100, 1000], help="target sizes for footwear")
+    ap.add_argument("--mnist-ns", type=int, nargs="+", default=[100], help="target sizes for MNIST")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds for N=100 (others: seed 0)")
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--diffaugment", default="color,translation,cutout")
+    ap.add_argument("--eval-n", type=int, default=1000)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--runs", default="runs/bench/adapt")
+    ap.add_argument("--results", default="benchmarks/results/adapt.json")
+    args = ap.parse_args()
+    runs, exe, t0 = Path(args.runs), [sys.executable, "-m", "gantransfer.cli"], time.perf_counter()
+    common = ["--steps", str(args.steps), "--diffaugment", args.diffaugment, "--eval-every", str(args.steps // 4),
+              "--eval-n", str(args.eval_n), "--sample-every", str(args.steps), "--no-progress"]
+    jobs = []
+    for target in args.targets:
+        for n in (args.ns if target == "footwear" else args.mnist_ns):
+            for method in args.methods:
+                for seed in (args.seeds if n == 100 else [0]):
+                    out = runs / f"{target}-n{n}-{method}-s{seed}"
+                    cmd = exe + ["adapt", "--source", args.source, *TARGETS[target], "--limit", str(n), "--method",
+                                 method, "--seed", str(seed), *common, "--out", str(out)]
+                    jobs.append((out.name, cmd, out / "eval.json", out / "bench.log"))
+    multi = runs / "footwear-n100-minegan-multi-s0"
+    jobs.append((multi.name, exe + ["adapt", *sum((["--source", s] for s in args.multi_sources), []),
+                                    *TARGETS["footwear"], "--limit", "100", "--method", "minegan", *common,
+                                    "--out", str(multi)], multi / "eval.json", multi / "bench.log"))
+    run_all(jobs, args.jobs)
+    rows = []
+    for name, *_ in jobs:
+        run = runs / name
+        if not (run / "eval.json").exists():
+            print(f"[adapt] {name} has no results; see {run / 'bench.log'}", flush=True)
+            continue
+        ev = json.loads((run / "eval.json").read_text())
+        test = ev.get("test", {})
+        pick = lambda prefix: next((v for k, v in test.items() if k.startswith(prefix)), None)  # noqa: E731
+        target, n, method, seed = name.split("-")[0], int(name.split("-")[1][1:]), name.split("-")[2], \
+            int(name.split("-")[-1][1:])
+        rows.append({"run": name, "target": target, "n": n, "method": method + ("-multi" if "multi" in name else ""),
+                     "seed": seed, "train_seconds": round(train_seconds(run), 1), "fid": pick("fid/"),
+                     "kid": pick("kid/"), "precision": pick("precision/"), "recall": pick("recall/"),
+                     "memorised_share": ev.get("memorisation", {}).get("memorised_share"),
+                     "best_step": ev["best_step"], "last_step": ev["last_step"],
+                     "went_past_best": ev["went_past_best"], "source_probabilities": ev.get("source_probabilities")})
+    spread = {}
+    for r in rows:
+        if r["n"] == 100 and r["fid"] is not None:
+            spread.setdefault((r["target"], r["method"]), []).append(r["fid"])
+    result = {"command": "python " + " ".join(sys.argv), "source": args.source, "steps": args.steps,
+              "diffaugment": args.diffaugment, "eval_n": args.eval_n, "threads_per_run": 1,
+              "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(), "seconds": round(time.perf_counter() - t0, 1),
+              "rows": rows,
+              "n100_seed_spread": [{"target": t, "method": m, "n": len(v), "fid_mean": statistics.mean(v),
+                                    "fid_std": statistics.stdev(v) if len(v) > 1 else 0.0}
+                                   for (t, m), v in spread.items()]}
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
+    print("| target | N | method | seed | FID | precision | recall | memorised | best step / last | s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    fmt = lambda v, f=".3f": "" if v is None else format(v, f)  # noqa: E731
+    for r in rows:
+        print(f"| {r['target']} | {r['n']} | {r['method']} | {r['seed']} | {fmt(r['fid'])} | {fmt(r['precision'], '.2f')}"
+              f" | {fmt(r['recall'], '.2f')} | {fmt(r['memorised_share'], '.3f')} | {r['best_step']} / "
+              f"{r['last_step']} | {r['train_seconds']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
