@@ -33,6 +33,8 @@ def main() -> None:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--eval-n", type=int, default=10000)
     ap.add_argument("--hardware", help="what the training ran on, when it is not this process (e.g. --resume)")
+    ap.add_argument("--ship-discriminator", action="store_true",
+                    help="also ship the run's discriminator (distillation's perceptual and adversarial terms use it)")
     ap.add_argument("train_args", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     train_args = [a for a in args.train_args if a != "--"]
@@ -59,6 +61,8 @@ def main() -> None:
     if dest.exists():
         shutil.rmtree(dest)
     save_generator(g, dataclasses.replace(gcfg, meta=meta), dest)
+    if args.ship_discriminator:
+        shutil.copytree(run / "discriminator", dest / "discriminator")
     out = Path("benchmarks/results") / f"teacher-{args.name}.json"
     write_json(out, {"name": args.name, "training": training, **res})
     print(f"wrote {dest} and {out}")
