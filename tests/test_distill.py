@@ -258,3 +258,16 @@ def test_user_feature_network_for_the_perceptual_term_and_l2_pixels(teacher, tmp
     assert main(["distill", "--teacher", str(teacher), "--perceptual-net", "myfeatures:not_a_module",
                  "--steps", "2", "--out", str(tmp_path / "w")]) == 2
     assert "must return an nn.Module" in capsys.readouterr().err
+
+
+def test_a_shallower_student_matches_features_by_resolution(teacher, tmp_path):
+    run = distill(DistillConfig(teacher=str(teacher), width=0.125, start_resolution=8, loss="pixel=1,feature=1",
+                                steps=3, log_every=1, eval_n=20, progress=False, out=str(tmp_path / "s")))
+    from gantransfer import load
+    s, scfg = load(run)
+    t, _ = load(teacher)
+    convs = lambda g: sum(isinstance(m, nn.ConvTranspose2d) for m in g.modules())  # noqa: E731
+    assert scfg.start_resolution == 8 and convs(s) == convs(t) - 1
+    assert log(run)[-1]["loss/G/feature"] > 0 and s(torch.randn(2, scfg.latent_dim)).shape == (2, 1, 16, 16)
+    assert main(["distill", "--teacher", str(teacher), "--start-resolution", "16", "--steps", "1", "--out",
+                 str(tmp_path / "bad")]) == 2

@@ -51,6 +51,7 @@ HELP = {
     "miner_steps": "minegan: steps of stage one, the miner alone (default: a quarter of --steps)",
     "eval_every": "held-out evaluation every N steps (0: never); adapt keeps the best step",
     "held_out": "training-split images outside --limit used to choose the best step",
+    "start_resolution": "first feature-map size of the student generator (8: one block fewer than the usual 4)",
     "max_seconds": "stop after this many seconds of training, with a checkpoint (0: no limit; --resume goes on)",
 }
 

@@ -228,6 +228,7 @@ class DistillConfig(StudentTraining):
     num_classes: int = 0               # entry points: class count of a conditional teacher
     dataset: str | None = None         # data set the teacher models (evaluation protocol, perceptual classifier)
     width: float = 0.25
+    start_resolution: int | None = None  # the student's first feature-map size (default: the teacher's; 8: a block fewer)
     loss: str = "pixel=1,perceptual=1"
     perceptual_net: str = "auto"       # auto | classifier | discriminator
     bank_size: int = 0                 # 0: fresh latents every step

@@ -52,12 +52,17 @@ class FeatureMatching(LossTerm):
 
     def compute(self, ctx: StepContext) -> torch.Tensor:
         fs, ft = ctx["student_features"], ctx["teacher_features_g"]
-        return sum((a(s) - t).pow(2).mean() for a, s, t in zip(self.adapters, fs, ft))
+        pairs = getattr(self.adapters, "pairs", None) or list(zip(range(len(fs)), range(len(ft))))
+        return sum((a(fs[i]) - ft[j]).pow(2).mean() for a, (i, j) in zip(self.adapters, pairs))
 
 
-def feature_adapters(student_channels: list[int], teacher_channels: list[int]) -> torch.nn.ModuleList:
-    """1x1 convolutions from each student block's channels to the teacher's."""
-    return torch.nn.ModuleList(torch.nn.Conv2d(s, t, 1) for s, t in zip(student_channels, teacher_channels))
+def feature_adapters(student_channels: list[int], teacher_channels: list[int],
+                     pairs: list[tuple[int, int]] | None = None) -> torch.nn.ModuleList:
+    """1x1 convolutions from each student block's channels to the teacher's; ``pairs`` (student block, teacher
+    block) say which blocks meet, by resolution (a shallower student skips the teacher's first blocks)."""
+    adapters = torch.nn.ModuleList(torch.nn.Conv2d(s, t, 1) for s, t in zip(student_channels, teacher_channels))
+    adapters.pairs = pairs
+    return adapters
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:

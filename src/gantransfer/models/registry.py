@@ -28,6 +28,7 @@ class GeneratorConfig:
     dataset: str = ""             # the data set it models, used as the default for evaluation
     data_range: tuple[float, float] = (-1.0, 1.0)
     conditioning: str = "embed"   # how labels enter a DCGAN generator: embed | affine
+    start_resolution: int = 4     # DCGAN generator: first feature-map size (8: one block fewer)
     mixture: list[float] = field(default_factory=list)  # fused unconditional students: component weights
     sources: list[dict[str, Any]] = field(default_factory=list)  # MineGAN: the steered sources' configs
     miner_hidden: int = 128                                      # MineGAN: hidden width of each miner
@@ -60,6 +61,10 @@ class GeneratorConfig:
             raise ValueError("mixture weights need an unconditional dcgan generator and positive weights")
         if self.kind == "image":
             check_resolution(self.resolution)
+            if self.start_resolution < 4 or self.start_resolution >= self.resolution or \
+                    self.start_resolution & (self.start_resolution - 1):
+                raise ValueError(f"start_resolution must be a power of two from 4 to {self.resolution // 2}, "
+                                 f"got {self.start_resolution}")
             if self.channels not in (1, 3):
                 raise ValueError(f"channels must be 1 or 3, got {self.channels}")
 
@@ -90,7 +95,7 @@ def build_generator(cfg: GeneratorConfig) -> nn.Module:
     if cfg.arch == "mlp":
         return MLPGenerator(cfg.latent_dim, cfg.channels, cfg.width, num_classes=cfg.num_classes)
     g = DCGANGenerator(cfg.latent_dim, cfg.resolution, cfg.channels, cfg.width, cfg.num_classes,
-                       conditioning=cfg.conditioning, mixture=list(cfg.mixture) or None)
+                       conditioning=cfg.conditioning, mixture=list(cfg.mixture) or None, start=cfg.start_resolution)
     init_dcgan_weights(g)
     return g
 

@@ -35,9 +35,12 @@ def feature_matching_adapters(teacher: Teacher, student: torch.nn.Module, scfg, 
     with torch.no_grad():
         _, ft = teacher.module.forward_features(z.to(device), None if y is None else y.to(device))
         _, fs = student.forward_features(z, y)
-    if [f.shape[-1] for f in ft] != [f.shape[-1] for f in fs]:
-        raise ConfigError("teacher and student hidden blocks have different resolutions; drop feature= from --loss")
-    return feature_adapters([f.shape[1] for f in fs], [f.shape[1] for f in ft]).to(device)
+    t_res = [f.shape[-1] for f in ft]
+    pairs = [(i, t_res.index(f.shape[-1])) for i, f in enumerate(fs) if f.shape[-1] in t_res]
+    if not pairs:
+        raise ConfigError("teacher and student share no hidden-block resolution; drop feature= from --loss")
+    return feature_adapters([fs[i].shape[1] for i, _ in pairs], [ft[j].shape[1] for _, j in pairs],
+                            pairs).to(device)
 
 
 def as_teacher(obj, cfg: DistillConfig, device: torch.device) -> Teacher:
@@ -73,6 +76,7 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None) -> Path:
     if teacher.config.kind != "image":
         raise ConfigError("distill works on image generators; this teacher makes 2-D points")
     scfg = dataclasses.replace(teacher.config, width=cfg.width,
+                               start_resolution=cfg.start_resolution or teacher.config.start_resolution,
                                meta={"classes": teacher.config.meta.get("classes"), "teacher": teacher.source})
     try:
         scfg.validate()
