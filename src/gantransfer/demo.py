@@ -115,6 +115,12 @@ def run_demo(out: str | Path = "runs/demo", n: int = 10000, device: str = "auto"
     seconds = time.perf_counter() - t_distill
     print("[demo] measuring costs ...", flush=True)
     html, summary = distillation_section(run, seconds, steps, torch.get_num_threads())
+    ev, ratios = summary["eval"], summary["bench"]["ratios"]
+    fid = lambda m: next((v for k, v in m.items() if k.startswith("fid/")), float("nan"))  # noqa: E731
+    print(f"[demo] student FID {fid(ev.get('student', {})):.3f} vs teacher {fid(ev.get('teacher_metrics', {})):.3f}; "
+          f"{ratios['macs_reduction']:.1f}x fewer MACs, {ratios['params_reduction']:.1f}x fewer parameters, "
+          f"{ratios['throughput_per_s_batch256_speedup']:.1f}x CPU throughput; PSNR fresh "
+          f"{ev['fidelity']['fresh']['psnr']:.1f} dB; distilled in {seconds:.0f} s", flush=True)
     sections: list[tuple[str, str]] = [(f"Distillation: {teacher.name} into a student of width {DEMO_WIDTH}", html)]
     results: dict = {"distillation": summary}
     shown = [("students", STUDENT, "shipped_student", "Shipped student (longer training): ")]
