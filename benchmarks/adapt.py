@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--diffaugment", default="color,translation,cutout")
     ap.add_argument("--eval-n", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--collect-only", action="store_true", help="write the results of the runs done so far")
     ap.add_argument("--runs", default="runs/bench/adapt")
     ap.add_argument("--results", default="benchmarks/results/adapt.json")
     args = ap.parse_args()
@@ -57,7 +58,8 @@ def main() -> None:
     jobs.append((multi.name, exe + ["adapt", *sum((["--source", s] for s in args.multi_sources), []),
                                     *TARGETS["footwear"], "--limit", "100", "--method", "minegan", *common,
                                     "--out", str(multi)], multi / "eval.json", multi / "bench.log"))
-    run_all(jobs, args.jobs)
+    if not args.collect_only:
+        run_all(jobs, args.jobs)
     rows = []
     for name, *_ in jobs:
         run = runs / name
