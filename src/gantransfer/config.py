@@ -303,7 +303,7 @@ ADAPT_METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
 
 
 @dataclass
-class AdaptConfig:
+class AdaptConfig(StudentTraining):
     """``gantransfer adapt``: a generator for a new domain from a few images, transferred from pretrained sources."""
 
     sources: list[str] = field(default_factory=list)  # source generator/run directories (several: minegan only)
@@ -319,21 +319,10 @@ class AdaptConfig:
     loss: str = "nonsaturating"
     r1: float = 0.0
     lr: float = 2e-4
-    batch_size: int = 64
     steps: int = 2000
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
-    ema_beta: float = 0.99
-    log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 500
     eval_every: int = 250              # held-out FID every N steps; the best generator is kept (0: never)
     held_out: int = 1000               # training-split images outside --limit used to pick the best step
-    eval_n: int = 2000                 # samples for the periodic and final evaluations
     out: str = "runs/adapt"
-    progress: bool = True
-    max_seconds: float = 0.0
 
     def validate(self) -> None:
         _require(len(self.sources) >= 1, "adapt needs a pretrained source: --source DIR")
