@@ -271,3 +271,37 @@ def test_a_shallower_student_matches_features_by_resolution(teacher, tmp_path):
     assert log(run)[-1]["loss/G/feature"] > 0 and s(torch.randn(2, scfg.latent_dim)).shape == (2, 1, 16, 16)
     assert main(["distill", "--teacher", str(teacher), "--start-resolution", "16", "--steps", "1", "--out",
                  str(tmp_path / "bad")]) == 2
+
+
+def test_bank_teacher_images_are_computed_once_and_equal_the_teachers(teacher):
+    from gantransfer.teachers import load_teacher
+    from gantransfer.tasks.samplers import TeacherLatentSampler
+    t = load_teacher(teacher)
+    calls = []
+    module = t.module
+    t.module = lambda z, y=None: (calls.append(len(z)), module(z, y))[1]
+    sampler = TeacherLatentSampler(t, 16, 8, 0)
+    assert sampler.cache_bank
+    rng, cpu = torch.Generator().manual_seed(0), torch.device("cpu")
+    batches = [sampler.next(rng, cpu) for _ in range(6)]
+    assert sum(calls) <= 8  # 96 draws from a bank of 8: each entry's image computed once
+    for b in batches:
+        with torch.no_grad():
+            assert torch.allclose(b["teacher"], module(b["z"]), atol=1e-5)
+    assert torch.equal(batches[0]["real"], batches[0]["teacher"])
+    assert not TeacherLatentSampler(t, 16, 8, 0, with_features=True).cache_bank
+
+
+def test_folded_classifier_features_equal_the_unfolded_ones():
+    from gantransfer.losses.distillation import feature_maps_of_classifier
+    from gantransfer.metrics.classifier import load_classifier
+    clf = load_classifier("digits")
+    x = torch.rand(4, 1, 16, 16) * 2 - 1
+    folded = feature_maps_of_classifier(clf)(x)
+    h, plain = clf.prepare(x), []
+    with torch.no_grad():
+        for layer in clf.body:
+            h = layer(h)
+            if isinstance(layer, nn.ReLU):
+                plain.append(h.clone())
+    assert len(folded) == len(plain) and all(torch.allclose(a, b, atol=1e-4) for a, b in zip(folded, plain))

@@ -271,9 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job on shipped defaults: no download, no data set needed")
     p.add_argument("--out", default="runs/demo", help="report directory (default: runs/demo)")
-    p.add_argument("--n", type=int, default=10000, help="samples for the metrics (default: 10000)")
+    p.add_argument("--n", type=int, default=5000, help="samples per generator for the metrics (default: 5000)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--steps", type=int, default=None, help="distillation steps (default: the demo's 1500)")
+    p.add_argument("--steps", type=int, default=None, help="distillation steps (default: the demo's 1000)")
     p.set_defaults(func=_cmd_demo)
     return parser
 

@@ -6,6 +6,7 @@ pixels, is matched: pixel-only students are blurry.
 """
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import torch
@@ -71,15 +72,30 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
 
 
 def feature_maps_of_classifier(classifier) -> Callable[[torch.Tensor], list[torch.Tensor]]:
-    """Feature maps after every ReLU of a protocol classifier's body."""
+    """Feature maps after every ReLU of a protocol classifier's body. The classifier is frozen, so each Conv-BN
+    pair is folded into one convolution and run channels-last: the same maps, a third less time on CPU."""
+    body = [m.to(memory_format=torch.channels_last) for m in fold_batch_norms(copy.deepcopy(classifier.body))]
+
     def features(x: torch.Tensor) -> list[torch.Tensor]:
-        out, h = [], classifier.prepare(x)
-        for layer in classifier.body:
+        out, h = [], classifier.prepare(x).contiguous(memory_format=torch.channels_last)
+        for layer in body:
             h = layer(h)
             if isinstance(layer, torch.nn.ReLU):
                 out.append(h)
         return out
     return features
+
+
+def fold_batch_norms(layers: torch.nn.Sequential) -> list[torch.nn.Module]:
+    """The layers of a frozen network in eval mode with every Conv2d-BatchNorm2d pair folded into one Conv2d."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    out: list[torch.nn.Module] = []
+    for layer in layers:
+        if isinstance(layer, torch.nn.BatchNorm2d) and out and isinstance(out[-1], torch.nn.Conv2d) and not layer.training:
+            out[-1] = fuse_conv_bn_eval(out[-1], layer).requires_grad_(False)
+        else:
+            out.append(layer)
+    return out
 
 
 def feature_maps_of_module(module: torch.nn.Module) -> Callable[[torch.Tensor], list[torch.Tensor]]:

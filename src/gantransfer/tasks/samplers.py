@@ -52,7 +52,13 @@ class TeacherLatentSampler:
     adversarial term (``real``). With ``real_data`` the real side is real images instead, and a conditional
     teacher is asked for the real batch's classes. The bank is rebuilt from its seed; only ``real_data`` has
     state to save.
+
+    With a bank, an unconditional teacher and neither real data nor white-box features, each bank entry's
+    teacher image is computed once, on its first draw, and reused (up to ``BANK_CACHE_BYTES``): a bank of
+    16,384 is drawn about six times over in 1,500 steps of 64, so most teacher forward passes are saved.
     """
+
+    BANK_CACHE_BYTES = 1 << 30
 
     def __init__(self, teacher, batch_size: int, bank_size: int, seed: int, with_features: bool = False,
                  truncation: float = 0.0, real_data: RealDataSampler | None = None) -> None:
@@ -63,15 +69,36 @@ class TeacherLatentSampler:
         self.bank = None
         if bank_size > 0:
             self.bank = truncated_normal(bank_size, cfg.latent_dim, torch.Generator().manual_seed(seed + 7), truncation)
+        self._cache: torch.Tensor | None = None
+        self._cached: torch.Tensor | None = None
+        image_bytes = 4 * cfg.channels * cfg.resolution ** 2
+        self.cache_bank = (self.bank is not None and self.classes is None and real_data is None and not with_features
+                           and cfg.kind == "image" and bank_size * image_bytes <= self.BANK_CACHE_BYTES)
+
+    def _bank_images(self, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """The teacher's images for bank entries ``idx``, computing only those not seen before."""
+        if self._cached is None:
+            self._cached = torch.zeros(len(self.bank), dtype=torch.bool)
+        missing = idx[~self._cached[idx]].unique()
+        if len(missing):
+            with torch.no_grad():
+                images = self.teacher(self.bank[missing].to(device), None).detach().float().cpu()
+            if self._cache is None:
+                self._cache = torch.empty(len(self.bank), *images.shape[1:])
+            self._cache[missing] = images
+            self._cached[missing] = True
+        return self._cache[idx].to(device)
 
     def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
         cfg = self.teacher.config
         real = self.real_data.next(rng, device) if self.real_data is not None else None
         n = self.batch_size if real is None else len(real["real"])
+        idx = None
         if self.bank is None:
             z = truncated_normal(n, cfg.latent_dim, rng, self.truncation)
         else:
-            z = self.bank[torch.randint(len(self.bank), (n,), generator=rng)]
+            idx = torch.randint(len(self.bank), (n,), generator=rng)
+            z = self.bank[idx]
         batch = {"z": z.to(device)}
         if real is not None and "labels" in real:
             batch["labels"] = real["labels"]
@@ -81,6 +108,8 @@ class TeacherLatentSampler:
             with torch.no_grad():
                 batch["teacher"], batch["teacher_features_g"] = self.teacher.module.forward_features(
                     batch["z"], batch.get("labels"))
+        elif self.cache_bank and idx is not None:
+            batch["teacher"] = self._bank_images(idx, device)
         else:
             batch["teacher"] = self.teacher(batch["z"], batch.get("labels")).detach()
         batch["real"] = batch["teacher"] if real is None else real["real"]
