@@ -1,6 +1,6 @@
 """Limited-data benchmark: every adaptation method x target size, from a source trained on Fashion-MNIST 0-4.
 
-    python benchmarks/adapt.py --jobs 2                    # after benchmarks/fusion.py has trained its teachers
+    python benchmarks/adapt.py --jobs 2      # trains the sources (as benchmarks/fusion.py does) unless they exist
 
 Targets: Fashion-MNIST footwear (classes 5, 7, 9) and MNIST (the 5k subset), with N in --ns images. Every
 method runs with DiffAugment (color,translation,cutout) for the same number of steps; the held-out split picks
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from jobs import run_all, train_seconds
+from jobs import TEACHERS, run_all, teacher_jobs, train_seconds
 
 TARGETS = {"footwear": ["--data", "fashion-mnist", "--classes", "5,7,9"], "mnist": ["--data", "mnist-5k"]}
 METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
@@ -37,6 +37,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--diffaugment", default="color,translation,cutout")
     ap.add_argument("--eval-n", type=int, default=1000)
+    ap.add_argument("--teacher-width", type=float, default=0.5, help="for sources trained here")
+    ap.add_argument("--teacher-steps", type=int, default=2000, help="for sources trained here")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--collect-only", action="store_true", help="write the results of the runs done so far")
     ap.add_argument("--runs", default="runs/bench/adapt")
@@ -45,6 +47,11 @@ def main() -> None:
     runs, exe, t0 = Path(args.runs), [sys.executable, "-m", "gantransfer.cli"], time.perf_counter()
     common = ["--steps", str(args.steps), "--diffaugment", args.diffaugment, "--eval-every", str(args.steps // 4),
               "--eval-n", str(args.eval_n), "--sample-every", str(args.steps), "--no-progress"]
+    sources = [Path(s) for s in [args.source, *args.multi_sources]]
+    missing = [s for s in sources if not (s / "generator" / "config.json").exists() and s.name in TEACHERS]
+    # the fusion benchmark's teachers, trained here when that benchmark has not run
+    run_all([j for s in missing for j in teacher_jobs([s.name], s.parent, args.teacher_width, args.teacher_steps, exe)],
+            args.jobs)
     jobs = []
     for target in args.targets:
         for n in (args.ns if target == "footwear" else args.mnist_ns):

@@ -18,13 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from jobs import run_all, train_seconds
+from jobs import run_all, teacher_jobs, train_seconds
 
-TEACHERS = {  # name: (data set, classes)
-    "fm-tops": ("fashion-mnist", "0,2,4,6"), "fm-footwear": ("fashion-mnist", "5,7,9"),
-    "fm-rest": ("fashion-mnist", "1,3,8"), "fm-0-4": ("fashion-mnist", "0,1,2,3,4"),
-    "fm-5-9": ("fashion-mnist", "5,6,7,8,9"), "mnist": ("mnist-5k", None),
-}
 SHIPPED = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 SETTINGS = {"fmnist3": ["fm-tops", "fm-footwear", "fm-rest"], "fmnist2": ["fm-0-4", "fm-5-9"],
             "cross": ["shipped", "mnist"]}
@@ -54,14 +49,7 @@ def main() -> None:
         return SHIPPED if name == "shipped" else str(runs / "teachers" / name)
 
     needed = sorted({t for s in args.settings for t in SETTINGS[s] if t != "shipped"})
-    jobs = []
-    for name in needed:
-        data, classes = TEACHERS[name]
-        out = runs / "teachers" / name
-        cmd = exe + ["train", "--data", data, "--width", str(args.teacher_width), "--steps", str(args.teacher_steps),
-                     "--seed", "0", "--checkpoint-every", "500", "--sample-every", str(args.teacher_steps),
-                     "--no-progress", "--out", str(out)] + (["--classes", classes] if classes else [])
-        jobs.append((name, cmd, out / "state" / f"step-{args.teacher_steps:07d}", out / "bench.log"))
+    jobs = teacher_jobs(needed, runs / "teachers", args.teacher_width, args.teacher_steps, exe)
     run_all(jobs, args.jobs)
 
     variants = {"fused": []}

@@ -35,3 +35,24 @@ def train_seconds(run: Path) -> float:
     """Training wall time of a run: steps x the last logged seconds per step."""
     last = [json.loads(ln) for ln in (run / "logs" / "metrics.jsonl").read_text().splitlines() if ln.strip()][-1]
     return last["step"] * last["time/sec_per_step"]
+
+
+TEACHERS = {  # benchmark teachers, name: (data set, classes)
+    "fm-tops": ("fashion-mnist", "0,2,4,6"), "fm-footwear": ("fashion-mnist", "5,7,9"),
+    "fm-rest": ("fashion-mnist", "1,3,8"), "fm-0-4": ("fashion-mnist", "0,1,2,3,4"),
+    "fm-5-9": ("fashion-mnist", "5,6,7,8,9"), "mnist": ("mnist-5k", None),
+}
+
+
+def teacher_jobs(names: list[str], teachers_dir: Path, width: float, steps: int,
+                 exe: list[str]) -> list[tuple[str, list[str], Path, Path]]:
+    """`gantransfer train` jobs for the named benchmark teachers (done when their last checkpoint exists)."""
+    jobs = []
+    for name in names:
+        data, classes = TEACHERS[name]
+        out = teachers_dir / name
+        cmd = exe + ["train", "--data", data, "--width", str(width), "--steps", str(steps),
+                     "--seed", "0", "--checkpoint-every", "500", "--sample-every", str(steps),
+                     "--no-progress", "--out", str(out)] + (["--classes", classes] if classes else [])
+        jobs.append((name, cmd, out / "state" / f"step-{steps:07d}", out / "bench.log"))
+    return jobs
