@@ -1,7 +1,8 @@
 """Distillation benchmark: student widths x loss sets, from-scratch baselines at equal wall time, seed spread.
 
     python benchmarks/distill_grid.py --steps 1000 --jobs 2                       # the grid (16 runs) + baselines
-    python benchmarks/distill_grid.py --widths 0.125 --losses ppa --seeds 0 1 2   # the headline row, 3 seeds
+    python benchmarks/distill_grid.py --widths 0.125 --losses ppa --seeds 1 2 --no-baselines   # + 2 more seeds
+    python benchmarks/distill_grid.py --collect-only        # gather what is done (rows merge into --results)
 
 Each run is a `gantransfer distill` (or, for baselines, `gantransfer train --max-seconds T` on real Fashion-MNIST
 with T the wall time of the distilled student of that width) in its own process with one torch thread, ``--jobs``
@@ -97,6 +98,7 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=10000)
     ap.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
                     help="train each width from scratch on real data for the wall time of its slowest distilled run")
+    ap.add_argument("--collect-only", action="store_true", help="only gather the runs done so far into --results")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--runs", default="runs/bench/distill")
     ap.add_argument("--results", default="benchmarks/results/distill_grid.json")
@@ -115,12 +117,16 @@ def main() -> None:
                                               "--sample-every", str(args.steps), "--out", str(out)],
                              out / "eval.json", out / "bench.log"))
     t0 = time.perf_counter()
-    run_all(jobs, args.jobs)
+    if not args.collect_only:
+        run_all(jobs, args.jobs)
     baseline_jobs = []
     if args.baselines:
         for width in args.widths:
             done = [runs / run_name(width, k, s) for k in args.losses for s in args.seeds]
-            budget = max(train_seconds(r) for r in done if (r / "eval.json").exists())
+            finished = [train_seconds(r) for r in done if (r / "eval.json").exists()]
+            if not finished:
+                continue
+            budget = max(finished)
             out = runs / f"w{width:g}-scratch-s0"
             baseline_jobs.append((out.name, exe + ["train", "--data", "fashion-mnist", "--arch", "dcgan",
                                                    "--width", str(width), "--steps", "1000000",
@@ -128,14 +134,15 @@ def main() -> None:
                                                    "--sample-every", "100000", "--checkpoint-every", "2000",
                                                    "--no-progress", "--out", str(out)],
                                   out / "generator" / "config.json", out / "bench.log"))
-        run_all(baseline_jobs, args.jobs)
+        if not args.collect_only:
+            run_all(baseline_jobs, args.jobs)
         for name, *_ in baseline_jobs:  # the same protocol as the distilled students
-            if not (runs / name / "eval.json").exists():
+            if not (runs / name / "eval.json").exists() and (runs / name / "generator" / "config.json").exists():
                 subprocess.run(exe + ["eval", str(runs / name), "--n", str(args.eval_n), "--device", "cpu",
                                       "--out", str(runs / name / "eval.json")], check=True,
                                stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
-    rows = []
+    rows, costs = [], {}
     for name, *_ in jobs + baseline_jobs:
         run = runs / name
         if not (run / "eval.json").exists():
@@ -143,8 +150,9 @@ def main() -> None:
             continue
         width = float(name.split("-")[0][1:])
         key, seed = name.split("-")[1], int(name.split("-")[2][1:])
-        rows.append(row_of(run, "scratch" if key == "scratch" else "distilled", width, key, seed,
-                           measure_costs(run, args.teacher)))
+        if width not in costs:  # the same architecture costs the same, whatever trained it
+            costs[width] = measure_costs(run, args.teacher)
+        rows.append(row_of(run, "scratch" if key == "scratch" else "distilled", width, key, seed, costs[width]))
     teacher_fid = next((r["teacher_fid"] for r in rows if r.get("teacher_fid")), None)
     for r in rows:
         if r["kind"] == "scratch" and teacher_fid:
