@@ -98,6 +98,8 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=10000)
     ap.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
                     help="train each width from scratch on real data for the wall time of its slowest distilled run")
+    ap.add_argument("--baseline-losses", nargs="+", choices=list(LOSS_SETS),
+                    help="give the baseline the wall time of these loss sets' runs (default: the slowest of --losses)")
     ap.add_argument("--collect-only", action="store_true", help="only gather the runs done so far into --results")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--runs", default="runs/bench/distill")
@@ -122,7 +124,7 @@ def main() -> None:
     baseline_jobs = []
     if args.baselines:
         for width in args.widths:
-            done = [runs / run_name(width, k, s) for k in args.losses for s in args.seeds]
+            done = [runs / run_name(width, k, s) for k in (args.baseline_losses or args.losses) for s in args.seeds]
             finished = [train_seconds(r) for r in done if (r / "eval.json").exists()]
             if not finished:
                 continue
