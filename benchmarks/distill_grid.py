@@ -159,12 +159,15 @@ def main() -> None:
     for r in rows:
         if r["kind"] == "scratch" and teacher_fid:
             r["teacher_fid"], r["fid_vs_teacher"] = teacher_fid, r["fid"] / teacher_fid
-    previous = json.loads(Path(args.results).read_text())["rows"] if Path(args.results).exists() else []
+    before = json.loads(Path(args.results).read_text()) if Path(args.results).exists() else {}
+    previous = before.get("rows", [])
     merged = {r["run"]: r for r in previous}
     merged.update({r["run"]: r for r in rows})
     result = {"command": "python " + " ".join(sys.argv), "teacher": args.teacher, "protocol": PROTOCOL,
               "threads_per_run": 1, "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(),
-              "last_invocation_seconds": round(wall, 1), "rows": sorted(merged.values(), key=lambda r: r["run"])}
+              "last_invocation_seconds": round(wall, 1),
+              "invocations": before.get("invocations", []) + ["python " + " ".join(sys.argv)],
+              "rows": sorted(merged.values(), key=lambda r: r["run"])}
     seeds = {}
     for r in result["rows"]:
         if r["kind"] == "distilled":
