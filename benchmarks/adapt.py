@@ -65,8 +65,8 @@ def main() -> None:
     jobs.append((multi.name, exe + ["adapt", *sum((["--source", s] for s in args.multi_sources), []),
                                     *TARGETS["footwear"], "--limit", "100", "--method", "minegan", *common,
                                     "--out", str(multi)], multi / "eval.json", multi / "bench.log"))
-    if not args.collect_only:
-        run_all(jobs, args.jobs)
+    if not args.collect_only:  # the multi-source run and every setting's first seed before the repeats
+        run_all(sorted(jobs, key=lambda j: (not j[0].endswith("-s0"), "multi" not in j[0])), args.jobs)
     rows = []
     for name, *_ in jobs:
         run = runs / name

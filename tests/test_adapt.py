@@ -108,3 +108,14 @@ def test_bad_adapt_input(sources, tmp_path, capsys, argv, needle):
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
     assert not (tmp_path / "x").exists()  # nothing written
+
+
+def test_the_selector_learns_at_its_own_rate():
+    from gantransfer.models.miner import MinedGenerator
+    from gantransfer.tasks.adapt import generator_param_groups
+    g = MinedGenerator([torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)], [4, 4], 5)
+    groups = generator_param_groups(g, AdaptConfig(selector_lr=0.05))
+    assert [p for gr in groups for p in gr["params"] if p is g.selector] and groups[-1]["lr"] == 0.05
+    assert groups[-1]["params"] == [g.selector] and "lr" not in groups[0]
+    mined = generator_param_groups(g, AdaptConfig(), mined_only=True)
+    assert sum(p.numel() for gr in mined for p in gr["params"]) == sum(p.numel() for p in g.miners.parameters()) + 2

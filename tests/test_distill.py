@@ -305,3 +305,30 @@ def test_folded_classifier_features_equal_the_unfolded_ones():
             if isinstance(layer, nn.ReLU):
                 plain.append(h.clone())
     assert len(folded) == len(plain) and all(torch.allclose(a, b, atol=1e-4) for a, b in zip(folded, plain))
+
+
+def test_cosine_lr_decay_follows_the_schedule_and_resumes_exactly(teacher, tmp_path):
+    from gantransfer.engine.loop import lr_factor
+    assert lr_factor("none", 7, 10) == 1.0 and lr_factor("cosine", 0, 10) == 1.0
+    assert lr_factor("cosine", 5, 10) == pytest.approx(0.5) and lr_factor("cosine", 10, 10) == pytest.approx(0.0)
+    kw = dict(teacher=str(teacher), width=0.125, loss="pixel=1", steps=6, log_every=1, checkpoint_every=3,
+              sample_every=100, eval_n=0, progress=False)
+
+    def last_state(run):
+        latest = json.loads((run / "state" / "latest.json").read_text())
+        return json.loads((run / "state" / latest["dir"] / "state.json").read_text())
+
+    cosine = distill(DistillConfig(**kw, lr_decay="cosine", out=str(tmp_path / "c")))
+    group = last_state(cosine)["optimizers"]["G"]["param_groups"][0]
+    assert group["initial_lr"] == 1e-3 and group["lr"] == pytest.approx(1e-3 * lr_factor("cosine", 5, 6))
+    constant = distill(DistillConfig(**kw, out=str(tmp_path / "n")))
+    assert last_state(constant)["optimizers"]["G"]["param_groups"][0]["lr"] == 1e-3
+    from safetensors.torch import load_file
+    w = lambda run: load_file(str(run / "generator" / "model.safetensors"))  # noqa: E731
+    assert any(not torch.equal(v, w(constant)[k]) for k, v in w(cosine).items())
+    # a run stopped by its time limit after one step and resumed ends where the uninterrupted one did
+    part = tmp_path / "p"
+    with pytest.warns(UserWarning, match="time limit"):
+        distill(DistillConfig(**{**kw, "max_seconds": 1e-9}, lr_decay="cosine", out=str(part)))
+    distill(DistillConfig(**kw, lr_decay="cosine", out=str(part)), resume=True)
+    assert all(torch.equal(v, w(cosine)[k]) for k, v in w(part).items())

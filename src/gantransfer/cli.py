@@ -49,9 +49,11 @@ HELP = {
     "diffaugment": "DiffAugment policies for D's inputs: any of color,translation,cutout",
     "l2sp": "weight of the L2 pull towards the source weights (method l2sp)",
     "miner_steps": "minegan: steps of stage one, the miner alone (default: a quarter of --steps)",
+    "selector_lr": "minegan with several sources: learning rate of the selector over sources (the rest use --lr)",
     "eval_every": "held-out evaluation every N steps (0: never); adapt keeps the best step",
     "held_out": "training-split images outside --limit used to choose the best step",
     "start_resolution": "first feature-map size of the student generator (8: one block fewer than the usual 4)",
+    "lr_decay": "learning-rate schedule: none, or cosine (falls to 0 at --steps)",
     "max_seconds": "stop after this many seconds of training, with a checkpoint (0: no limit; --resume goes on)",
 }
 

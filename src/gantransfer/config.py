@@ -110,6 +110,8 @@ def _validate_engine_fields(cfg: Any) -> None:
     for name in ("log_every", "sample_every", "checkpoint_every"):
         _require(getattr(cfg, name) >= 1, f"{name} must be >= 1, got {getattr(cfg, name)}")
     _require(cfg.max_seconds >= 0, f"max_seconds must be >= 0 (0: no limit), got {cfg.max_seconds}")
+    _require(getattr(cfg, "lr_decay", "none") in ("none", "cosine"),
+             f"lr_decay must be none or cosine, got {getattr(cfg, 'lr_decay', None)!r}")
 
 
 @dataclass
@@ -215,6 +217,7 @@ class StudentTraining:
     eval_n: int = 2000                 # samples (per teacher, when fusing) for the end-of-run evaluation; 0: skip
     progress: bool = True
     max_seconds: float = 0.0           # stop, checkpoint and export once training has run this long (0: no limit)
+    lr_decay: str = "none"             # none | cosine: the learning rates fall to 0 over --steps
 
 
 @dataclass
@@ -316,6 +319,7 @@ class AdaptConfig(StudentTraining):
     diffaugment: str = ""              # color,translation,cutout (any subset; combines with every method)
     l2sp: float = 0.01                 # weight of the L2-SP term (method l2sp)
     miner_steps: int | None = None     # minegan: steps of stage one (miner alone); default: a quarter of --steps
+    selector_lr: float = 0.01          # minegan with several sources: learning rate of the selector's logits
     loss: str = "nonsaturating"
     r1: float = 0.0
     lr: float = 2e-4
@@ -332,6 +336,7 @@ class AdaptConfig(StudentTraining):
                  f"{len(self.sources)} sources were given; only --method minegan steers several (a learned selector)")
         _require(self.freeze_d is None or self.freeze_d >= 0, f"freeze_d must be >= 0, got {self.freeze_d}")
         _require(self.l2sp >= 0, f"l2sp must be >= 0, got {self.l2sp}")
+        _require(self.selector_lr > 0, f"selector_lr must be > 0, got {self.selector_lr}")
         _require(self.miner_steps is None or 0 <= self.miner_steps <= self.steps,
                  f"miner_steps must be between 0 and --steps ({self.steps}), got {self.miner_steps}")
         _require(self.loss in ("nonsaturating", "hinge"), f"loss must be nonsaturating or hinge, got {self.loss!r}")

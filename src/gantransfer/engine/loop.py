@@ -74,6 +74,7 @@ class EngineConfig:
     eval_every: int = 0              # 0: never during training
     progress: bool = True
     max_seconds: float = 0.0         # stop (checkpoint, export, grid) once training has run this long; 0: no limit
+    lr_decay: str = "none"           # none | cosine (every optimizer's learning rates fall to 0 at ``steps``)
 
     @classmethod
     def from_task_config(cls, task_cfg: Any) -> "EngineConfig":
@@ -89,6 +90,15 @@ def resolve_device(name: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise CheckpointError("--device cuda was asked for but no CUDA device is available; use --device cpu")
     return dev
+
+
+def lr_factor(schedule: str, step: int, steps: int) -> float:
+    """The multiplier of the initial learning rates at ``step`` of ``steps``."""
+    if schedule == "none":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps))
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}; use none or cosine")
 
 
 @torch.no_grad()
@@ -182,6 +192,9 @@ class Engine:
                                        "start a new run")
         phase.optimizer.zero_grad(set_to_none=True)
         total.backward()
+        factor = lr_factor(self.cfg.lr_decay, self.step, self.cfg.steps)
+        for group in phase.optimizer.param_groups:
+            group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
         phase.optimizer.step()
         return logged
 

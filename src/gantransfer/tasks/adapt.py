@@ -99,6 +99,16 @@ def adapt_models(cfg: AdaptConfig, sources: list[Teacher]) -> tuple[torch.nn.Mod
     return g, scfg, d.train().requires_grad_(True)
 
 
+def generator_param_groups(g: torch.nn.Module, cfg: AdaptConfig, mined_only: bool = False) -> list[dict]:
+    """Optimizer groups for G: its parameters at ``--lr`` (only the miners' with ``mined_only``), and a learned
+    selector's logits at ``--selector-lr`` (at ``--lr`` they would move too little to choose a source)."""
+    rest = [p for n, p in g.named_parameters() if n != "selector" and not (mined_only and n.startswith("generators."))]
+    groups = [{"params": rest}]
+    if isinstance(getattr(g, "selector", None), torch.nn.Parameter):
+        groups.append({"params": [g.selector], "lr": cfg.selector_lr})
+    return groups
+
+
 def discriminator_params(cfg: AdaptConfig, d: torch.nn.Module) -> list[torch.nn.Parameter]:
     """The discriminator's trained parameters: all, or all but the first ``freeze_d`` blocks."""
     k = cfg.freeze_d if cfg.freeze_d is not None else (FREEZED_DEFAULT if cfg.method == "freezed" else 0)
@@ -126,7 +136,7 @@ def adapt(config: AdaptConfig, resume: bool = False) -> Path:
     resolved = dataclasses.asdict(cfg)
     torch.manual_seed(cfg.seed)
     g, gcfg, d = adapt_models(cfg, sources)
-    g_opt = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+    g_opt = torch.optim.Adam(generator_param_groups(g, cfg), lr=cfg.lr, betas=(0.5, 0.999))
     d_opt = torch.optim.Adam(discriminator_params(cfg, d), lr=cfg.lr, betas=(0.5, 0.999))
     run = prepare_run_dir(cfg.out, resolved, resume)  # only once the setup is known to work
     extra_g, extra_d = [], []
@@ -137,8 +147,7 @@ def adapt(config: AdaptConfig, resume: bool = False) -> Path:
     optimizers = {"G": g_opt, "D": d_opt}
     if cfg.method == "minegan":  # stage one: the miners (and selector) alone; stage two: everything
         stage_one = cfg.miner_steps if cfg.miner_steps is not None else cfg.steps // 4
-        mined = [p for n, p in g.named_parameters() if not n.startswith("generators.")]
-        m_opt = torch.optim.Adam(mined, lr=cfg.lr, betas=(0.5, 0.999))
+        m_opt = torch.optim.Adam(generator_param_groups(g, cfg, mined_only=True), lr=cfg.lr, betas=(0.5, 0.999))
         optimizers["M"] = m_opt
         g_phase = phases[1]
         phases = [phases[0], Phase("G", m_opt, g_phase.terms, g_phase.providers, until=stage_one),
