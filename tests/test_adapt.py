@@ -51,7 +51,7 @@ def test_l2sp_logs_its_term_for_both_networks(sources, tmp_path):
 
 def test_multi_source_minegan_trains_miners_first_then_everything(sources, tmp_path):
     run = adapt(AdaptConfig(sources=list(sources), data="digits", classes=[8], limit=12, method="minegan",
-                            miner_steps=4, out=str(tmp_path / "m"), **{**FAST, "eval_every": 0}))
+                            miner_steps=4, out=str(tmp_path / "m"), **{**FAST, "eval_every": 4}))
     g, cfg = load_generator(run)
     assert cfg.latent_dim == 101 and len(cfg.sources) == 2  # the largest source latent + the selector coordinate
     src, _ = load_generator(sources[1])
@@ -60,6 +60,9 @@ def test_multi_source_minegan_trains_miners_first_then_everything(sources, tmp_p
             assert torch.equal(v, g.generators[1].state_dict()[k]), k
     probs = json.loads((run / "eval.json").read_text())["source_probabilities"]
     assert len(probs) == 2 and abs(sum(probs) - 1) < 1e-6 and probs != [0.5, 0.5]  # the selector learned
+    logged = [r for r in map(json.loads, (run / "logs" / "metrics.jsonl").read_text().splitlines())
+              if "eval/source_p@0" in r]
+    assert [r["step"] for r in logged] == [4] and logged[0]["eval/source_p@1"] == pytest.approx(probs[1], abs=1e-6)
     assert g(torch.randn(6, 101)).shape == (6, 1, 16, 16)
 
 

@@ -171,7 +171,10 @@ def adapt(config: AdaptConfig, resume: bool = False) -> Path:
             best.update(fid=fid, step=step)
             save_generator(s, dataclasses.replace(gcfg, meta={**gcfg.meta, "train_steps": step, "held_out_fid": fid}),
                            run / "best" / "generator")
-        return {"eval/held_out_fid": fid, "eval/best_step": float(best["step"])}
+        logged = {"eval/held_out_fid": fid, "eval/best_step": float(best["step"])}
+        if hasattr(s, "selector"):  # several sources: the selector's choice in the evaluated generator
+            logged.update({f"eval/source_p@{i}": float(p) for i, p in enumerate(s.source_probabilities())})
+        return logged
 
     protocol = HeldOutProtocol(cfg.data, device) if cfg.eval_every and held is not None else None
     if cfg.eval_every and protocol is None:
