@@ -65,8 +65,22 @@ def main() -> None:
     jobs.append((multi.name, exe + ["adapt", *sum((["--source", s] for s in args.multi_sources), []),
                                     *TARGETS["footwear"], "--limit", "100", "--method", "minegan", *common,
                                     "--out", str(multi)], multi / "eval.json", multi / "bench.log"))
+    # references under the same evaluation (test split, --eval-n samples, seed 1): each source unadapted, and the
+    # footwear source, a GAN trained on all ~18k footwear training images
+    refs = [(f"{Path(src).name}-on-{target}", src, target) for target in args.targets for src in
+            [args.source] + ([args.multi_sources[1]] if target == "footwear" else [])]
+    ref_jobs = [(name, exe + ["eval", src, *TARGETS[target], "--n", str(args.eval_n), "--seed", "1", "--device",
+                              "cpu", "--out", str(runs / "references" / f"{name}.json")],
+                 runs / "references" / f"{name}.json", runs / "references" / f"{name}.log") for name, src, target in refs]
     if not args.collect_only:  # the multi-source run and every setting's first seed before the repeats
-        run_all(sorted(jobs, key=lambda j: (not j[0].endswith("-s0"), "multi" not in j[0])), args.jobs)
+        run_all(ref_jobs + sorted(jobs, key=lambda j: (not j[0].endswith("-s0"), "multi" not in j[0])), args.jobs)
+    references = []
+    for (name, src, target), (_, _, out, _) in zip(refs, ref_jobs):
+        if out.exists():
+            metrics = json.loads(out.read_text())["metrics"]
+            pick = lambda prefix: next((v for k, v in metrics.items() if k.startswith(prefix)), None)  # noqa: E731
+            references.append({"name": name, "generator": src, "target": target, "fid": pick("fid/"),
+                               "kid": pick("kid/"), "precision": pick("precision/"), "recall": pick("recall/")})
     rows = []
     for name, *_ in jobs:
         run = runs / name
@@ -91,7 +105,7 @@ def main() -> None:
     result = {"command": "python " + " ".join(sys.argv), "source": args.source, "steps": args.steps,
               "diffaugment": args.diffaugment, "eval_n": args.eval_n, "threads_per_run": 1,
               "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(), "seconds": round(time.perf_counter() - t0, 1),
-              "rows": rows,
+              "references": references, "rows": rows,
               "n100_seed_spread": [{"target": t, "method": m, "n": len(v), "fid_mean": statistics.mean(v),
                                     "fid_std": statistics.stdev(v) if len(v) > 1 else 0.0}
                                    for (t, m), v in spread.items()]}

@@ -29,8 +29,8 @@ LOSS_SETS = {"p": "pixel=1", "pp": "pixel=1,perceptual=1", "ppa": "pixel=1,perce
 PROTOCOL = "fashion-mnist-classifier-v1/10k"
 
 
-def run_name(width: float, key: str, seed: int) -> str:
-    return f"w{width:g}-{key}-s{seed}"
+def run_name(width: float, key: str, seed: int, lr_decay: str = "none") -> str:
+    return f"w{width:g}-{key}{'' if lr_decay == 'none' else '-' + lr_decay[:3]}-s{seed}"
 
 
 def metric(metrics: dict, name: str) -> float | None:
@@ -78,7 +78,8 @@ def table(rows: list[dict]) -> str:
             "MACs red. | params red. | latency b1 speed-up | throughput b256 speed-up |")
     out = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        out.append(f"| {r['width']:g} | {r['losses']} | {r['seed']} | {r['steps']} | {r['train_seconds']:.0f} | "
+        decay = f" ({r['lr_decay']} lr)" if r.get("lr_decay") not in (None, "none") else ""
+        out.append(f"| {r['width']:g} | {r['losses']}{decay} | {r['seed']} | {r['steps']} | {r['train_seconds']:.0f} | "
                    f"{fmt(r['fid'])} | {fmt(r.get('fid_vs_teacher'), '.2f')} | {fmt(r['kid'], '.4f')} | "
                    f"{fmt(r['precision'], '.2f')} | {fmt(r['recall'], '.2f')} | {fmt(r.get('psnr_bank'), '.1f')} | "
                    f"{fmt(r.get('psnr_fresh'), '.1f')} | {fmt(r.get('macs_reduction'), '.1f')} | "
@@ -95,6 +96,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--bank-size", type=int, default=16384)
+    ap.add_argument("--lr-decay", default="none", choices=["none", "cosine"],
+                    help="the students' learning-rate schedule (cosine runs are named w..-KEY-cos-s..)")
     ap.add_argument("--eval-n", type=int, default=10000)
     ap.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
                     help="train each width from scratch on real data for the wall time of its slowest distilled run")
@@ -111,10 +114,11 @@ def main() -> None:
     for width in args.widths:
         for key in args.losses:
             for seed in args.seeds:
-                out = runs / run_name(width, key, seed)
+                out = runs / run_name(width, key, seed, args.lr_decay)
                 jobs.append((out.name, exe + ["distill", "--teacher", args.teacher, "--width", str(width),
                                               "--loss", LOSS_SETS[key], "--steps", str(args.steps),
                                               "--bank-size", str(args.bank_size), "--seed", str(seed),
+                                              "--lr-decay", args.lr_decay,
                                               "--eval-n", str(args.eval_n), "--no-progress",
                                               "--sample-every", str(args.steps), "--out", str(out)],
                              out / "eval.json", out / "bench.log"))
@@ -124,7 +128,7 @@ def main() -> None:
     baseline_jobs = []
     if args.baselines:
         for width in args.widths:
-            done = [runs / run_name(width, k, s) for k in (args.baseline_losses or args.losses) for s in args.seeds]
+            done = [runs / run_name(width, k, s, args.lr_decay) for k in (args.baseline_losses or args.losses) for s in args.seeds]
             finished = [train_seconds(r) for r in done if (r / "eval.json").exists()]
             if not finished:
                 continue
@@ -151,10 +155,12 @@ def main() -> None:
             print(f"[grid] {name} has no results; see {run / 'bench.log'}", flush=True)
             continue
         width = float(name.split("-")[0][1:])
-        key, seed = name.split("-")[1], int(name.split("-")[2][1:])
+        key, seed = name.split("-")[1], int(name.split("-")[-1][1:])
         if width not in costs:  # the same architecture costs the same, whatever trained it
             costs[width] = measure_costs(run, args.teacher)
         rows.append(row_of(run, "scratch" if key == "scratch" else "distilled", width, key, seed, costs[width]))
+        rows[-1]["lr_decay"] = json.loads((run / "run.json").read_text())["config"].get("lr_decay", "none") \
+            if key != "scratch" else None
     teacher_fid = next((r["teacher_fid"] for r in rows if r.get("teacher_fid")), None)
     for r in rows:
         if r["kind"] == "scratch" and teacher_fid:
@@ -171,9 +177,9 @@ def main() -> None:
     seeds = {}
     for r in result["rows"]:
         if r["kind"] == "distilled":
-            seeds.setdefault((r["width"], r["losses"]), []).append(r["fid"])
-    result["seed_spread"] = [{"width": w, "losses": ls, "n": len(v), "fid_mean": statistics.mean(v),
-                              "fid_std": statistics.stdev(v)} for (w, ls), v in seeds.items() if len(v) > 1]
+            seeds.setdefault((r["width"], r["losses"], r.get("lr_decay") or "none"), []).append(r["fid"])
+    result["seed_spread"] = [{"width": w, "losses": ls, "lr_decay": d, "n": len(v), "fid_mean": statistics.mean(v),
+                              "fid_std": statistics.stdev(v)} for (w, ls, d), v in seeds.items() if len(v) > 1]
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
     print(table(result["rows"]))
