@@ -39,6 +39,8 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=1000)
     ap.add_argument("--teacher-width", type=float, default=0.5, help="for sources trained here")
     ap.add_argument("--teacher-steps", type=int, default=2000, help="for sources trained here")
+    ap.add_argument("--multi", action=argparse.BooleanOptionalAction, default=True,
+                    help="also run the multi-source MineGAN (footwear, N=100)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--collect-only", action="store_true", help="write the results of the runs done so far")
     ap.add_argument("--runs", default="runs/bench/adapt")
@@ -62,9 +64,9 @@ def main() -> None:
                                  method, "--seed", str(seed), *common, "--out", str(out)]
                     jobs.append((out.name, cmd, out / "eval.json", out / "bench.log"))
     multi = runs / "footwear-n100-minegan-multi-s0"
-    jobs.append((multi.name, exe + ["adapt", *sum((["--source", s] for s in args.multi_sources), []),
+    jobs += [] if not args.multi else [(multi.name, exe + ["adapt", *sum((["--source", s] for s in args.multi_sources), []),
                                     *TARGETS["footwear"], "--limit", "100", "--method", "minegan", *common,
-                                    "--out", str(multi)], multi / "eval.json", multi / "bench.log"))
+                                    "--out", str(multi)], multi / "eval.json", multi / "bench.log")]
     # references under the same evaluation (test split, --eval-n samples, seed 1): each source unadapted, and the
     # footwear source, a GAN trained on all ~18k footwear training images
     refs = [(f"{Path(src).name}-on-{target}", src, target) for target in args.targets for src in
