@@ -33,8 +33,9 @@ def run_all(jobs: list[tuple[str, list[str], Path, Path]], parallel: int) -> Non
 
 def train_seconds(run: Path) -> float:
     """Training wall time of a run: steps x the last logged seconds per step."""
-    last = [json.loads(ln) for ln in (run / "logs" / "metrics.jsonl").read_text().splitlines() if ln.strip()][-1]
-    return last["step"] * last["time/sec_per_step"]
+    timed = [r for r in map(json.loads, filter(str.strip, (run / "logs" / "metrics.jsonl").read_text().splitlines()))
+             if "time/sec_per_step" in r]  # evaluation lines carry no timing
+    return timed[-1]["step"] * timed[-1]["time/sec_per_step"]
 
 
 TEACHERS = {  # benchmark teachers, name: (data set, classes)
