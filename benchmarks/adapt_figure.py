@@ -2,7 +2,7 @@
 
     python benchmarks/adapt_figure.py --target footwear --n 100 --out docs/adapt-footwear-n100.png
 
-Rows, top to bottom: 12 of the N training images, then finetune, freezed, l2sp, minegan, scratch (and the
+Rows, top to bottom: 12 of the N training images (evenly spaced in the set's order), then finetune, freezed, l2sp, minegan, scratch (and the
 multi-source MineGAN for footwear at N=100), each the generator kept by held-out FID (runs of benchmarks/adapt.py).
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ def main() -> None:
     # the training images as adapt saw them (the same seeded subset, converted to the sources' shape)
     train, _, _ = target_splits(AdaptConfig(sources=["-"], data=flags["--data"], classes=classes, limit=args.n),
                                 cfg.resolution, cfg.channels)
-    rows.insert(0, train.as_float(slice(0, args.per_row)))
+    rows.insert(0, train.as_float(torch.linspace(0, len(train) - 1, args.per_row).long()))  # spread over the set
     print(save_image_grid(torch.cat(rows), Path(args.out), nrow=args.per_row, scale=3))
 
 
