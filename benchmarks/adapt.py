@@ -24,6 +24,12 @@ TARGETS = {"footwear": ["--data", "fashion-mnist", "--classes", "5,7,9"], "mnist
 METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
 
 
+def protocol_figures(metrics: dict) -> dict:
+    """FID, KID, precision and recall from a metrics dict keyed by protocol (None where absent)."""
+    pick = lambda prefix: next((v for k, v in metrics.items() if k.startswith(prefix)), None)  # noqa: E731
+    return {name: pick(name + "/") for name in ("fid", "kid", "precision", "recall")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", default="runs/bench/fusion/teachers/fm-0-4")
@@ -64,25 +70,25 @@ def main() -> None:
                                  method, "--seed", str(seed), *common, "--out", str(out)]
                     jobs.append((out.name, cmd, out / "eval.json", out / "bench.log"))
     multi = runs / "footwear-n100-minegan-multi-s0"
-    jobs += [] if not args.multi else [(multi.name, exe + ["adapt", *sum((["--source", s] for s in args.multi_sources), []),
-                                    *TARGETS["footwear"], "--limit", "100", "--method", "minegan", *common,
-                                    "--out", str(multi)], multi / "eval.json", multi / "bench.log")]
+    if args.multi:
+        jobs.append((multi.name, exe + ["adapt", *sum((["--source", s] for s in args.multi_sources), []),
+                                        *TARGETS["footwear"], "--limit", "100", "--method", "minegan", *common,
+                                        "--out", str(multi)], multi / "eval.json", multi / "bench.log"))
     # references under the same evaluation (test split, --eval-n samples, seed 1): each source unadapted, and the
     # footwear source, a GAN trained on all ~18k footwear training images
     refs = [(f"{Path(src).name}-on-{target}", src, target) for target in args.targets for src in
             [args.source] + ([args.multi_sources[1]] if target == "footwear" else [])]
+    ref_dir = runs / "references"
     ref_jobs = [(name, exe + ["eval", src, *TARGETS[target], "--n", str(args.eval_n), "--seed", "1", "--device",
-                              "cpu", "--out", str(runs / "references" / f"{name}.json")],
-                 runs / "references" / f"{name}.json", runs / "references" / f"{name}.log") for name, src, target in refs]
+                              "cpu", "--out", str(ref_dir / f"{name}.json")],
+                 ref_dir / f"{name}.json", ref_dir / f"{name}.log") for name, src, target in refs]
     if not args.collect_only:  # the multi-source run and every setting's first seed before the repeats
         run_all(ref_jobs + sorted(jobs, key=lambda j: (not j[0].endswith("-s0"), "multi" not in j[0])), args.jobs)
     references = []
     for (name, src, target), (_, _, out, _) in zip(refs, ref_jobs):
         if out.exists():
-            metrics = json.loads(out.read_text())["metrics"]
-            pick = lambda prefix: next((v for k, v in metrics.items() if k.startswith(prefix)), None)  # noqa: E731
-            references.append({"name": name, "generator": src, "target": target, "fid": pick("fid/"),
-                               "kid": pick("kid/"), "precision": pick("precision/"), "recall": pick("recall/")})
+            references.append({"name": name, "generator": src, "target": target,
+                               **protocol_figures(json.loads(out.read_text())["metrics"])})
     rows = []
     for name, *_ in jobs:
         run = runs / name
@@ -90,13 +96,11 @@ def main() -> None:
             print(f"[adapt] {name} has no results; see {run / 'bench.log'}", flush=True)
             continue
         ev = json.loads((run / "eval.json").read_text())
-        test = ev.get("test", {})
-        pick = lambda prefix: next((v for k, v in test.items() if k.startswith(prefix)), None)  # noqa: E731
         target, n, method, seed = name.split("-")[0], int(name.split("-")[1][1:]), name.split("-")[2], \
             int(name.split("-")[-1][1:])
         rows.append({"run": name, "target": target, "n": n, "method": method + ("-multi" if "multi" in name else ""),
-                     "seed": seed, "train_seconds": round(train_seconds(run), 1), "fid": pick("fid/"),
-                     "kid": pick("kid/"), "precision": pick("precision/"), "recall": pick("recall/"),
+                     "seed": seed, "train_seconds": round(train_seconds(run), 1),
+                     **protocol_figures(ev.get("test", {})),
                      "memorised_share": ev.get("memorisation", {}).get("memorised_share"),
                      "best_step": ev["best_step"], "last_step": ev["last_step"],
                      "went_past_best": ev["went_past_best"], "source_probabilities": ev.get("source_probabilities")})

@@ -2,8 +2,9 @@
 
     python benchmarks/adapt_figure.py --target footwear --n 100 --out docs/adapt-footwear-n100.png
 
-Rows, top to bottom: 12 of the N training images (evenly spaced in the set's order), then finetune, freezed, l2sp, minegan, scratch (and the
-multi-source MineGAN for footwear at N=100), each the generator kept by held-out FID (runs of benchmarks/adapt.py).
+Rows, top to bottom: 12 of the N training images (evenly spaced in the set's order), then finetune, freezed,
+l2sp, minegan, scratch (and the multi-source MineGAN for footwear at N=100), each the generator kept by held-out
+FID (runs of benchmarks/adapt.py).
 """
 from __future__ import annotations
 

@@ -128,7 +128,8 @@ def main() -> None:
     baseline_jobs = []
     if args.baselines:
         for width in args.widths:
-            done = [runs / run_name(width, k, s, args.lr_decay) for k in (args.baseline_losses or args.losses) for s in args.seeds]
+            done = [runs / run_name(width, k, s, args.lr_decay) for k in (args.baseline_losses or args.losses)
+                    for s in args.seeds]
             finished = [train_seconds(r) for r in done if (r / "eval.json").exists()]
             if not finished:
                 continue
