@@ -42,6 +42,8 @@ def main() -> None:
     ap.add_argument("--only", nargs="+", choices=list(RUNS) + [SCRATCH[0]], help="run only these")
     ap.add_argument("--costs", action=argparse.BooleanOptionalAction, default=True,
                     help="measure params/MACs/CPU speed ratios (off on the GPU machine; run --collect-only here)")
+    ap.add_argument("--resume", action="store_true",
+                    help="train every run --seconds more from its last checkpoint, then evaluate again")
     ap.add_argument("--collect-only", action="store_true")
     ap.add_argument("--runs", default="runs/bench/distill-long")
     ap.add_argument("--results", default="benchmarks/results/distill_long.json")
@@ -63,6 +65,11 @@ def main() -> None:
                                         str(SCRATCH[1]), "--d-width", "1", "--eval-n", "0", "--out", str(scratch),
                                         *common],
                      scratch / "generator" / "config.json", scratch / "bench.log"))
+    if args.resume and not args.collect_only:
+        jobs = [(name, cmd + ["--resume"], marker, log) for name, cmd, marker, log in jobs]
+        for _, _, marker, _ in jobs:
+            marker.unlink(missing_ok=True)
+        (scratch / "eval.json").unlink(missing_ok=True)
     t0 = time.perf_counter()
     if not args.collect_only:
         run_all(jobs, len(jobs))
@@ -91,7 +98,10 @@ def main() -> None:
     for r in rows:
         if r["kind"] == "scratch" and teacher_fid:
             r["teacher_fid"], r["fid_vs_teacher"] = teacher_fid, r["fid"] / teacher_fid
-    result = {"command": "python " + " ".join(sys.argv), "teacher": args.teacher, "seconds_per_run": args.seconds,
+    before = json.loads(Path(args.results).read_text()) if Path(args.results).exists() else {}
+    command = "python " + " ".join(sys.argv)
+    result = {"command": command, "invocations": before.get("invocations", []) + [command],
+              "teacher": args.teacher, "seconds_per_run": args.seconds,
               "parallel_runs": len(jobs), "machine_cpus": os.cpu_count(), "last_invocation_seconds": round(wall, 1),
               "rows": rows}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,8 @@ def main() -> None:
     ap.add_argument("--teacher-width", type=float, default=0.5)
     ap.add_argument("--teacher-steps", type=int, default=2500)
     ap.add_argument("--width", type=float, default=0.4375, help="student width (fewer parameters than a teacher)")
+    ap.add_argument("--cross-width", type=float, default=0.75,
+                    help="student width in `cross`, whose largest teacher is the full-width shipped one")
     ap.add_argument("--loss", default="pixel=1,perceptual=1")
     ap.add_argument("--fuse-steps", type=int, default=2000)
     ap.add_argument("--baseline-n", type=int, default=30000)
@@ -56,6 +58,9 @@ def main() -> None:
     if args.variants:  # the other way to inject the teacher id, and an unconditional student with unequal weights
         variants.update({"fused-affine": ["--conditioning", "affine"],
                          "fused-unconditional": ["--unconditional", "--weights", "0.7,0.3"]})
+    def width_of(setting: str) -> float:
+        return args.cross_width if setting == "cross" else args.width
+
     fuse_jobs = []
     for setting in args.settings:
         for method, extra in variants.items():
@@ -65,7 +70,7 @@ def main() -> None:
                 continue
             out = runs / setting / method
             cmd = exe + ["fuse", *sum((["--teacher", teacher_path(t)] for t in SETTINGS[setting]), []),
-                         "--width", str(args.width), "--loss", args.loss, "--steps", str(args.fuse_steps),
+                         "--width", str(width_of(setting)), "--loss", args.loss, "--steps", str(args.fuse_steps),
                          "--eval-n", str(args.eval_n), "--sample-every", str(args.fuse_steps), "--no-progress",
                          "--out", str(out), *extra]
             if setting == "cross":  # no common protocol: the Fashion-MNIST classifier as the perceptual network
@@ -79,7 +84,7 @@ def main() -> None:
         budget = train_seconds(runs / setting / "fused")
         teachers = [teacher_path(t) for t in SETTINGS[setting]]
         cmd = exe + ["baseline", *sum((["--teacher", t] for t in teachers), []), "--n", str(args.baseline_n),
-                     "--width", str(args.width), "--steps", "1000000", "--max-seconds", f"{budget:.0f}",
+                     "--width", str(width_of(setting)), "--steps", "1000000", "--max-seconds", f"{budget:.0f}",
                      "--seed", "0", "--checkpoint-every", "5000", "--sample-every", "100000", "--no-progress",
                      "--out", str(out)]
         # the final checkpoint (and generator/) is written when the time limit strikes
@@ -121,7 +126,8 @@ def main() -> None:
                 "teachers_params": ev["cost"]["teachers_params"]})
     result = {"command": "python " + " ".join(sys.argv), "threads_per_run": 1, "parallel_runs": args.jobs,
               "machine_cpus": os.cpu_count(), "teacher_width": args.teacher_width,
-              "teacher_steps": args.teacher_steps, "student_width": args.width, "loss": args.loss,
+              "teacher_steps": args.teacher_steps, "student_width": args.width, "cross_width": args.cross_width,
+              "loss": args.loss,
               "fuse_steps": args.fuse_steps, "baseline_n": args.baseline_n, "eval_n": args.eval_n,
               "seconds": round(time.perf_counter() - t0, 1), "rows": rows}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,12 @@
 """Running benchmark jobs: one torch thread per process, a few processes at a time, finished jobs skipped."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
 from pathlib import Path
+
+from gantransfer.engine.logger import training_seconds
 
 
 def launch(cmd: list[str], log: Path) -> subprocess.Popen:
@@ -32,10 +33,8 @@ def run_all(jobs: list[tuple[str, list[str], Path, Path]], parallel: int) -> Non
 
 
 def train_seconds(run: Path) -> float:
-    """Training wall time of a run: steps x the last logged seconds per step."""
-    timed = [r for r in map(json.loads, filter(str.strip, (run / "logs" / "metrics.jsonl").read_text().splitlines()))
-             if "time/sec_per_step" in r]  # evaluation lines carry no timing
-    return timed[-1]["step"] * timed[-1]["time/sec_per_step"]
+    """Training wall time of a run (summed over its time-limited segments)."""
+    return training_seconds(run / "logs" / "metrics.jsonl")
 
 
 TEACHERS = {  # benchmark teachers, name: (data set, classes)

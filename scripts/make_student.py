@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from gantransfer.engine.logger import read_log
+from gantransfer.engine.logger import read_log, training_seconds
 from gantransfer.io import read_json, write_json
 from gantransfer.metrics.classifier import assets_dir
 from gantransfer.models.store import load_generator, save_generator
@@ -36,14 +36,17 @@ def main() -> None:
     ap.add_argument("--name", required=True)
     ap.add_argument("--run", required=True, help="a finished distill run directory (with eval.json)")
     ap.add_argument("--hardware", default="x86_64 CPU, 1 torch thread, 2 cores shared with other runs")
+    ap.add_argument("--command", help="how the run was made, where its resolved config does not say it (e.g. a run "
+                                      "stopped by --max-seconds and resumed); default: rebuilt from run.json")
     args = ap.parse_args()
     run = Path(args.run)
     g, gcfg = load_generator(run)
     ev = read_json(run / "eval.json", "distillation results")
     config = read_json(run / "run.json", "run config")["config"]
     last = [r for r in read_log(run / "logs" / "metrics.jsonl") if "time/sec_per_step" in r][-1]
-    training = {"command": command_of(config), "steps": last["step"],
-                "wall_seconds": round(last["time/sec_per_step"] * last["step"], 1), "hardware": args.hardware}
+    seconds = training_seconds(run / "logs" / "metrics.jsonl")
+    training = {"command": args.command or command_of(config), "steps": last["step"],
+                "wall_seconds": round(seconds, 1), "hardware": args.hardware}
     meta = {k: v for k, v in gcfg.meta.items() if k != "distill_config"}
     meta.update(training=training, evaluation=ev)
     dest = assets_dir() / "students" / args.name

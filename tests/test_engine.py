@@ -124,6 +124,19 @@ def test_time_limit_stops_with_a_checkpoint_and_resume_goes_on_exactly(tmp_path)
     assert_same(weights(full), weights(part))
 
 
+def test_training_seconds_sums_the_segments_of_a_resumed_run(tmp_path):
+    from gantransfer.engine.logger import training_seconds
+    log = tmp_path / "metrics.jsonl"
+    records = [{"step": 50, "time/sec_per_step": 0.2}, {"step": 100, "time/sec_per_step": 0.1,
+                                                        "time/stopped_at_limit": 1.0},
+               {"step": 100, "fid/x": 3.0},  # an evaluation record: no timing
+               {"step": 150, "time/sec_per_step": 0.5}, {"step": 300, "time/sec_per_step": 0.3}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert training_seconds(log) == pytest.approx(100 * 0.1 + 200 * 0.3)  # 0-100 at 0.1 s, then 100-300 at 0.3 s
+    log.write_text("".join(json.dumps(r) + "\n" for r in records[:2]))
+    assert training_seconds(log) == pytest.approx(10.0)
+
+
 def test_loss_curves_plot_every_logged_term(tmp_path):
     from gantransfer.report.curves import loss_series, plot_loss_curves
     run = train(TrainConfig(**TOY, steps=20, out=str(tmp_path / "r")))

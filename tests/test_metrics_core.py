@@ -260,3 +260,26 @@ def test_mixture_metrics_collapsed_and_low_quality():
     assert mixture_metrics(torch.zeros(10, 2), centers, std)["mode_share_tv"] == 1.0
     with pytest.raises(ValueError, match="must share D"):
         mixture_metrics(torch.zeros(10, 3), centers, std)
+
+
+def test_recompute_batchnorm_sets_the_exact_statistics_of_the_data():
+    from gantransfer.metrics.classifier import ClassifierConfig, FeatureClassifier, recompute_batchnorm
+    torch.manual_seed(0)
+    model = FeatureClassifier(ClassifierConfig(dataset="t", num_classes=2, resolution=16, channels=1, widths=[4, 8]))
+    for m in model.modules():  # stale statistics, as after fast training
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.fill_(5.0)
+            m.running_var.fill_(0.01)
+    x = torch.rand(1100, 1, 16, 16) * 2 - 1
+    recompute_batchnorm(model, x, batch_size=500)  # three batches of unequal size
+    assert not model.training
+    conv, bn = model.body[0], model.body[1]
+    with torch.no_grad():
+        h = conv(x)
+    assert torch.allclose(bn.running_mean, h.mean(dim=(0, 2, 3)), atol=1e-5)
+    assert torch.allclose(bn.running_var, h.var(dim=(0, 2, 3)), rtol=0.02)
+    assert bn.momentum == 0.1  # restored
+    # the eval-mode output of the first block is then normalised over the data
+    with torch.no_grad():
+        out = bn(h)
+    assert out.mean(dim=(0, 2, 3)).abs().max() < 1e-3

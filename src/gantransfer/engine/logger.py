@@ -41,6 +41,19 @@ class MetricsLog:
             self._tb.close()
 
 
+def training_seconds(path: str | Path) -> float:
+    """Training wall time recorded in a metrics.jsonl file: for each segment (a run stopped by its time limit and
+    resumed has several, each ended by a ``time/stopped_at_limit`` record), its steps x its last logged seconds
+    per step, summed. Evaluation records carry no timing and are skipped."""
+    timed = [r for r in read_log(path) if "time/sec_per_step" in r]
+    total, start = 0.0, 0
+    for i, r in enumerate(timed):
+        if "time/stopped_at_limit" in r or i == len(timed) - 1:
+            total += (r["step"] - start) * r["time/sec_per_step"]
+            start = r["step"]
+    return total
+
+
 def read_log(path: str | Path) -> list[dict[str, Any]]:
     """All records of a metrics.jsonl file."""
     p = Path(path)

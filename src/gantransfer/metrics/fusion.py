@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,15 @@ from gantransfer.config import FuseConfig
 from gantransfer.deploy.bench import count_macs, count_params
 from gantransfer.errors import ConfigError
 from gantransfer.metrics.classifier import (ClassifierConfig, FeatureClassifier, classifier_dir, extract,
-                                            load_classifier, save_classifier)
+                                            load_classifier, recompute_batchnorm, save_classifier)
 from gantransfer.metrics.evaluate import count_label, image_metrics, reference_for
 from gantransfer.metrics.fid import fid_from_features
 from gantransfer.models.sampling import generate
 from gantransfer.models.store import load_generator, resolve_generator_dir
 
 DOMAIN_TRAIN, DOMAIN_TEST, DOMAIN_STEPS = 2000, 500, 400
+DOMAIN_VERSION = 2  # part of the cache key: 2 recomputes BatchNorm statistics after training
+DOMAIN_MIN_ACCURACY = 0.9  # below this held-out accuracy, shares are flagged as unreliable
 
 
 def _batched(fn, n: int, batch: int = 500) -> torch.Tensor:
@@ -55,7 +58,7 @@ def student_samples_for(g, tset, k: int, n: int, seed: int, device) -> torch.Ten
 def domain_classifier(tset, cache: Path, device, seed: int = 0) -> tuple[FeatureClassifier, float]:
     """A small classifier of which teacher made an image, trained on the teachers' samples; cached under
     ``cache`` by the teachers it was trained on. Returns it and its held-out accuracy."""
-    key = hashlib.sha1(json.dumps([tset.names, [t.source for t in tset.teachers], tset.student.resolution,
+    key = hashlib.sha1(json.dumps([DOMAIN_VERSION, tset.names, [t.source for t in tset.teachers], tset.student.resolution,
                                    tset.student.channels, seed]).encode()).hexdigest()[:12]
     d = cache / f"domain-classifier-{key}"
     if (d / "config.json").is_file():
@@ -81,7 +84,8 @@ def domain_classifier(tset, cache: Path, device, seed: int = 0) -> tuple[Feature
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    model.eval().requires_grad_(False)
+    recompute_batchnorm(model, xtr)
+    model.requires_grad_(False)
     _, probs = extract(model, x[test])
     acc = float((probs.argmax(1) == y[test]).float().mean())
     model.cfg.meta["held_out_accuracy"] = acc
@@ -108,6 +112,9 @@ def evaluate_fusion(generator: str | Path, teachers: list[str], n: int = 2000, d
                           "pass its teachers in the same order")
     run_dir = resolve_generator_dir(generator).parent
     clf, acc = domain_classifier(tset, run_dir / "eval-cache", device, seed)
+    if acc < DOMAIN_MIN_ACCURACY:
+        warnings.warn(f"the teacher-domain classifier tells the teachers' own samples apart only {acc:.1%} of the "
+                      "time: the teachers' outputs overlap, and the shares below are not reliable")
     x, _ = generate(g, gcfg, n, seed=seed, device=device)  # the generator's own sampling (weights included)
     _, probs = extract(clf, x)
     k = len(tset.teachers)
