@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from gantransfer.engine.schedules import LR_SCHEDULES
 from jobs import run_all, train_seconds
 
 TEACHER = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
@@ -96,7 +97,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--bank-size", type=int, default=16384)
-    ap.add_argument("--lr-decay", default="none", choices=["none", "cosine"],
+    ap.add_argument("--lr-decay", default="none", choices=list(LR_SCHEDULES),
                     help="the students' learning-rate schedule (cosine runs are named w..-KEY-cos-s..)")
     ap.add_argument("--eval-n", type=int, default=10000)
     ap.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,

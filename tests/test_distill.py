@@ -206,6 +206,7 @@ def test_truncated_bank_and_real_images_for_the_adversarial_term(teacher, tmp_pa
     (["--data", "digits"], "add adversarial=W"),
     (["--truncation", "-1"], "truncation must be >= 0"),
     (["--max-seconds", "-5"], "max_seconds must be >= 0"),
+    (["--lr-decay", "linear"], "lr_decay must be one of none, cosine"),
     (["--loss", "pixel=1,adversarial=0.1", "--data", "/no/such/folder"], "unknown data set"),
 ])
 def test_bad_real_data_and_truncation_input(teacher, tmp_path, capsys, argv, needle):
@@ -308,7 +309,7 @@ def test_folded_classifier_features_equal_the_unfolded_ones():
 
 
 def test_cosine_lr_decay_follows_the_schedule_and_resumes_exactly(teacher, tmp_path):
-    from gantransfer.engine.loop import lr_factor
+    from gantransfer.engine.schedules import lr_factor
     assert lr_factor("none", 7, 10) == 1.0 and lr_factor("cosine", 0, 10) == 1.0
     assert lr_factor("cosine", 5, 10) == pytest.approx(0.5) and lr_factor("cosine", 10, 10) == pytest.approx(0.0)
     kw = dict(teacher=str(teacher), width=0.125, loss="pixel=1", steps=6, log_every=1, checkpoint_every=3,

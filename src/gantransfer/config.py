@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gantransfer.engine.schedules import LR_SCHEDULES
 from gantransfer.errors import ConfigError
 
 T = TypeVar("T")
@@ -110,8 +111,8 @@ def _validate_engine_fields(cfg: Any) -> None:
     for name in ("log_every", "sample_every", "checkpoint_every"):
         _require(getattr(cfg, name) >= 1, f"{name} must be >= 1, got {getattr(cfg, name)}")
     _require(cfg.max_seconds >= 0, f"max_seconds must be >= 0 (0: no limit), got {cfg.max_seconds}")
-    _require(getattr(cfg, "lr_decay", "none") in ("none", "cosine"),
-             f"lr_decay must be none or cosine, got {getattr(cfg, 'lr_decay', None)!r}")
+    _require(getattr(cfg, "lr_decay", "none") in LR_SCHEDULES,
+             f"lr_decay must be one of {', '.join(LR_SCHEDULES)}, got {getattr(cfg, 'lr_decay', None)!r}")
 
 
 @dataclass

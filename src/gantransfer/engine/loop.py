@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from gantransfer.engine.checkpoint import (flatten_optimizer, latest_step, load_state, save_state,
                                            unflatten_optimizer)
 from gantransfer.engine.logger import MetricsLog
+from gantransfer.engine.schedules import lr_factor
 from gantransfer.errors import CheckpointError, TrainingDiverged
 from gantransfer.losses.base import LossTerm, StepContext
 
@@ -91,14 +92,6 @@ def resolve_device(name: str) -> torch.device:
         raise CheckpointError("--device cuda was asked for but no CUDA device is available; use --device cpu")
     return dev
 
-
-def lr_factor(schedule: str, step: int, steps: int) -> float:
-    """The multiplier of the initial learning rates at ``step`` of ``steps``."""
-    if schedule == "none":
-        return 1.0
-    if schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps))
-    raise ValueError(f"unknown learning-rate schedule {schedule!r}; use none or cosine")
 
 
 @torch.no_grad()
