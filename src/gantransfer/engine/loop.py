@@ -93,7 +93,6 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-
 @torch.no_grad()
 def update_ema(source: nn.Module, target: nn.Module, beta: float) -> None:
     """target <- beta * target + (1 - beta) * source for parameters; buffers are copied."""
