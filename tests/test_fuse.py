@@ -43,6 +43,12 @@ def test_fused_student_conditional_on_the_teacher(teachers, tmp_path):
     assert 0.5 <= ev["domain_classifier_accuracy"] <= 1
     for row in ev["per_teacher"].values():
         assert row["fid_student_vs_teacher"] > 0 and row["fid_teacher_vs_real"] > 0
+        by_class = row["by_class"].values()  # the class mix, and the domain share as a class-weighted mean
+        assert sum(c["student_share"] for c in by_class) == pytest.approx(1)
+        assert sum(c["teacher_share"] for c in by_class) == pytest.approx(1)
+        assert row["own_domain_share"] == pytest.approx(
+            sum(c["student_share"] * c["own_domain_share"] for c in by_class if c["own_domain_share"] is not None))
+        assert 0 <= row["teacher_own_domain_share"] <= 1
     assert "fid/digits-classifier-v1/100" in ev["union"]["metrics"]
     assert ev["cost"]["params_vs_largest"] > 1  # smaller than the largest teacher
     assert (run / "samples" / "step-0000003.png").is_file()

@@ -58,8 +58,8 @@ def student_samples_for(g, tset, k: int, n: int, seed: int, device) -> torch.Ten
 def domain_classifier(tset, cache: Path, device, seed: int = 0) -> tuple[FeatureClassifier, float]:
     """A small classifier of which teacher made an image, trained on the teachers' samples; cached under
     ``cache`` by the teachers it was trained on. Returns it and its held-out accuracy."""
-    key = hashlib.sha1(json.dumps([DOMAIN_VERSION, tset.names, [t.source for t in tset.teachers], tset.student.resolution,
-                                   tset.student.channels, seed]).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([DOMAIN_VERSION, tset.names, [t.source for t in tset.teachers],
+                                   tset.student.resolution, tset.student.channels, seed]).encode()).hexdigest()[:12]
     d = cache / f"domain-classifier-{key}"
     if (d / "config.json").is_file():
         model = load_classifier(d, device)
@@ -91,6 +91,26 @@ def domain_classifier(tset, cache: Path, device, seed: int = 0) -> tuple[Feature
     model.cfg.meta["held_out_accuracy"] = acc
     save_classifier(model, d)
     return model, acc
+
+
+def domain_by_class(clf: FeatureClassifier, protocol: FeatureClassifier | None, student_x: torch.Tensor,
+                    teacher_x: torch.Tensor, k: int) -> dict[str, Any]:
+    """How teacher-``k``-like the student's samples for teacher k look to the domain classifier, against teacher
+    k's own samples; with a protocol classifier, also per class: the student's and the teacher's class mix and
+    the share of the student's samples of each class that look like teacher k (where shares fall short)."""
+    own_s = extract(clf, student_x)[1].argmax(1) == k
+    own_t = extract(clf, teacher_x)[1].argmax(1) == k
+    out: dict[str, Any] = {"own_domain_share": float(own_s.float().mean()),
+                           "teacher_own_domain_share": float(own_t.float().mean())}
+    if protocol is None:
+        return out
+    cs, ct = extract(protocol, student_x)[1].argmax(1), extract(protocol, teacher_x)[1].argmax(1)
+    names = protocol.cfg.meta.get("class_names") or [str(c) for c in range(protocol.cfg.num_classes)]
+    out["by_class"] = {name: {"student_share": float((cs == c).float().mean()),
+                              "teacher_share": float((ct == c).float().mean()),
+                              "own_domain_share": float(own_s[cs == c].float().mean()) if (cs == c).any() else None}
+                       for c, name in enumerate(names)}
+    return out
 
 
 def evaluate_fusion(generator: str | Path, teachers: list[str], n: int = 2000, device: str | torch.device = "cpu",
@@ -156,6 +176,8 @@ def evaluate_fusion(generator: str | Path, teachers: list[str], n: int = 2000, d
                 row["fid_student_vs_real"] = fid_from_features(fs, ref)
                 row["fid_teacher_vs_real"] = fid_from_features(ft, ref)
                 row["fid_ratio_to_teacher"] = row["fid_student_vs_real"] / row["fid_teacher_vs_real"]
+        if fused and len(sx):
+            row.update(domain_by_class(clf, own, sx, tx, i))
         per[tset.names[i]] = row
     result["per_teacher"] = per
     if feats is not None and all(t.config.dataset == dataset for t in tset.teachers):
