@@ -40,6 +40,8 @@ def main() -> None:
     ap.add_argument("--variants", action=argparse.BooleanOptionalAction, default=True,
                     help="also fuse fmnist3 with affine conditioning and fmnist2 unconditionally with weights 0.7,0.3")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--collect-only", action="store_true",
+                    help="run nothing: gather the finished runs into --results (keeping the recorded run time)")
     ap.add_argument("--runs", default="runs/bench/fusion")
     ap.add_argument("--results", default="benchmarks/results/fusion.json")
     args = ap.parse_args()
@@ -47,12 +49,16 @@ def main() -> None:
     exe = [sys.executable, "-m", "gantransfer.cli"]
     t0 = time.perf_counter()
 
+    def launch(batch: list) -> None:
+        if not args.collect_only:
+            run_all(batch, args.jobs)
+
     def teacher_path(name: str) -> str:
         return SHIPPED if name == "shipped" else str(runs / "teachers" / name)
 
     needed = sorted({t for s in args.settings for t in SETTINGS[s] if t != "shipped"})
     jobs = teacher_jobs(needed, runs / "teachers", args.teacher_width, args.teacher_steps, exe)
-    run_all(jobs, args.jobs)
+    launch(jobs)
 
     variants = {"fused": []}
     if args.variants:  # the other way to inject the teacher id, and an unconditional student with unequal weights
@@ -76,7 +82,7 @@ def main() -> None:
             if setting == "cross":  # no common protocol: the Fashion-MNIST classifier as the perceptual network
                 cmd += ["--dataset", "fashion-mnist"]
             fuse_jobs.append((f"{setting}/{method}", cmd, out / "eval.json", out / "bench.log"))
-    run_all(fuse_jobs, args.jobs)
+    launch(fuse_jobs)
 
     base_jobs = []
     for setting in args.settings:
@@ -89,7 +95,7 @@ def main() -> None:
                      "--out", str(out)]
         # the final checkpoint (and generator/) is written when the time limit strikes
         base_jobs.append((f"{setting}/baseline", cmd, out / "generator" / "config.json", out / "bench.log"))
-    run_all(base_jobs, args.jobs)
+    launch(base_jobs)
     eval_jobs = []
     for setting in args.settings:
         base = runs / setting / "baseline"
@@ -98,7 +104,7 @@ def main() -> None:
                                                        str(args.eval_n), "--device", "cpu", "--out",
                                                        str(base / "eval.json")],
                           base / "eval.json", base / "eval.log"))
-    run_all(eval_jobs, args.jobs)
+    launch(eval_jobs)
 
     rows = []
     for setting in args.settings:
@@ -124,12 +130,14 @@ def main() -> None:
                 "per_teacher": ev["per_teacher"], "params_vs_largest": ev["cost"]["params_vs_largest"],
                 "params_vs_sum": ev["cost"]["params_vs_sum"], "student_params": ev["cost"]["student_params"],
                 "teachers_params": ev["cost"]["teachers_params"]})
-    result = {"command": "python " + " ".join(sys.argv), "threads_per_run": 1, "parallel_runs": args.jobs,
+    before = json.loads(Path(args.results).read_text()) if args.collect_only and Path(args.results).exists() else {}
+    result = {"command": before.get("command", "python " + " ".join(sys.argv)), "threads_per_run": 1,
+              "parallel_runs": args.jobs,
               "machine_cpus": os.cpu_count(), "teacher_width": args.teacher_width,
               "teacher_steps": args.teacher_steps, "student_width": args.width, "cross_width": args.cross_width,
               "loss": args.loss,
               "fuse_steps": args.fuse_steps, "baseline_n": args.baseline_n, "eval_n": args.eval_n,
-              "seconds": round(time.perf_counter() - t0, 1), "rows": rows}
+              "seconds": before.get("seconds", round(time.perf_counter() - t0, 1)), "rows": rows}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
     print("| setting | method | train s | union FID | teachers' mixture FID | shares / weight | "
