@@ -1,8 +1,9 @@
 """Long distillation: students of >= 20x fewer MACs trained for a fixed wall time (e.g. on a GPU), all at once,
 against the same architecture trained from scratch on real Fashion-MNIST for the same time.
 
-    python benchmarks/distill_long.py --device cuda --seconds 330 --no-costs     # train + evaluate (GPU machine)
-    python benchmarks/distill_long.py --collect-only                             # costs on this CPU, results JSON
+    python benchmarks/distill_long.py --device cuda --seconds 270 --no-costs     # train + evaluate (GPU machine)
+    python benchmarks/distill_long.py --device cuda --seconds 200 --resume --no-costs   # 200 s more, same machine
+    python benchmarks/distill_long.py --collect-only --seconds 470               # costs on this CPU, results JSON
 
 Every run is data-free distillation with fresh latents each step (no bank: a long run would over-fit one), batch
 64, lr 1e-3, stopped by ``--max-seconds``; all runs train at the same time, so each had the same share of the

@@ -64,6 +64,7 @@ def main() -> None:
     if args.variants:  # the other way to inject the teacher id, and an unconditional student with unequal weights
         variants.update({"fused-affine": ["--conditioning", "affine"],
                          "fused-unconditional": ["--unconditional", "--weights", "0.7,0.3"]})
+
     def width_of(setting: str) -> float:
         return args.cross_width if setting == "cross" else args.width
 
@@ -132,11 +133,9 @@ def main() -> None:
                 "teachers_params": ev["cost"]["teachers_params"]})
     before = json.loads(Path(args.results).read_text()) if args.collect_only and Path(args.results).exists() else {}
     result = {"command": before.get("command", "python " + " ".join(sys.argv)), "threads_per_run": 1,
-              "parallel_runs": args.jobs,
-              "machine_cpus": os.cpu_count(), "teacher_width": args.teacher_width,
+              "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(), "teacher_width": args.teacher_width,
               "teacher_steps": args.teacher_steps, "student_width": args.width, "cross_width": args.cross_width,
-              "loss": args.loss,
-              "fuse_steps": args.fuse_steps, "baseline_n": args.baseline_n, "eval_n": args.eval_n,
+              "loss": args.loss, "fuse_steps": args.fuse_steps, "baseline_n": args.baseline_n, "eval_n": args.eval_n,
               "seconds": before.get("seconds", round(time.perf_counter() - t0, 1)), "rows": rows}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(result, indent=2) + "\n")

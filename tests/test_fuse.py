@@ -58,6 +58,15 @@ def test_fused_student_conditional_on_the_teacher(teachers, tmp_path):
     assert len(list((run / "eval-cache").iterdir())) == 1
 
 
+def test_an_unreliable_domain_classifier_is_flagged(teachers, tmp_path, monkeypatch):
+    from gantransfer.metrics import fusion
+    run = fuse(FuseConfig(teachers=[teachers["low"], teachers["high"]], width=0.25, loss="pixel=1", eval_n=0,
+                          out=str(tmp_path / "f"), **FAST))
+    monkeypatch.setattr(fusion, "DOMAIN_MIN_ACCURACY", 1.01)  # no classifier reaches it
+    with pytest.warns(UserWarning, match="shares below are not reliable"):
+        fusion.evaluate_fusion(run, [teachers["low"], teachers["high"]], n=100)
+
+
 def test_unconditional_student_picks_teachers_by_weight(teachers, tmp_path):
     z = torch.randn(40000, 5, generator=torch.Generator().manual_seed(0))
     shares = torch.bincount(mixture_ids(z, torch.tensor([0.7, 0.2, 0.1])), minlength=3) / len(z)
