@@ -93,19 +93,19 @@ def domain_classifier(tset, cache: Path, device, seed: int = 0) -> tuple[Feature
     return model, acc
 
 
-def domain_by_class(clf: FeatureClassifier, protocol: FeatureClassifier | None, student_x: torch.Tensor,
-                    teacher_x: torch.Tensor, k: int) -> dict[str, Any]:
+def domain_by_class(clf: FeatureClassifier, student_x: torch.Tensor, teacher_x: torch.Tensor, k: int,
+                    protocol_classes: tuple[torch.Tensor, torch.Tensor, list[str]] | None = None) -> dict[str, Any]:
     """How teacher-``k``-like the student's samples for teacher k look to the domain classifier, against teacher
-    k's own samples; with a protocol classifier, also per class: the student's and the teacher's class mix and
-    the share of the student's samples of each class that look like teacher k (where shares fall short)."""
+    k's own samples. Given the protocol's classes of both sample sets and its class names (``protocol_classes``),
+    also per class: the student's and the teacher's class mix and the share of the student's samples of each class
+    that look like teacher k (where shares fall short)."""
     own_s = extract(clf, student_x)[1].argmax(1) == k
     own_t = extract(clf, teacher_x)[1].argmax(1) == k
     out: dict[str, Any] = {"own_domain_share": float(own_s.float().mean()),
                            "teacher_own_domain_share": float(own_t.float().mean())}
-    if protocol is None:
+    if protocol_classes is None:
         return out
-    cs, ct = extract(protocol, student_x)[1].argmax(1), extract(protocol, teacher_x)[1].argmax(1)
-    names = protocol.cfg.meta.get("class_names") or [str(c) for c in range(protocol.cfg.num_classes)]
+    cs, ct, names = protocol_classes
     out["by_class"] = {name: {"student_share": float((cs == c).float().mean()),
                               "teacher_share": float((ct == c).float().mean()),
                               "own_domain_share": float(own_s[cs == c].float().mean()) if (cs == c).any() else None}
@@ -166,9 +166,11 @@ def evaluate_fusion(generator: str | Path, teachers: list[str], n: int = 2000, d
         sx = student_samples_for(g, tset, i, n, seed, device) if fused else x[pred == i]
         row: dict[str, Any] = {"student_samples": len(sx)}
         own = protocol_of(t.config.dataset) or feats  # each teacher under its own data set's protocol
+        fs = ft = ps = pt = None
+        if own is not None and len(sx):  # (features, class probabilities) of both sample sets, one pass each
+            (fs, ps), (ft, pt) = extract(own, sx), extract(own, tx)
         if own is not None and len(sx) >= 10:
             row["protocol"] = own.cfg.protocol
-            fs, ft = extract(own, sx)[0], extract(own, tx)[0]
             row["fid_student_vs_teacher"] = fid_from_features(fs, ft)
             classes = t.config.meta.get("classes")
             if classes and own.cfg.dataset == t.config.dataset:
@@ -177,7 +179,10 @@ def evaluate_fusion(generator: str | Path, teachers: list[str], n: int = 2000, d
                 row["fid_teacher_vs_real"] = fid_from_features(ft, ref)
                 row["fid_ratio_to_teacher"] = row["fid_student_vs_real"] / row["fid_teacher_vs_real"]
         if fused and len(sx):
-            row.update(domain_by_class(clf, own, sx, tx, i))
+            protocol_classes = None if ps is None else (
+                ps.argmax(1), pt.argmax(1),
+                own.cfg.meta.get("class_names") or [str(c) for c in range(own.cfg.num_classes)])
+            row.update(domain_by_class(clf, sx, tx, i, protocol_classes))
         per[tset.names[i]] = row
     result["per_teacher"] = per
     if feats is not None and all(t.config.dataset == dataset for t in tset.teachers):
