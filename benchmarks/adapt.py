@@ -30,6 +30,12 @@ def protocol_figures(metrics: dict) -> dict:
     return {name: pick(name + "/") for name in ("fid", "kid", "precision", "recall")}
 
 
+def common_args(steps: int, diffaugment: str, eval_n: int) -> list[str]:
+    """`gantransfer adapt` options every benchmark run shares: held-out checks at each quarter of the steps."""
+    return ["--steps", str(steps), "--diffaugment", diffaugment, "--eval-every", str(steps // 4),
+            "--eval-n", str(eval_n), "--sample-every", str(steps), "--no-progress"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", default="runs/bench/fusion/teachers/fm-0-4")
@@ -53,8 +59,7 @@ def main() -> None:
     ap.add_argument("--results", default="benchmarks/results/adapt.json")
     args = ap.parse_args()
     runs, exe, t0 = Path(args.runs), [sys.executable, "-m", "gantransfer.cli"], time.perf_counter()
-    common = ["--steps", str(args.steps), "--diffaugment", args.diffaugment, "--eval-every", str(args.steps // 4),
-              "--eval-n", str(args.eval_n), "--sample-every", str(args.steps), "--no-progress"]
+    common = common_args(args.steps, args.diffaugment, args.eval_n)
     sources = [Path(s) for s in [args.source, *args.multi_sources]]
     missing = [s for s in sources if not (s / "generator" / "config.json").exists() and s.name in TEACHERS]
     # the fusion benchmark's teachers, trained here when that benchmark has not run

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from jobs import run_all, teacher_jobs, train_seconds
+from jobs import accelerator, run_all, teacher_jobs, train_seconds
 
 SHIPPED = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 SETTINGS = {"fmnist3": ["fm-tops", "fm-footwear", "fm-rest"], "fmnist2": ["fm-0-4", "fm-5-9"],
@@ -39,6 +39,10 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=5000)
     ap.add_argument("--variants", action=argparse.BooleanOptionalAction, default=True,
                     help="also fuse fmnist3 with affine conditioning and fmnist2 unconditionally with weights 0.7,0.3")
+    ap.add_argument("--seconds", type=float, default=0.0,
+                    help="train the fused students and the baselines side by side for this many seconds each "
+                         "(0: the fused students run --fuse-steps and each baseline then gets its fused run's time)")
+    ap.add_argument("--device", default="auto", help="device of every run and evaluation (auto: CUDA when available)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--collect-only", action="store_true",
                     help="run nothing: gather the finished runs into --results (keeping the recorded run time)")
@@ -76,33 +80,36 @@ def main() -> None:
             if method != "fused" and setting != {"fused-affine": "fmnist3"}.get(method, "fmnist2"):
                 continue
             out = runs / setting / method
+            steps = ["--steps", "1000000", "--max-seconds", f"{args.seconds:g}", "--checkpoint-every", "5000",
+                     "--sample-every", "1000000"] if args.seconds else ["--steps", str(args.fuse_steps),
+                                                                      "--sample-every", str(args.fuse_steps)]
             cmd = exe + ["fuse", *sum((["--teacher", teacher_path(t)] for t in SETTINGS[setting]), []),
-                         "--width", str(width_of(setting)), "--loss", args.loss, "--steps", str(args.fuse_steps),
-                         "--eval-n", str(args.eval_n), "--sample-every", str(args.fuse_steps), "--no-progress",
-                         "--out", str(out), *extra]
+                         "--width", str(width_of(setting)), "--loss", args.loss, *steps, "--device", args.device,
+                         "--eval-n", str(args.eval_n), "--no-progress", "--out", str(out), *extra]
             if setting == "cross":  # no common protocol: the Fashion-MNIST classifier as the perceptual network
                 cmd += ["--dataset", "fashion-mnist"]
             fuse_jobs.append((f"{setting}/{method}", cmd, out / "eval.json", out / "bench.log"))
-    launch(fuse_jobs)
+    if not args.seconds:  # each baseline gets its fused run's measured time, so the fused runs go first
+        launch(fuse_jobs)
 
     base_jobs = []
     for setting in args.settings:
         out = runs / setting / "baseline"
-        budget = train_seconds(runs / setting / "fused")
+        budget = args.seconds or train_seconds(runs / setting / "fused")
         teachers = [teacher_path(t) for t in SETTINGS[setting]]
         cmd = exe + ["baseline", *sum((["--teacher", t] for t in teachers), []), "--n", str(args.baseline_n),
                      "--width", str(width_of(setting)), "--steps", "1000000", "--max-seconds", f"{budget:.0f}",
-                     "--seed", "0", "--checkpoint-every", "5000", "--sample-every", "100000", "--no-progress",
-                     "--out", str(out)]
+                     "--seed", "0", "--checkpoint-every", "5000", "--sample-every", "1000000", "--no-progress",
+                     "--device", args.device, "--out", str(out)]
         # the final checkpoint (and generator/) is written when the time limit strikes
         base_jobs.append((f"{setting}/baseline", cmd, out / "generator" / "config.json", out / "bench.log"))
-    launch(base_jobs)
+    launch(base_jobs if not args.seconds else fuse_jobs + base_jobs)  # side by side: the same contention
     eval_jobs = []
     for setting in args.settings:
         base = runs / setting / "baseline"
         teachers = ",".join(teacher_path(t) for t in SETTINGS[setting])
         eval_jobs.append((f"{setting}/baseline-eval", [*exe, "eval", str(base), "--teachers", teachers, "--n",
-                                                       str(args.eval_n), "--device", "cpu", "--out",
+                                                       str(args.eval_n), "--device", args.device, "--out",
                                                        str(base / "eval.json")],
                           base / "eval.json", base / "eval.log"))
     launch(eval_jobs)
@@ -135,7 +142,9 @@ def main() -> None:
     result = {"command": before.get("command", "python " + " ".join(sys.argv)), "threads_per_run": 1,
               "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(), "teacher_width": args.teacher_width,
               "teacher_steps": args.teacher_steps, "student_width": args.width, "cross_width": args.cross_width,
-              "loss": args.loss, "fuse_steps": args.fuse_steps, "baseline_n": args.baseline_n, "eval_n": args.eval_n,
+              "loss": args.loss, "fuse_steps": None if args.seconds else args.fuse_steps,
+              "seconds_per_run": args.seconds or None, "gpu": before.get("gpu", accelerator(args.device)),
+              "baseline_n": args.baseline_n, "eval_n": args.eval_n,
               "seconds": before.get("seconds", round(time.perf_counter() - t0, 1)), "rows": rows}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(result, indent=2) + "\n")

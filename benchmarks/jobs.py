@@ -56,3 +56,12 @@ def teacher_jobs(names: list[str], teachers_dir: Path, width: float, steps: int,
                      "--no-progress", "--out", str(out)] + (["--classes", classes] if classes else [])
         jobs.append((name, cmd, out / "state" / f"step-{steps:07d}", out / "bench.log"))
     return jobs
+
+
+def accelerator(device: str) -> str | None:
+    """The GPU's name when ``device`` (auto, cuda, cuda:N or cpu) puts the runs on one, else None."""
+    import torch
+
+    if device == "cpu" or not torch.cuda.is_available():
+        return None
+    return torch.cuda.get_device_name(torch.device(device if device.startswith("cuda") else "cuda"))
