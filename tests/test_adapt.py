@@ -122,3 +122,26 @@ def test_the_selector_learns_at_its_own_rate():
     assert groups[-1]["params"] == [g.selector] and "lr" not in groups[0]
     mined = generator_param_groups(g, AdaptConfig(), mined_only=True)
     assert sum(p.numel() for gr in mined for p in gr["params"]) == sum(p.numel() for p in g.miners.parameters()) + 2
+
+
+def test_the_held_out_split_mixes_classes_when_the_files_are_sorted_by_class(monkeypatch):
+    """mnist-5k's training split is sorted by digit: the first held-out images would all be zeros and ones."""
+    import dataclasses
+
+    import gantransfer.tasks.adapt as adapt_module
+
+    real_load = adapt_module.load_dataset
+
+    def sorted_by_class(name, split="train", **kw):
+        d = real_load(name, split, **kw)
+        order = torch.argsort(d.y, stable=True)
+        return dataclasses.replace(d, x=d.x[order], y=d.y[order])
+
+    monkeypatch.setattr(adapt_module, "load_dataset", sorted_by_class)
+    cfg = AdaptConfig(sources=["unused"], data="digits", limit=20, held_out=100)
+    train_set, held, _ = adapt_module.target_splits(cfg, 16, 1)
+    assert len(held) == 100 and len(train_set) == 20
+    assert len(torch.unique(held.y)) == 10  # the first 100 of the sorted rest would hold only zeros
+    chosen = {tuple(x.flatten().tolist()) for x in train_set.x}
+    assert not any(tuple(x.flatten().tolist()) in chosen for x in held.x[:20])  # disjoint from the N
+    assert len(adapt_module.target_splits(dataclasses.replace(cfg, held_out=0), 16, 1)[1] or []) == 0

@@ -33,6 +33,7 @@ from gantransfer.tasks.train import gan_training_task
 from gantransfer.teachers import Teacher, load_teacher
 
 FREEZED_DEFAULT = 2
+HELD_OUT_SEED = 7  # picks the held-out images (and the memorisation check's real images); fixed across runs
 
 
 def target_splits(cfg: AdaptConfig, resolution: int, channels: int) -> tuple[Dataset, Dataset | None, Dataset | None]:
@@ -51,7 +52,8 @@ def target_splits(cfg: AdaptConfig, resolution: int, channels: int) -> tuple[Dat
     chosen[keep] = True
     pick = lambda mask: dataclasses.replace(full, x=full.x[mask], y=full.y[mask])  # noqa: E731
     train = pick(chosen)
-    rest = (~chosen).nonzero().flatten()[:cfg.held_out]
+    rest = (~chosen).nonzero().flatten()  # a seeded subset, not the first ones: files may be sorted by class
+    rest = rest[seeded_subset(len(rest), cfg.held_out, HELD_OUT_SEED)] if cfg.held_out > 0 and len(rest) else rest[:0]
     held = pick(rest) if len(rest) >= 10 else None
     try:
         test = load_dataset(cfg.data, "test", classes=cfg.classes, data_dir=cfg.data_dir, resolution=resolution,
@@ -225,7 +227,8 @@ def final_evaluation(run: Path, cfg: AdaptConfig, train_set: Dataset, test: Data
     if test is None:
         return result
     x, _ = generate(gen, kcfg, cfg.eval_n, seed=1, device=device)
-    result["memorisation"] = memorisation(x, train_set.as_float(), test.as_float()[:cfg.eval_n])
+    real = test.as_float()[seeded_subset(len(test), cfg.eval_n, HELD_OUT_SEED)]  # a mix of classes, as above
+    result["memorisation"] = memorisation(x, train_set.as_float(), real)
     from gantransfer.metrics.classifier import classifier_dir
     if (classifier_dir(cfg.data) / "config.json").is_file():
         from gantransfer.metrics.evaluate import evaluate_generator
