@@ -113,9 +113,11 @@ def main() -> None:
     for r in rows:
         if r["n"] == 100 and r["fid"] is not None:
             spread.setdefault((r["target"], r["method"]), []).append(r["fid"])
+    before = json.loads(Path(args.results).read_text()) if args.collect_only and Path(args.results).exists() else {}
     result = {"command": "python " + " ".join(sys.argv), "source": args.source, "steps": args.steps,
               "diffaugment": args.diffaugment, "eval_n": args.eval_n, "threads_per_run": 1,
-              "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(), "seconds": round(time.perf_counter() - t0, 1),
+              "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(),
+              "seconds": before.get("seconds", round(time.perf_counter() - t0, 1)),
               "references": references, "rows": rows,
               "n100_seed_spread": [{"target": t, "method": m, "n": len(v), "fid_mean": statistics.mean(v),
                                     "fid_std": statistics.stdev(v) if len(v) > 1 else 0.0}
