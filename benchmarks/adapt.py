@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from jobs import TEACHERS, run_all, teacher_jobs, train_seconds
+from jobs import TEACHERS, add_run_options, run_all, teacher_jobs, train_seconds
 
 TARGETS = {"footwear": ["--data", "fashion-mnist", "--classes", "5,7,9"], "mnist": ["--data", "mnist-5k"]}
 METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
@@ -53,10 +53,7 @@ def main() -> None:
     ap.add_argument("--teacher-steps", type=int, default=2000, help="for sources trained here")
     ap.add_argument("--multi", action=argparse.BooleanOptionalAction, default=True,
                     help="also run the multi-source MineGAN (footwear, N=100)")
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--collect-only", action="store_true", help="write the results of the runs done so far")
-    ap.add_argument("--runs", default="runs/bench/adapt")
-    ap.add_argument("--results", default="benchmarks/results/adapt.json")
+    add_run_options(ap, "runs/bench/adapt", "benchmarks/results/adapt.json")
     args = ap.parse_args()
     runs, exe, t0 = Path(args.runs), [sys.executable, "-m", "gantransfer.cli"], time.perf_counter()
     common = common_args(args.steps, args.diffaugment, args.eval_n)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from adapt import TARGETS, common_args, protocol_figures
-from jobs import accelerator, run_all, train_seconds
+from jobs import accelerator, add_run_options, run_all, train_seconds
 
 METHODS = ("finetune", "freezed", "l2sp", "scratch")
 
@@ -71,10 +71,7 @@ def main() -> None:
     ap.add_argument("--diffaugment", default="color,translation,cutout")
     ap.add_argument("--eval-n", type=int, default=1000)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--collect-only", action="store_true", help="write the results of the runs done so far")
-    ap.add_argument("--runs", default="runs/bench/adapt-sweep")
-    ap.add_argument("--results", default="benchmarks/results/adapt_sweep.json")
+    add_run_options(ap, "runs/bench/adapt-sweep", "benchmarks/results/adapt_sweep.json")
     args = ap.parse_args()
     runs, exe, t0 = Path(args.runs), [sys.executable, "-m", "gantransfer.cli"], time.perf_counter()
     grid = [(m, lr, r1, seed) for seed in args.seeds for m in args.methods for lr in args.lrs for r1 in args.r1s]

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from gantransfer.engine.schedules import LR_SCHEDULES
-from jobs import run_all, train_seconds
+from jobs import add_run_options, run_all, train_seconds
 
 TEACHER = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 LOSS_SETS = {"p": "pixel=1", "pp": "pixel=1,perceptual=1", "ppa": "pixel=1,perceptual=1,adversarial=0.1",
@@ -104,10 +104,7 @@ def main() -> None:
                     help="train each width from scratch on real data for the wall time of its slowest distilled run")
     ap.add_argument("--baseline-losses", nargs="+", choices=list(LOSS_SETS),
                     help="give the baseline the wall time of these loss sets' runs (default: the slowest of --losses)")
-    ap.add_argument("--collect-only", action="store_true", help="only gather the runs done so far into --results")
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--runs", default="runs/bench/distill")
-    ap.add_argument("--results", default="benchmarks/results/distill_grid.json")
+    add_run_options(ap, "runs/bench/distill", "benchmarks/results/distill_grid.json")
     args = ap.parse_args()
     runs = Path(args.runs)
     exe = [sys.executable, "-m", "gantransfer.cli"]

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from jobs import accelerator, run_all, teacher_jobs, train_seconds
+from jobs import accelerator, add_run_options, run_all, teacher_jobs, train_seconds
 
 SHIPPED = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 SETTINGS = {"fmnist3": ["fm-tops", "fm-footwear", "fm-rest"], "fmnist2": ["fm-0-4", "fm-5-9"],
@@ -43,11 +43,7 @@ def main() -> None:
                     help="train the fused students and the baselines side by side for this many seconds each "
                          "(0: the fused students run --fuse-steps and each baseline then gets its fused run's time)")
     ap.add_argument("--device", default="auto", help="device of every run and evaluation (auto: CUDA when available)")
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--collect-only", action="store_true",
-                    help="run nothing: gather the finished runs into --results (keeping the recorded run time)")
-    ap.add_argument("--runs", default="runs/bench/fusion")
-    ap.add_argument("--results", default="benchmarks/results/fusion.json")
+    add_run_options(ap, "runs/bench/fusion", "benchmarks/results/fusion.json")
     args = ap.parse_args()
     runs = Path(args.runs)
     exe = [sys.executable, "-m", "gantransfer.cli"]

@@ -65,3 +65,12 @@ def accelerator(device: str) -> str | None:
     if device == "cpu" or not torch.cuda.is_available():
         return None
     return torch.cuda.get_device_name(torch.device(device if device.startswith("cuda") else "cuda"))
+
+
+def add_run_options(ap, runs: str, results: str) -> None:
+    """The options every benchmark shares: --jobs, --collect-only, --runs (its run directories), --results (JSON)."""
+    ap.add_argument("--jobs", type=int, default=2, help="processes at a time (one torch thread each)")
+    ap.add_argument("--collect-only", action="store_true",
+                    help="run nothing: gather the finished runs into --results")
+    ap.add_argument("--runs", default=runs)
+    ap.add_argument("--results", default=results)
