@@ -125,7 +125,7 @@ def test_the_selector_learns_at_its_own_rate():
 
 
 def test_the_held_out_split_mixes_classes_when_the_files_are_sorted_by_class(monkeypatch):
-    """mnist-5k's training split is sorted by digit: the first held-out images would all be zeros and ones."""
+    """mnist-5k's training split is sorted by digit: the first held-out images were all 0s, 1s and 2s."""
     import dataclasses
 
     import gantransfer.tasks.adapt as adapt_module
