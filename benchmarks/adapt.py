@@ -31,8 +31,9 @@ def protocol_figures(metrics: dict) -> dict:
 
 
 def common_args(steps: int, diffaugment: str, eval_n: int) -> list[str]:
-    """`gantransfer adapt` options every benchmark run shares: held-out checks at each quarter of the steps."""
-    return ["--steps", str(steps), "--diffaugment", diffaugment, "--eval-every", str(steps // 4),
+    """`gantransfer adapt` options every benchmark run shares: lr 2e-4 (adapt_sweep.py gives its own, later on
+    the command line), held-out checks at each quarter of the steps."""
+    return ["--steps", str(steps), "--lr", "2e-4", "--diffaugment", diffaugment, "--eval-every", str(steps // 4),
             "--eval-n", str(eval_n), "--sample-every", str(steps), "--no-progress"]
 
 

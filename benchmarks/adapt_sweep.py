@@ -78,9 +78,10 @@ def main() -> None:
     jobs = []
     for method, lr, r1, seed in grid:
         out = runs / run_name(args.target, args.n, method, lr, r1, seed)
-        cmd = exe + ["adapt", "--source", args.source, *TARGETS[args.target], "--limit", str(args.n), "--method",
-                     method, "--lr", f"{lr:g}", "--r1", f"{r1:g}", "--seed", str(seed), "--device", args.device,
-                     *common_args(args.steps, args.diffaugment, args.eval_n), "--out", str(out)]
+        cmd = exe + ["adapt", "--source", args.source, *TARGETS[args.target], "--limit", str(args.n),
+                     *common_args(args.steps, args.diffaugment, args.eval_n), "--method", method,
+                     "--lr", f"{lr:g}", "--r1", f"{r1:g}", "--seed", str(seed), "--device", args.device,
+                     "--out", str(out)]  # after common_args: the last --lr counts
         jobs.append((out, cmd, out / "eval.json", out / "bench.log"))
     if not args.collect_only:
         run_all([(out.name, *rest) for out, *rest in jobs], args.jobs)
