@@ -59,12 +59,16 @@ def teacher_jobs(names: list[str], teachers_dir: Path, width: float, steps: int,
 
 
 def accelerator(device: str) -> str | None:
-    """The GPU's name when ``device`` (auto, cuda, cuda:N or cpu) puts the runs on one, else None."""
+    """The GPU's name when ``device`` (as `--device` takes it) puts the runs on one here, else None (also when
+    gathering GPU runs on a machine without one)."""
     import torch
 
-    if device == "cpu" or not torch.cuda.is_available():
+    from gantransfer.engine.loop import resolve_device
+
+    if not torch.cuda.is_available():
         return None
-    return torch.cuda.get_device_name(torch.device(device if device.startswith("cuda") else "cuda"))
+    dev = resolve_device(device)
+    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else None
 
 
 def add_run_options(ap, runs: str, results: str) -> None:
