@@ -53,7 +53,7 @@ def test_multi_source_minegan_trains_miners_first_then_everything(sources, tmp_p
     run = adapt(AdaptConfig(sources=list(sources), data="digits", classes=[8], limit=12, method="minegan",
                             miner_steps=4, out=str(tmp_path / "m"), **{**FAST, "eval_every": 4}))
     g, cfg = load_generator(run)
-    assert cfg.latent_dim == 101 and len(cfg.sources) == 2  # the largest source latent + the selector coordinate
+    assert cfg.latent_dim == 101 and cfg.arch == "minegan" and len(cfg.options.sources) == 2  # the largest source latent + the selector coordinate
     src, _ = load_generator(sources[1])
     for k, v in src.state_dict().items():  # stage one only: the source generators are untouched
         if "running" not in k and "num_batches" not in k:
@@ -128,7 +128,7 @@ def test_the_held_out_split_mixes_classes_when_the_files_are_sorted_by_class(mon
     """mnist-5k's training split is sorted by digit: the first held-out images were all 0s, 1s and 2s."""
     import dataclasses
 
-    import gantransfer.tasks.adapt as adapt_module
+    import gantransfer.metrics.held_out as adapt_module
 
     real_load = adapt_module.load_dataset
 

@@ -13,7 +13,8 @@ from conftest import FMNIST_DIR, needs_fmnist
 from gantransfer.data import DATASETS, load_dataset
 from gantransfer.data.idx import FMNIST_CLASSES, read_idx
 from gantransfer.data.toy import mixture_spec
-from gantransfer.data.transforms import fixed_split, to_channels, to_resolution
+from gantransfer.data.transforms import fixed_split
+from gantransfer.image_space import to_channels, to_resolution
 from gantransfer.errors import DataError
 
 HAS_MLXTEND = importlib.util.find_spec("mlxtend") is not None

@@ -31,7 +31,7 @@ def log(run):
 
 
 def test_pixel_distillation_reduces_the_gap(teacher, tmp_path):
-    run = distill(DistillConfig(teacher=str(teacher), width=0.125, loss="pixel=1", steps=80, log_every=10,
+    run = distill(DistillConfig(teacher=str(teacher), width=0.125, terms="pixel=1", steps=80, log_every=10,
                                 eval_n=0, progress=False, out=str(tmp_path / "s")))
     from gantransfer import generate, load
     s, scfg = load(run)
@@ -47,7 +47,7 @@ def test_pixel_distillation_reduces_the_gap(teacher, tmp_path):
 
 def test_all_terms_with_a_bank_and_the_teachers_discriminator(teacher, tmp_path):
     run = distill(DistillConfig(teacher=str(teacher), width=0.125,
-                                loss="pixel=1,perceptual=1,adversarial=0.1,feature=1",
+                                terms="pixel=1,perceptual=1,adversarial=0.1,feature=1",
                                 perceptual_net="discriminator", bank_size=64, steps=6, log_every=3,
                                 sample_every=3, eval_n=100, progress=False, out=str(tmp_path / "s")))
     last = log(run)[-1]
@@ -185,8 +185,8 @@ def test_truncation_keeps_every_latent_component_inside():
 
 
 def test_truncated_bank_and_real_images_for_the_adversarial_term(teacher, tmp_path):
-    run = distill(DistillConfig(teacher=str(teacher), width=0.125, loss="pixel=1,adversarial=0.1",
-                                data="digits", truncation=1.0, bank_size=32, steps=4, log_every=2, eval_n=20,
+    run = distill(DistillConfig(teacher=str(teacher), width=0.125, terms="pixel=1,adversarial=0.1",
+                                real_data="digits", truncation=1.0, bank_size=32, steps=4, log_every=2, eval_n=20,
                                 progress=False, out=str(tmp_path / "s")))
     ev = json.loads((run / "eval.json").read_text())
     assert ev["truncation"] == 1.0 and "loss/D/adv" in log(run)[-1]
@@ -204,7 +204,8 @@ def test_truncated_bank_and_real_images_for_the_adversarial_term(teacher, tmp_pa
 
 @pytest.mark.parametrize("argv,needle", [
     (["--data", "digits"], "add adversarial=W"),
-    (["--truncation", "-1"], "truncation must be >= 0"),
+    (["--truncation", "-1"], "truncation must be 0 (none) or at least 0.5"),
+    (["--truncation", "1e-7"], "truncation must be 0 (none) or at least 0.5"),
     (["--max-seconds", "-5"], "max_seconds must be >= 0"),
     (["--lr-decay", "linear"], "lr_decay must be one of none, cosine"),
     (["--loss", "pixel=1,adversarial=0.1", "--data", "/no/such/folder"], "unknown data set"),
@@ -220,16 +221,16 @@ def test_bad_real_data_and_truncation_input(teacher, tmp_path, capsys, argv, nee
 def test_python_api_takes_a_module_a_loaded_pair_or_a_black_box_callable(teacher, tmp_path):
     from gantransfer import load
     g, gcfg = load(teacher)
-    pair_run = distill(DistillConfig(width=0.125, loss="pixel=1,feature=1", steps=2, eval_n=0, progress=False,
+    pair_run = distill(DistillConfig(width=0.125, terms="pixel=1,feature=1", steps=2, eval_n=0, progress=False,
                                      out=str(tmp_path / "pair")), teacher=(g, gcfg))
     assert "loss/G/feature" in log(pair_run)[-1]  # a loaded generator stays white-box
-    run = distill(DistillConfig(width=0.125, loss="pixel=1", steps=2, eval_n=0, progress=False, dataset="digits",
+    run = distill(DistillConfig(width=0.125, terms="pixel=1", steps=2, eval_n=0, progress=False, teacher_data="digits",
                                 latent_dim=gcfg.latent_dim, out=str(tmp_path / "fn")), teacher=lambda z: g(z))
     from gantransfer.models.store import load_config
     scfg = load_config(run)
     assert (scfg.resolution, scfg.latent_dim, scfg.width) == (gcfg.resolution, gcfg.latent_dim, 0.125)
     with pytest.raises(Exception, match="white-box"):  # a bare callable is black-box: no hidden features
-        distill(DistillConfig(width=0.125, loss="pixel=1,feature=1", steps=2, eval_n=0, progress=False,
+        distill(DistillConfig(width=0.125, terms="pixel=1,feature=1", steps=2, eval_n=0, progress=False,
                               latent_dim=gcfg.latent_dim, out=str(tmp_path / "fn2")), teacher=lambda z: g(z))
     with pytest.raises(Exception, match="exactly one teacher"):
         distill(DistillConfig(teacher=str(teacher), out=str(tmp_path / "x")), teacher=(g, gcfg))
@@ -251,7 +252,7 @@ def test_user_feature_network_for_the_perceptual_term_and_l2_pixels(teacher, tmp
         "def not_a_module():\n"
         "    return 3\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    run = distill(DistillConfig(teacher=str(teacher), width=0.125, loss="pixel_l2=1,perceptual=1",
+    run = distill(DistillConfig(teacher=str(teacher), width=0.125, terms="pixel_l2=1,perceptual=1",
                                 perceptual_net="myfeatures:make", steps=3, log_every=1, eval_n=0, progress=False,
                                 out=str(tmp_path / "s")))
     last = log(run)[-1]
@@ -262,13 +263,13 @@ def test_user_feature_network_for_the_perceptual_term_and_l2_pixels(teacher, tmp
 
 
 def test_a_shallower_student_matches_features_by_resolution(teacher, tmp_path):
-    run = distill(DistillConfig(teacher=str(teacher), width=0.125, start_resolution=8, loss="pixel=1,feature=1",
+    run = distill(DistillConfig(teacher=str(teacher), width=0.125, start_resolution=8, terms="pixel=1,feature=1",
                                 steps=3, log_every=1, eval_n=20, progress=False, out=str(tmp_path / "s")))
     from gantransfer import load
     s, scfg = load(run)
     t, _ = load(teacher)
     convs = lambda g: sum(isinstance(m, nn.ConvTranspose2d) for m in g.modules())  # noqa: E731
-    assert scfg.start_resolution == 8 and convs(s) == convs(t) - 1
+    assert scfg.options.start_resolution == 8 and convs(s) == convs(t) - 1
     assert log(run)[-1]["loss/G/feature"] > 0 and s(torch.randn(2, scfg.latent_dim)).shape == (2, 1, 16, 16)
     assert main(["distill", "--teacher", str(teacher), "--start-resolution", "16", "--steps", "1", "--out",
                  str(tmp_path / "bad")]) == 2
@@ -312,7 +313,7 @@ def test_cosine_lr_decay_follows_the_schedule_and_resumes_exactly(teacher, tmp_p
     from gantransfer.engine.schedules import lr_factor
     assert lr_factor("none", 7, 10) == 1.0 and lr_factor("cosine", 0, 10) == 1.0
     assert lr_factor("cosine", 5, 10) == pytest.approx(0.5) and lr_factor("cosine", 10, 10) == pytest.approx(0.0)
-    kw = dict(teacher=str(teacher), width=0.125, loss="pixel=1", steps=6, log_every=1, checkpoint_every=3,
+    kw = dict(teacher=str(teacher), width=0.125, terms="pixel=1", steps=6, log_every=1, checkpoint_every=3,
               sample_every=100, eval_n=0, progress=False)
 
     def last_state(run):

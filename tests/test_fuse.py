@@ -9,7 +9,9 @@ from gantransfer.config import FuseConfig, TrainConfig
 from gantransfer.models.dcgan import DCGANGenerator, mixture_ids
 from gantransfer.models.registry import build_generator
 from gantransfer.models.store import load_config, load_generator, save_generator
-from gantransfer.tasks.fuse import balanced_counts, fuse, load_teacher_set, to_image_space
+from gantransfer.image_space import convert_images as to_image_space
+from gantransfer.tasks.fuse import fuse
+from gantransfer.teacher_set import balanced_counts, load_teacher_set
 from gantransfer.tasks.train import train
 
 FAST = dict(steps=3, batch_size=32, progress=False)
@@ -32,12 +34,12 @@ def log(run):
 
 
 def test_fused_student_conditional_on_the_teacher(teachers, tmp_path):
-    run = fuse(FuseConfig(teachers=[teachers["low"], teachers["high"]], width=0.25, loss="pixel=1,perceptual=1",
+    run = fuse(FuseConfig(teachers=[teachers["low"], teachers["high"]], width=0.25, terms="pixel=1,perceptual=1",
                           eval_n=100, log_every=3, out=str(tmp_path / "f"), **FAST))
     last = log(run)[-1]
     assert {"loss/G/pixel", "loss/G/perceptual", "loss/G/pixel@low", "loss/G/pixel@high"} <= set(last)
     cfg = load_config(run)
-    assert cfg.num_classes == 2 and cfg.class_names == ["low", "high"] and cfg.meta["data_classes"] == list(range(10))
+    assert cfg.num_classes == 2 and cfg.class_names == ["low", "high"] and cfg.data_classes == list(range(10))
     ev = json.loads((run / "eval.json").read_text())
     assert set(ev["teacher_shares"]) == {"low", "high"} and abs(sum(ev["teacher_shares"].values()) - 1) < 1e-6
     assert 0.5 <= ev["domain_classifier_accuracy"] <= 1
@@ -60,7 +62,7 @@ def test_fused_student_conditional_on_the_teacher(teachers, tmp_path):
 
 def test_an_unreliable_domain_classifier_is_flagged(teachers, tmp_path, monkeypatch):
     from gantransfer.metrics import fusion
-    run = fuse(FuseConfig(teachers=[teachers["low"], teachers["high"]], width=0.25, loss="pixel=1", eval_n=0,
+    run = fuse(FuseConfig(teachers=[teachers["low"], teachers["high"]], width=0.25, terms="pixel=1", eval_n=0,
                           out=str(tmp_path / "f"), **FAST))
     monkeypatch.setattr(fusion, "DOMAIN_MIN_ACCURACY", 1.01)  # no classifier reaches it
     with pytest.warns(UserWarning, match="shares below are not reliable"):
@@ -74,25 +76,25 @@ def test_unconditional_student_picks_teachers_by_weight(teachers, tmp_path):
     assert balanced_counts(torch.tensor([0.7, 0.3]), 64) == [45, 19]
     assert balanced_counts(torch.tensor([0.98, 0.01, 0.01]), 10) == [8, 1, 1]  # every teacher in every step
     cfg = FuseConfig(teachers=[teachers["low"], teachers["high"]], unconditional=True, weights=[0.7, 0.3])
-    tset = load_teacher_set(cfg, torch.device("cpu"))
+    tset = load_teacher_set(cfg.teachers, torch.device("cpu"), mode="unconditional", weights=cfg.weights)
     assert tset.student.num_classes == 0 and tset.student.latent_dim == 101
     for k in range(2):  # latents drawn for teacher k select teacher k inside the student
         zk = tset.latents_for(k, 500, torch.Generator().manual_seed(k))
         assert (mixture_ids(zk, tset.weights) == k).all()
     run = fuse(FuseConfig(teachers=cfg.teachers, unconditional=True, weights=[0.7, 0.3], width=0.25,
-                          loss="pixel=1", eval_n=0, out=str(tmp_path / "u"), **FAST))
+                          terms="pixel=1", eval_n=0, out=str(tmp_path / "u"), **FAST))
     g, gcfg = load_generator(run)
-    assert gcfg.num_classes == 0 and gcfg.mixture == pytest.approx([0.7, 0.3])
+    assert gcfg.num_classes == 0 and gcfg.options.mixture == pytest.approx([0.7, 0.3])
     assert g(torch.randn(4, gcfg.latent_dim)).shape == (4, 1, 16, 16)  # no labels needed
 
 
 def test_merged_labels_and_affine_conditioning(teachers, tmp_path):
     run = fuse(FuseConfig(teachers=[teachers["high"], teachers["low"]], labels="merge", conditioning="affine",
-                          width=0.25, loss="pixel=1", eval_n=0, out=str(tmp_path / "m"), **FAST))
+                          width=0.25, terms="pixel=1", eval_n=0, out=str(tmp_path / "m"), **FAST))
     g, gcfg = load_generator(run)
     # the conditional teacher brings its five classes; the unconditional one is named after itself
-    assert gcfg.class_names == ["5", "6", "7", "8", "9", "low"] and gcfg.conditioning == "affine"
-    assert gcfg.meta["label_weights"] == pytest.approx([0.1] * 5 + [0.5])
+    assert gcfg.class_names == ["5", "6", "7", "8", "9", "low"] and gcfg.options.conditioning == "affine"
+    assert gcfg.label_weights == pytest.approx([0.1] * 5 + [0.5])
     y = torch.tensor([0, 5])
     z = torch.randn(2, gcfg.latent_dim)
     assert not torch.equal(g(z[:1].repeat(2, 1), y)[0], g(z[:1].repeat(2, 1), y)[1])  # labels change the image
@@ -100,7 +102,7 @@ def test_merged_labels_and_affine_conditioning(teachers, tmp_path):
     twin.load_state_dict(g.state_dict())  # the config alone rebuilds the same network
     assert torch.equal(twin.eval()(z, y), g(z, y))
     with pytest.raises(Exception, match="made by teachers"):
-        load_teacher_set(FuseConfig(teachers=[teachers["high"], teachers["high"]], labels="merge"), "cpu")
+        load_teacher_set([teachers["high"], teachers["high"]], "cpu", mode="merge")
 
 
 def test_teachers_of_other_resolution_and_channels_are_converted(teachers, tmp_path):
@@ -108,7 +110,7 @@ def test_teachers_of_other_resolution_and_channels_are_converted(teachers, tmp_p
     y = to_image_space(x, 32, 3)
     assert y.shape == (2, 3, 32, 32) and torch.equal(y[:, 0], y[:, 1])
     assert to_image_space(y, 16, 1).shape == (2, 1, 16, 16)
-    run = fuse(FuseConfig(teachers=[teachers["low"], teachers["rgb"]], width=0.25, loss="pixel=1", eval_n=0,
+    run = fuse(FuseConfig(teachers=[teachers["low"], teachers["rgb"]], width=0.25, terms="pixel=1", eval_n=0,
                           out=str(tmp_path / "c"), **FAST))
     cfg = load_config(run)
     assert (cfg.resolution, cfg.channels) == (32, 3)
@@ -122,7 +124,7 @@ def test_brute_force_baseline_trains_on_teacher_samples(teachers, tmp_path, caps
     run = json.loads((out / "run.json").read_text())
     assert run["train_samples"] == 200
     cfg = load_config(out)
-    assert cfg.meta["teacher_names"] == ["low", "high"] and cfg.meta["weights"] == pytest.approx([0.75, 0.25])
+    assert cfg.fusion.teacher_names == ["low", "high"] and cfg.fusion.weights == pytest.approx([0.75, 0.25])
     capsys.readouterr()
     assert main(["eval", str(out), "--teachers", f"{teachers['low']},{teachers['high']}", "--n", "100",
                  "--device", "cpu"]) == 0

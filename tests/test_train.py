@@ -27,7 +27,7 @@ def test_cli_train_writes_a_loadable_conditional_run(tmp_path, capsys):
     run = json.loads((out / "run.json").read_text())
     assert run["config"]["classes"] == [1, 3, 5] and run["generator"]["num_classes"] == 10
     g, cfg = load(out)
-    assert cfg.meta["classes"] == [1, 3, 5] and cfg.sample_shape == (1, 16, 16)
+    assert cfg.trained_classes == [1, 3, 5] and cfg.sample_shape == (1, 16, 16)
     x, y = generate(g, cfg, 30, seed=0)
     assert x.shape == (30, 1, 16, 16) and set(y.tolist()) <= {1, 3, 5}
     assert x.min() >= -1 and x.max() <= 1

@@ -11,53 +11,6 @@ from typing import Any, Sequence
 
 from gantransfer.errors import ConfigError, GantransferError
 
-HELP = {
-    "data": "built-in data set (fashion-mnist, mnist-5k, digits, ring8, grid25) or an image folder "
-            "(distill: real images for the adversarial term)",
-    "data_dir": "directory holding the data set's files (e.g. the four Fashion-MNIST IDX files)",
-    "classes": "comma-separated class indices to keep, e.g. 0,1,2",
-    "limit": "keep a deterministic (seeded) subset of N samples",
-    "resolution": "image side, a power of two from 16 to 256 (default: native size rounded up)",
-    "channels": "1 (gray) or 3 (RGB)",
-    "arch": "dcgan (images) or mlp (2-D points)",
-    "width": "width multiplier of the generator, 1/16 .. 2",
-    "d_width": "width multiplier of the discriminator (default: --width)",
-    "conditional": "class-conditional generator and discriminator",
-    "loss": "adversarial loss: nonsaturating or hinge",
-    "r1": "R1 gradient penalty gamma (0: off)",
-    "betas": "Adam betas, comma-separated",
-    "precision": "fp32, or bf16 autocast",
-    "device": "auto (CUDA when available), cpu, cuda, cuda:1, ...",
-    "out": "run directory to write",
-    "progress": "show a progress bar",
-    "teacher": "teacher: a generator or run directory, or a PyTorch DCGAN checkpoint (.pt/.pth/.tar)",
-    "teacher_module": "teacher from Python: pkg.module:factory returning an nn.Module or callable f(z[, labels])",
-    "black_box": "use only the teacher's samples (no layers, no discriminator)",
-    "num_classes": "class count of a conditional --teacher-module",
-    "dataset": "data set the teacher models (evaluation protocol and perceptual classifier)",
-    "loss": "weighted loss terms, e.g. pixel=1,perceptual=1,adversarial=0.1 (train: nonsaturating or hinge)",
-    "perceptual_net": "features of the perceptual term: auto, classifier (the protocol's) or discriminator (the teacher's)",
-    "bank_size": "draw latents from a fixed bank of this size (0: fresh latents every step)",
-    "truncation": "truncation trick: redraw latent components beyond +-T, e.g. 1.5 (0: none)",
-    "teachers": "teachers to evaluate a fused student or baseline against (comma-separated, in fusion order)",
-    "weights": "share of each teacher, comma-separated (default: equal)",
-    "labels": "student labels: teacher (the teacher id) or merge (the union of the teachers' class names)",
-    "unconditional": "no labels: the student picks a teacher per sample from its last latent coordinate (--weights)",
-    "conditioning": "how labels enter the generator: embed (learned embedding) or affine (per-label latent affine)",
-    "method": "finetune, freezed (first --freeze-d D blocks frozen), l2sp, minegan (miner, then joint) or scratch",
-    "freeze_d": "discriminator blocks to keep frozen (freezed: 2 unless given)",
-    "diffaugment": "DiffAugment policies for D's inputs: any of color,translation,cutout",
-    "l2sp": "weight of the L2 pull towards the source weights (method l2sp)",
-    "miner_steps": "minegan: steps of stage one, the miner alone (default: a quarter of --steps)",
-    "selector_lr": "minegan with several sources: learning rate of the selector over sources (the rest use --lr)",
-    "eval_every": "held-out evaluation every N steps (0: never); adapt keeps the best step",
-    "held_out": "training-split images outside --limit used to choose the best step",
-    "start_resolution": "first feature-map size of the student generator (8: one block fewer than the usual 4)",
-    "lr_decay": "learning-rate schedule: none, or cosine (falls to 0 at --steps)",
-    "max_seconds": "stop after this many seconds of training, with a checkpoint (0: no limit; --resume goes on)",
-}
-
-
 def _parse_list(tp: Any):
     def parse(text: str) -> list:
         try:
@@ -68,7 +21,9 @@ def _parse_list(tp: Any):
 
 
 def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: Sequence[str] = ()) -> None:
-    """One flag per dataclass field (``--field-name``); absent flags do not override the config file."""
+    """One flag per dataclass field (``--field-name``, its help from the field); absent flags do not override the
+    config file. Deprecated field names stay accepted as hidden flags (renamed, with a warning)."""
+    from gantransfer.config import aliases_of, help_of
     hints = typing.get_type_hints(cls)
     own = set(cls.__dict__.get("__annotations__", {}))  # the command's own fields first, inherited ones after
     for f in sorted(dataclasses.fields(cls), key=lambda f: f.name not in own):
@@ -79,15 +34,27 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: Sequence[
         args = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
         base = args[0]
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        help_text = f"{HELP.get(f.name, f.name.replace('_', ' '))} (default: {default})"
-        if base is bool:
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                                default=argparse.SUPPRESS, help=help_text)
-        elif typing.get_origin(base) is list:
-            parser.add_argument(flag, dest=f.name, type=_parse_list(typing.get_args(base)[0]),
-                                default=argparse.SUPPRESS, metavar="A,B,..", help=help_text)
-        else:
-            parser.add_argument(flag, dest=f.name, type=base, default=argparse.SUPPRESS, help=help_text)
+        help_text = f"{help_of(cls, f.name)} (default: {default})"
+        _add_flag(parser, [flag], f.name, base, help_text)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for old, new in aliases_of(cls).items():
+        if new in names and new not in skip and old not in names:
+            tp = [a for a in typing.get_args(hints[new]) if a is not type(None)] or [hints[new]]
+            _add_flag(parser, ["--" + old.replace("_", "-")], ALIAS_PREFIX + old, tp[0], argparse.SUPPRESS)
+
+
+ALIAS_PREFIX = "alias:"
+
+
+def _add_flag(parser: argparse.ArgumentParser, flags: list[str], dest: str, base: Any, help_text: str) -> None:
+    if base is bool:
+        parser.add_argument(*flags, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                            help=help_text)
+    elif typing.get_origin(base) is list:
+        parser.add_argument(*flags, dest=dest, type=_parse_list(typing.get_args(base)[0]), default=argparse.SUPPRESS,
+                            metavar="A,B,..", help=help_text)
+    else:
+        parser.add_argument(*flags, dest=dest, type=base, default=argparse.SUPPRESS, help=help_text)
 
 
 def config_from_args(cls: type, args: argparse.Namespace, extra: dict[str, Any] | None = None):
@@ -96,6 +63,7 @@ def config_from_args(cls: type, args: argparse.Namespace, extra: dict[str, Any] 
     data: dict[str, Any] = load_config_file(args.config) if getattr(args, "config", None) else {}
     names = {f.name for f in dataclasses.fields(cls)}
     data.update({k: v for k, v in vars(args).items() if k in names})
+    data.update({k[len(ALIAS_PREFIX):]: v for k, v in vars(args).items() if k.startswith(ALIAS_PREFIX)})
     data.update(extra or {})
     return from_dict(cls, data)
 
@@ -108,7 +76,7 @@ def _run_training(args: argparse.Namespace, cls: type, run_fn, resolve=None, pro
     if args.dry_run:
         print(json.dumps(to_dict(resolve(cfg) if resolve else cfg), indent=2))
         return 0
-    run = run_fn(cfg, resume=args.resume)
+    run = run_fn(cfg, resume=args.resume, overwrite=args.overwrite)
     print(f"done: {produced} in {run / 'generator'}, sample grids in {run / 'samples'}, log in {run / 'logs'}")
     return 0
 
@@ -140,13 +108,11 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
-    from gantransfer.config import TrainConfig
+    from gantransfer.config import BaselineConfig
     from gantransfer.tasks.baseline import baseline
     from gantransfer.tasks.train import resolve_train_config
-
-    def run(cfg, resume: bool = False):
-        return baseline(args.teacher or [], args.n, cfg, args.weights, resume)
-    return _run_training(args, TrainConfig, run, resolve_train_config, produced="baseline generator")
+    return _run_training(args, BaselineConfig, baseline, resolve_train_config, produced="baseline generator",
+                         extra={"teachers": args.teacher} if args.teacher else None)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -192,7 +158,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {args.steps}")
     args.steps = args.steps or DEMO_STEPS
-    report = run_demo(args.out, n=args.n, device=args.device, steps=args.steps)
+    report = run_demo(args.out, n=args.n, device=args.device, steps=args.steps, overwrite=args.overwrite)
     print(f"demo report: {report}")
     return 0
 
@@ -203,13 +169,15 @@ def _add_training_command(sub, name: str, cls: type, func, help_text: str, descr
     p.add_argument("--config", help="JSON config file; flags given on the command line override it")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--dry-run", action="store_true", help="validate and print the resolved config, train nothing")
+    p.add_argument("--overwrite", action="store_true", help="replace the earlier run of this command in --out (only "
+                   "the files a run writes are removed)")
     add_config_flags(p, cls, skip)
     p.set_defaults(func=func)
     return p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gantransfer.config import AdaptConfig, DistillConfig, EvalConfig, FuseConfig, TrainConfig
+    from gantransfer.config import AdaptConfig, BaselineConfig, DistillConfig, EvalConfig, FuseConfig, TrainConfig
     parser = argparse.ArgumentParser(prog="gantransfer", description="Knowledge transfer between GANs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -254,14 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", action="append", help="a pretrained source (generator or run directory); repeat for "
                    "several (minegan)")
 
-    p = _add_training_command(sub, "baseline", TrainConfig, _cmd_baseline,
+    p = _add_training_command(sub, "baseline", BaselineConfig, _cmd_baseline,
                               "brute-force fusion baseline: sample a data set from the teachers, train one GAN on it",
                               "Sample --n images from all teachers (--teacher A --teacher B ...) and train one GAN "
                               "from scratch on them with train's settings.",
-                              skip=("data", "data_dir", "classes", "limit", "resolution", "channels"))
+                              skip=("teachers", *BaselineConfig.DATA_FIELDS))
     p.add_argument("--teacher", action="append", help="a teacher; repeat for each")
-    p.add_argument("--n", type=int, default=60000, help="images to sample from the teachers (default: 60000)")
-    p.add_argument("--weights", type=_parse_list(float), default=None, help="share of each teacher (default: equal)")
 
     p = sub.add_parser("bench", help="params, MACs, CPU latency and throughput (as ratios against --against)")
     p.add_argument("generator", help="generator or run directory")
@@ -272,7 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("demo", help="the main job on shipped defaults: no download, no data set needed")
-    p.add_argument("--out", default="runs/demo", help="report directory (default: runs/demo)")
+    p.add_argument("--out", default=None, help="a new or empty report directory (default: runs/demo, or "
+                   "runs/demo-2, -3, ... when that is taken)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier demo in --out (only the files a demo "
+                   "writes are removed)")
     p.add_argument("--n", type=int, default=5000, help="samples per generator for the metrics (default: 5000)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--steps", type=int, default=None, help="distillation steps (default: the demo's 1000)")

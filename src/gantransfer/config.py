@@ -1,186 +1,101 @@
-"""Typed task configurations: validated field by field, round-tripped through JSON."""
+"""Typed task configurations: the engine's settings declared once (``EngineSettings``), each task's own fields
+with their help text, old names accepted as deprecated aliases, flags that do not apply refused."""
 from __future__ import annotations
 
 import dataclasses
 import json
-import types
-import typing
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from gantransfer.engine.schedules import LR_SCHEDULES
+from gantransfer.engine.settings import EngineSettings, override, require
 from gantransfer.errors import ConfigError
+from gantransfer import typed
+from gantransfer.typed import help_of as _field_help
+from gantransfer.typed import setting
 
 T = TypeVar("T")
 
+ADVERSARIAL_LOSSES = ("nonsaturating", "hinge")
+MATCHING_TERMS = ("pixel", "pixel_l2", "perceptual", "adversarial", "feature")
+DISTILL_TERMS = MATCHING_TERMS  # the old name
+ADAPT_METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
 
-def _check(name: str, value: Any, tp: Any) -> Any:
-    """Return ``value`` converted to ``tp`` when lossless, else raise ConfigError."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _check(name, value, a)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(errors[0])
-    if origin is list:
-        (item,) = typing.get_args(tp)
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"config field {name!r} must be a list, got {type(value).__name__} {value!r}")
-        return [_check(f"{name}[{i}]", v, item) for i, v in enumerate(value)]
-    if origin is dict or tp is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"config field {name!r} must be an object, got {type(value).__name__} {value!r}")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"config field {name!r} must be true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"config field {name!r} must be an integer, got {type(value).__name__} {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"config field {name!r} must be a number, got {type(value).__name__} {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"config field {name!r} must be a string, got {type(value).__name__} {value!r}")
-        return value
-    return value
+
+class DeprecatedName(FutureWarning):
+    """An old config field or flag name was used; it still works, under its new name."""
+
+
+def help_of(cls: type, name: str) -> str:
+    """A field's help text, looked up through the config's bases (overridden defaults keep the base's help)."""
+    for klass in cls.__mro__:
+        if dataclasses.is_dataclass(klass) and name in {f.name for f in dataclasses.fields(klass)}:
+            text = _field_help(klass, name)
+            if text:
+                return text
+    return name.replace("_", " ")
+
+
+def aliases_of(cls: type) -> dict[str, str]:
+    """Old field name -> new field name, for ``cls`` and its bases."""
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        out.update(klass.__dict__.get("ALIASES", {}))
+    return out
+
+
+def rename_aliases(cls: type, data: dict[str, Any], warn: bool = True) -> dict[str, Any]:
+    """``data`` with deprecated field names replaced by the current ones (with a warning naming both)."""
+    out = dict(data)
+    for old, new in aliases_of(cls).items():
+        if old in out:
+            if new in out:
+                raise ConfigError(f"both {old!r} (the old name) and {new!r} are given; keep only {new!r}")
+            if warn:
+                warnings.warn(f"{old!r} is now called {new!r} (--{new.replace('_', '-')}); the old name will go "
+                              "in a later version", DeprecatedName, stacklevel=3)
+            out[new] = out.pop(old)
+    return out
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Build dataclass ``cls`` from ``data``, rejecting unknown keys and wrong types with clear messages."""
+    """Build config ``cls`` from ``data``: deprecated names renamed, unknown keys and wrong types rejected, values
+    validated, and every given field that does not apply to the rest of the config refused."""
     if not isinstance(data, dict):
         raise ConfigError(f"a {cls.__name__} must be a JSON object, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"unknown config field(s) {', '.join(map(repr, unknown))} for {cls.__name__}; "
-                          f"known fields: {', '.join(sorted(names))}")
-    obj = cls(**{k: _check(k, v, hints[k]) for k, v in data.items()})
-    validate = getattr(obj, "validate", None)
-    if validate is not None:
-        validate()
+    data = rename_aliases(cls, data)
+    obj = typed.from_dict(cls, data)
+    inapplicable = getattr(obj, "inapplicable", None)
+    if inapplicable is not None:
+        defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+        given = {k: why for k, why in inapplicable().items()
+                 if k in data and (k not in defaults or getattr(obj, k) != defaults[k])}
+        if given:
+            detail = "; ".join(f"--{k.replace('_', '-')} {why}" for k, why in given.items())
+            raise ConfigError(f"{detail}. Drop {'it' if len(given) == 1 else 'them'}")
     return obj
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
     """A JSON-ready dict of a config dataclass."""
-    return dataclasses.asdict(obj)
+    return typed.to_dict(obj)
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a JSON config file into a dict (validated later by ``from_dict``)."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"config file {p} does not exist")
+        raise ConfigError(f"config file {p} does not exist" + (" (it is a directory)" if p.is_dir() else ""))
     try:
         data = json.loads(p.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"config file {p} is not valid JSON: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"config file {p} cannot be read: {e.strerror}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {p} must hold a JSON object of fields")
     return data
-
-
-def _require(cond: bool, message: str) -> None:
-    if not cond:
-        raise ConfigError(message)
-
-
-def _validate_engine_fields(cfg: Any) -> None:
-    """Checks of the fields every training config hands the engine."""
-    _require(cfg.steps >= 1, f"steps must be >= 1, got {cfg.steps}")
-    _require(cfg.precision in ("fp32", "bf16"), f"precision must be fp32 or bf16, got {cfg.precision!r}")
-    _require(0.0 <= cfg.ema_beta < 1.0, f"ema_beta must be in [0, 1), got {cfg.ema_beta}")
-    _require(cfg.batch_size is None or cfg.batch_size >= 2, f"batch_size must be >= 2, got {cfg.batch_size}")
-    _require(cfg.lr is None or cfg.lr > 0, f"lr must be positive, got {cfg.lr}")
-    _require(getattr(cfg, "width", 1.0) > 0, f"width must be positive, got {getattr(cfg, 'width', None)}")
-    for name in ("log_every", "sample_every", "checkpoint_every"):
-        _require(getattr(cfg, name) >= 1, f"{name} must be >= 1, got {getattr(cfg, name)}")
-    _require(cfg.max_seconds >= 0, f"max_seconds must be >= 0 (0: no limit), got {cfg.max_seconds}")
-    _require(getattr(cfg, "lr_decay", "none") in LR_SCHEDULES,
-             f"lr_decay must be one of {', '.join(LR_SCHEDULES)}, got {getattr(cfg, 'lr_decay', None)!r}")
-
-
-@dataclass
-class TrainConfig:
-    """``gantransfer train``: a GAN from scratch on a data set."""
-
-    data: str = "fashion-mnist"
-    data_dir: str | None = None
-    classes: list[int] | None = None
-    limit: int | None = None
-    resolution: int | None = None
-    channels: int | None = None
-    arch: str | None = None            # dcgan for images, mlp for points
-    width: float = 1.0
-    d_width: float | None = None       # default: width (conditional images: width / 2)
-    latent_dim: int | None = None      # 100 for images, 2 for points
-    conditional: bool = False
-    loss: str = "nonsaturating"
-    r1: float | None = None            # R1 gamma: 0 for unconditional images, 1 for points and conditional
-    lr: float | None = None            # 2e-4 for images, 3e-3 for points
-    betas: list[float] | None = None   # [0.5, 0.999] for images, [0.0, 0.9] for points
-    batch_size: int | None = None      # 64 for images, 256 for points
-    steps: int = 20000
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
-    ema_beta: float = 0.999
-    log_every: int = 50
-    sample_every: int = 1000
-    checkpoint_every: int = 1000
-    eval_every: int = 0
-    eval_n: int = 2000
-    out: str = "runs/train"
-    progress: bool = True
-    max_seconds: float = 0.0           # stop, checkpoint and export once training has run this long (0: no limit)
-
-    def validate(self) -> None:
-        _validate_engine_fields(self)
-        _require(self.d_width is None or self.d_width > 0, f"d_width must be positive, got {self.d_width}")
-        _require(self.loss in ("nonsaturating", "hinge"), f"loss must be nonsaturating or hinge, got {self.loss!r}")
-        _require(self.r1 is None or self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
-        _require(self.betas is None or (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)),
-                 f"betas must be two numbers in [0, 1), got {self.betas}")
-        _require(self.arch in (None, "dcgan", "mlp"), f"arch must be dcgan or mlp, got {self.arch!r}")
-        _require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
-        _require(self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}")
-
-
-@dataclass
-class EvalConfig:
-    """``gantransfer eval``: metrics of a generator under a named protocol."""
-
-    generator: str = ""
-    data: str | None = None            # default: the data set the generator was trained on
-    classes: list[int] | None = None
-    n: int = 10000
-    seed: int = 0
-    batch_size: int = 500
-    device: str = "auto"
-    teachers: list[str] | None = None  # fused students and baselines: per-teacher figures against these
-
-    def validate(self) -> None:
-        _require(bool(self.generator), "eval needs a generator directory")
-        _require(self.n >= 2, f"n must be >= 2, got {self.n}")
-        _require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-
-
-DISTILL_TERMS = ("pixel", "pixel_l2", "perceptual", "adversarial", "feature")
 
 
 def parse_loss_weights(text: str) -> dict[str, float]:
@@ -188,166 +103,349 @@ def parse_loss_weights(text: str) -> dict[str, float]:
     weights: dict[str, float] = {}
     for item in filter(None, (s.strip() for s in text.split(","))):
         name, _, value = item.partition("=")
-        if name not in DISTILL_TERMS:
-            raise ConfigError(f"unknown loss term {name!r}; known terms: {', '.join(DISTILL_TERMS)}")
+        if name not in MATCHING_TERMS:
+            raise ConfigError(f"unknown loss term {name!r}; known terms: {', '.join(MATCHING_TERMS)}")
         try:
             weights[name] = float(value) if value else 1.0
         except ValueError:
             raise ConfigError(f"loss weight of {name!r} must be a number, got {value!r}") from None
-        if weights[name] < 0:
-            raise ConfigError(f"loss weight of {name!r} must be >= 0, got {weights[name]}")
+        if not weights[name] >= 0 or weights[name] == float("inf"):
+            raise ConfigError(f"loss weight of {name!r} must be a finite number >= 0, got {weights[name]}")
     if not any(weights.values()):
-        raise ConfigError(f"--loss needs at least one term with a positive weight, e.g. pixel=1,perceptual=1")
+        raise ConfigError("--terms needs at least one term with a positive weight, e.g. pixel=1,perceptual=1")
     return weights
 
 
 @dataclass
-class StudentTraining:
-    """The engine settings of the tasks that train a student from teachers (distill, fuse)."""
+class TrainConfig(EngineSettings):
+    """``gantransfer train``: a GAN from scratch on a data set."""
 
-    batch_size: int = 64
-    lr: float = 1e-3
-    steps: int = 5000
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
-    ema_beta: float = 0.99
-    log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 500
-    eval_n: int = 2000                 # samples (per teacher, when fusing) for the end-of-run evaluation; 0: skip
-    progress: bool = True
-    max_seconds: float = 0.0           # stop, checkpoint and export once training has run this long (0: no limit)
-    lr_decay: str = "none"             # none | cosine: the learning rates fall to 0 over --steps
+    ALIASES: ClassVar[dict[str, str]] = {"loss": "adversarial_loss"}
+
+    data: str = setting("fashion-mnist", "built-in data set (fashion-mnist, mnist-5k, digits, ring8, grid25) or an "
+                                         "image folder")
+    data_dir: str | None = setting(None, "directory holding the data set's files (e.g. the four Fashion-MNIST IDX "
+                                         "files)")
+    classes: list[int] | None = setting(None, "comma-separated class indices to keep, e.g. 0,1,2")
+    limit: int | None = setting(None, "keep a deterministic (seeded) subset of N samples")
+    resolution: int | None = setting(None, "image side, a power of two from 16 to 256 (default: native size "
+                                           "rounded up)")
+    channels: int | None = setting(None, "1 (gray) or 3 (RGB)")
+    arch: str | None = setting(None, "model family: dcgan (images) or mlp (2-D points); default by data kind")
+    width: float = setting(1.0, "width multiplier of the generator, 1/16 .. 2")
+    d_width: float | None = setting(None, "width multiplier of the discriminator (default: --width; conditional "
+                                          "images: --width / 2)")
+    latent_dim: int | None = setting(None, "latent size (default: 100 for images, 2 for points)")
+    conditional: bool = setting(False, "class-conditional generator and discriminator")
+    adversarial_loss: str = setting("nonsaturating", "adversarial loss: nonsaturating or hinge")
+    r1: float | None = setting(None, "R1 gradient penalty gamma (default: 0 for unconditional images, 1 for points "
+                                     "and conditional)")
+    eval_n: int = setting(2000, "samples for each evaluation during training (with --eval-every)")
+    out: str = setting("runs/train", "run directory to write")
+    # defaults that depend on the data kind: resolved by tasks/train.resolve_train_config
+    steps: int = override(20000)
+    lr: float | None = override(None)
+    betas: list[float] | None = override(None)
+    batch_size: int | None = override(None)
+    sample_every: int = override(1000)
+    checkpoint_every: int = override(1000)
+
+    def validate(self) -> None:
+        self.validate_engine()
+        require(self.width > 0, f"width must be positive, got {self.width}")
+        require(self.d_width is None or self.d_width > 0, f"d_width must be positive, got {self.d_width}")
+        require(self.adversarial_loss in ADVERSARIAL_LOSSES,
+                f"adversarial_loss must be nonsaturating or hinge, got {self.adversarial_loss!r}")
+        require(self.r1 is None or self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
+        if self.arch is not None:
+            from gantransfer.models.family import family, family_names
+            trainable = [n for n in family_names() if family(n).build_discriminator is not None]
+            require(self.arch in trainable, f"arch must be one of {', '.join(trainable)}, got {self.arch!r}")
+        require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        require(self.eval_n >= 10, f"eval_n must be >= 10, got {self.eval_n}")
+
+    def inapplicable(self) -> dict[str, str]:
+        """Given fields that the rest of this config makes unused, with the reason."""
+        return {"eval_n": "is used only with --eval-every N"} if not self.eval_every else {}
+
+
+@dataclass
+class BaselineConfig(TrainConfig):
+    """``gantransfer baseline``: the brute-force fusion baseline. Sample ``n`` images from all teachers and train
+    one GAN on them with ``train``'s settings."""
+
+    teachers: list[str] = setting(None, "teachers (generator or run directories, or DCGAN checkpoints); 2 or more",
+                                  factory=list)
+    n: int = setting(60000, "images to sample from the teachers")
+    weights: list[float] | None = setting(None, "share of each teacher, comma-separated (default: equal)")
+    out: str = override("runs/baseline")
+
+    DATA_FIELDS: ClassVar[tuple[str, ...]] = ("data", "data_dir", "classes", "limit", "resolution", "channels")
+
+    def validate(self) -> None:
+        super().validate()
+        require(len(self.teachers) >= 2, f"baseline needs at least two teachers (--teacher A --teacher B), got "
+                f"{len(self.teachers)}")
+        require(len(set(self.teachers)) == len(self.teachers), f"the same teacher is given twice: {self.teachers}")
+        require(self.n >= 2, f"n must be at least 2, got {self.n}")
+        require(self.weights is None or (len(self.weights) == len(self.teachers) and min(self.weights) > 0),
+                f"--weights needs one positive value per teacher ({len(self.teachers)}), got {self.weights}")
+
+    def inapplicable(self) -> dict[str, str]:
+        own = {k: "does not apply: baseline samples its data from the teachers" for k in self.DATA_FIELDS}
+        return {**super().inapplicable(), **own}
+
+
+@dataclass
+class EvalConfig:
+    """``gantransfer eval``: metrics of a generator under a named protocol."""
+
+    generator: str = setting("", "generator or run directory")
+    data: str | None = setting(None, "data set whose protocol evaluates the generator (default: the one it models)")
+    classes: list[int] | None = setting(None, "classes to evaluate, e.g. 0,1,2 (default: the trained ones)")
+    n: int = setting(10000, "samples to evaluate")
+    seed: int = setting(0, "latent seed")
+    batch_size: int = setting(500, "samples generated and scored at once")
+    device: str = setting("auto", "auto (CUDA when available), cpu, cuda, cuda:1, ...")
+    teachers: list[str] | None = setting(None, "fused students and baselines: per-teacher figures against these "
+                                               "teachers (comma-separated, in fusion order)")
+
+    def validate(self) -> None:
+        require(bool(self.generator), "eval needs a generator directory")
+        require(self.n >= 2, f"n must be >= 2, got {self.n}")
+        require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        require(not self.teachers or len(self.teachers) >= 2,
+                f"--teachers needs at least two teachers, got {self.teachers}")
+
+    def inapplicable(self) -> dict[str, str]:
+        if not self.teachers:
+            return {}
+        why = "does not apply with --teachers (per-teacher figures use each teacher's own protocol and classes)"
+        return {"data": why, "classes": why, "batch_size": why}
+
+
+@dataclass
+class StudentTraining(EngineSettings):
+    """The settings shared by the tasks that train a student from teachers (distill, fuse)."""
+
+    ALIASES: ClassVar[dict[str, str]] = {"loss": "terms", "dataset": "teacher_data"}
+
+    teacher_data: str | None = setting(None, "data set the teachers model: their evaluation protocol and the "
+                                             "perceptual classifier (default: the one they record)")
+    terms: str = setting("pixel=1,perceptual=1", "weighted matching terms, e.g. pixel=1,perceptual=1,"
+                                                 "adversarial=0.1 (pixel, pixel_l2, perceptual, adversarial, feature)")
+    perceptual_net: str = setting("auto", "features of the perceptual term: auto, classifier (the protocol's), "
+                                          "discriminator (the teacher's) or pkg.module:factory")
+    eval_n: int = setting(2000, "samples (per teacher, when fusing) for the end-of-run evaluation; 0: skip")
+    lr: float | None = override(1e-3)
+    d_lr_ratio: float | None = override(0.2)
+    steps: int = override(5000)
+    ema_beta: float = override(0.99)
+
+    def validate_student(self) -> dict[str, float]:
+        """Checks shared by distill and fuse; returns the parsed terms."""
+        self.validate_engine()
+        weights = parse_loss_weights(self.terms)
+        require(self.eval_n == 0 or self.eval_n >= 10, f"eval_n must be 0 (skip) or >= 10, got {self.eval_n}")
+        return weights
+
+    def inapplicable(self) -> dict[str, str]:
+        out: dict[str, str] = {"eval_every": "does not apply: students are evaluated at the end (--eval-n)"}
+        if not parse_loss_weights(self.terms).get("perceptual"):
+            out["perceptual_net"] = "applies only with a perceptual term in --terms"
+        return out
 
 
 @dataclass
 class DistillConfig(StudentTraining):
     """``gantransfer distill``: a smaller student that reproduces a teacher generator, data-free."""
 
-    teacher: str | None = None         # a generator/run directory, or a PyTorch DCGAN checkpoint (.pt/.pth/.tar)
-    teacher_module: str | None = None  # or an entry point pkg.module:factory
-    black_box: bool = False            # use samples of the teacher only (no layers, no discriminator)
-    latent_dim: int | None = None      # entry points: latent size when the module does not say
-    num_classes: int = 0               # entry points: class count of a conditional teacher
-    dataset: str | None = None         # data set the teacher models (evaluation protocol, perceptual classifier)
-    width: float = 0.25
-    start_resolution: int | None = None  # the student's first feature-map size (default: the teacher's; 8: a block fewer)
-    loss: str = "pixel=1,perceptual=1"
-    perceptual_net: str = "auto"       # auto | classifier | discriminator
-    bank_size: int = 0                 # 0: fresh latents every step
-    truncation: float = 0.0            # redraw latent components beyond +-T (truncation trick); 0: none
-    data: str | None = None            # real images for the real side of the adversarial term (default: data-free)
-    data_dir: str | None = None        # where a built-in data set's files are, when not in the default place
-    out: str = "runs/student"
+    ALIASES: ClassVar[dict[str, str]] = {"data": "real_data"}
+
+    teacher: str | None = setting(None, "teacher: a generator or run directory, or a PyTorch DCGAN checkpoint "
+                                        "(.pt/.pth/.tar)")
+    teacher_module: str | None = setting(None, "teacher from Python: pkg.module:factory returning an nn.Module or a "
+                                               "callable f(z[, labels])")
+    black_box: bool = setting(False, "use only the teacher's samples (no layers, no discriminator)")
+    latent_dim: int | None = setting(None, "latent size of a --teacher-module teacher, when the module does not say")
+    num_classes: int = setting(0, "class count of a conditional --teacher-module teacher")
+    student_arch: str | None = setting(None, "model family of the student (default: the teacher's; dcgan for "
+                                             "black-box callables)")
+    width: float = setting(0.25, "width multiplier of the student, 1/16 .. 2")
+    start_resolution: int | None = setting(None, "first feature-map size of a DCGAN student (8: one block fewer "
+                                                 "than the usual 4)")
+    bank_size: int = setting(0, "draw latents from a fixed bank of this size (0: fresh latents every step)")
+    truncation: float = setting(0.0, "truncation trick: redraw latent components beyond +-T, T >= 0.5 (0: none)")
+    real_data: str | None = setting(None, "real images for the real side of the adversarial term (default: the "
+                                          "teacher's images, data-free)")
+    data_dir: str | None = setting(None, "where a built-in --real-data set's files are, when not in the default "
+                                         "place")
+    out: str = setting("runs/student", "run directory to write")
 
     def validate(self, teacher_object: bool = False) -> None:
         """``teacher_object``: the Python API was handed the teacher itself (then neither path may be set)."""
-        _require(bool(self.teacher) + bool(self.teacher_module) + teacher_object == 1,
-                 "distill needs exactly one teacher: --teacher DIR_OR_CHECKPOINT, --teacher-module pkg.module:factory "
-                 "or (Python) distill(config, teacher=model)")
-        _require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
-        _require(self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}")
-        _validate_engine_fields(self)
-        parse_loss_weights(self.loss)
-        _require(self.perceptual_net in ("auto", "classifier", "discriminator") or ":" in self.perceptual_net,
-                 f"perceptual_net must be auto, classifier, discriminator or an entry point pkg.module:factory, "
-                 f"got {self.perceptual_net!r}")
-        _require(self.bank_size >= 0, f"bank_size must be >= 0, got {self.bank_size}")
-        _require(self.truncation >= 0, f"truncation must be >= 0 (0: none), got {self.truncation}")
-        _require(not self.data or parse_loss_weights(self.loss).get("adversarial", 0) > 0,
-                 "--data feeds real images to the adversarial term; add adversarial=W to --loss "
-                 "(e.g. --loss pixel=1,perceptual=1,adversarial=0.1) or drop --data")
-        _require(self.eval_n == 0 or self.eval_n >= 10, f"eval_n must be 0 (skip) or >= 10, got {self.eval_n}")
+        require(bool(self.teacher) + bool(self.teacher_module) + teacher_object == 1,
+                "distill needs exactly one teacher: --teacher DIR_OR_CHECKPOINT, --teacher-module pkg.module:factory "
+                "or (Python) distill(config, teacher=model)")
+        require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        require(self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}")
+        weights = self.validate_student()
+        require(self.width > 0, f"width must be positive, got {self.width}")
+        require(self.perceptual_net in ("auto", "classifier", "discriminator") or ":" in self.perceptual_net,
+                f"perceptual_net must be auto, classifier, discriminator or an entry point pkg.module:factory, "
+                f"got {self.perceptual_net!r}")
+        require(self.bank_size >= 0, f"bank_size must be >= 0, got {self.bank_size}")
+        require(self.truncation == 0 or self.truncation >= 0.5,
+                f"truncation must be 0 (none) or at least 0.5 (smaller values leave almost no latent to draw), "
+                f"got {self.truncation}")
+        require(not self.real_data or weights.get("adversarial", 0) > 0,
+                "--real-data feeds real images to the adversarial term; add adversarial=W to --terms "
+                "(e.g. --terms pixel=1,perceptual=1,adversarial=0.1) or drop --real-data")
+        from gantransfer.models.family import family_names
+        require(self.student_arch is None or self.student_arch in family_names(),
+                f"student_arch must be one of {', '.join(family_names())}, got {self.student_arch!r}")
+
+    def inapplicable(self) -> dict[str, str]:
+        out = super().inapplicable()
+        if not self.teacher_module:
+            out.update(latent_dim="applies only to --teacher-module teachers (a directory or checkpoint records it)",
+                       num_classes="applies only to --teacher-module teachers")
+        if not self.real_data:
+            out["data_dir"] = "applies only with --real-data"
+        return out
 
 
 @dataclass
 class FuseConfig(StudentTraining):
     """``gantransfer fuse``: one student generator of several teachers' combined distribution, data-free."""
 
-    teachers: list[str] = field(default_factory=list)  # generator/run directories or DCGAN checkpoints (2 or more)
-    labels: str = "teacher"            # teacher: condition on the teacher id | merge: on the union of class names
-    unconditional: bool = False        # no labels: the student picks a teacher per sample, with --weights
-    weights: list[float] | None = None  # share of each teacher (default: equal)
-    conditioning: str = "embed"        # embed (learned label embedding) | affine (per-label latent affine + constant)
-    dataset: str | None = None         # evaluation protocol and perceptual classifier (default: the teachers' own)
-    width: float = 0.5
-    latent_dim: int | None = None      # default: the largest teacher latent (+1 for --unconditional)
-    resolution: int | None = None      # default: the largest teacher resolution
-    channels: int | None = None        # default: the largest teacher channel count
-    loss: str = "pixel=1,perceptual=1"
-    perceptual_net: str = "auto"
-    out: str = "runs/fused"
+    teachers: list[str] = setting(None, "teachers (generator or run directories, or DCGAN checkpoints); 2 or more",
+                                  factory=list)
+    labels: str = setting("teacher", "student labels: teacher (the teacher id) or merge (the union of the "
+                                     "teachers' class names)")
+    unconditional: bool = setting(False, "no labels: the student picks a teacher per sample from its last latent "
+                                         "coordinate (--weights)")
+    weights: list[float] | None = setting(None, "share of each teacher, comma-separated (default: equal)")
+    conditioning: str = setting("embed", "how labels enter the student: embed (learned embedding) or affine "
+                                         "(per-label latent affine)")
+    student_arch: str = setting("dcgan", "model family of the student")
+    width: float = setting(0.5, "width multiplier of the student, 1/16 .. 2")
+    latent_dim: int | None = setting(None, "student latent size (default: the largest teacher's, +1 for "
+                                           "--unconditional)")
+    resolution: int | None = setting(None, "student image side (default: the largest teacher's)")
+    channels: int | None = setting(None, "student channels (default: the largest teacher's)")
+    out: str = setting("runs/fused", "run directory to write")
 
     def validate(self) -> None:
-        _require(len(self.teachers) >= 2, f"fuse needs at least two teachers (--teacher A --teacher B); got "
-                 f"{len(self.teachers)}. To compress one teacher, use `gantransfer distill`")
-        _require(self.labels in ("teacher", "merge"), f"labels must be teacher or merge, got {self.labels!r}")
-        _require(not (self.unconditional and self.labels == "merge"), "--labels merge needs a conditional student; "
-                 "drop --unconditional")
-        _require(self.weights is None or len(self.weights) == len(self.teachers),
-                 f"--weights has {len(self.weights or [])} values for {len(self.teachers)} teachers; give one each")
-        _require(self.weights is None or (all(w >= 0 for w in self.weights) and sum(self.weights) > 0),
-                 f"--weights must be non-negative and sum to a positive number, got {self.weights}")
-        _require(self.weights is None or all(w > 0 for w in self.weights),
-                 f"every teacher needs a positive weight (drop a teacher rather than give it 0), got {self.weights}")
-        _require(self.conditioning in ("embed", "affine"),
-                 f"conditioning must be embed or affine, got {self.conditioning!r}")
-        _require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
-        _validate_engine_fields(self)
-        weights = parse_loss_weights(self.loss)
-        _require(not weights.get("feature"), "the feature term needs one teacher's hidden layers; fuse supports "
-                 "pixel, pixel_l2, perceptual and adversarial")
-        _require(self.perceptual_net in ("auto", "classifier") or ":" in self.perceptual_net,
-                 f"perceptual_net must be auto, classifier or pkg.module:factory for fusion, got {self.perceptual_net!r}")
-        _require(self.eval_n == 0 or self.eval_n >= 10, f"eval_n must be 0 (skip) or >= 10, got {self.eval_n}")
+        require(len(self.teachers) >= 2, f"fuse needs at least two teachers (--teacher A --teacher B); got "
+                f"{len(self.teachers)}. To compress one teacher, use `gantransfer distill`")
+        require(len(set(self.teachers)) == len(self.teachers), f"the same teacher is given twice: {self.teachers}")
+        require(self.labels in ("teacher", "merge"), f"labels must be teacher or merge, got {self.labels!r}")
+        require(not (self.unconditional and self.labels == "merge"), "--labels merge needs a conditional student; "
+                "drop --unconditional")
+        require(self.weights is None or len(self.weights) == len(self.teachers),
+                f"--weights has {len(self.weights or [])} values for {len(self.teachers)} teachers; give one each")
+        require(self.weights is None or (all(w >= 0 for w in self.weights) and sum(self.weights) > 0),
+                f"--weights must be non-negative and sum to a positive number, got {self.weights}")
+        require(self.weights is None or all(w > 0 for w in self.weights),
+                f"every teacher needs a positive weight (drop a teacher rather than give it 0), got {self.weights}")
+        require(self.conditioning in ("embed", "affine"),
+                f"conditioning must be embed or affine, got {self.conditioning!r}")
+        require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        require(self.width > 0, f"width must be positive, got {self.width}")
+        weights = self.validate_student()
+        require(not weights.get("feature"), "the feature term needs one teacher's hidden layers; fuse supports "
+                "pixel, pixel_l2, perceptual and adversarial")
+        require(self.perceptual_net in ("auto", "classifier") or ":" in self.perceptual_net,
+                f"perceptual_net must be auto, classifier or pkg.module:factory for fusion, got {self.perceptual_net!r}")
+        from gantransfer.models.family import family_names
+        require(self.student_arch in family_names(),
+                f"student_arch must be one of {', '.join(family_names())}, got {self.student_arch!r}")
 
-
-ADAPT_METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
+    def inapplicable(self) -> dict[str, str]:
+        out = super().inapplicable()
+        if self.unconditional:
+            out["conditioning"] = "does not apply with --unconditional (the student has no labels)"
+        return out
 
 
 @dataclass
-class AdaptConfig(StudentTraining):
+class AdaptConfig(EngineSettings):
     """``gantransfer adapt``: a generator for a new domain from a few images, transferred from pretrained sources."""
 
-    sources: list[str] = field(default_factory=list)  # source generator/run directories (several: minegan only)
-    data: str = ""                     # target: a built-in data set or an image folder
-    data_dir: str | None = None
-    classes: list[int] | None = None
-    limit: int | None = None           # the few target images (a seeded subset)
-    method: str = "finetune"           # finetune | freezed | l2sp | minegan | scratch
-    freeze_d: int | None = None        # discriminator blocks kept frozen (freezed: 2 unless given)
-    diffaugment: str = ""              # color,translation,cutout (any subset; combines with every method)
-    l2sp: float = 0.01                 # weight of the L2-SP term (method l2sp)
-    miner_steps: int | None = None     # minegan: steps of stage one (miner alone); default: a quarter of --steps
-    selector_lr: float = 0.01          # minegan with several sources: learning rate of the selector's logits
-    loss: str = "nonsaturating"
-    r1: float = 0.0
-    lr: float = 5e-4                   # the sweep's most robust rate over N = 10-1,000 (docs/results.md)
-    steps: int = 2000
-    eval_every: int = 250              # held-out FID every N steps; the best generator is kept (0: never)
-    held_out: int = 1000               # training-split images outside --limit used to pick the best step
-    out: str = "runs/adapt"
+    ALIASES: ClassVar[dict[str, str]] = {"loss": "adversarial_loss"}
+
+    sources: list[str] = setting(None, "source generator/run directories (several: minegan only)", factory=list)
+    data: str = setting("", "target images: a built-in data set or an image folder")
+    data_dir: str | None = setting(None, "directory holding the data set's files")
+    classes: list[int] | None = setting(None, "comma-separated class indices of the target, e.g. 5,7,9")
+    limit: int | None = setting(None, "the few target images: a seeded subset of N")
+    method: str = setting("finetune", "finetune, freezed (first --freeze-d D blocks frozen), l2sp, minegan (miner, "
+                                      "then joint) or scratch (the baseline)")
+    freeze_d: int | None = setting(None, "discriminator blocks to keep frozen (freezed: 2 unless given)")
+    diffaugment: str = setting("", "DiffAugment policies for D's inputs: any of color,translation,cutout")
+    l2sp: float = setting(0.01, "weight of the L2 pull towards the source weights (method l2sp)")
+    miner_steps: int | None = setting(None, "minegan: steps of stage one, the miner alone (default: a quarter of "
+                                            "--steps)")
+    selector_lr: float = setting(0.01, "minegan with several sources: learning rate of the selector over sources "
+                                       "(the rest use --lr)")
+    adversarial_loss: str = setting("nonsaturating", "adversarial loss: nonsaturating or hinge")
+    r1: float = setting(0.0, "R1 gradient penalty gamma (0: off)")
+    held_out: int = setting(1000, "training-split images outside --limit used to choose the best step")
+    eval_n: int = setting(2000, "samples for the held-out and final evaluations")
+    out: str = setting("runs/adapt", "run directory to write")
+    lr: float | None = override(5e-4)  # the sweep's most robust rate over N = 10-1,000 (docs/results.md)
+    steps: int = override(2000)
+    eval_every: int = override(250)    # held-out FID every N steps; the best generator is kept (0: never)
+    ema_beta: float = override(0.99)
 
     def validate(self) -> None:
-        _require(len(self.sources) >= 1, "adapt needs a pretrained source: --source DIR")
-        _require(bool(self.data), "adapt needs target images: --data NAME_OR_FOLDER")
-        _require(self.method in ADAPT_METHODS, f"method must be one of {', '.join(ADAPT_METHODS)}, got {self.method!r}")
-        _require(len(self.sources) == 1 or self.method == "minegan",
-                 f"{len(self.sources)} sources were given; only --method minegan steers several (a learned selector)")
-        _require(self.freeze_d is None or self.freeze_d >= 0, f"freeze_d must be >= 0, got {self.freeze_d}")
-        _require(self.l2sp >= 0, f"l2sp must be >= 0, got {self.l2sp}")
-        _require(self.selector_lr > 0, f"selector_lr must be > 0, got {self.selector_lr}")
-        _require(self.miner_steps is None or 0 <= self.miner_steps <= self.steps,
-                 f"miner_steps must be between 0 and --steps ({self.steps}), got {self.miner_steps}")
-        _require(self.loss in ("nonsaturating", "hinge"), f"loss must be nonsaturating or hinge, got {self.loss!r}")
-        _require(self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
-        _require(self.eval_every >= 0 and self.held_out >= 0, "eval_every and held_out must be >= 0")
-        _require(self.eval_n >= 10, f"eval_n must be >= 10, got {self.eval_n}")
-        _require(self.limit is None or self.limit >= 2, f"limit must be >= 2, got {self.limit}")
+        require(len(self.sources) >= 1, "adapt needs a pretrained source: --source DIR")
+        require(bool(self.data), "adapt needs target images: --data NAME_OR_FOLDER")
+        require(self.method in ADAPT_METHODS, f"method must be one of {', '.join(ADAPT_METHODS)}, got {self.method!r}")
+        require(len(self.sources) == 1 or self.method == "minegan",
+                f"{len(self.sources)} sources were given; only --method minegan steers several (a learned selector)")
+        require(self.freeze_d is None or self.freeze_d >= 0, f"freeze_d must be >= 0, got {self.freeze_d}")
+        require(self.l2sp >= 0, f"l2sp must be >= 0, got {self.l2sp}")
+        require(self.selector_lr > 0, f"selector_lr must be > 0, got {self.selector_lr}")
+        require(self.miner_steps is None or 0 <= self.miner_steps <= self.steps,
+                f"miner_steps must be between 0 and --steps ({self.steps}), got {self.miner_steps}")
+        require(self.adversarial_loss in ADVERSARIAL_LOSSES,
+                f"adversarial_loss must be nonsaturating or hinge, got {self.adversarial_loss!r}")
+        require(self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
+        require(self.held_out >= 0, "held_out must be >= 0")
+        require(self.eval_n >= 10, f"eval_n must be >= 10, got {self.eval_n}")
+        require(self.limit is None or self.limit >= 2, f"limit must be >= 2, got {self.limit}")
         from gantransfer.losses.augment import diff_augment
         try:
             diff_augment(self.diffaugment)
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        _validate_engine_fields(self)
+        self.validate_engine()
+
+    def inapplicable(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.method != "l2sp":
+            out["l2sp"] = "applies only to --method l2sp"
+        if self.method != "minegan":
+            out.update(miner_steps="applies only to --method minegan",
+                       selector_lr="applies only to --method minegan with several sources")
+        if self.method == "scratch":
+            out["freeze_d"] = "does not apply to --method scratch (its discriminator is trained from scratch)"
+        if not self.eval_every:
+            out["held_out"] = "is used only with --eval-every N"
+        return out
+
+
+TASK_CONFIGS = {"train": TrainConfig, "baseline": BaselineConfig, "distill": DistillConfig, "fuse": FuseConfig,
+                "adapt": AdaptConfig, "eval": EvalConfig}
+
+
+def upgrade_run_config(cls: type, recorded: dict[str, Any]) -> dict[str, Any]:
+    """A run.json config of an earlier version, in today's names, with today's defaults for fields it lacks
+    (so that resuming an older run compares like with like)."""
+    data = rename_aliases(cls, recorded, warn=False)
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            data[f.name] = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore
+    return data

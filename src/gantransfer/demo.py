@@ -19,6 +19,7 @@ from gantransfer.models.store import load_generator
 from gantransfer.report.curves import plot_loss_curves
 from gantransfer.report.grid import save_image_grid
 from gantransfer.report.html import image, table, write_report
+from gantransfer.tasks.rundir import claim_directory, recorded_command
 
 TEACHERS = {"unconditional": "fashion-mnist-dcgan", "conditional": "fashion-mnist-dcgan-cond"}
 # The distillation benchmark's students, trained longer: the cheapest within 1.15x of the teacher's FID (21x fewer
@@ -44,12 +45,24 @@ def shipped_teacher(name: str) -> Path:
     return shipped("teachers", name)
 
 
-def _fresh_run_dir(path: Path) -> None:
-    """The demo re-runs from scratch: remove its own earlier student run (a folder holding run.json), nothing else."""
-    if path.exists():
-        if not (path / "run.json").is_file():
-            raise ConfigError(f"{path} exists and is not a gantransfer run; choose another --out for the demo")
-        shutil.rmtree(path)
+DEFAULT_OUT = Path("runs/demo")
+# What a demo writes beside its student run; --overwrite removes these (and replaces the student run) only.
+DEMO_ARTEFACTS = ("run.json", "index.html", "metrics.json", "teacher_vs_student.png", "loss_curves.png",
+                  "unconditional.png", "conditional.png", *(f"shipped_student_{n.rsplit('-', 1)[1]}.png" for n in STUDENTS))
+
+
+def demo_directory(out: str | Path | None, overwrite: bool = False) -> Path:
+    """The demo's own directory: ``out`` when it is new, empty or (with ``overwrite``) an earlier demo; without
+    ``out``, runs/demo or the first free runs/demo-2, -3, ... Nothing of anyone else's is touched."""
+    if out is None:
+        out, i = DEFAULT_OUT, 1
+        while out.exists() and (not out.is_dir() or any(out.iterdir())):
+            i += 1
+            out = DEFAULT_OUT.with_name(f"{DEFAULT_OUT.name}-{i}")
+    out = Path(out)
+    if recorded_command(out) == "demo" and not overwrite:
+        raise ConfigError(f"{out} holds an earlier demo; pass --overwrite to replace it, or choose another --out")
+    return claim_directory(out, "demo", overwrite=overwrite, artefacts=DEMO_ARTEFACTS)
 
 
 def _metric_rows(student: dict, teacher: dict) -> list[list]:
@@ -105,22 +118,26 @@ def generator_section(path: Path, name: str, key: str, out: Path, n: int, device
     return html, res
 
 
-def run_demo(out: str | Path = "runs/demo", n: int = DEMO_N, device: str = "auto", steps: int = DEMO_STEPS) -> Path:
-    """Distil the shipped teacher, evaluate it and the shipped generators; returns the report's path."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
+def run_demo(out: str | Path | None = None, n: int = DEMO_N, device: str = "auto", steps: int = DEMO_STEPS,
+             overwrite: bool = False) -> Path:
+    """Distil the shipped teacher, evaluate it and the shipped generators; returns the report's path.
+
+    ``out``: a new or empty directory, or an earlier demo with ``overwrite`` (default: a fresh runs/demo-N)."""
+    if steps < 1 or n < 10:
+        raise ConfigError(f"the demo needs --steps >= 1 and --n >= 10, got {steps} and {n}")
     teacher = shipped_teacher(TEACHERS["unconditional"])
+    out = demo_directory(out, overwrite)
+    write_json(out / "run.json", {"command": "demo", "config": {"n": n, "device": device, "steps": steps}})
+    t0 = time.perf_counter()
     run = out / "student"
-    _fresh_run_dir(run)
     print(f"[demo] distilling {teacher.name} into a {DEMO_WIDTH}-width student, data-free, {steps} steps ...",
           flush=True)
     from gantransfer.tasks.distill import distill
-    cfg = DistillConfig(teacher=str(teacher), width=DEMO_WIDTH, loss=DEMO_LOSS, bank_size=DEMO_BANK, steps=steps,
+    cfg = DistillConfig(teacher=str(teacher), width=DEMO_WIDTH, terms=DEMO_LOSS, bank_size=DEMO_BANK, steps=steps,
                         device=device, eval_n=n, sample_every=max(1, steps // 3), checkpoint_every=max(1, steps // 3),
                         out=str(run))
     t_distill = time.perf_counter()
-    distill(cfg)
+    distill(cfg, overwrite=overwrite)
     seconds = time.perf_counter() - t_distill
     print("[demo] measuring costs ...", flush=True)
     html, summary = distillation_section(run, seconds, steps, torch.get_num_threads())

@@ -10,38 +10,40 @@ import torch
 from torch import nn
 
 from gantransfer.errors import ConfigError
-from gantransfer.io import read_json, read_tensors
-from gantransfer.models.registry import GeneratorConfig, build_discriminator
-from gantransfer.models.store import CONFIG_NAME, WEIGHTS_NAME, load_generator, resolve_generator_dir
+from gantransfer.models.contract import ConfiguredGenerator, Generator, config_of
+from gantransfer.models.family import Capabilities
+from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
+from gantransfer.models.store import CONFIG_NAME, load_discriminator, load_generator, resolve_generator_dir
 
 
 @dataclass
-class Teacher:
-    """A frozen generator and what is known of it."""
+class Teacher(ConfiguredGenerator):
+    """A frozen generator and what is known of it; satisfies the Generator contract."""
 
     module: nn.Module
     config: GeneratorConfig
     white_box: bool = True
     discriminator: nn.Module | None = None
     source: str = ""
+    native: bool = True  # ``module`` was built by its config's family (so the family's capabilities hold)
+    discriminator_config: DiscriminatorConfig | None = None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What may be read of this teacher: its family's capabilities when white-box and native, else none."""
+        return self.config.family.capabilities if self.white_box and self.native else Capabilities()
 
     @torch.no_grad()
     def __call__(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.module(z, labels)
 
 
-def load_discriminator(generator_dir: Path, gcfg: GeneratorConfig) -> nn.Module | None:
+def discriminator_beside(generator_dir: Path) -> tuple[nn.Module, DiscriminatorConfig] | None:
     """The discriminator kept with a generator, if any (frozen, eval mode): in ``generator_dir/discriminator``
     (shipped teachers) or beside it, as `gantransfer train` writes ``run/generator`` and ``run/discriminator``."""
     found = [d for d in (generator_dir / "discriminator", generator_dir.parent / "discriminator")
              if (d / CONFIG_NAME).is_file()]
-    if not found:
-        return None
-    d_dir = found[0]
-    raw = read_json(d_dir / CONFIG_NAME, "discriminator config")
-    d = build_discriminator(gcfg, float(raw.get("width", gcfg.width)))
-    d.load_state_dict(read_tensors(d_dir / WEIGHTS_NAME, "discriminator weights"))
-    return d.eval().requires_grad_(False)
+    return load_discriminator(found[0]) if found else None
 
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar")
@@ -55,14 +57,15 @@ def load_teacher(path: str | Path, device: str | torch.device = "cpu", black_box
     if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES:
         from gantransfer.models.importers import import_dcgan
         g, cfg = import_dcgan(p, dataset)
-        d = None
+        d = dcfg = None
     else:
         g, cfg = load_generator(p, device)
-        d = load_discriminator(resolve_generator_dir(p), cfg)
+        found = discriminator_beside(resolve_generator_dir(p))
+        d, dcfg = found if found is not None else (None, None)
     g = g.to(device).requires_grad_(False)
     if black_box:
         return Teacher(g, cfg, False, None, str(path))
-    return Teacher(g, cfg, True, None if d is None else d.to(device), str(path))
+    return Teacher(g, cfg, True, None if d is None else d.to(device), str(path), discriminator_config=dcfg)
 
 
 def load_teacher_module(spec: str, latent_dim: int | None = None, num_classes: int = 0, dataset: str = "",
@@ -90,11 +93,15 @@ def import_entry_point(spec: str, flag: str):
 
 def teacher_from_model(model, latent_dim: int | None = None, num_classes: int = 0, dataset: str = "",
                        device: str | torch.device = "cpu", black_box: bool = False, name: str = "") -> Teacher:
-    """A teacher from an ``nn.Module`` or a black-box callable ``f(z[, labels]) -> images in [-1, 1]``.
+    """A teacher from an ``nn.Module``, a black-box callable ``f(z[, labels]) -> images in [-1, 1]``, or any object
+    under the Generator contract (its latent size, label count and shape are then taken from it).
 
     Latent size from ``latent_dim``, or the model's ``latent_dim``/``nz``; image shape from one probe call.
     A callable that is not an ``nn.Module`` is black-box."""
     name = name or type(model).__name__
+    if isinstance(model, Generator) and not isinstance(model, nn.Module):
+        cfg = config_of(model, dataset)
+        return Teacher(_Callable(model, True), cfg, False, None, name, native=False)
     latent_dim = latent_dim or getattr(model, "latent_dim", None) or getattr(model, "nz", None)
     if not latent_dim:
         raise ConfigError(f"cannot tell the latent size of {name!r}: pass --latent-dim N")
@@ -127,7 +134,7 @@ def teacher_from_model(model, latent_dim: int | None = None, num_classes: int = 
     if out.abs().max() > 1.05:
         warnings.warn(f"teacher {name!r} outputs values up to {float(out.abs().max()):.2f}; images are expected "
                       "in [-1, 1]")
-    return Teacher(_Callable(model, num_classes > 0), cfg, white_box, None, name)
+    return Teacher(_Callable(model, num_classes > 0), cfg, white_box, None, name, native=False)
 
 
 class _Callable(nn.Module):

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from gantransfer.data.transforms import check_resolution, default_resolution, to_channels
+from gantransfer.image_space import check_resolution, default_resolution, to_channels
 from gantransfer.errors import DataError
 
 EXTENSIONS = {".png", ".jpg", ".jpeg"}

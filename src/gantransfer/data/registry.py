@@ -21,8 +21,8 @@ import torch
 
 from gantransfer.data import folder, idx, toy
 from gantransfer.data.base import Dataset
-from gantransfer.data.transforms import (check_channels, check_limit, check_resolution, default_resolution,
-                                         fixed_split, seeded_subset, select_classes, to_channels, to_resolution)
+from gantransfer.data.transforms import check_limit, fixed_split, seeded_subset, select_classes
+from gantransfer.image_space import check_channels, check_resolution, default_resolution, to_channels, to_resolution
 from gantransfer.errors import DataError
 
 DIGIT_CLASSES = [str(i) for i in range(10)]

@@ -4,7 +4,6 @@ owns device, seeding, precision, gradient steps, EMA, NaN guard, logging, progre
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import time
 import warnings
@@ -20,6 +19,7 @@ from gantransfer.engine.checkpoint import (flatten_optimizer, latest_step, load_
                                            unflatten_optimizer)
 from gantransfer.engine.logger import MetricsLog
 from gantransfer.engine.schedules import lr_factor
+from gantransfer.engine.settings import EngineSettings
 from gantransfer.errors import CheckpointError, TrainingDiverged
 from gantransfer.losses.base import LossTerm, StepContext
 
@@ -62,25 +62,7 @@ class TrainingTask:
     evaluate: Callable[[int], dict[str, float]] | None = None  # periodic evaluation
 
 
-@dataclass
-class EngineConfig:
-    steps: int = 1000
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"          # fp32 | bf16 (autocast)
-    ema_beta: float = 0.999
-    log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 500
-    eval_every: int = 0              # 0: never during training
-    progress: bool = True
-    max_seconds: float = 0.0         # stop (checkpoint, export, grid) once training has run this long; 0: no limit
-    lr_decay: str = "none"           # none | cosine (every optimizer's learning rates fall to 0 at ``steps``)
-
-    @classmethod
-    def from_task_config(cls, task_cfg: Any) -> "EngineConfig":
-        """The engine's share of a task config (the fields both have)."""
-        return cls(**{f.name: getattr(task_cfg, f.name) for f in dataclasses.fields(cls) if hasattr(task_cfg, f.name)})
+EngineConfig = EngineSettings  # the engine reads a task's config directly; the old name stays for callers
 
 
 def resolve_device(name: str) -> torch.device:
@@ -105,7 +87,7 @@ def update_ema(source: nn.Module, target: nn.Module, beta: float) -> None:
 class Engine:
     """Runs a TrainingTask in a run directory, resuming from its newest checkpoint when asked."""
 
-    def __init__(self, task: TrainingTask, config: EngineConfig, run_dir: str | Path) -> None:
+    def __init__(self, task: TrainingTask, config: EngineSettings, run_dir: str | Path) -> None:
         self.task, self.cfg, self.run_dir = task, config, Path(run_dir)
         self.state_dir = self.run_dir / "state"
         self.device = resolve_device(config.device)
@@ -180,8 +162,8 @@ class Engine:
                 kept = (f"the last good checkpoint (step {good}) in {self.state_dir} is kept" if good is not None
                         else "no checkpoint had been written yet")
                 raise TrainingDiverged(f"loss term {k} became {v} at step {self.step}; nothing was written for this "
-                                       f"step and {kept}. Lower the learning rate or add --r1, then --resume or "
-                                       "start a new run")
+                                       f"step and {kept}. Start a new run (another --out) with a lower --lr or "
+                                       "with --r1")
         phase.optimizer.zero_grad(set_to_none=True)
         total.backward()
         factor = lr_factor(self.cfg.lr_decay, self.step, self.cfg.steps)

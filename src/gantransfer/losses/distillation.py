@@ -110,3 +110,16 @@ def feature_maps_of_module(module: torch.nn.Module) -> Callable[[torch.Tensor], 
 def feature_maps_of_discriminator(d) -> Callable[[torch.Tensor], list[torch.Tensor]]:
     """Feature maps after every block of a discriminator (``d.features``)."""
     return d.features
+
+
+class TeacherPixelGap(LossTerm):
+    """Monitor (weight 0): the L1 gap between student and teacher images on one teacher's share of the batch
+    (``teacher_ids`` in the step marks whose share each sample is)."""
+
+    def __init__(self, k: int, name: str) -> None:
+        super().__init__(0.0)
+        self.k, self.name = k, f"pixel@{name}"
+
+    def compute(self, ctx: StepContext) -> torch.Tensor:
+        mine = ctx["teacher_ids"] == self.k
+        return (ctx["student"][mine] - ctx["teacher"][mine]).detach().abs().mean()

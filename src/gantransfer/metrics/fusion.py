@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 
-from gantransfer.config import FuseConfig
 from gantransfer.deploy.bench import count_macs, count_params
 from gantransfer.errors import ConfigError
 from gantransfer.metrics.classifier import (ClassifierConfig, FeatureClassifier, classifier_dir, extract,
@@ -27,6 +26,7 @@ from gantransfer.metrics.evaluate import count_label, image_metrics, reference_f
 from gantransfer.metrics.fid import fid_from_features
 from gantransfer.models.sampling import generate
 from gantransfer.models.store import load_generator, resolve_generator_dir
+from gantransfer.teacher_set import TeacherSet, teacher_set_of
 
 DOMAIN_TRAIN, DOMAIN_TEST, DOMAIN_STEPS = 2000, 500, 400
 DOMAIN_VERSION = 2  # part of the cache key: 2 recomputes BatchNorm statistics after training
@@ -35,12 +35,6 @@ DOMAIN_MIN_ACCURACY = 0.9  # below this held-out accuracy, shares are flagged as
 
 def _batched(fn, n: int, batch: int = 500) -> torch.Tensor:
     return torch.cat([fn(i, min(batch, n - i)) for i in range(0, n, batch)])
-
-
-def teacher_samples(tset, k: int, n: int, seed: int, device) -> torch.Tensor:
-    """``n`` images of teacher ``k`` in the student's image space (CPU)."""
-    rng = torch.Generator().manual_seed(seed * 7919 + k)
-    return _batched(lambda i, m: tset.draw(k, m, rng, device)[2].cpu(), n)
 
 
 def student_samples_for(g, tset, k: int, n: int, seed: int, device) -> torch.Tensor:
@@ -55,7 +49,7 @@ def student_samples_for(g, tset, k: int, n: int, seed: int, device) -> torch.Ten
     return _batched(part, n)
 
 
-def domain_classifier(tset, cache: Path, device, seed: int = 0) -> tuple[FeatureClassifier, float]:
+def domain_classifier(tset: TeacherSet, cache: Path, device, seed: int = 0) -> tuple[FeatureClassifier, float]:
     """A small classifier of which teacher made an image, trained on the teachers' samples; cached under
     ``cache`` by the teachers it was trained on. Returns it and its held-out accuracy."""
     key = hashlib.sha1(json.dumps([DOMAIN_VERSION, tset.names, [t.source for t in tset.teachers],
@@ -66,7 +60,7 @@ def domain_classifier(tset, cache: Path, device, seed: int = 0) -> tuple[Feature
         return model, float(model.cfg.meta["held_out_accuracy"])
     k = len(tset.teachers)
     n = DOMAIN_TRAIN + DOMAIN_TEST
-    x = torch.cat([teacher_samples(tset, i, n, seed + 1, device) for i in range(k)])
+    x = torch.cat([tset.samples(i, n, seed + 1, device) for i in range(k)])
     y = torch.arange(k).repeat_interleave(n)
     test = (torch.arange(len(y)) % n) >= DOMAIN_TRAIN
     cfg = ClassifierConfig(dataset="teacher-domain", num_classes=k, resolution=tset.student.resolution,
@@ -116,20 +110,10 @@ def domain_by_class(clf: FeatureClassifier, student_x: torch.Tensor, teacher_x: 
 def evaluate_fusion(generator: str | Path, teachers: list[str], n: int = 2000, device: str | torch.device = "cpu",
                     seed: int = 0) -> dict[str, Any]:
     """Teacher shares, per-teacher and union FIDs and costs of ``generator`` against ``teachers``."""
-    from gantransfer.tasks.fuse import load_teacher_set
     g, gcfg = load_generator(generator, device)
-    meta = gcfg.meta
-    fused = meta.get("labels") in ("teacher", "merge", "unconditional")
     if gcfg.kind != "image":
         raise ConfigError("fusion evaluation works on image generators")
-    tset = load_teacher_set(FuseConfig(
-        teachers=list(teachers), unconditional=meta.get("labels") == "unconditional",
-        labels="merge" if meta.get("labels") == "merge" else "teacher", weights=meta.get("weights"),
-        latent_dim=gcfg.latent_dim if fused else None, resolution=gcfg.resolution, channels=gcfg.channels,
-        dataset=gcfg.dataset or None, width=gcfg.width), device)
-    if fused and tset.names != meta.get("teacher_names"):
-        raise ConfigError(f"this student was fused from {meta.get('teacher_names')}, not {tset.names}; "
-                          "pass its teachers in the same order")
+    tset, fused = teacher_set_of(gcfg, list(teachers), device)
     run_dir = resolve_generator_dir(generator).parent
     clf, acc = domain_classifier(tset, run_dir / "eval-cache", device, seed)
     if acc < DOMAIN_MIN_ACCURACY:
@@ -161,7 +145,7 @@ def evaluate_fusion(generator: str | Path, teachers: list[str], n: int = 2000, d
     pred = probs.argmax(1)
     teacher_x = []
     for i, t in enumerate(tset.teachers):
-        tx = teacher_samples(tset, i, n, seed, device)
+        tx = tset.samples(i, n, seed, device)
         teacher_x.append(tx)
         sx = student_samples_for(g, tset, i, n, seed, device) if fused else x[pred == i]
         row: dict[str, Any] = {"student_samples": len(sx)}
@@ -172,7 +156,7 @@ def evaluate_fusion(generator: str | Path, teachers: list[str], n: int = 2000, d
         if own is not None and len(sx) >= 10:
             row["protocol"] = own.cfg.protocol
             row["fid_student_vs_teacher"] = fid_from_features(fs, ft)
-            classes = t.config.meta.get("classes")
+            classes = t.config.trained_classes
             if classes and own.cfg.dataset == t.config.dataset:
                 ref = reference_for(t.config.dataset, classes)["features"]
                 row["fid_student_vs_real"] = fid_from_features(fs, ref)
@@ -186,7 +170,7 @@ def evaluate_fusion(generator: str | Path, teachers: list[str], n: int = 2000, d
         per[tset.names[i]] = row
     result["per_teacher"] = per
     if feats is not None and all(t.config.dataset == dataset for t in tset.teachers):
-        union = meta.get("data_classes")
+        union = gcfg.data_classes
         ref = reference_for(dataset, union)
         tag = f"{feats.cfg.protocol}/{count_label(n)}"
         names = feats.cfg.meta.get("class_names") or []

@@ -6,19 +6,25 @@ capped at ``8 * base * width`` (the DCGAN recipe: 256-128-64 at 32x32 for base 6
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from gantransfer.image_space import check_resolution as _check_resolution
 from gantransfer.models.conditioning import concat_label_embedding, projection_logits
+from gantransfer.models.family import Capabilities, ModelFamily, register
+
+if TYPE_CHECKING:
+    from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
 
 BASE_CHANNELS = 64
 
 
 def check_resolution(resolution: int) -> None:
     """Raise ValueError unless ``resolution`` is a power of two in [16, 256]."""
-    if resolution < 16 or resolution > 256 or resolution & (resolution - 1):
-        raise ValueError(f"resolution must be a power of two between 16 and 256, got {resolution}")
+    _check_resolution(resolution, ValueError)
 
 
 def channels_at(r: int, resolution: int, width: float) -> int:
@@ -158,3 +164,54 @@ def init_dcgan_weights(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+@dataclass
+class DCGANOptions:
+    """DCGAN settings beyond the shared config."""
+
+    conditioning: str = "embed"   # how labels enter the generator: embed | affine
+    start_resolution: int = 4     # the generator's first feature-map size (8: one block fewer)
+    mixture: list[float] = field(default_factory=list)  # fused unconditional students: component weights
+
+
+def _validate(cfg: "GeneratorConfig") -> None:
+    o = cfg.options
+    if o.conditioning not in CONDITIONINGS:
+        raise ValueError(f"conditioning must be one of {', '.join(CONDITIONINGS)}, got {o.conditioning!r}")
+    if o.mixture and (cfg.num_classes or min(o.mixture) <= 0):
+        raise ValueError("mixture weights need an unconditional generator and positive weights")
+    if o.start_resolution < 4 or o.start_resolution >= cfg.resolution or o.start_resolution & (o.start_resolution - 1):
+        raise ValueError(f"start_resolution must be a power of two from 4 to {cfg.resolution // 2}, "
+                         f"got {o.start_resolution}")
+
+
+def _build_generator(cfg: "GeneratorConfig") -> DCGANGenerator:
+    o = cfg.options
+    g = DCGANGenerator(cfg.latent_dim, cfg.resolution, cfg.channels, cfg.width, cfg.num_classes,
+                       conditioning=o.conditioning, mixture=list(o.mixture) or None, start=o.start_resolution)
+    init_dcgan_weights(g)
+    return g
+
+
+def _build_discriminator(cfg: "DiscriminatorConfig") -> DCGANDiscriminator:
+    d = DCGANDiscriminator(cfg.resolution, cfg.channels, cfg.width, cfg.num_classes)
+    init_dcgan_weights(d)
+    return d
+
+
+def _feature_resolutions(cfg: "GeneratorConfig") -> list[int]:
+    sizes, r = [], cfg.options.start_resolution
+    while r < cfg.resolution:
+        sizes.append(r)
+        r *= 2
+    return sizes
+
+
+FAMILY = register(ModelFamily(
+    name="dcgan", kind="image", options=DCGANOptions,
+    capabilities=Capabilities(labels=True, mixture_latent=True, feature_taps=True, discriminator_blocks=True,
+                              discriminator_features=True, batch_norm=True),
+    build_generator=_build_generator, build_discriminator=_build_discriminator, validate=_validate,
+    feature_resolutions=_feature_resolutions,
+    description="convolutional generator and discriminator (Radford et al. 2016), width multiplier, labels"))

@@ -7,10 +7,17 @@ gradient reaches the selector through a straight-through estimator.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
 import torch
 from torch import nn
 
 from gantransfer.models.dcgan import mixture_ids
+from gantransfer.models.family import Capabilities, ModelFamily, family, register
+
+if TYPE_CHECKING:
+    from gantransfer.models.registry import GeneratorConfig
 
 
 class Miner(nn.Module):
@@ -66,3 +73,40 @@ class MinedGenerator(nn.Module):
         weights = hard + probs - probs.detach()  # forward: the picked source; backward: d/d probs
         images = torch.stack([g(m(z)) for g, m in zip(self.generators, self.miners)], 1)
         return (weights[:, :, None, None, None] * images).sum(1)
+
+
+@dataclass
+class MinerOptions:
+    """MineGAN: the steered sources' generator configs (JSON dicts) and the miners' hidden width."""
+
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    hidden: int = 128
+
+    def source_configs(self) -> list["GeneratorConfig"]:
+        from gantransfer.models.registry import GeneratorConfig
+        return [GeneratorConfig.from_dict(d) for d in self.sources]
+
+
+def _validate(cfg: "GeneratorConfig") -> None:
+    sources = cfg.options.source_configs()
+    if not sources:
+        raise ValueError("a minegan generator needs at least one source")
+    if any(s.num_classes for s in sources) or cfg.num_classes:
+        raise ValueError("minegan steers unconditional sources")
+    if any(family(s.arch).kind != "image" for s in sources):
+        raise ValueError("minegan sources must make images")
+    if cfg.options.hidden < 1:
+        raise ValueError(f"miner hidden width must be >= 1, got {cfg.options.hidden}")
+
+
+def _build_generator(cfg: "GeneratorConfig") -> MinedGenerator:
+    from gantransfer.models.registry import build_generator
+    configs = cfg.options.source_configs()
+    return MinedGenerator([build_generator(c) for c in configs], [c.latent_dim for c in configs], cfg.latent_dim,
+                          cfg.options.hidden)
+
+
+FAMILY = register(ModelFamily(
+    name="minegan", kind="image", options=MinerOptions, capabilities=Capabilities(batch_norm=True),
+    build_generator=_build_generator, validate=_validate,
+    description="MineGAN: miners (and a learned selector) steering pretrained sources (Wang et al. 2020)"))

@@ -1,10 +1,17 @@
 """Multi-layer perceptrons for 2-D point data (toy mixtures)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from gantransfer.models.conditioning import concat_label_embedding, projection_logits
+from gantransfer.models.family import Capabilities, ModelFamily, register
+
+if TYPE_CHECKING:
+    from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
 
 
 def _mlp(in_dim: int, hidden: int, depth: int, out_dim: int, act: nn.Module) -> nn.Sequential:
@@ -54,3 +61,23 @@ class MLPDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)[-1]
         return projection_logits(h, self.head, labels, getattr(self, "embed", None))
+
+
+@dataclass
+class MLPOptions:
+    """The MLP family has no settings beyond the shared config."""
+
+
+def _build_generator(cfg: "GeneratorConfig") -> MLPGenerator:
+    return MLPGenerator(cfg.latent_dim, cfg.channels, cfg.width, num_classes=cfg.num_classes)
+
+
+def _build_discriminator(cfg: "DiscriminatorConfig") -> MLPDiscriminator:
+    return MLPDiscriminator(cfg.channels, cfg.width, num_classes=cfg.num_classes)
+
+
+FAMILY = register(ModelFamily(
+    name="mlp", kind="points", options=MLPOptions,
+    capabilities=Capabilities(labels=True, discriminator_features=True),
+    build_generator=_build_generator, build_discriminator=_build_discriminator,
+    description="multi-layer perceptrons for 2-D points (toy mixtures)"))

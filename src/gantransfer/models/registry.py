@@ -1,17 +1,38 @@
-"""Architecture registry: a GeneratorConfig rebuilds the same network from JSON alone."""
+"""Generator and discriminator configs: everything needed to rebuild a network from JSON alone.
+
+The shared fields (shape, labels, what the generator models) live in ``GeneratorConfig``; a family's own settings
+live in its typed ``options`` (e.g. ``DCGANOptions``). ``format_version`` is checked on load and older layouts
+are migrated (``models/migrate.py``).
+"""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
-from torch import nn
+from gantransfer.errors import ConfigError
+from gantransfer.models.family import ModelFamily, family
+from gantransfer.typed import from_dict as typed_from_dict
+from gantransfer.typed import to_dict as typed_to_dict
 
-from gantransfer.models.dcgan import (CONDITIONINGS, DCGANDiscriminator, DCGANGenerator, check_resolution,
-                                      init_dcgan_weights)
-from gantransfer.models.mlp import MLPDiscriminator, MLPGenerator
+FORMAT_VERSION = 2
+FUSION_MODES = ("teacher", "merge", "unconditional", "baseline")
 
-FORMAT_VERSION = 1
-ARCHS = ("dcgan", "mlp")
+
+@dataclass
+class FusionRecord:
+    """Where a fused student (or a brute-force baseline) came from, and how its labels map to the teachers'."""
+
+    mode: str                                   # teacher | merge | unconditional | baseline
+    teachers: list[str] = field(default_factory=list)       # the teachers' paths, in fusion order
+    teacher_names: list[str] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)      # normalised share of each teacher
+    label_map: list[dict[str, int]] | None = None           # per teacher: teacher class -> student label
+    samples: int | None = None                              # baseline: images sampled from the teachers
+
+    def validate(self) -> None:
+        if self.mode not in FUSION_MODES:
+            raise ConfigError(f"fusion mode must be one of {', '.join(FUSION_MODES)}, got {self.mode!r}")
 
 
 @dataclass
@@ -27,17 +48,27 @@ class GeneratorConfig:
     class_names: list[str] = field(default_factory=list)
     dataset: str = ""             # the data set it models, used as the default for evaluation
     data_range: tuple[float, float] = (-1.0, 1.0)
-    conditioning: str = "embed"   # how labels enter a DCGAN generator: embed | affine
-    start_resolution: int = 4     # DCGAN generator: first feature-map size (8: one block fewer)
-    mixture: list[float] = field(default_factory=list)  # fused unconditional students: component weights
-    sources: list[dict[str, Any]] = field(default_factory=list)  # MineGAN: the steered sources' configs
-    miner_hidden: int = 128                                      # MineGAN: hidden width of each miner
+    trained_classes: list[int] | None = None   # data classes it was trained on (None: all of the data set's)
+    data_classes: list[int] | None = None      # fused students and baselines: the real classes the union covers
+    label_weights: list[float] | None = None   # conditional: labels drawn with these weights (indexed by label)
+    fusion: FusionRecord | None = None         # fused students and baselines: teachers, weights, label map
+    options: Any = None                        # the family's typed options (None: its defaults)
     format_version: int = FORMAT_VERSION
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)  # provenance only (steps, commands, figures)
+
+    def __post_init__(self) -> None:
+        if self.options is None:
+            self.options = self.family.options()
+        elif isinstance(self.options, dict):
+            self.options = typed_from_dict(self.family.options, self.options, f"{self.arch} options")
+
+    @property
+    def family(self) -> ModelFamily:
+        return family(self.arch)
 
     @property
     def kind(self) -> str:
-        return "points" if self.arch == "mlp" else "image"
+        return self.family.kind
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -47,65 +78,76 @@ class GeneratorConfig:
 
     def validate(self) -> None:
         """Raise ValueError with a readable message if a field is out of range."""
-        if self.arch not in ARCHS:
-            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        fam = self.family
+        if not isinstance(self.options, fam.options):
+            raise ValueError(f"options of a {self.arch} generator must be {fam.options.__name__}, "
+                             f"got {type(self.options).__name__}")
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {self.latent_dim}")
         if not (1 / 16 - 1e-9 <= self.width <= 2 + 1e-9):
             raise ValueError(f"width must be between 1/16 and 2, got {self.width}")
         if self.num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
-        if self.conditioning not in CONDITIONINGS:
-            raise ValueError(f"conditioning must be one of {', '.join(CONDITIONINGS)}, got {self.conditioning!r}")
-        if self.mixture and (self.num_classes or self.arch != "dcgan" or min(self.mixture) <= 0):
-            raise ValueError("mixture weights need an unconditional dcgan generator and positive weights")
+        if self.num_classes and not fam.capabilities.labels:
+            raise ValueError(f"{self.arch} generators cannot be class-conditional")
+        if self.label_weights is not None and len(self.label_weights) != self.num_classes:
+            raise ValueError(f"label_weights has {len(self.label_weights)} entries for {self.num_classes} labels")
         if self.kind == "image":
-            check_resolution(self.resolution)
-            if self.start_resolution < 4 or self.start_resolution >= self.resolution or \
-                    self.start_resolution & (self.start_resolution - 1):
-                raise ValueError(f"start_resolution must be a power of two from 4 to {self.resolution // 2}, "
-                                 f"got {self.start_resolution}")
-            if self.channels not in (1, 3):
-                raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+            from gantransfer.image_space import check_channels, check_resolution
+            check_resolution(self.resolution, ValueError)
+            check_channels(self.channels, ValueError)
+        if fam.validate is not None:
+            fam.validate(self)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["data_range"] = list(self.data_range)
-        return d
+        return typed_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "GeneratorConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown generator config keys: {', '.join(unknown)}")
-        cfg = cls(**d)
+        """A config from its current-format JSON dict (see ``models.migrate.upgrade_generator`` for older ones)."""
+        cfg = typed_from_dict(cls, dict(d), "generator config")
         cfg.data_range = tuple(cfg.data_range)  # type: ignore[assignment]
         return cfg
 
 
-def build_generator(cfg: GeneratorConfig) -> nn.Module:
+@dataclass
+class DiscriminatorConfig:
+    """Everything needed to rebuild a discriminator; saved as config.json beside its model.safetensors."""
+
+    arch: str = "dcgan"
+    resolution: int = 32
+    channels: int = 1
+    width: float = 1.0
+    num_classes: int = 0
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return typed_to_dict(self)
+
+
+def discriminator_config_for(gcfg: GeneratorConfig, width: float | None = None) -> DiscriminatorConfig:
+    """The discriminator that matches generator ``gcfg`` (at its width unless ``width`` is given)."""
+    return DiscriminatorConfig(arch=gcfg.arch, resolution=gcfg.resolution, channels=gcfg.channels,
+                               width=gcfg.width if width is None else width, num_classes=gcfg.num_classes)
+
+
+def build_generator(cfg: GeneratorConfig) -> Any:
     """A freshly initialised generator for ``cfg``."""
     cfg.validate()
-    if cfg.sources:
-        from gantransfer.models.miner import MinedGenerator
-        configs = [GeneratorConfig.from_dict(d) for d in cfg.sources]
-        return MinedGenerator([build_generator(c) for c in configs], [c.latent_dim for c in configs],
-                              cfg.latent_dim, cfg.miner_hidden)
-    if cfg.arch == "mlp":
-        return MLPGenerator(cfg.latent_dim, cfg.channels, cfg.width, num_classes=cfg.num_classes)
-    g = DCGANGenerator(cfg.latent_dim, cfg.resolution, cfg.channels, cfg.width, cfg.num_classes,
-                       conditioning=cfg.conditioning, mixture=list(cfg.mixture) or None, start=cfg.start_resolution)
-    init_dcgan_weights(g)
-    return g
+    return cfg.family.build_generator(cfg)
 
 
-def build_discriminator(cfg: GeneratorConfig, width: float | None = None) -> nn.Module:
-    """A freshly initialised discriminator matching the generator ``cfg``."""
-    cfg.validate()
-    w = cfg.width if width is None else width
-    if cfg.arch == "mlp":
-        return MLPDiscriminator(cfg.channels, w, num_classes=cfg.num_classes)
-    d = DCGANDiscriminator(cfg.resolution, cfg.channels, w, cfg.num_classes)
-    init_dcgan_weights(d)
-    return d
+def build_discriminator(cfg: GeneratorConfig | DiscriminatorConfig, width: float | None = None) -> Any:
+    """A freshly initialised discriminator: from a DiscriminatorConfig, or matching a generator config."""
+    if isinstance(cfg, GeneratorConfig):
+        cfg.validate()
+        cfg = discriminator_config_for(cfg, width)
+    fam = family(cfg.arch)
+    if fam.build_discriminator is None:
+        raise ConfigError(f"{cfg.arch} has no discriminator of its own; train one of its source family")
+    return fam.build_discriminator(cfg)
+
+
+def with_options(cfg: GeneratorConfig, **changes: Any) -> GeneratorConfig:
+    """A copy of ``cfg`` with some of its family options changed."""
+    return dataclasses.replace(cfg, options=dataclasses.replace(cfg.options, **changes))

@@ -11,7 +11,7 @@ from gantransfer.models.registry import GeneratorConfig
 
 def sample_classes(cfg: GeneratorConfig) -> list[int]:
     """The classes a conditional generator was trained on (all of them unless recorded otherwise)."""
-    return list(cfg.meta.get("classes") or range(cfg.num_classes))
+    return list(cfg.trained_classes or range(cfg.num_classes))
 
 
 def truncated_normal(n: int, dim: int, generator: torch.Generator, truncation: float = 0.0) -> torch.Tensor:
@@ -29,13 +29,13 @@ def truncated_normal(n: int, dim: int, generator: torch.Generator, truncation: f
 def draw_inputs(cfg: GeneratorConfig, n: int, generator: torch.Generator,
                 labels: torch.Tensor | None = None, truncation: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Latents N(0, I) (truncated when asked) and, for conditional generators, labels uniform over the trained
-    classes (or drawn by ``meta["label_weights"]``, indexed by label, when recorded)."""
+    classes (or drawn by ``cfg.label_weights``, indexed by label, when recorded)."""
     z = truncated_normal(n, cfg.latent_dim, generator, truncation)
     if cfg.num_classes == 0:
         return z, None
     if labels is None:
         classes = torch.tensor(sample_classes(cfg))
-        weights = cfg.meta.get("label_weights")  # fused students: each teacher's share
+        weights = cfg.label_weights  # fused students: each teacher's share
         if weights:
             labels = torch.multinomial(torch.tensor(weights, dtype=torch.float64), n, replacement=True,
                                        generator=generator)

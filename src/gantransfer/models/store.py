@@ -6,9 +6,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gantransfer.errors import CheckpointError
+from gantransfer.errors import CheckpointError, ConfigError
 from gantransfer.io import read_json, read_tensors, write_json, write_tensors
-from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.models.migrate import upgrade_discriminator, upgrade_generator
+from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from gantransfer.typed import from_dict
 
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
 
@@ -41,16 +43,39 @@ def save_generator(generator: nn.Module, cfg: GeneratorConfig, path: str | Path)
     return save_module(generator, {"kind": "generator", **cfg.to_dict()}, path)
 
 
+def save_discriminator(discriminator: nn.Module, cfg: DiscriminatorConfig, path: str | Path) -> Path:
+    """Write ``discriminator`` to directory ``path`` (loadable with ``load_discriminator``)."""
+    return save_module(discriminator, {"kind": "discriminator", **cfg.to_dict()}, path)
+
+
+def load_discriminator(path: str | Path) -> tuple[nn.Module, DiscriminatorConfig]:
+    """Rebuild a discriminator directory (config.json + model.safetensors); frozen, in eval mode."""
+    d = Path(path)
+    raw = read_json(d / CONFIG_NAME, "discriminator config")
+    if not isinstance(raw, dict) or raw.get("kind") != "discriminator":
+        raise CheckpointError(f"{d / CONFIG_NAME} is not a gantransfer discriminator config")
+    try:
+        cfg = from_dict(DiscriminatorConfig, upgrade_discriminator(raw, str(d / CONFIG_NAME)))
+        net = build_discriminator(cfg)
+    except (ConfigError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{d / CONFIG_NAME} is invalid: {e}") from None
+    try:
+        net.load_state_dict(read_tensors(d / WEIGHTS_NAME, "discriminator weights"))
+    except RuntimeError as e:
+        raise CheckpointError(f"{d / WEIGHTS_NAME} does not match {d / CONFIG_NAME}: {str(e).splitlines()[0]}") from None
+    return net.eval().requires_grad_(False), cfg
+
+
 def load_config(path: str | Path) -> GeneratorConfig:
     """The GeneratorConfig of a generator (or run) directory."""
     d = resolve_generator_dir(path)
     raw = read_json(d / CONFIG_NAME, "generator config")
-    if not isinstance(raw, dict) or raw.pop("kind", None) != "generator":
+    if not isinstance(raw, dict) or raw.get("kind") != "generator":
         raise CheckpointError(f"{d / CONFIG_NAME} is not a gantransfer generator config (no \"kind\": \"generator\")")
     try:
-        cfg = GeneratorConfig.from_dict(raw)
+        cfg = GeneratorConfig.from_dict(upgrade_generator(raw, str(d / CONFIG_NAME)))
         cfg.validate()
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, ConfigError) as e:
         raise CheckpointError(f"{d / CONFIG_NAME} is invalid: {e}") from None
     return cfg
 

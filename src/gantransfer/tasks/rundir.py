@@ -1,6 +1,12 @@
-"""Run directories: the resolved config, and the guard against overwriting or mismatched resumes."""
+"""Run directories: a run owns only its own files.
+
+A command writes only into a directory that is new, empty, or an earlier run of the same command (marked by its
+``run.json``). ``--resume`` continues such a run under the same config; ``--overwrite`` replaces one, removing
+only the files and folders a run writes (``RUN_ARTEFACTS``) and leaving anything else in place.
+"""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -8,30 +14,78 @@ from gantransfer.engine.checkpoint import latest_step
 from gantransfer.errors import ConfigError
 from gantransfer.io import read_json, write_json
 
+RUN_MARKER = "run.json"
+# What a training run writes; --overwrite removes these and nothing else.
+RUN_ARTEFACTS = (RUN_MARKER, "generator", "discriminator", "state", "samples", "logs", "report", "best", "eval.json",
+                 "eval-cache")
 # Fields that may change between a run and its resume (they do not change the result).
 RESUMABLE_CHANGES = {"steps", "progress", "device", "log_every", "sample_every", "checkpoint_every", "eval_every",
                      "eval_n", "out", "max_seconds"}
 
 
-def prepare_run_dir(out: str | Path, resolved: dict[str, Any], resume: bool) -> Path:
-    """Create or reopen ``out``; refuse to overwrite a run, and refuse a resume under another config."""
+def recorded_command(run: Path) -> str | None:
+    """The command that made run directory ``run`` (from its run.json), or None when it is not a run."""
+    marker = run / RUN_MARKER
+    if not marker.is_file():
+        return None
+    raw = read_json(marker, "run record")
+    return raw.get("command") if isinstance(raw, dict) and isinstance(raw.get("command"), str) else None
+
+
+def claim_directory(out: str | Path, command: str, resume: bool = False, overwrite: bool = False,
+                    artefacts: tuple[str, ...] = RUN_ARTEFACTS) -> Path:
+    """Check that ``command`` may write into ``out`` and make it; with ``overwrite``, remove an earlier run's
+    ``artefacts`` (only those). ConfigError naming the reason and the fix otherwise."""
     run = Path(out)
-    step = latest_step(run / "state")
-    if step is not None and not resume:
+    if run.exists() and not run.is_dir():
+        raise ConfigError(f"--out {run} is a file, not a directory; choose another --out")
+    if resume and overwrite:
+        raise ConfigError("--resume continues a run and --overwrite replaces it; give one of them")
+    owner = recorded_command(run) if run.is_dir() else None
+    if run.is_dir() and owner is None and any(run.iterdir()):
+        if (run / RUN_MARKER).is_file():
+            raise ConfigError(f"{run / RUN_MARKER} is not a gantransfer run record; choose another --out")
+        raise ConfigError(f"{run} is not empty and is not a gantransfer run (it has no {RUN_MARKER}); a command writes "
+                          "only into a new or empty directory or its own earlier run. Choose another --out")
+    if owner is not None and owner != command:
+        raise ConfigError(f"{run} holds a `gantransfer {owner}` run; `gantransfer {command}` does not write into "
+                          "another command's run. Choose another --out")
+    if resume and owner is None:
+        raise ConfigError(f"--resume: {run} holds no run to resume; drop --resume to start one there")
+    if overwrite and owner is not None:
+        for name in artefacts:
+            p = run / name
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.exists() or p.is_symlink():
+                p.unlink()
+    run.mkdir(parents=True, exist_ok=True)
+    return run
+
+
+def prepare_run_dir(out: str | Path, command: str, resolved: dict[str, Any], resume: bool = False,
+                    overwrite: bool = False) -> Path:
+    """Claim ``out`` for a training run; refuse to overwrite a run without ``overwrite``, and refuse a resume
+    under another config."""
+    run = Path(out)
+    step = latest_step(run / "state") if recorded_command(run) == command else None
+    if step is not None and not resume and not overwrite:
         raise ConfigError(f"{run} already holds a run (checkpoint at step {step}). Pass --resume to continue it, "
-                          "or choose another --out")
-    if resume and (run / "run.json").is_file():
-        before = read_json(run / "run.json", "run config")["config"]
+                          "--overwrite to replace it, or choose another --out")
+    if resume and recorded_command(run) == command:
+        from gantransfer.config import TASK_CONFIGS, upgrade_run_config
+        before = read_json(run / RUN_MARKER, "run record").get("config", {})
+        cls = TASK_CONFIGS.get(command)
+        before = upgrade_run_config(cls, before) if cls is not None else before
         changed = sorted(k for k in set(before) | set(resolved)
                          if k not in RESUMABLE_CHANGES and before.get(k) != resolved.get(k))
         if changed:
             detail = ", ".join(f"{k}: {before.get(k)!r} -> {resolved.get(k)!r}" for k in changed)
             raise ConfigError(f"--resume with a different config ({detail}); resume with the original settings "
                               "or start a new run with another --out")
-    run.mkdir(parents=True, exist_ok=True)
-    return run
+    return claim_directory(run, command, resume, overwrite)
 
 
 def write_run_config(run: Path, command: str, resolved: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
     """Write run.json with the command name and the resolved config."""
-    write_json(run / "run.json", {"command": command, "config": resolved, **(extra or {})})
+    write_json(run / RUN_MARKER, {"command": command, "config": resolved, **(extra or {})})

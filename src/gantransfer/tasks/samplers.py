@@ -7,6 +7,7 @@ import torch
 
 from gantransfer.data.base import Dataset
 from gantransfer.models.sampling import truncated_normal
+from gantransfer.teacher_set import TeacherSet, balanced_counts
 
 
 class RealDataSampler:
@@ -65,7 +66,7 @@ class TeacherLatentSampler:
         self.teacher, self.batch_size, self.with_features = teacher, batch_size, with_features
         self.truncation, self.real_data = truncation, real_data
         cfg = teacher.config
-        self.classes = torch.tensor(list(cfg.meta.get("classes") or range(cfg.num_classes))) if cfg.num_classes else None
+        self.classes = torch.tensor(list(cfg.trained_classes or range(cfg.num_classes))) if cfg.num_classes else None
         self.bank = None
         if bank_size > 0:
             self.bank = truncated_normal(bank_size, cfg.latent_dim, torch.Generator().manual_seed(seed + 7), truncation)
@@ -121,3 +122,29 @@ class TeacherLatentSampler:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self.real_data is not None and "real_data" in state:
             self.real_data.load_state_dict(state["real_data"])
+
+
+class FusionSampler:
+    """Every step covers every teacher in proportion to its weight; no state beyond the engine's generator."""
+
+    def __init__(self, tset: TeacherSet, batch_size: int) -> None:
+        self.tset, self.counts = tset, balanced_counts(tset.weights, max(batch_size, len(tset.teachers)))
+
+    def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+        zs, labels, images, ids = [], [], [], []
+        for k, n in enumerate(self.counts):
+            z, y, x = self.tset.draw(k, n, rng, device)
+            zs.append(z), images.append(x), ids.append(torch.full((n,), k, device=device))
+            if y is not None:
+                labels.append(y)
+        batch = {"z": torch.cat(zs), "teacher": torch.cat(images), "teacher_ids": torch.cat(ids)}
+        batch["real"] = batch["teacher"]
+        if labels:
+            batch["labels"] = torch.cat(labels)
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None

@@ -1,4 +1,4 @@
-"""``gantransfer train``: a GAN from scratch on a data set, on the one engine."""
+"""``gantransfer train``: a GAN from scratch on a data set (setup only; the runner and the engine do the rest)."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,14 +10,13 @@ import torch
 from gantransfer.config import TrainConfig
 from gantransfer.data import load_dataset
 from gantransfer.data.base import Dataset
-from gantransfer.engine.loop import Engine, EngineConfig, TrainingTask
+from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError, DataError
-from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
-from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
-from gantransfer.models.store import save_generator, save_module
-from gantransfer.report.grid import save_samples
+from gantransfer.models.family import family
+from gantransfer.models.registry import (FusionRecord, GeneratorConfig, build_discriminator, build_generator,
+                                         discriminator_config_for)
 from gantransfer.tasks.gan import gan_phases
-from gantransfer.tasks.rundir import prepare_run_dir, write_run_config
+from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import RealDataSampler
 
 
@@ -32,22 +31,23 @@ def resolve_train_config(cfg: TrainConfig) -> TrainConfig:
                 "r1": 1.0 if regularised else 0.0, "betas": [0.0, 0.9] if points else [0.5, 0.999],
                 "d_width": cfg.width / 2 if cfg.conditional and not points else None}
     out = dataclasses.replace(cfg, **{k: v for k, v in defaults.items() if getattr(cfg, k) is None})
-    if points and out.arch != "mlp":
+    kind = family(out.arch).kind
+    if points and kind != "points":
         raise ConfigError(f"data set {cfg.data} holds 2-D points: use --arch mlp (or leave --arch out)")
-    if not points and out.arch == "mlp":
-        raise ConfigError(f"data set {cfg.data} holds images: use --arch dcgan (or leave --arch out)")
+    if not points and kind == "points":
+        raise ConfigError(f"data set {cfg.data} holds images: use an image family such as --arch dcgan "
+                          "(or leave --arch out)")
     return out
 
 
-def generator_config_for(cfg: TrainConfig, data) -> GeneratorConfig:
+def generator_config_for(cfg: TrainConfig, data: Dataset) -> GeneratorConfig:
     """The generator architecture that fits data set ``data`` under ``cfg``."""
-    classes = sorted(set(data.y.tolist()))
     gcfg = GeneratorConfig(
         arch=cfg.arch, latent_dim=cfg.latent_dim,
         resolution=0 if data.kind == "points" else data.sample_shape[-1],
         channels=data.sample_shape[0], width=cfg.width,
         num_classes=data.num_classes if cfg.conditional else 0, class_names=list(data.class_names),
-        dataset=cfg.data, meta={"classes": classes, "data_dir": cfg.data_dir})
+        dataset=cfg.data, trained_classes=sorted(set(data.y.tolist())), meta={"data_dir": cfg.data_dir})
     try:
         gcfg.validate()
     except ValueError as e:
@@ -55,40 +55,16 @@ def generator_config_for(cfg: TrainConfig, data) -> GeneratorConfig:
     return gcfg
 
 
-def gan_training_task(gcfg: GeneratorConfig, dcfg: dict, modules: dict, optimizers: dict, phases: list,
-                      sampler, resolved: dict, seed: int, evaluate=None) -> TrainingTask:
-    """A generator/discriminator task with an EMA generator: export (generator/ and discriminator/ at every
-    checkpoint), preview grids, and ``evaluate(snapshot, step)`` on the recalibrated EMA when given."""
-    preview_inputs = draw_inputs(gcfg, 64, torch.Generator().manual_seed(1234))
-    snapshot = RecalibratedSnapshot(lambda: modules["G_ema"], gcfg, seed=seed)
-
-    def export(run_dir: Path, step: int) -> None:
-        meta = {**gcfg.meta, "train_steps": step, "train_config": resolved}
-        save_generator(snapshot.at(step), dataclasses.replace(gcfg, meta=meta), run_dir / "generator")
-        save_module(modules["D"], dcfg, run_dir / "discriminator")
-
-    def preview(run_dir: Path, step: int) -> None:
-        g_ema = snapshot.at(step)
-        device = next(g_ema.parameters()).device
-        z, y = preview_inputs
-        with torch.inference_mode():
-            x = g_ema(z.to(device), None if y is None else y.to(device))
-        save_samples(x, run_dir / "samples" / f"step-{step:07d}.png", nrow=8, title=f"step {step}")
-
-    return TrainingTask(modules=modules, optimizers=optimizers, phases=phases, sampler=sampler,
-                        ema=("G", "G_ema"), export=export, preview=preview,
-                        evaluate=(lambda step: evaluate(snapshot, step)) if evaluate else None)
-
-
 def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = None,
-          extra_meta: dict | None = None) -> Path:
+          fusion: FusionRecord | None = None, data_classes: list[int] | None = None, command: str = "train",
+          overwrite: bool = False) -> Path:
     """Train a GAN as ``config`` says; returns the run directory (its ``generator/`` is the result).
 
-    ``dataset`` replaces loading ``config.data`` (which then only names the evaluation protocol), and
-    ``extra_meta`` is recorded in the generator's config (the brute-force fusion baseline uses both)."""
+    ``dataset`` replaces loading ``config.data`` (which then only names the evaluation protocol); ``fusion`` and
+    ``data_classes`` are recorded in the generator's config (the brute-force fusion baseline uses all three)."""
     cfg = resolve_train_config(config)
+    cfg.validate()
     resolved = dataclasses.asdict(cfg)
-    run = prepare_run_dir(cfg.out, resolved, resume)
     data = dataset if dataset is not None else load_dataset(
         cfg.data, "train", classes=cfg.classes, limit=cfg.limit, seed=cfg.seed, resolution=cfg.resolution,
         channels=cfg.channels, data_dir=cfg.data_dir)
@@ -98,32 +74,29 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
         warnings.warn(f"batch size {cfg.batch_size} is larger than the {len(data)} training samples; "
                       f"using batches of {len(data)}")
     gcfg = generator_config_for(cfg, data)
-    gcfg.meta.update(extra_meta or {})
+    if fusion is not None:
+        gcfg = dataclasses.replace(gcfg, fusion=fusion, data_classes=data_classes,
+                                   label_weights=fusion.weights if gcfg.num_classes else None)
     if cfg.eval_every and data.kind == "image":
         from gantransfer.metrics.classifier import load_classifier
         load_classifier(cfg.data)  # fail now, not mid-run, when the data set has no evaluation protocol
     torch.manual_seed(cfg.seed)
     g = build_generator(gcfg)
-    d = build_discriminator(gcfg, cfg.d_width)
-    betas = tuple(cfg.betas)
-    g_opt = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=betas)
-    d_opt = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=betas)
-    sampler = RealDataSampler(data, cfg.batch_size, gcfg.latent_dim, cfg.seed, cfg.conditional)
-    dcfg = {"kind": "discriminator", "width": cfg.d_width or cfg.width, "generator": gcfg.to_dict()}
+    dcfg = discriminator_config_for(gcfg, cfg.d_width)
+    d = build_discriminator(dcfg)
+    g_opt, d_opt = generator_adam(g.parameters(), cfg), discriminator_adam(d.parameters(), cfg)
 
-    def periodic_eval(snapshot: RecalibratedSnapshot, step: int) -> dict[str, float]:
+    def periodic_eval(g_ema: torch.nn.Module, step: int, run: Path) -> dict[str, float]:
         from gantransfer.metrics.evaluate import evaluate_generator
-        g_ema = snapshot.at(step)
         res = evaluate_generator(g_ema, gcfg, cfg.data, cfg.eval_n, seed=0,
-                                 classes=gcfg.meta.get("data_classes") or gcfg.meta["classes"],
+                                 classes=gcfg.data_classes or gcfg.trained_classes,
                                  device=next(g_ema.parameters()).device)
         return {f"eval/{k}": v for k, v in res["metrics"].items()}
 
-    task = gan_training_task(gcfg, dcfg, {"G": g, "D": d}, {"G": g_opt, "D": d_opt},
-                             gan_phases(g, d, g_opt, d_opt, cfg.loss, cfg.r1), sampler, resolved, cfg.seed,
-                             periodic_eval if cfg.eval_every else None)
-    engine = Engine(task, EngineConfig.from_task_config(cfg), run)
-    write_run_config(run, "train", resolved, {"generator": gcfg.to_dict(), "train_samples": len(data)})
-    engine.fit(resume=resume)
-    return run
-
+    plan = RunPlan(command=command, settings=cfg, resolved=resolved, generator=gcfg, modules={"G": g, "D": d},
+                   optimizers={"G": g_opt, "D": d_opt},
+                   phases=gan_phases(g, d, g_opt, d_opt, cfg.adversarial_loss, cfg.r1),
+                   sampler=RealDataSampler(data, cfg.batch_size, gcfg.latent_dim, cfg.seed, cfg.conditional),
+                   discriminator=dcfg, evaluate=periodic_eval if cfg.eval_every else None,
+                   run_info={"train_samples": len(data)})
+    return execute(plan, cfg.out, resume, overwrite)

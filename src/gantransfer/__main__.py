@@ -1,0 +1,6 @@
+"""``python -m gantransfer`` (and ``torchrun -m gantransfer``): the command line."""
+import sys
+
+from gantransfer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,122 @@
+"""The limited-data protocol: the few training images, a held-out split that picks the best step, and the test
+split used only at the end (the protocol's metrics and the memorisation check)."""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gantransfer.data import load_dataset
+from gantransfer.data.base import Dataset
+from gantransfer.data.transforms import seeded_subset
+from gantransfer.errors import DataError
+from gantransfer.models.registry import GeneratorConfig
+
+HELD_OUT_SEED = 7  # picks the held-out images (and the memorisation check's real images); fixed across runs
+
+
+def target_splits(cfg: Any, resolution: int, channels: int) -> tuple[Dataset, Dataset | None, Dataset | None]:
+    """(the few training images, held-out training-split images outside them, the test split) of an adapt config,
+    converted to the source's resolution and channels (with a warning when that changes them)."""
+    full = load_dataset(cfg.data, "train", classes=cfg.classes, data_dir=cfg.data_dir)
+    if full.kind != "image":
+        raise DataError(f"--data {cfg.data} holds 2-D points; adapt works on images")
+    if full.sample_shape != (channels, resolution, resolution):
+        warnings.warn(f"target images are {full.sample_shape[0]}x{full.sample_shape[1]}x{full.sample_shape[2]}; "
+                      f"converted to the source's {channels}x{resolution}x{resolution}")
+        full = load_dataset(cfg.data, "train", classes=cfg.classes, data_dir=cfg.data_dir, resolution=resolution,
+                            channels=channels)
+    keep = seeded_subset(len(full), cfg.limit, cfg.seed) if cfg.limit else torch.arange(len(full))
+    chosen = torch.zeros(len(full), dtype=torch.bool)
+    chosen[keep] = True
+    pick = lambda mask: dataclasses.replace(full, x=full.x[mask], y=full.y[mask])  # noqa: E731
+    train = pick(chosen)
+    rest = (~chosen).nonzero().flatten()  # a seeded subset, not the first ones: files may be sorted by class
+    rest = rest[seeded_subset(len(rest), cfg.held_out, HELD_OUT_SEED)] if cfg.held_out > 0 and len(rest) else rest[:0]
+    held = pick(rest) if len(rest) >= 10 else None
+    try:
+        test = load_dataset(cfg.data, "test", classes=cfg.classes, data_dir=cfg.data_dir, resolution=resolution,
+                            channels=channels)
+    except DataError:
+        test = None
+    return train, held, test if test is not None and len(test) >= 10 else None
+
+
+class HeldOutProtocol:
+    """Held-out FIDs under the target data set's shipped classifier (features cached per data set)."""
+
+    def __init__(self, dataset: str, device: torch.device) -> None:
+        from gantransfer.metrics.classifier import load_classifier
+        self.classifier = load_classifier(dataset, device)
+        self._cache: dict[int, torch.Tensor] = {}
+
+    def features(self, data: Dataset) -> torch.Tensor:
+        from gantransfer.metrics.classifier import extract
+        if id(data) not in self._cache:
+            self._cache[id(data)] = extract(self.classifier, data.as_float())[0]
+        return self._cache[id(data)]
+
+    def fid(self, images: torch.Tensor, held: Dataset) -> float:
+        """FID of ``images`` against the held-out images, in this protocol's features."""
+        from gantransfer.metrics.evaluate import image_metrics
+        from gantransfer.metrics.fid import gaussian_stats
+        feats = self.features(held)
+        mu, sigma = gaussian_stats(feats)
+        res = image_metrics(images, self.classifier, {"features": feats, "labels": held.y, "mu": mu, "sigma": sigma},
+                            [], f"{self.classifier.cfg.protocol}/held-out", 0)["metrics"]
+        return next(v for k, v in res.items() if k.startswith("fid/"))
+
+
+class BestStep:
+    """Scores the EMA generator on the held-out split and keeps the best step in ``run/best/generator``."""
+
+    def __init__(self, protocol: HeldOutProtocol, held: Dataset, gcfg: GeneratorConfig, n: int,
+                 device: torch.device) -> None:
+        self.protocol, self.held, self.gcfg, self.n, self.device = protocol, held, gcfg, n, device
+        self.fid, self.step = float("inf"), None
+
+    def __call__(self, g: torch.nn.Module, step: int, run: Path) -> dict[str, float]:
+        from gantransfer.models.sampling import generate
+        from gantransfer.models.store import save_generator
+        x, _ = generate(g, self.gcfg, self.n, seed=0, device=self.device)
+        fid = self.protocol.fid(x, self.held)
+        if fid < self.fid:
+            self.fid, self.step = fid, step
+            meta = {**self.gcfg.meta, "train_steps": step, "held_out_fid": fid}
+            save_generator(g, dataclasses.replace(self.gcfg, meta=meta), run / "best" / "generator")
+        logged = {"eval/held_out_fid": fid, "eval/best_step": float(self.step)}
+        if hasattr(g, "source_probabilities"):  # several sources: the selector's choice in the evaluated generator
+            logged.update({f"eval/source_p@{i}": float(p) for i, p in enumerate(g.source_probabilities())})
+        return logged
+
+
+def final_evaluation(run: Path, data: str, classes: list[int] | None, n: int, train_set: Dataset,
+                     test: Dataset | None, device: torch.device, best: BestStep | None) -> dict[str, Any]:
+    """Against the test split: the protocol's metrics and the memorisation check, for the kept generator (the best
+    held-out step when there was one, else the last)."""
+    from gantransfer.metrics.classifier import classifier_dir
+    from gantransfer.metrics.memorisation import memorisation
+    from gantransfer.models.sampling import generate
+    from gantransfer.models.store import load_generator
+    kept_best = best is not None and best.step is not None
+    kept = run / "best" if kept_best else run
+    gen, kcfg = load_generator(kept, device)
+    last_step = int(load_generator(run, device)[1].meta.get("train_steps", 0))
+    result: dict[str, Any] = {"kept": str(kept / "generator"), "best_step": best.step if kept_best else None,
+                              "best_held_out_fid": best.fid if kept_best else None, "last_step": last_step,
+                              "went_past_best": kept_best and last_step > best.step, "train_images": len(train_set)}
+    if hasattr(gen, "source_probabilities"):
+        result["source_probabilities"] = gen.source_probabilities().tolist()
+    if test is None:
+        return result
+    x, _ = generate(gen, kcfg, n, seed=1, device=device)
+    real = test.as_float()[seeded_subset(len(test), n, HELD_OUT_SEED)]  # a mix of classes, as above
+    result["memorisation"] = memorisation(x, train_set.as_float(), real)
+    if (classifier_dir(data) / "config.json").is_file():
+        from gantransfer.metrics.evaluate import evaluate_generator
+        res = evaluate_generator(gen, kcfg, data, n, seed=1, classes=classes, device=device)
+        result["test"] = res["metrics"]
+    return result

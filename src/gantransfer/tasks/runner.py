@@ -1,0 +1,88 @@
+"""The one task runner: the run boilerplate that every training task shares, written once.
+
+A task's setup builds a ``RunPlan`` (modules, optimizers, phases, sampler, the exported generator's config, an
+optional preview and evaluations); ``execute`` does the rest: the run directory and its guard, the EMA snapshot
+with recalibrated batch norm, exports at every checkpoint, sample grids, run.json, the engine, and eval.json.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from gantransfer.engine.loop import Engine, Phase, TrainingTask
+from gantransfer.io import write_json
+from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
+from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
+from gantransfer.models.store import save_discriminator, save_generator
+from gantransfer.report.grid import save_samples
+from gantransfer.tasks.rundir import prepare_run_dir, write_run_config
+
+Preview = Callable[[nn.Module, Path, int], None]          # (EMA snapshot, run dir, step)
+PeriodicEval = Callable[[nn.Module, int, Path], dict[str, float]]  # (EMA snapshot, step, run dir) -> logged values
+FinalEval = Callable[[Path], dict[str, Any] | None]       # (run dir) -> eval.json contents, or None to skip
+
+
+@dataclass
+class RunPlan:
+    """What a task's setup hands the runner."""
+
+    command: str                                   # train | distill | fuse | adapt | baseline
+    settings: Any                                  # the task config (EngineSettings): the engine reads it
+    resolved: dict[str, Any]                       # the resolved config, written to run.json
+    generator: GeneratorConfig                     # the exported generator's config
+    modules: dict[str, nn.Module]                  # "G" is the trained generator; its EMA copy becomes "G_ema"
+    optimizers: dict[str, torch.optim.Optimizer]
+    phases: list[Phase]
+    sampler: Any
+    config_key: str = "train_config"               # where the exported generator's meta records ``resolved``
+    discriminator: DiscriminatorConfig | None = None  # export modules["D"] beside the generator with this config
+    preview: Preview | None = None                 # default: a grid of 64 samples on fixed inputs
+    evaluate: PeriodicEval | None = None           # every ``settings.eval_every`` steps
+    final: FinalEval | None = None                 # once training has ended: written to eval.json
+    run_info: dict[str, Any] = field(default_factory=dict)  # more run.json entries
+
+
+def sample_grid_preview(gcfg: GeneratorConfig) -> Preview:
+    """A grid of 64 samples on inputs fixed for the whole run."""
+    z, y = draw_inputs(gcfg, 64, torch.Generator().manual_seed(1234))
+
+    def preview(g: nn.Module, run: Path, step: int) -> None:
+        device = next(g.parameters()).device
+        with torch.inference_mode():
+            x = g(z.to(device), None if y is None else y.to(device))
+        save_samples(x, run / "samples" / f"step-{step:07d}.png", nrow=8, title=f"step {step}")
+    return preview
+
+
+def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
+    """Prepare the run directory, train ``plan`` on the engine, export and evaluate; returns the run directory."""
+    run = prepare_run_dir(out, plan.command, plan.resolved, resume, overwrite)
+    gcfg, modules = plan.generator, plan.modules
+    snapshot = RecalibratedSnapshot(lambda: modules["G_ema"], gcfg, seed=plan.settings.seed)
+    preview = plan.preview or sample_grid_preview(gcfg)
+
+    def export(run_dir: Path, step: int) -> None:
+        meta = {**gcfg.meta, "train_steps": step, plan.config_key: plan.resolved}
+        save_generator(snapshot.at(step), dataclasses.replace(gcfg, meta=meta), run_dir / "generator")
+        if plan.discriminator is not None:
+            save_discriminator(modules["D"], plan.discriminator, run_dir / "discriminator")
+
+    evaluate = None
+    if plan.evaluate is not None:
+        evaluate = lambda step: plan.evaluate(snapshot.at(step), step, run)  # noqa: E731
+    task = TrainingTask(modules=modules, optimizers=plan.optimizers, phases=plan.phases, sampler=plan.sampler,
+                        ema=("G", "G_ema"), export=export,
+                        preview=lambda run_dir, step: preview(snapshot.at(step), run_dir, step), evaluate=evaluate)
+    engine = Engine(task, plan.settings, run)
+    write_run_config(run, plan.command, plan.resolved, {"generator": gcfg.to_dict(), **plan.run_info})
+    engine.fit(resume=resume)
+    if plan.final is not None:
+        result = plan.final(run)
+        if result is not None:
+            write_json(run / "eval.json", result)
+    return run
