@@ -17,7 +17,7 @@ from adapt import METHODS, TARGETS
 from gantransfer import generate, load
 from gantransfer.config import AdaptConfig
 from gantransfer.report.grid import save_image_grid
-from gantransfer.tasks.adapt import target_splits
+from gantransfer.metrics.held_out import target_splits
 
 
 def main() -> None:

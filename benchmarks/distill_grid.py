@@ -114,7 +114,7 @@ def main() -> None:
             for seed in args.seeds:
                 out = runs / run_name(width, key, seed, args.lr_decay)
                 jobs.append((out.name, exe + ["distill", "--teacher", args.teacher, "--width", str(width),
-                                              "--loss", LOSS_SETS[key], "--steps", str(args.steps),
+                                              "--terms", LOSS_SETS[key], "--steps", str(args.steps),
                                               "--bank-size", str(args.bank_size), "--seed", str(seed),
                                               "--lr-decay", args.lr_decay,
                                               "--eval-n", str(args.eval_n), "--no-progress",

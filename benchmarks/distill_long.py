@@ -56,7 +56,7 @@ def main() -> None:
     jobs = []
     for name, (width, key, extra) in RUNS.items():
         if name in chosen:
-            jobs.append((name, exe + ["distill", "--teacher", args.teacher, "--width", str(width), "--loss",
+            jobs.append((name, exe + ["distill", "--teacher", args.teacher, "--width", str(width), "--terms",
                                       LOSS_SETS[key], "--bank-size", "0", "--eval-n", str(args.eval_n),
                                       "--out", str(runs / name), *extra, *common],
                          runs / name / "eval.json", runs / name / "bench.log"))

@@ -80,10 +80,10 @@ def main() -> None:
                      "--sample-every", "1000000"] if args.seconds else ["--steps", str(args.fuse_steps),
                                                                       "--sample-every", str(args.fuse_steps)]
             cmd = exe + ["fuse", *sum((["--teacher", teacher_path(t)] for t in SETTINGS[setting]), []),
-                         "--width", str(width_of(setting)), "--loss", args.loss, *steps, "--device", args.device,
+                         "--width", str(width_of(setting)), "--terms", args.loss, *steps, "--device", args.device,
                          "--eval-n", str(args.eval_n), "--no-progress", "--out", str(out), *extra]
             if setting == "cross":  # no common protocol: the Fashion-MNIST classifier as the perceptual network
-                cmd += ["--dataset", "fashion-mnist"]
+                cmd += ["--teacher-data", "fashion-mnist"]
             fuse_jobs.append((f"{setting}/{method}", cmd, out / "eval.json", out / "bench.log"))
     if not args.seconds:  # each baseline gets its fused run's measured time, so the fused runs go first
         launch(fuse_jobs)

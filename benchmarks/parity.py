@@ -102,11 +102,20 @@ def measure(base: Path, exe: list[str]) -> dict:
     return result
 
 
+REL_TOL = 1e-9  # evaluation figures: streaming float64 sums against two-pass statistics differ at ~1e-13
+
+
+def _close(a, b) -> bool:
+    return a == b or (isinstance(a, (int, float)) and isinstance(b, (int, float))
+                      and abs(a - b) <= REL_TOL * max(abs(a), abs(b)))
+
+
 def compare(a: dict, b: dict) -> list[str]:
+    """Every tensor file must match bit for bit, every figure within REL_TOL."""
     diffs = []
     for name, m in a["eval"].items():
         for k, v in m.items():
-            if b["eval"].get(name, {}).get(k) != v:
+            if not _close(b["eval"].get(name, {}).get(k), v):
                 diffs.append(f"eval {name} {k}: {v} -> {b['eval'].get(name, {}).get(k)}")
     for name, r in a["runs"].items():
         rb = b["runs"].get(name, {})
@@ -114,7 +123,7 @@ def compare(a: dict, b: dict) -> list[str]:
             if rb.get("tensors", {}).get(k) != v:
                 diffs.append(f"run {name} tensors {k} differ")
         for k, v in r.get("eval", {}).items():
-            if rb.get("eval", {}).get(k) != v:
+            if not _close(rb.get("eval", {}).get(k), v):
                 diffs.append(f"run {name} eval {k}: {v} -> {rb.get('eval', {}).get(k)}")
     return diffs
 
@@ -128,8 +137,11 @@ def main() -> None:
     if args.compare:
         a, b = (json.loads(Path(p).read_text()) for p in args.compare)
         diffs = compare(a, b)
-        print("\n".join(diffs) or f"identical: {len(a['eval'])} evaluations, {len(a['runs'])} runs "
-              f"({sum(len(r['tensors']) for r in a['runs'].values())} tensor files)")
+        exact = sum(v == b["eval"].get(n, {}).get(k) for n, m in a["eval"].items() for k, v in m.items())
+        total = sum(len(m) for m in a["eval"].values())
+        print("\n".join(diffs) or f"identical: {len(a['runs'])} runs, {sum(len(r['tensors']) for r in a['runs'].values())} "
+              f"tensor files bit for bit; {total} figures of {len(a['eval'])} evaluations within {REL_TOL:g} "
+              f"relative ({exact} exactly)")
         sys.exit(1 if diffs else 0)
     base = Path(args.runs)
     if base.exists():

@@ -132,14 +132,23 @@ def load_classifier(dataset_or_dir: str | Path, device: str | torch.device = "cp
 
 
 @torch.inference_mode()
+def extract_batch(model: FeatureClassifier, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features float32 (B, D), class probabilities (B, K)), both on CPU, of one batch of images in [-1, 1],
+    in a single forward pass (the caller chooses the batch; ``extract`` and the streaming evaluation both use
+    batches of 500, so their figures agree bit for bit)."""
+    device = next(model.parameters()).device
+    f, logits = model.features_and_logits(images.to(device).float())
+    return f.float().cpu(), logits.float().softmax(1).cpu()
+
+
+@torch.inference_mode()
 def extract(model: FeatureClassifier, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """(features float32 (N, D), class probabilities (N, K)) for images in [-1, 1], in batches."""
-    device = next(model.parameters()).device
     feats, probs = [], []
     for i in range(0, len(images), batch_size):
-        f, logits = model.features_and_logits(images[i:i + batch_size].to(device).float())
-        feats.append(f.float().cpu())
-        probs.append(logits.float().softmax(1).cpu())
+        f, p = extract_batch(model, images[i:i + batch_size])
+        feats.append(f)
+        probs.append(p)
     return torch.cat(feats), torch.cat(probs)
 
 

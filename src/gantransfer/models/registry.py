@@ -76,6 +76,17 @@ class GeneratorConfig:
             return (self.channels,)
         return (self.channels, self.resolution, self.resolution)
 
+    @property
+    def evaluation_classes(self) -> list[int] | None:
+        """The real data classes its samples should be compared with: those a fused student or baseline covers,
+        else those it was trained on (None: all)."""
+        return self.data_classes if self.fusion is not None else self.trained_classes
+
+    @property
+    def labels_are_data_classes(self) -> bool:
+        """Whether its labels are data-set classes (a fused student's are teachers or merged names)."""
+        return self.fusion is None
+
     def validate(self) -> None:
         """Raise ValueError with a readable message if a field is out of range."""
         fam = self.family

@@ -49,12 +49,13 @@ def adapt_models(cfg: AdaptConfig, sources: list[Teacher]) -> tuple[torch.nn.Mod
     """The trainable generator, its config and the discriminator, as the method says."""
     src = sources[0]
     scfg = dataclasses.replace(src.config, num_classes=0 if cfg.method == "minegan" else src.config.num_classes,
-                               dataset=cfg.data, meta={"sources": [s.source for s in sources], "method": cfg.method})
+                               dataset=cfg.data, trained_classes=None, fusion=None, data_classes=None,
+                               label_weights=None, meta={"sources": [s.source for s in sources], "method": cfg.method})
     if cfg.method == "scratch":
         g = build_generator(scfg)
     elif cfg.method == "minegan":
         latent = max(s.config.latent_dim for s in sources) + (1 if len(sources) > 1 else 0)
-        scfg = dataclasses.replace(scfg, arch="minegan", latent_dim=latent, label_weights=None,
+        scfg = dataclasses.replace(scfg, arch="minegan", latent_dim=latent,
                                    options=MinerOptions(sources=[s.config.to_dict() for s in sources]))
         g = build_generator(scfg)
         for gen, s in zip(g.generators, sources):

@@ -32,10 +32,9 @@ def recorded_command(run: Path) -> str | None:
     return raw.get("command") if isinstance(raw, dict) and isinstance(raw.get("command"), str) else None
 
 
-def claim_directory(out: str | Path, command: str, resume: bool = False, overwrite: bool = False,
-                    artefacts: tuple[str, ...] = RUN_ARTEFACTS) -> Path:
-    """Check that ``command`` may write into ``out`` and make it; with ``overwrite``, remove an earlier run's
-    ``artefacts`` (only those). ConfigError naming the reason and the fix otherwise."""
+def check_directory(out: str | Path, command: str, resume: bool = False, overwrite: bool = False) -> str | None:
+    """ConfigError unless ``command`` may write into ``out`` (nothing is created or changed); returns the command
+    of the run already there, if any."""
     run = Path(out)
     if run.exists() and not run.is_dir():
         raise ConfigError(f"--out {run} is a file, not a directory; choose another --out")
@@ -52,6 +51,19 @@ def claim_directory(out: str | Path, command: str, resume: bool = False, overwri
                           "another command's run. Choose another --out")
     if resume and owner is None:
         raise ConfigError(f"--resume: {run} holds no run to resume; drop --resume to start one there")
+    step = latest_step(run / "state") if owner is not None else None
+    if step is not None and not resume and not overwrite:
+        raise ConfigError(f"{run} already holds a run (checkpoint at step {step}). Pass --resume to continue it, "
+                          "--overwrite to replace it, or choose another --out")
+    return owner
+
+
+def claim_directory(out: str | Path, command: str, resume: bool = False, overwrite: bool = False,
+                    artefacts: tuple[str, ...] = RUN_ARTEFACTS) -> Path:
+    """Check that ``command`` may write into ``out`` and make it; with ``overwrite``, remove an earlier run's
+    ``artefacts`` (only those). ConfigError naming the reason and the fix otherwise."""
+    run = Path(out)
+    owner = check_directory(run, command, resume, overwrite)
     if overwrite and owner is not None:
         for name in artefacts:
             p = run / name
@@ -68,11 +80,8 @@ def prepare_run_dir(out: str | Path, command: str, resolved: dict[str, Any], res
     """Claim ``out`` for a training run; refuse to overwrite a run without ``overwrite``, and refuse a resume
     under another config."""
     run = Path(out)
-    step = latest_step(run / "state") if recorded_command(run) == command else None
-    if step is not None and not resume and not overwrite:
-        raise ConfigError(f"{run} already holds a run (checkpoint at step {step}). Pass --resume to continue it, "
-                          "--overwrite to replace it, or choose another --out")
-    if resume and recorded_command(run) == command:
+    check_directory(run, command, resume, overwrite)
+    if resume:
         from gantransfer.config import TASK_CONFIGS, upgrade_run_config
         before = read_json(run / RUN_MARKER, "run record").get("config", {})
         cls = TASK_CONFIGS.get(command)

@@ -1,0 +1,320 @@
+"""The architecture: model families as a registry, the Generator contract, config formats and their migration,
+the typed configs (aliases, help beside each field, flags that do not apply), and a light, cycle-free import graph."""
+import ast
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from gantransfer.cli import main
+from gantransfer.config import AdaptConfig, DistillConfig, TrainConfig, from_dict, help_of
+from gantransfer.errors import CheckpointError, ConfigError
+from gantransfer.models import family as family_module
+from gantransfer.models.contract import Generator, LoadedGenerator
+from gantransfer.models.dcgan import DCGANDiscriminator, DCGANGenerator, DCGANOptions
+from gantransfer.models.family import Capabilities, ModelFamily, family, family_names, register
+from gantransfer.models.migrate import upgrade_discriminator, upgrade_generator
+from gantransfer.models.registry import FORMAT_VERSION, GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.store import load_config, load_generator, save_generator
+from gantransfer.tasks.distill import distill
+from gantransfer.tasks.train import train
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "gantransfer"
+SHIPPED_TEACHER = SRC / "assets" / "teachers" / "fashion-mnist-dcgan"
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---- families -------------------------------------------------------------------------------------------------
+def test_every_builtin_family_declares_options_builders_and_capabilities():
+    assert {"dcgan", "mlp", "minegan"} <= set(family_names())
+    dcgan, mlp, mined = family("dcgan"), family("mlp"), family("minegan")
+    assert dcgan.kind == "image" and mlp.kind == "points" and mined.kind == "image"
+    assert dcgan.capabilities.feature_taps and dcgan.capabilities.discriminator_blocks
+    assert not mlp.capabilities.feature_taps and not mlp.capabilities.discriminator_blocks
+    assert mined.build_discriminator is None and not mined.capabilities.labels
+    with pytest.raises(ValueError, match="unknown architecture 'nope'; choose one of"):
+        family("nope")
+    # the declared feature taps are the resolutions forward_features really gives
+    for start in (4, 8):
+        cfg = GeneratorConfig(resolution=32, width=0.25, options=DCGANOptions(start_resolution=start))
+        _, feats = build_generator(cfg).forward_features(torch.randn(2, 100))
+        assert [f.shape[-1] for f in feats] == dcgan.feature_resolutions(cfg) == [r for r in (4, 8, 16) if r >= start]
+
+
+def test_options_are_typed_and_validated_per_family():
+    with pytest.raises(ConfigError, match="unknown config field.*'depth'"):
+        GeneratorConfig(options={"depth": 3})
+    with pytest.raises(ValueError, match="conditioning must be one of"):
+        build_generator(GeneratorConfig(options=DCGANOptions(conditioning="film")))
+    with pytest.raises(ValueError, match="cannot be class-conditional"):
+        GeneratorConfig(arch="minegan", num_classes=3, options={"sources": [GeneratorConfig().to_dict()]}).validate()
+
+
+@dataclass
+class TinyOptions:
+    hidden: int = 8
+
+
+class TinyGenerator(torch.nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.net = torch.nn.Linear(cfg.latent_dim, cfg.channels * cfg.resolution ** 2)
+        self.shape = (cfg.channels, cfg.resolution, cfg.resolution)
+
+    def forward(self, z, labels=None):
+        return torch.tanh(self.net(z)).view(-1, *self.shape)
+
+
+def test_a_new_family_plugs_in_by_registering_alone(tmp_path):
+    """A family registered from outside the package: its configs round-trip, it saves, loads and is distilled into,
+    with capabilities asked of the registry (no feature taps: the feature term is refused with the reason)."""
+    register(ModelFamily(name="tiny-test", kind="image", options=TinyOptions, capabilities=Capabilities(),
+                         build_generator=TinyGenerator,
+                         build_discriminator=lambda d: DCGANDiscriminator(d.resolution, d.channels, 0.125)))
+    try:
+        cfg = GeneratorConfig(arch="tiny-test", latent_dim=100, resolution=32, options={"hidden": 4})
+        assert isinstance(cfg.options, TinyOptions) and cfg.options.hidden == 4
+        assert GeneratorConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+        run = distill(DistillConfig(teacher=str(SHIPPED_TEACHER), student_arch="tiny-test", width=0.25,
+                                    terms="pixel=1,adversarial=0.1", steps=2, eval_n=0, progress=False,
+                                    device="cpu", out=str(tmp_path / "s")))
+        g, scfg = load_generator(run)
+        assert scfg.arch == "tiny-test" and isinstance(g, TinyGenerator) and scfg.options == TinyOptions()
+        with pytest.raises(ConfigError, match="needs a student that exposes its hidden layers"):
+            distill(DistillConfig(teacher=str(SHIPPED_TEACHER), student_arch="tiny-test", terms="pixel=1,feature=1",
+                                  steps=1, eval_n=0, progress=False, device="cpu", out=str(tmp_path / "f")))
+    finally:
+        family_module._REGISTRY.pop("tiny-test", None)
+
+
+def test_student_arch_must_be_an_image_family_with_a_discriminator(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "distill", "--teacher", str(SHIPPED_TEACHER), "--student-arch", "mlp",
+                           "--steps", "1", "--out", str(tmp_path / "s"))
+    assert code == 2 and "--student-arch mlp cannot be trained as a student" in err
+    code, _, err = run_cli(capsys, "distill", "--teacher", str(SHIPPED_TEACHER), "--student-arch", "vae",
+                           "--out", str(tmp_path / "s"))
+    assert code == 2 and "student_arch must be one of" in err
+    assert not (tmp_path / "s").exists()
+
+
+# ---- the Generator contract -----------------------------------------------------------------------------------
+class ContractOnly:
+    """Not a module: just the contract (e.g. an exported model run by a runtime)."""
+
+    latent_dim, num_classes, sample_shape, value_range = 16, 0, (1, 16, 16), (-1.0, 1.0)
+
+    def __init__(self):
+        self.w = torch.randn(16, 256, generator=torch.Generator().manual_seed(0))
+
+    def __call__(self, z, labels=None):
+        return torch.tanh(z @ self.w).view(-1, 1, 16, 16)
+
+
+def test_loaded_generators_teachers_and_plain_objects_meet_the_contract(tmp_path):
+    from gantransfer.teachers import load_teacher
+    g, cfg = load_generator(SHIPPED_TEACHER)
+    loaded, teacher = LoadedGenerator(g, cfg), load_teacher(SHIPPED_TEACHER)
+    for obj in (loaded, teacher, ContractOnly()):
+        assert isinstance(obj, Generator)
+    assert loaded.sample_shape == teacher.sample_shape == (1, 32, 32) and loaded.value_range == (-1.0, 1.0)
+    z = torch.randn(3, 100)
+    assert torch.equal(loaded(z), teacher(z))
+    run = distill(DistillConfig(width=0.125, terms="pixel=1", steps=2, eval_n=0, progress=False, device="cpu",
+                                out=str(tmp_path / "c")), teacher=ContractOnly())
+    scfg = load_config(run)
+    assert (scfg.latent_dim, scfg.resolution, scfg.channels) == (16, 16, 1)
+    assert json.loads((run / "run.json").read_text())["white_box"] is False
+
+
+# ---- formats and migration ------------------------------------------------------------------------------------
+V1_PLAIN = {"kind": "generator", "arch": "dcgan", "latent_dim": 100, "resolution": 32, "channels": 1, "width": 0.5,
+            "num_classes": 0, "class_names": ["a", "b"], "dataset": "fashion-mnist", "data_range": [-1.0, 1.0],
+            "conditioning": "embed", "start_resolution": 8, "mixture": [], "sources": [], "miner_hidden": 128,
+            "format_version": 1, "meta": {"classes": [0, 1], "data_dir": None, "train_steps": 5}}
+
+
+def test_version_1_configs_are_migrated_field_by_field():
+    plain = GeneratorConfig.from_dict(upgrade_generator(V1_PLAIN))
+    assert plain.format_version == FORMAT_VERSION and plain.options == DCGANOptions(start_resolution=8)
+    assert plain.trained_classes == [0, 1] and plain.meta == {"data_dir": None, "train_steps": 5}
+    fused = {**V1_PLAIN, "num_classes": 2, "class_names": ["t0", "t1"], "meta": {
+        "teachers": ["a/run", "b/run"], "teacher_names": ["a", "b"], "labels": "teacher", "weights": [0.6, 0.4],
+        "data_classes": [0, 1, 2], "label_weights": [0.6, 0.4, 0.0, 0.0]}}  # version 1 padded them
+    f = GeneratorConfig.from_dict(upgrade_generator(fused))
+    f.validate()
+    assert f.fusion.mode == "teacher" and f.fusion.teacher_names == ["a", "b"] and f.fusion.weights == [0.6, 0.4]
+    assert f.label_weights == [0.6, 0.4] and f.data_classes == [0, 1, 2] and f.meta == {}
+    baseline = {**V1_PLAIN, "meta": {"teachers": ["a", "b"], "teacher_names": ["a", "b"], "weights": [0.5, 0.5],
+                                     "baseline_samples": 200}}
+    b = GeneratorConfig.from_dict(upgrade_generator(baseline))
+    assert b.fusion.mode == "baseline" and b.fusion.samples == 200
+    mined = {**V1_PLAIN, "latent_dim": 101, "sources": [V1_PLAIN, V1_PLAIN], "miner_hidden": 64}
+    m = GeneratorConfig.from_dict(upgrade_generator(mined))
+    assert m.arch == "minegan" and m.options.hidden == 64 and len(m.options.source_configs()) == 2
+    assert m.options.source_configs()[0].options.start_resolution == 8
+    assert build_generator(m).latent_dim == 101
+    d = upgrade_discriminator({"kind": "discriminator", "width": 0.5, "generator": {**V1_PLAIN, "num_classes": 3}})
+    assert d == {"arch": "dcgan", "resolution": 32, "channels": 1, "width": 0.5, "num_classes": 3,
+                 "format_version": FORMAT_VERSION}
+
+
+def test_shipped_version_1_assets_load_and_unknown_versions_are_refused(tmp_path):
+    raw = json.loads((SHIPPED_TEACHER / "config.json").read_text())
+    assert raw["format_version"] == 1  # the shipped files are left as they are and migrated on load
+    cfg = load_config(SHIPPED_TEACHER)
+    assert cfg.format_version == FORMAT_VERSION and cfg.trained_classes == list(range(10))
+    assert "classes" not in cfg.meta and cfg.meta["training"]["command"].startswith("gantransfer train")
+    g, _ = load_generator(SHIPPED_TEACHER)
+    save_generator(g, cfg, tmp_path / "v2")  # written in the current format, read back the same
+    assert json.loads((tmp_path / "v2" / "config.json").read_text())["format_version"] == FORMAT_VERSION
+    assert load_config(tmp_path / "v2") == cfg
+    for version, needle in ((FORMAT_VERSION + 1, "newer than this gantransfer reads"), ("2", "expected an integer")):
+        (tmp_path / "v2" / "config.json").write_text(json.dumps({**raw, "format_version": version}))
+        with pytest.raises(CheckpointError, match=needle):
+            load_config(tmp_path / "v2")
+
+
+# ---- configs and the command line -----------------------------------------------------------------------------
+def test_engine_settings_are_declared_once_with_help_beside_each_field():
+    from gantransfer.engine.settings import EngineSettings
+    engine = {f.name for f in dataclasses.fields(EngineSettings)}
+    for cls in (TrainConfig, DistillConfig, AdaptConfig):
+        assert issubclass(cls, EngineSettings) and engine <= {f.name for f in dataclasses.fields(cls)}
+        for f in dataclasses.fields(cls):
+            assert help_of(cls, f.name) != f.name.replace("_", " "), f"{cls.__name__}.{f.name} has no help text"
+    assert help_of(DistillConfig, "steps") == help_of(EngineSettings, "steps")  # overridden default, same help
+    assert DistillConfig().d_lr_ratio == 0.2 and TrainConfig().d_lr_ratio == 1.0 and AdaptConfig().lr == 5e-4
+
+
+def test_old_names_are_aliases_with_a_deprecation_warning(tmp_path, capsys):
+    with pytest.warns(FutureWarning, match="'loss' is now called 'terms'"):
+        cfg = from_dict(DistillConfig, {"teacher": "t", "loss": "pixel=1", "dataset": "digits"})
+    assert cfg.terms == "pixel=1" and cfg.teacher_data == "digits"
+    with pytest.raises(ConfigError, match="keep only 'adversarial_loss'"):
+        from_dict(TrainConfig, {"loss": "hinge", "adversarial_loss": "hinge"})
+    proc = subprocess.run([sys.executable, "-m", "gantransfer", "train", "--data", "ring8", "--loss", "hinge",
+                           "--dry-run"], capture_output=True, text=True)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["adversarial_loss"] == "hinge"
+    assert "gantransfer train: warning: 'loss' is now called 'adversarial_loss' (--adversarial-loss)" in proc.stderr
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["adapt", "--source", "S", "--data", "digits", "--l2sp", "0.1"], "--l2sp applies only to --method l2sp"),
+    (["adapt", "--source", "S", "--data", "digits", "--method", "freezed", "--selector-lr", "0.1"],
+     "--selector-lr applies only to --method minegan"),
+    (["distill", "--teacher", "T", "--latent-dim", "8"], "--latent-dim applies only to --teacher-module"),
+    (["distill", "--teacher", "T", "--terms", "pixel=1", "--perceptual-net", "classifier"],
+     "--perceptual-net applies only with a perceptual term"),
+    (["distill", "--teacher", "T", "--eval-every", "5"], "--eval-every does not apply"),
+    (["fuse", "--teacher", "A", "--teacher", "B", "--unconditional", "--conditioning", "affine"],
+     "--conditioning does not apply with --unconditional"),
+    (["fuse", "--teacher", "A", "--teacher", "A"], "the same teacher is given twice"),
+    (["train", "--data", "ring8", "--eval-n", "500"], "--eval-n is used only with --eval-every"),
+    (["eval", "G", "--teachers", "A,B", "--classes", "0"], "--classes does not apply with --teachers"),
+    (["baseline", "--teacher", "A", "--teacher", "B", "--n", "1"], "n must be at least 2"),
+    (["train", "--data", "ring8", "--lr", "nan"], "must be a finite number"),
+])
+def test_flags_that_do_not_apply_or_make_no_sense_are_errors(tmp_path, capsys, argv, needle):
+    code, _, err = run_cli(capsys, *argv, *([] if argv[0] == "eval" else ["--dry-run"]))
+    assert code == 2 and needle in err and "Traceback" not in err, err
+
+
+def test_baseline_has_a_config_that_dry_run_shows_and_resume_checks(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "baseline", "--teacher", "A", "--teacher", "B", "--n", "300", "--dry-run")
+    shown = json.loads(out)
+    assert code == 0 and shown["teachers"] == ["A", "B"] and shown["n"] == 300 and shown["lr"] == 2e-4
+    code, _, err = run_cli(capsys, "baseline", "--teacher", "A", "--teacher", "B", "--data", "digits", "--dry-run")
+    assert code == 2 and "unrecognized arguments: --data" in err
+
+
+def test_optimizer_settings_are_config_fields(tmp_path):
+    run = train(TrainConfig(data="ring8", steps=2, betas=[0.1, 0.8], d_lr_ratio=0.5, weight_decay=1e-4, lr=1e-3,
+                            checkpoint_every=2, progress=False, device="cpu", out=str(tmp_path / "t")))
+    state = json.loads(next((run / "state").glob("step-*/state.json")).read_text())
+    g, d = (state["optimizers"][k]["param_groups"][0] for k in ("G", "D"))
+    assert g["betas"] == [0.1, 0.8] and g["weight_decay"] == 1e-4 and g["lr"] == 1e-3 and d["lr"] == 5e-4
+
+
+# ---- imports ----------------------------------------------------------------------------------------------------
+def _module_level_imports(path: Path) -> set[str]:
+    """gantransfer modules imported at module level (not inside functions, nor under TYPE_CHECKING)."""
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+
+    def visit(nodes):
+        for node in nodes:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gantransfer"):
+                found.update(f"{node.module}.{a.name}" for a in node.names)  # submodules, when the names are
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.startswith("gantransfer"))
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                visit(getattr(node, field, []))
+    visit(tree.body)
+    return found
+
+
+def test_no_module_level_import_cycle():
+    modules = {}
+    for p in SRC.rglob("*.py"):
+        rel = p.relative_to(SRC.parent).with_suffix("")
+        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        modules[name] = p
+    def edges(m: str, p: Path) -> set[str]:
+        found = {i for i in _module_level_imports(p) if i in modules and i != m}
+        # "from pkg import sub" names the submodule; and importing a module always imports its packages first
+        found -= {i.rsplit(".", 1)[0] for i in found if i.rsplit(".", 1)[0] in found and i.rsplit(".", 1)[0] != m
+                  and modules[i.rsplit(".", 1)[0]].name == "__init__.py" and i in modules}
+        return {i for i in found if not m.startswith(i + ".")}
+    graph = {m: edges(m, p) for m, p in modules.items()}
+    state: dict[str, int] = {}
+
+    def walk(m, stack):
+        state[m] = 1
+        for n in graph[m]:
+            if state.get(n) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(n):] + [n]))
+            if n not in state:
+                walk(n, stack + [n])
+        state[m] = 2
+    for m in sorted(graph):
+        if m not in state:
+            walk(m, [m])
+
+
+def test_the_command_line_starts_without_torch_in_well_under_a_second():
+    probe = ("import sys, time; t = time.perf_counter(); from gantransfer.cli import build_parser; "
+             "build_parser().format_help(); print(time.perf_counter() - t, 'torch' in sys.modules)")
+    seconds, torch_loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                           check=True).stdout.split()
+    assert torch_loaded == "False" and float(seconds) < 0.5
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "gantransfer", "--help"], capture_output=True, check=True)
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_the_package_exports_every_task_and_config():
+    import gantransfer
+    for name in ("train", "distill", "fuse", "adapt", "baseline", "evaluate", "evaluate_fusion", "TrainConfig",
+                 "DistillConfig", "FuseConfig", "AdaptConfig", "BaselineConfig", "EvalConfig", "Generator",
+                 "GeneratorConfig", "Teacher", "register_family"):
+        assert callable(getattr(gantransfer, name)), name
+    assert set(gantransfer.__all__) <= set(dir(gantransfer))
