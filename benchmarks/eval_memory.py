@@ -9,8 +9,9 @@ Each (mode, n) runs in a fresh Python subprocess, which reports its own peak res
 
 - ``new``: ``gantransfer.metrics.evaluate.evaluate`` as ``gantransfer eval`` runs it: images generated, classified
   and reduced batch by batch; KID/PRDC on the first ``KID_PRDC_SAMPLES`` samples.
-- ``old``: the computation as it was before streaming: generate all n images (``models.sampling.generate``),
-  extract all features (``metrics.classifier.extract``), then FID (two-pass), KID and PRDC on all n.
+- ``old``: the memory profile of the computation as it was before streaming: generate all n images
+  (``models.sampling.generate``), extract all features (``metrics.classifier.extract``), then reduce them with
+  the same accumulator without a cap (KID and PRDC on all n).
 
 Writes benchmarks/results/eval_memory.json.
 """

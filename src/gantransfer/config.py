@@ -174,7 +174,7 @@ class BaselineConfig(TrainConfig):
     """``gantransfer baseline``: the brute-force fusion baseline. Sample ``n`` images from all teachers and train
     one GAN on them with ``train``'s settings."""
 
-    teachers: list[str] = setting(None, "teachers (generator or run directories, or DCGAN checkpoints); 2 or more",
+    teachers: list[str] = setting(help="teachers (generator or run directories, or DCGAN checkpoints); 2 or more",
                                   factory=list)
     n: int = setting(60000, "images to sample from the teachers")
     weights: list[float] | None = setting(None, "share of each teacher, comma-separated (default: equal)")
@@ -319,7 +319,7 @@ class DistillConfig(StudentTraining):
 class FuseConfig(StudentTraining):
     """``gantransfer fuse``: one student generator of several teachers' combined distribution, data-free."""
 
-    teachers: list[str] = setting(None, "teachers (generator or run directories, or DCGAN checkpoints); 2 or more",
+    teachers: list[str] = setting(help="teachers (generator or run directories, or DCGAN checkpoints); 2 or more",
                                   factory=list)
     labels: str = setting("teacher", "student labels: teacher (the teacher id) or merge (the union of the "
                                      "teachers' class names)")
@@ -375,7 +375,7 @@ class AdaptConfig(EngineSettings):
 
     ALIASES: ClassVar[dict[str, str]] = {"loss": "adversarial_loss"}
 
-    sources: list[str] = setting(None, "source generator/run directories (several: minegan only)", factory=list)
+    sources: list[str] = setting(help="source generator/run directories (several: minegan only)", factory=list)
     data: str = setting("", "target images: a built-in data set or an image folder")
     data_dir: str | None = setting(None, "directory holding the data set's files")
     classes: list[int] | None = setting(None, "comma-separated class indices of the target, e.g. 5,7,9")

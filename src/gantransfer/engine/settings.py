@@ -39,7 +39,7 @@ class EngineSettings:
     precision: str = setting("fp32", "fp32, or bf16 autocast")
     batch_size: int | None = setting(64, "samples per step")
     lr: float | None = setting(2e-4, "Adam learning rate of the generator")
-    betas: list[float] | None = setting(None, "Adam betas, comma-separated", factory=lambda: [0.5, 0.999])
+    betas: list[float] | None = setting(help="Adam betas, comma-separated", factory=lambda: [0.5, 0.999])
     d_lr_ratio: float | None = setting(1.0, "the discriminator's learning rate as a multiple of --lr")
     weight_decay: float = setting(0.0, "Adam weight decay of every optimizer")
     ema_beta: float = setting(0.999, "decay of the generator's moving average (the exported weights)")

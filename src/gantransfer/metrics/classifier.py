@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from gantransfer.errors import CheckpointError, ConfigError
+from gantransfer.image_space import resize, to_channel_count
 from gantransfer.io import read_json, read_tensors, write_json, write_tensors
 
 
@@ -57,15 +57,9 @@ class FeatureClassifier(nn.Module):
         """Map images in [-1, 1] of any channel count and size to this classifier's input."""
         if x.dim() != 4:
             raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(x.shape)}")
-        if x.shape[1] == 3 and self.cfg.channels == 1:
-            x = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
-        elif x.shape[1] == 1 and self.cfg.channels == 3:
-            x = x.expand(-1, 3, -1, -1)
-        elif x.shape[1] != self.cfg.channels:
+        if x.shape[1] not in (1, 3) or self.cfg.channels not in (1, 3):
             raise ValueError(f"cannot feed {x.shape[1]}-channel images to a {self.cfg.channels}-channel classifier")
-        if x.shape[-1] != self.cfg.resolution or x.shape[-2] != self.cfg.resolution:
-            x = F.interpolate(x, size=(self.cfg.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)
-        return x
+        return resize(to_channel_count(x, self.cfg.channels), self.cfg.resolution, antialias=True)
 
     def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f = self.body(self.prepare(x)).mean(dim=(2, 3))
