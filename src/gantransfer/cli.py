@@ -262,6 +262,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GantransferError as e:
         print(f"gantransfer {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a full disk, a read-only or unreadable path: the writes are atomic, earlier files intact
+        import errno
+        where = f" ({e.filename})" if e.filename else ""
+        fix = ("free some space and run it again (with --resume for a training run); every file written before "
+               "is intact") if e.errno == errno.ENOSPC else "check the path and its permissions"
+        print(f"gantransfer {args.command}: error: {e.strerror or e}{where}; {fix}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"gantransfer {args.command}: interrupted; the last checkpoint is kept (continue with --resume)",
               file=sys.stderr)

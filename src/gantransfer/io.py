@@ -14,7 +14,9 @@ from safetensors.torch import load_file, save_file
 from gantransfer.errors import CheckpointError
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: str | Path, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, fsync it and rename it over ``path``: a kill or
+    a full disk leaves the earlier file intact and no partial one (the temporary file is removed)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -36,7 +38,7 @@ def write_json(path: str | Path, obj: Any) -> None:
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=2, sort_keys=False)
             f.write("\n")
-    _atomic_write(Path(path), write)
+    atomic_write(path, write)
 
 
 def read_json(path: str | Path, what: str = "file") -> Any:
@@ -53,7 +55,7 @@ def read_json(path: str | Path, what: str = "file") -> Any:
 def write_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
     """Write tensors as safetensors, atomically."""
     flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    _atomic_write(Path(path), lambda tmp: save_file(flat, tmp, metadata=metadata))
+    atomic_write(path, lambda tmp: save_file(flat, tmp, metadata=metadata))
 
 
 def read_tensors(path: str | Path, what: str = "weights file") -> dict[str, torch.Tensor]:

@@ -51,8 +51,12 @@ def save_state(state_dir: Path, step: int, tensors: dict[str, torch.Tensor], pla
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    write_tensors(tmp / "tensors.safetensors", tensors)
-    write_json(tmp / "state.json", {"step": step, **plain})
+    try:
+        write_tensors(tmp / "tensors.safetensors", tensors)
+        write_json(tmp / "state.json", {"step": step, **plain})
+    except BaseException:  # a full disk or a kill: remove the partial step; the earlier checkpoints are intact
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     final = state_dir / name
     if final.exists():
         shutil.rmtree(final)

@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from gantransfer.io import atomic_write
+
 
 class MetricsLog:
     """Appends one JSON object per logged step to ``logs/metrics.jsonl``."""
@@ -23,8 +25,10 @@ class MetricsLog:
             self._tb = None
 
     def _truncate_after(self, step: int) -> None:
-        kept = [ln for ln in self.path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
-        self.path.write_text("".join(ln + "\n" for ln in kept))
+        """Keep the records up to ``step`` (a resumed run logs the later ones again); a torn last line, left by a
+        kill or a full disk in the middle of a write, is dropped."""
+        kept = [json.dumps(r) for r in read_log(self.path) if r.get("step", 0) <= step]
+        atomic_write(self.path, lambda tmp: Path(tmp).write_text("".join(ln + "\n" for ln in kept)))
 
     def write(self, step: int, values: dict[str, Any]) -> None:
         record = {"step": step, **{k: (v if not isinstance(v, float) or math.isfinite(v) else str(v))
@@ -55,8 +59,20 @@ def training_seconds(path: str | Path) -> float:
 
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
-    """All records of a metrics.jsonl file."""
+    """All records of a metrics.jsonl file; a torn last line (a write cut short) is skipped, a corrupt line before
+    it is an error naming the line."""
     p = Path(path)
     if not p.exists():
         return []
-    return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()]
+    lines = [ln for ln in p.read_text(errors="replace").splitlines() if ln.strip()]
+    records = []
+    for i, ln in enumerate(lines):
+        try:
+            records.append(json.loads(ln))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break  # the last write was cut short
+            from gantransfer.errors import CheckpointError
+            raise CheckpointError(f"{p} line {i + 1} is not valid JSON; the log is corrupt before its last line "
+                                  "(restore it, or start a new run)") from None
+    return records

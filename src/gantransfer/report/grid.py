@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from gantransfer.io import atomic_write
+
 
 def image_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, scale: int = 1) -> Image.Image:
     """A PIL image tiling ``images`` (N, C, H, W) in [-1, 1], ``nrow`` per row, upscaled ``scale`` times."""
@@ -29,8 +31,8 @@ def image_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, scal
 def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int = 2) -> Path:
     """Write a PNG grid of ``images``; returns the path."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    image_grid(images, nrow, scale=scale).save(p)
+    grid = image_grid(images, nrow, scale=scale)
+    atomic_write(p, lambda tmp: grid.save(tmp, format="PNG"))
     return p
 
 
@@ -42,7 +44,6 @@ def save_points_plot(points: torch.Tensor, path: str | Path, reference: torch.Te
     import matplotlib.pyplot as plt
 
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
     if reference is not None:
         ref = np.asarray(reference.cpu())
@@ -53,8 +54,10 @@ def save_points_plot(points: torch.Tensor, path: str | Path, reference: torch.Te
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
-    fig.savefig(p)
-    plt.close(fig)
+    try:
+        atomic_write(p, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)
     return p
 
 
