@@ -63,7 +63,7 @@ def main() -> None:
     scratch = runs / SCRATCH[0]
     if SCRATCH[0] in chosen:
         jobs.append((SCRATCH[0], exe + ["train", "--data", "fashion-mnist", "--arch", "dcgan", "--width",
-                                        str(SCRATCH[1]), "--d-width", "1", "--eval-n", "0", "--out", str(scratch),
+                                        str(SCRATCH[1]), "--d-width", "1", "--out", str(scratch),
                                         *common],
                      scratch / "generator" / "config.json", scratch / "bench.log"))
     if args.resume and not args.collect_only:

@@ -318,3 +318,20 @@ def test_the_package_exports_every_task_and_config():
                  "GeneratorConfig", "Teacher", "register_family"):
         assert callable(getattr(gantransfer, name)), name
     assert set(gantransfer.__all__) <= set(dir(gantransfer))
+
+
+def test_a_run_recorded_under_the_old_names_resumes(tmp_path, capsys):
+    run = tmp_path / "t"
+    assert main(["train", "--data", "ring8", "--steps", "2", "--checkpoint-every", "2", "--no-progress",
+                 "--device", "cpu", "--out", str(run)]) == 0
+    record = json.loads((run / "run.json").read_text())
+    old = dict(record["config"])
+    old["loss"] = old.pop("adversarial_loss")
+    for new_field in ("d_lr_ratio", "weight_decay"):  # fields the old version did not have (defaults since)
+        del old[new_field]
+    (run / "run.json").write_text(json.dumps({**record, "config": old}))
+    assert main(["train", "--data", "ring8", "--steps", "4", "--no-progress", "--device", "cpu", "--out", str(run),
+                 "--resume"]) == 0
+    code, err = main(["train", "--data", "ring8", "--steps", "6", "--lr", "0.01", "--no-progress", "--device", "cpu",
+                      "--out", str(run), "--resume"]), capsys.readouterr().err
+    assert code == 2 and "--resume with a different config (lr: 0.003 -> 0.01)" in err

@@ -162,7 +162,7 @@ class TrainConfig(EngineSettings):
             trainable = [n for n in family_names() if family(n).build_discriminator is not None]
             require(self.arch in trainable, f"arch must be one of {', '.join(trainable)}, got {self.arch!r}")
         require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
-        require(self.eval_n >= 10, f"eval_n must be >= 10, got {self.eval_n}")
+        require(not self.eval_every or self.eval_n >= 10, f"eval_n must be >= 10, got {self.eval_n}")
 
     def inapplicable(self) -> dict[str, str]:
         """Given fields that the rest of this config makes unused, with the reason."""
