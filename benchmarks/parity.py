@@ -3,6 +3,9 @@ tensors of short fixed-seed runs of every task, as SHA-256 digests (bit identity
 
     python benchmarks/parity.py --runs /tmp/parity-after --out benchmarks/results/parity_after.json
     python benchmarks/parity.py --compare benchmarks/results/parity_before.json benchmarks/results/parity_after.json
+    PYTHONPATH=OLD/src python -m gantransfer.cli demo --steps 20 --n 500 --device cpu --out /tmp/demo-old
+    python -m gantransfer demo --steps 20 --n 500 --device cpu --out /tmp/demo-new
+    python benchmarks/parity.py --compare-demos /tmp/demo-old /tmp/demo-new --out benchmarks/results/parity_demo.json
 
 Run it once on the old code (PYTHONPATH pointing at its src/) and once on the new; --compare lists every
 difference. CPU, one thread, so that results are reproducible.
@@ -133,7 +136,19 @@ def main() -> None:
     ap.add_argument("--runs", default="runs/parity", help="where the short runs go (must not exist)")
     ap.add_argument("--out", help="results JSON to write")
     ap.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"))
+    ap.add_argument("--compare-demos", nargs=2, metavar=("BEFORE_DIR", "AFTER_DIR"),
+                    help="compare the metrics.json of two `gantransfer demo` runs (timings and costs left out)")
     args = ap.parse_args()
+    if args.compare_demos:
+        a, b = (numbers(json.loads((Path(d) / "metrics.json").read_text())) for d in args.compare_demos)
+        keys = [k for k in a if not k.startswith(("distillation.bench", "distillation.seconds"))]
+        diffs = [f"{k}: {a[k]} -> {b.get(k)}" for k in keys if not _close(a[k], b.get(k))]
+        result = {"demos": args.compare_demos, "figures": len(keys), "exact": sum(a[k] == b.get(k) for k in keys),
+                  "within_rel_tol": len(keys) - len(diffs), "differences": diffs}
+        print(json.dumps(result, indent=1))
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        sys.exit(1 if diffs else 0)
     if args.compare:
         a, b = (json.loads(Path(p).read_text()) for p in args.compare)
         diffs = compare(a, b)

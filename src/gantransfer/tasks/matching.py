@@ -30,8 +30,9 @@ def perceptual_features(choice: str, dataset: str, discriminator: torch.nn.Modul
         choice = "classifier" if has_classifier or discriminator is None else "discriminator"
     if choice == "classifier":
         if not has_classifier:
-            raise ConfigError(f"no protocol classifier for data set {dataset!r}: pass --dataset NAME, "
-                              "--perceptual-net discriminator or pkg.module:factory, or drop perceptual= from --loss")
+            raise ConfigError(f"no protocol classifier for data set {dataset!r}: pass --teacher-data "
+                              "NAME, --perceptual-net discriminator or pkg.module:factory, or drop perceptual= from "
+                              "--terms")
         return feature_maps_of_classifier(load_classifier(dataset, device))
     if discriminator is None:
         raise ConfigError("the teacher has no discriminator (black-box, or none saved beside it); "
