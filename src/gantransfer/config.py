@@ -214,6 +214,7 @@ class EvalConfig:
         require(bool(self.generator), "eval needs a generator directory")
         require(self.n >= 2, f"n must be >= 2, got {self.n}")
         require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        require(0 <= self.seed < 2 ** 63, f"seed must be between 0 and 2**63 - 1, got {self.seed}")
         require(not self.teachers or len(self.teachers) >= 2,
                 f"--teachers needs at least two teachers, got {self.teachers}")
 

@@ -20,7 +20,7 @@ from gantransfer.engine.checkpoint import (flatten_optimizer, latest_step, load_
 from gantransfer.engine.logger import MetricsLog
 from gantransfer.engine.schedules import lr_factor
 from gantransfer.engine.settings import EngineSettings
-from gantransfer.errors import CheckpointError, TrainingDiverged
+from gantransfer.errors import CheckpointError, ConfigError, TrainingDiverged
 from gantransfer.losses.base import LossTerm, StepContext
 
 
@@ -66,12 +66,19 @@ EngineConfig = EngineSettings  # the engine reads a task's config directly; the 
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available, else CPU."""
+    """``auto`` picks CUDA when available, else CPU; anything else must name a device this machine has."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {name!r}: gantransfer runs on cpu and cuda devices; use auto, cpu, cuda or cuda:N")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CheckpointError("--device cuda was asked for but no CUDA device is available; use --device cpu")
+        raise ConfigError("--device cuda was asked for but no CUDA device is available; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return dev
 
 

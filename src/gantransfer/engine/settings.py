@@ -55,6 +55,7 @@ class EngineSettings:
     def validate_engine(self) -> None:
         """Checks of the fields every training config hands the engine."""
         require(self.steps >= 1, f"steps must be >= 1, got {self.steps}")
+        require(0 <= self.seed < 2 ** 63, f"seed must be between 0 and 2**63 - 1, got {self.seed}")
         require(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, "
                 f"got {self.precision!r}")
         require(0.0 <= self.ema_beta < 1.0, f"ema_beta must be in [0, 1), got {self.ema_beta}")

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from gantransfer.engine.loop import Engine, Phase, TrainingTask
+from gantransfer.engine.loop import Engine, Phase, TrainingTask, resolve_device
 from gantransfer.io import write_json
 from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
 from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
@@ -61,6 +61,7 @@ def sample_grid_preview(gcfg: GeneratorConfig) -> Preview:
 
 def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
     """Prepare the run directory, train ``plan`` on the engine, export and evaluate; returns the run directory."""
+    resolve_device(plan.settings.device)  # a bad device is refused before anything is written
     run = prepare_run_dir(out, plan.command, plan.resolved, resume, overwrite)
     gcfg, modules = plan.generator, plan.modules
     snapshot = RecalibratedSnapshot(lambda: modules["G_ema"], gcfg, seed=plan.settings.seed)
