@@ -57,3 +57,23 @@ def test_a_torn_last_log_line_is_dropped_on_resume(tmp_path):
     log.write_text('{"step": 1}\n{"step": 2, "torn\n{"step": 3}\n')
     with pytest.raises(CheckpointError, match="line 2 is not valid JSON"):
         read_log(log)
+
+
+def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
+    from safetensors.torch import load_file
+    straight, run = tmp_path / "straight", tmp_path / "r"
+    assert main([*RING, "--steps", "6", "--out", str(straight)]) == 0
+    assert main([*RING, "--out", str(run)]) == 0  # checkpoints at steps 2 and 4
+    newest = run / "state" / "step-0000004" / "tensors.safetensors"
+    data = bytearray(newest.read_bytes())
+    data[-10:] = bytes(b ^ 0xFF for b in data[-10:])  # flipped bits: still a readable file, but not what was saved
+    newest.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="does not match the checksum.*resuming from the earlier checkpoint "
+                                         "step-0000002"):
+        assert main([*RING, "--steps", "6", "--out", str(run), "--resume"]) == 0
+    a, b = (load_file(str(r / "generator" / "model.safetensors")) for r in (straight, run))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # resumed from step 2, exactly
+    for step in ("step-0000004", "step-0000006"):
+        (run / "state" / step / "state.json").write_text("{")
+    code = main([*RING, "--steps", "8", "--out", str(run), "--resume"])
+    assert code == 2 and "no intact checkpoint" in capsys.readouterr().err

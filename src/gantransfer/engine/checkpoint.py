@@ -1,13 +1,16 @@
 """Training state on disk without pickle: tensors in safetensors, everything else in JSON.
 
-Layout under ``state/``: ``step-000500/{tensors.safetensors,state.json}`` and ``latest.json`` naming the
-newest complete step. A step directory is written under a temporary name and renamed when complete;
-``latest.json`` is replaced atomically afterwards, so a kill at any moment leaves a good checkpoint.
+Layout under ``state/``: ``step-000500/{tensors.safetensors,state.json,checksums.json}`` and ``latest.json``
+naming the newest complete step. A step directory is written under a temporary name and renamed when complete;
+``latest.json`` is replaced atomically afterwards, so a kill at any moment leaves a good checkpoint. Checksums
+are verified on resume; a corrupt newest checkpoint falls back to the one before it, with a warning.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,8 @@ from gantransfer.errors import CheckpointError
 from gantransfer.io import read_json, read_tensors, write_json, write_tensors
 
 KEEP = 2
+CHECKSUMS = "checksums.json"  # SHA-256 of the step's files, recorded when it was saved
+CHECKED = ("tensors.safetensors", "state.json")
 
 
 def flatten_optimizer(prefix: str, state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -54,6 +59,7 @@ def save_state(state_dir: Path, step: int, tensors: dict[str, torch.Tensor], pla
     try:
         write_tensors(tmp / "tensors.safetensors", tensors)
         write_json(tmp / "state.json", {"step": step, **plain})
+        write_json(tmp / CHECKSUMS, {f: _sha256(tmp / f) for f in CHECKED})
     except BaseException:  # a full disk or a kill: remove the partial step; the earlier checkpoints are intact
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -74,11 +80,41 @@ def latest_step(state_dir: Path) -> int | None:
     return int(read_json(state_dir / "latest.json", "checkpoint pointer")["step"])
 
 
-def load_state(state_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and plain state of the newest complete checkpoint."""
-    pointer = read_json(state_dir / "latest.json", "checkpoint pointer")
-    d = state_dir / str(pointer.get("dir", ""))
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_step(d: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """One checkpoint directory, its checksums verified (directories written before checksums: read as they are)."""
     if not d.is_dir():
-        raise CheckpointError(f"checkpoint {d} named by {state_dir / 'latest.json'} is missing; "
-                              "the run cannot be resumed: start a new run with another --out")
+        raise CheckpointError(f"checkpoint {d} is missing")
+    if (d / CHECKSUMS).is_file():
+        recorded = read_json(d / CHECKSUMS, "checkpoint checksums")
+        for f in CHECKED:
+            if not (d / f).is_file() or _sha256(d / f) != recorded.get(f):
+                raise CheckpointError(f"checkpoint {d / f} does not match the checksum recorded when it was saved")
     return read_tensors(d / "tensors.safetensors", "checkpoint"), read_json(d / "state.json", "checkpoint state")
+
+
+def load_state(state_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and plain state of the newest intact checkpoint: the one latest.json names, or, when that one is
+    missing or corrupt, the newest earlier one that is intact (with a warning naming both)."""
+    pointer = read_json(state_dir / "latest.json", "checkpoint pointer")
+    newest = state_dir / str(pointer.get("dir", ""))
+    candidates = [newest] + [d for d in sorted(state_dir.glob("step-*"), reverse=True) if d != newest]
+    problems = []
+    for d in candidates:
+        try:
+            loaded = _read_step(d)
+        except CheckpointError as e:
+            problems.append(str(e))
+            continue
+        if d != newest:
+            warnings.warn(f"{problems[0]}; resuming from the earlier checkpoint {d.name} instead")
+        return loaded
+    raise CheckpointError(f"no intact checkpoint in {state_dir} ({'; '.join(problems)}); the run cannot be resumed: "
+                          "start a new run with another --out")
