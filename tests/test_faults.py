@@ -77,3 +77,62 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, ca
         (run / "state" / step / "state.json").write_text("{")
     code = main([*RING, "--steps", "8", "--out", str(run), "--resume"])
     assert code == 2 and "no intact checkpoint" in capsys.readouterr().err
+
+
+class NaNAboveRate:
+    """A loss that is NaN while its optimizer's learning rate is above ``limit`` from step ``at`` on."""
+
+    name, weight = "blowup", 1.0
+
+    def __init__(self, module, opt, at: int, limit: float) -> None:
+        self.module, self.opt, self.at, self.limit, self.calls = module, opt, at, limit, 0
+
+    def __call__(self, ctx):
+        self.calls += 1
+        loss = self.module(ctx["x"]).pow(2).mean()
+        return loss * float("nan") if ctx["step"] >= self.at and self.opt.param_groups[0]["lr"] > self.limit else loss
+
+
+class StepSampler:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def next(self, rng, device):
+        self.n += 1
+        return {"x": torch.randn(8, 4, generator=rng), "step": self.n - 1}
+
+    def state_dict(self):
+        return {"n": self.n}
+
+    def load_state_dict(self, state):
+        self.n = state["n"]
+
+
+def nan_task(at: int, limit: float):
+    from gantransfer.engine.loop import Phase, TrainingTask
+    module = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(module.parameters(), lr=0.1)
+    term = NaNAboveRate(module, opt, at, limit)
+    return TrainingTask(modules={"G": module}, optimizers={"G": opt}, phases=[Phase("G", opt, [term], {})],
+                        sampler=StepSampler()), term
+
+
+def test_on_nan_rollback_reloads_the_last_checkpoint_at_a_lower_rate(tmp_path):
+    from gantransfer.engine.loop import Engine
+    from gantransfer.engine.settings import EngineSettings
+    from gantransfer.errors import TrainingDiverged
+    settings = dict(steps=10, checkpoint_every=4, log_every=1, sample_every=100, progress=False, device="cpu")
+    task, _ = nan_task(at=6, limit=0.06)
+    with pytest.raises(TrainingDiverged, match="--on-nan rollback"):
+        Engine(task, EngineSettings(**settings), tmp_path / "stop").fit()
+    task, term = nan_task(at=6, limit=0.06)
+    with pytest.warns(UserWarning, match=r"rolled back to the checkpoint of step 4 with the learning rates at x0\.5"):
+        Engine(task, EngineSettings(**settings, on_nan="rollback"), tmp_path / "roll").fit()
+    records = read_log(tmp_path / "roll" / "logs" / "metrics.jsonl")
+    assert [r["step"] for r in records if "nan/rollback_to_step" in r] == [4]
+    assert [r["step"] for r in records if "loss/G/blowup" in r] == list(range(1, 11))  # steps 5-6 once each
+    assert json.loads((tmp_path / "roll" / "state" / "step-0000010" / "state.json").read_text())["lr_scale"] == 0.5
+    task, _ = nan_task(at=6, limit=0.0)  # NaN at any rate: gives up after three rollbacks
+    with pytest.raises(TrainingDiverged):
+        with pytest.warns(UserWarning, match="3 of 3"):
+            Engine(task, EngineSettings(**settings, on_nan="rollback"), tmp_path / "give-up").fit()

@@ -118,6 +118,12 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
+    if args.truncation_psi != 1.0 or args.noise_mode != "random":
+        from gantransfer.models.stylegan2_sampling import styled_sample_grid
+        path = styled_sample_grid(args.generator, args.out, n=args.n, seed=args.seed, classes=args.classes,
+                                  truncation_psi=args.truncation_psi, noise_mode=args.noise_mode)
+        print(f"wrote {path}")
+        return 0
     from gantransfer.api import sample_grid
     path = sample_grid(args.generator, args.out, n=args.n, seed=args.seed, classes=args.classes)
     print(f"wrote {path}")
@@ -142,9 +148,47 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from gantransfer.api import export
+    report = export(args.generator, args.format, args.out, int8=args.int8, calibration=args.calibration,
+                    overwrite=args.overwrite, fid_n=args.fid_n)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        parity = ", ".join(f"{k} {v:.2g}" for k, v in report["parity"].items())
+        print(f"wrote {args.out} ({report['format']}, {report['precision']}; parity {parity}; "
+              f"{report['batchnorm_folded']} batch norms folded)")
+        q = report.get("int8")
+        if q:
+            fid = q["fid"]
+            print(f"int8: PSNR {q['psnr_vs_fp32_db']:.2f} dB against fp32; int8 kernels {q['kernels']['int8']}, "
+                  f"float {q['kernels']['float']}; " + (f"{fid['key']} {fid['fp32']:.4f} -> {fid['int8']:.4f} "
+                  f"({100 * fid['relative_change']:+.2f}%)" if "key" in fid else f"FID not measured: {fid['skipped']}"))
+    return 0
+
+
+def _cmd_bench_grid(args: argparse.Namespace) -> int:
+    from gantransfer.api import bench_backends
+    from gantransfer.deploy.grid import format_grid
+    if args.out:
+        from gantransfer.deploy.export import check_json_out
+        check_json_out(args.out, args.overwrite)
+    result = bench_backends(args.generator, against=args.against, backends=args.backends, batches=args.batch,
+                            threads=args.threads, repeats=args.repeats or 10, rounds=args.rounds)
+    print(json.dumps(result, indent=2) if args.json else format_grid(result))
+    if args.out:
+        from gantransfer.io import write_json
+        write_json(args.out, result)
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.backends or args.batch or args.rounds != 3 or args.out or len(args.generator) > 1 \
+            or len(args.threads or []) > 1:
+        return _cmd_bench_grid(args)
     from gantransfer.api import bench
-    result = bench(args.generator, against=args.against, repeats=args.repeats, threads=args.threads)
+    result = bench(args.generator[0], against=args.against, repeats=args.repeats or 20,
+                   threads=args.threads[0] if args.threads else None)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -187,16 +231,20 @@ def build_parser() -> argparse.ArgumentParser:
                           "Train a GAN (DCGAN for images, MLP for 2-D points) on the one engine.")
 
     p = sub.add_parser("sample", help="write a PNG grid of samples from a generator")
-    p.add_argument("generator", help="generator or run directory")
+    p.add_argument("generator", help="generator or run directory, or an exported .onnx or TorchScript file")
     p.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
     p.add_argument("--seed", type=int, default=0, help="latent seed (default: 0)")
     p.add_argument("--classes", type=_parse_list(int), default=None, help="classes to sample (conditional generators)")
     p.add_argument("--out", default="samples.png", help="PNG file to write (default: samples.png)")
+    p.add_argument("--truncation-psi", type=float, default=1.0, help="StyleGAN2: pull W towards its mean, "
+                   "1 = off, 0 = the mean image (default: 1)")
+    p.add_argument("--noise-mode", default="random", choices=("random", "const", "none"),
+                   help="StyleGAN2 noise inputs: random, const (the stored buffers) or none (default: random)")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("eval", help="FID, KID, precision/recall, density/coverage, class shares",
                        description="Evaluate a generator under a named protocol (e.g. fid/fmnist-classifier-v1/10k).")
-    p.add_argument("generator", help="generator or run directory")
+    p.add_argument("generator", help="generator or run directory, or an exported .onnx or TorchScript file")
     p.add_argument("--config", help="JSON config file; flags override it")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--out", help="also write the results to this JSON file")
@@ -231,13 +279,44 @@ def build_parser() -> argparse.ArgumentParser:
                               skip=("teachers", *BaselineConfig.DATA_FIELDS))
     p.add_argument("--teacher", action="append", help="a teacher; repeat for each")
 
-    p = sub.add_parser("bench", help="params, MACs, CPU latency and throughput (as ratios against --against)")
-    p.add_argument("generator", help="generator or run directory")
+    p = sub.add_parser("bench", help="params, MACs, CPU latency and throughput (as ratios against --against)",
+                       description="Measure generators. With --backends, --batch, several --threads or several "
+                       "generators: latency (median, p90), throughput, peak memory and GFLOP/s per backend, batch "
+                       "and thread count, as ratios against --against in eager mode measured in the same run.")
+    p.add_argument("generator", nargs="+", help="generator or run directories")
     p.add_argument("--against", help="reference generator (e.g. the teacher), measured in the same run")
-    p.add_argument("--repeats", type=int, default=20, help="timed repetitions (default: 20)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--repeats", type=int, default=None, help="timed calls per round (default: 20; with --backends "
+                   "10 per round)")
+    p.add_argument("--threads", type=_parse_list(int), default=None, metavar="A,B,..",
+                   help="CPU thread counts, e.g. 1,2 (default: torch's choice; with --backends 1,2)")
+    p.add_argument("--backends", type=_parse_list(str), default=None, metavar="A,B,..",
+                   help="eager-plain, eager, eager-cl, compile, torchscript, onnx, onnx-int8 (default with a grid: "
+                   "eager,compile,onnx,onnx-int8)")
+    p.add_argument("--batch", type=_parse_list(int), default=None, metavar="A,B,..",
+                   help="batch sizes (default with a grid: 1,64,256)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds over every generator and backend "
+                   "(default: 3)")
+    p.add_argument("--out", help="also write the results to this JSON file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("export", help="export a generator to ONNX (fp32 or int8) or TorchScript",
+                       description="Write a generator as one file that runs without gantransfer's model code: ONNX "
+                       "(dynamic batch; inputs z and label when conditional, output image; metadata: value range, "
+                       "latent size, labels, source config) or TorchScript. The file is checked against the "
+                       "PyTorch generator (max abs error <= 1e-4 at batch 1 and 64 over 256 latents; int8: PSNR "
+                       "and FID change reported) and written only when it passes.")
+    p.add_argument("generator", help="generator or run directory")
+    p.add_argument("--format", required=True, help="onnx or torchscript")
+    p.add_argument("--out", required=True, help="file to write (.onnx; .pt for TorchScript); its directory must exist")
+    p.add_argument("--int8", action="store_true", help="ONNX: static int8 quantization (onnxruntime QDQ)")
+    p.add_argument("--calibration", type=int, default=None, help="--int8: calibration latents (default: 512)")
+    p.add_argument("--fid-n", type=int, default=None, help="--int8: samples for the FID change under the data "
+                   "set's protocol (default: 5000; 0: skip)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--json", action="store_true", help="print the export report as JSON")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("demo", help="the main job on shipped defaults: no download, no data set needed")
     p.add_argument("--out", default=None, help="a new or empty report directory (default: runs/demo, or "

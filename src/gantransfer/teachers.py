@@ -52,12 +52,14 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar")
 def load_teacher(path: str | Path, device: str | torch.device = "cpu", black_box: bool = False,
                  dataset: str = "") -> Teacher:
     """A teacher from a gantransfer generator (or run) directory, with its discriminator when saved, or from a
-    PyTorch DCGAN checkpoint file. ``black_box`` hides everything but samples."""
+    PyTorch DCGAN checkpoint file, a rosinality StyleGAN2 ``.pt`` or an NVlabs StyleGAN2-ADA ``.pkl`` (read without
+    running pickled code). ``black_box`` hides everything but samples."""
     p = Path(path)
-    if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES:
-        from gantransfer.models.importers import import_dcgan
-        g, cfg = import_dcgan(p, dataset)
-        d = dcfg = None
+    if p.is_file() and (p.suffix in CHECKPOINT_SUFFIXES or p.suffix == ".pkl"):
+        from gantransfer.models.stylegan2_import import import_file  # StyleGAN2 .pt/.pkl, else DCGAN
+        imported = import_file(p, dataset)
+        g, cfg, d, dcfg = (imported.generator, imported.config, imported.discriminator,
+                           imported.discriminator_config)
     else:
         g, cfg = load_generator(p, device)
         found = discriminator_beside(resolve_generator_dir(p))

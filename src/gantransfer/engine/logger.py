@@ -30,6 +30,10 @@ class MetricsLog:
         kept = [json.dumps(r) for r in read_log(self.path) if r.get("step", 0) <= step]
         atomic_write(self.path, lambda tmp: Path(tmp).write_text("".join(ln + "\n" for ln in kept)))
 
+    def rewind(self, step: int) -> None:
+        """Drop the records after ``step`` (a rollback trains those steps again)."""
+        self._truncate_after(step)
+
     def write(self, step: int, values: dict[str, Any]) -> None:
         record = {"step": step, **{k: (v if not isinstance(v, float) or math.isfinite(v) else str(v))
                                    for k, v in values.items()}}

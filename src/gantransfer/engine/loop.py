@@ -62,6 +62,9 @@ class TrainingTask:
     evaluate: Callable[[int], dict[str, float]] | None = None  # periodic evaluation
 
 
+MAX_ROLLBACKS = 3          # --on-nan rollback gives up after this many rollbacks in one process
+ROLLBACK_LR_FACTOR = 0.5   # each rollback halves every learning rate
+
 EngineConfig = EngineSettings  # the engine reads a task's config directly; the old name stays for callers
 
 
@@ -100,6 +103,7 @@ class Engine:
         self.device = resolve_device(config.device)
         self.rng = torch.Generator().manual_seed(config.seed)
         self.step = 0
+        self.lr_scale = 1.0  # lowered by each --on-nan rollback; checkpointed
         for m in task.modules.values():
             m.to(self.device)
         if task.ema is not None and task.ema[1] not in task.modules:
@@ -111,7 +115,8 @@ class Engine:
         for name, module in self.task.modules.items():
             for k, v in module.state_dict().items():
                 tensors[f"module.{name}.{k}"] = v
-        plain: dict[str, Any] = {"optimizers": {}, "sampler": self.task.sampler.state_dict()}
+        plain: dict[str, Any] = {"optimizers": {}, "sampler": self.task.sampler.state_dict(),
+                                 "lr_scale": self.lr_scale}
         for name, opt in self.task.optimizers.items():
             t, p = flatten_optimizer(f"optim.{name}", opt.state_dict())
             tensors.update(t)
@@ -148,6 +153,7 @@ class Engine:
         self.rng.set_state(tensors["rng.engine"])
         torch.set_rng_state(tensors["rng.torch"])
         self.step = int(plain["step"])
+        self.lr_scale = float(plain.get("lr_scale", 1.0))
         return self.step
 
     # ---- the loop ----------------------------------------------------------------------------
@@ -170,12 +176,12 @@ class Engine:
                         else "no checkpoint had been written yet")
                 raise TrainingDiverged(f"loss term {k} became {v} at step {self.step}; nothing was written for this "
                                        f"step and {kept}. Start a new run (another --out) with a lower --lr or "
-                                       "with --r1")
+                                       "with --r1, or let the run roll back by itself with --on-nan rollback")
         phase.optimizer.zero_grad(set_to_none=True)
         total.backward()
         factor = lr_factor(self.cfg.lr_decay, self.step, self.cfg.steps)
         for group in phase.optimizer.param_groups:
-            group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
+            group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor * self.lr_scale
         phase.optimizer.step()
         return logged
 
@@ -192,38 +198,63 @@ class Engine:
                    desc=self.run_dir.name, unit="step")
         last: dict[str, float] = {}
         t0 = time.perf_counter()
+        rollbacks = 0
         try:
             while self.step < cfg.steps:
                 out_of_time = bool(cfg.max_seconds) and time.perf_counter() - t0 >= cfg.max_seconds
                 if out_of_time and self.step > start:
                     self._finish_early(log, last, t0, start)
                     break
-                batch = task.sampler.next(self.rng, self.device)
-                values: dict[str, float] = {}
-                for phase in task.phases:
-                    if phase.active(self.step):
-                        values.update(self._run_phase(phase, batch))
-                if task.ema is not None:
-                    src, dst = task.ema
-                    # warm-up: early on the average follows the live weights closely
-                    beta = min(cfg.ema_beta, (1 + self.step) / (10 + self.step))
-                    update_ema(task.modules[src], task.modules[dst], beta)
-                self.step += 1
-                last.update(values)
-                bar.update(1)
-                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    bar.set_postfix({k.split("/", 1)[1]: f"{v:.3f}" for k, v in last.items()}, refresh=False)
-                    log.write(self.step, {**last, "time/sec_per_step": (time.perf_counter() - t0) / max(1, self.step - start)})
-                if task.evaluate is not None and cfg.eval_every and self.step % cfg.eval_every == 0:
-                    log.write(self.step, task.evaluate(self.step))
-                if task.preview is not None and (self.step % cfg.sample_every == 0 or self.step == cfg.steps):
-                    task.preview(self.run_dir, self.step)
-                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
-                    self.save_checkpoint()
+                try:
+                    self._step(log, last, t0, start, bar)
+                except TrainingDiverged as e:
+                    if cfg.on_nan != "rollback" or rollbacks >= MAX_ROLLBACKS or latest_step(self.state_dir) is None:
+                        raise
+                    rollbacks += 1
+                    self._roll_back(log, bar, e, rollbacks)
         finally:
             bar.close()
             log.close()
         return last
+
+    def _roll_back(self, log: MetricsLog, bar: Any, error: TrainingDiverged, count: int) -> None:
+        """--on-nan rollback: reload the last good checkpoint and go on from it at lower learning rates."""
+        scale = self.lr_scale * ROLLBACK_LR_FACTOR
+        self.resume()
+        self.lr_scale = scale
+        log.rewind(self.step)
+        log.write(self.step, {"nan/rollback_to_step": float(self.step), "nan/lr_scale": scale})
+        bar.n = self.step
+        bar.refresh()
+        warnings.warn(f"{str(error).split(';')[0]}; rolled back to the checkpoint of step {self.step} with the "
+                      f"learning rates at x{scale:g} (--on-nan rollback, {count} of {MAX_ROLLBACKS})")
+
+    def _step(self, log: MetricsLog, last: dict[str, float], t0: float, start: int, bar: Any) -> None:
+        """One training step, its logs, evaluation, grid and checkpoint."""
+        cfg, task = self.cfg, self.task
+        batch = task.sampler.next(self.rng, self.device)
+        values: dict[str, float] = {}
+        for phase in task.phases:
+            if phase.active(self.step):
+                values.update(self._run_phase(phase, batch))
+        if task.ema is not None:
+            src, dst = task.ema
+            # warm-up: early on the average follows the live weights closely
+            beta = min(cfg.ema_beta, (1 + self.step) / (10 + self.step))
+            update_ema(task.modules[src], task.modules[dst], beta)
+        self.step += 1
+        last.update(values)
+        bar.update(1)
+        if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+            bar.set_postfix({k.split("/", 1)[1]: f"{v:.3f}" for k, v in last.items()}, refresh=False)
+            log.write(self.step, {**last,
+                                  "time/sec_per_step": (time.perf_counter() - t0) / max(1, self.step - start)})
+        if task.evaluate is not None and cfg.eval_every and self.step % cfg.eval_every == 0:
+            log.write(self.step, task.evaluate(self.step))
+        if task.preview is not None and (self.step % cfg.sample_every == 0 or self.step == cfg.steps):
+            task.preview(self.run_dir, self.step)
+        if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+            self.save_checkpoint()
 
     def _finish_early(self, log: MetricsLog, last: dict[str, float], t0: float, start: int) -> None:
         """The time limit struck between steps: log, preview and checkpoint the step reached."""

@@ -13,6 +13,7 @@ from gantransfer.errors import ConfigError
 from gantransfer.typed import setting
 
 PRECISIONS = ("fp32", "bf16")
+ON_NAN = ("stop", "rollback")
 
 
 def require(cond: bool, message: str) -> None:
@@ -49,6 +50,8 @@ class EngineSettings:
     checkpoint_every: int = setting(500, "checkpoint (and export) every N steps")
     eval_every: int = setting(0, "evaluate every N steps during training (0: never)")
     progress: bool = setting(True, "show a progress bar")
+    on_nan: str = setting("stop", "when a loss or weight becomes NaN/inf: stop (the last checkpoint is kept), or "
+                                  "rollback (reload it and go on with the learning rates halved, up to 3 times)")
     max_seconds: float = setting(0.0, "stop after this many seconds of training, with a checkpoint (0: no limit; "
                                       "--resume goes on)")
 
@@ -69,5 +72,6 @@ class EngineSettings:
             require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         require(self.eval_every >= 0, f"eval_every must be >= 0 (0: never), got {self.eval_every}")
         require(self.max_seconds >= 0, f"max_seconds must be >= 0 (0: no limit), got {self.max_seconds}")
+        require(self.on_nan in ON_NAN, f"on_nan must be one of {', '.join(ON_NAN)}, got {self.on_nan!r}")
         require(self.lr_decay in LR_SCHEDULES,
                 f"lr_decay must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_decay!r}")

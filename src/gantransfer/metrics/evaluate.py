@@ -233,7 +233,12 @@ def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, 
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """All metrics of the generator in ``cfg.generator``; a JSON-ready dict."""
     device = resolve_device(cfg.device)
-    g, gcfg = load_generator(cfg.generator, device)
+    from gantransfer.deploy.runtime import is_exported, open_exported
+    if is_exported(cfg.generator):  # an exported file, run by its runtime (returns tensors on ``device``)
+        g = open_exported(cfg.generator)
+        gcfg = g.config
+    else:
+        g, gcfg = load_generator(cfg.generator, device)
     dataset = cfg.data or gcfg.dataset
     if not dataset:
         raise ConfigError("this generator does not record its data set; pass --data NAME")

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
     from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
 
-BUILTIN = {"dcgan": "gantransfer.models.dcgan", "mlp": "gantransfer.models.mlp", "minegan": "gantransfer.models.miner"}
+BUILTIN = {"dcgan": "gantransfer.models.dcgan", "mlp": "gantransfer.models.mlp", "minegan": "gantransfer.models.miner",
+           "stylegan2": "gantransfer.models.stylegan2"}
 _REGISTRY: dict[str, "ModelFamily"] = {}
 
 

@@ -46,15 +46,19 @@ def draw_inputs(cfg: GeneratorConfig, n: int, generator: torch.Generator,
 
 @torch.inference_mode()
 def generate(g: nn.Module, cfg: GeneratorConfig, n: int, seed: int = 0, batch_size: int = 500,
-             labels: torch.Tensor | None = None, device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``n`` samples (on CPU, float32) and their labels; deterministic for a given seed."""
+             labels: torch.Tensor | None = None, device: str | torch.device = "cpu", truncation_psi: float = 1.0,
+             noise_mode: str = "random") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``n`` samples (on CPU, float32) and their labels; deterministic for a given seed. ``truncation_psi`` and
+    ``noise_mode`` reach generators with a mapping network (StyleGAN2) only when not the defaults."""
+    styled = {} if (truncation_psi, noise_mode) == (1.0, "random") else {"truncation_psi": truncation_psi,
+                                                                         "noise_mode": noise_mode}
     rng = torch.Generator().manual_seed(seed)
     z, y = draw_inputs(cfg, n, rng, labels)
     out = []
     for i in range(0, n, batch_size):
         zi = z[i:i + batch_size].to(device)
         yi = None if y is None else y[i:i + batch_size].to(device)
-        out.append(g(zi, yi).float().cpu())
+        out.append(g(zi, yi, **styled).float().cpu())
     return torch.cat(out) if out else torch.empty(0, *cfg.sample_shape), y
 
 

@@ -20,7 +20,7 @@ RUN_ARTEFACTS = (RUN_MARKER, "generator", "discriminator", "state", "samples", "
                  "eval-cache")
 # Fields that may change between a run and its resume (they do not change the result).
 RESUMABLE_CHANGES = {"steps", "progress", "device", "log_every", "sample_every", "checkpoint_every", "eval_every",
-                     "eval_n", "out", "max_seconds"}
+                     "eval_n", "out", "max_seconds", "on_nan"}
 
 
 def recorded_command(run: Path) -> str | None:

@@ -12,6 +12,7 @@ from gantransfer.data import load_dataset
 from gantransfer.data.base import Dataset
 from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError, DataError
+from gantransfer.losses.lazy import regularisation_for
 from gantransfer.models.family import family
 from gantransfer.models.registry import (FusionRecord, GeneratorConfig, build_discriminator, build_generator,
                                          discriminator_config_for)
@@ -93,9 +94,12 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
                                  device=next(g_ema.parameters()).device)
         return {f"eval/{k}": v for k, v in res["metrics"].items()}
 
-    plan = RunPlan(command=command, settings=cfg, resolved=resolved, generator=gcfg, modules={"G": g, "D": d},
-                   optimizers={"G": g_opt, "D": d_opt},
-                   phases=gan_phases(g, d, g_opt, d_opt, cfg.adversarial_loss, cfg.r1),
+    reg = regularisation_for(gcfg, g, d, g_opt, d_opt, cfg.r1)  # families with lazy regularisation (stylegan2)
+    phases = gan_phases(g, d, g_opt, d_opt, cfg.adversarial_loss, 0.0 if reg else cfg.r1,
+                        extra_providers=reg.providers if reg else None) + (reg.phases if reg else [])
+    plan = RunPlan(command=command, settings=cfg, resolved=resolved, generator=gcfg,
+                   modules={"G": g, "D": d, **(reg.modules if reg else {})}, optimizers={"G": g_opt, "D": d_opt},
+                   phases=phases,
                    sampler=RealDataSampler(data, cfg.batch_size, gcfg.latent_dim, cfg.seed, cfg.conditional),
                    discriminator=dcfg, evaluate=periodic_eval if cfg.eval_every else None,
                    run_info={"train_samples": len(data)})

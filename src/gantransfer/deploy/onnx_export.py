@@ -1,0 +1,38 @@
+"""ONNX export of a generator: dynamic batch axis, named inputs and output, metadata written in afterwards."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gantransfer.models.registry import GeneratorConfig
+from gantransfer.deploy.graph import ExportModule, example_inputs, input_names
+from gantransfer.deploy.metadata import OUTPUT
+
+OPSET = 18  # the newest opset torch's TorchScript-based exporter writes without onnxscript
+
+
+def write_onnx(module: nn.Module, cfg: GeneratorConfig, path: str | Path, opset: int = OPSET) -> None:
+    """Trace ``module`` to ONNX at ``path`` with a dynamic batch axis on every input and the output."""
+    names = input_names(cfg)
+    wrapper = ExportModule(module, bool(cfg.num_classes)).eval()
+    axes = {n: {0: "batch"} for n in [*names, OUTPUT]}
+    # traced with autograd on (nothing is trained): a family that branches on it for sampling (MineGAN's
+    # per-source indexing) then takes its batch-wise path, which traces; the parity check confirms the function
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.enable_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(wrapper, example_inputs(cfg), str(path), input_names=names, output_names=[OUTPUT],
+                          dynamic_axes=axes, opset_version=opset, do_constant_folding=True, dynamo=False)
+
+
+def set_metadata(path: str | Path, metadata: dict[str, str]) -> None:
+    """Replace the ``metadata_props`` of the ONNX model at ``path`` (in place)."""
+    import onnx
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    for k, v in metadata.items():
+        model.metadata_props.add(key=k, value=v)
+    model.producer_name = "gantransfer"
+    onnx.save(model, str(path))

@@ -1,0 +1,147 @@
+"""Exported files as generators under the Generator contract (``models/contract.py``): an ONNX file run by
+onnxruntime, a TorchScript file run by torch.jit. No model code is needed: the config comes from the file."""
+from __future__ import annotations
+
+import json
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gantransfer.errors import CheckpointError, ConfigError
+from gantransfer.models.contract import ConfiguredGenerator
+from gantransfer.deploy.metadata import INPUT_LABEL, INPUT_Z, OUTPUT, TORCHSCRIPT_EXTRA, config_from_metadata
+
+
+def _is_torchscript(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as z:
+        return any(n.endswith(f"/extra/{TORCHSCRIPT_EXTRA}") for n in z.namelist())
+
+
+def is_exported(path: str | Path) -> bool:
+    """Whether ``path`` is a file to run with a runtime (an .onnx file, or a gantransfer TorchScript export)."""
+    p = Path(path)
+    return p.is_file() and (p.suffix.lower() == ".onnx" or _is_torchscript(p))
+
+
+def require_onnx() -> None:
+    """ConfigError with the install command unless onnx and onnxruntime are importable."""
+    import importlib.util
+    missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(f"ONNX export and runtime need {' and '.join(missing)}: pip install 'gantransfer[deploy]'")
+
+
+def session_options(threads: int | None = None, spin: bool = False):
+    """onnxruntime session options: quiet, ``threads`` intra-op threads (default: onnxruntime's), one inter-op,
+    no spinning between calls unless ``spin`` (the benchmark's back-to-back calls)."""
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.inter_op_num_threads = 1
+    if not spin:  # idle pool threads would otherwise spin and take the cores from torch between calls
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        so.intra_op_num_threads = threads
+    return so
+
+
+class OnnxGenerator(ConfiguredGenerator):
+    """An ONNX export run by onnxruntime (CPU): inputs ``z`` (N, latent_dim) float32 and, when conditional,
+    ``label`` (N,) int64; output ``image`` (N, *sample_shape)."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, spin: bool = False) -> None:
+        require_onnx()
+        import onnxruntime as ort
+        self.path = Path(path)
+        try:
+            self.session = ort.InferenceSession(str(self.path), session_options(threads, spin),
+                                                providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types for unreadable models
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CheckpointError(f"{self.path} is not a readable ONNX model ({first[:200]}). Re-export it with "
+                                  "`gantransfer export RUN --format onnx --out FILE`") from None
+        self.config = config_from_metadata(self.session.get_modelmeta().custom_metadata_map, str(self.path))
+        self._check_signature()
+
+    def _check_signature(self) -> None:
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = [o.name for o in self.session.get_outputs()]
+        expected = [INPUT_Z, INPUT_LABEL] if self.config.num_classes else [INPUT_Z]
+        problems = []
+        if sorted(inputs) != sorted(expected):
+            problems.append(f"inputs {sorted(inputs)} (expected {expected})")
+        elif inputs[INPUT_Z].type != "tensor(float)" or (
+                isinstance(inputs[INPUT_Z].shape[-1], int) and inputs[INPUT_Z].shape[-1] != self.latent_dim):
+            problems.append(f"input z of type {inputs[INPUT_Z].type} and shape {inputs[INPUT_Z].shape} "
+                            f"(expected float32 (N, {self.latent_dim}))")
+        elif self.config.num_classes and inputs[INPUT_LABEL].type != "tensor(int64)":
+            problems.append(f"input label of type {inputs[INPUT_LABEL].type} (expected int64 (N,))")
+        if OUTPUT not in outputs:
+            problems.append(f"outputs {outputs} (expected {OUTPUT!r})")
+        if problems:
+            raise CheckpointError(f"{self.path} has unexpected " + "; ".join(problems) + ". A gantransfer export "
+                                  "has inputs z (and label when conditional) and output image; re-export it with "
+                                  "`gantransfer export`")
+
+    def run_numpy(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """One forward pass on numpy arrays (no torch conversion: the benchmark's path)."""
+        feeds = {INPUT_Z: z}
+        if self.config.num_classes:
+            feeds[INPUT_LABEL] = labels
+        return self.session.run([OUTPUT], feeds)[0]
+
+    def __call__(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.config.num_classes and labels is None:
+            raise ValueError("this generator is class-conditional: pass labels")
+        zn = z.detach().to("cpu", torch.float32).contiguous().numpy()
+        yn = None if labels is None else labels.detach().to("cpu", torch.int64).contiguous().numpy()
+        return torch.from_numpy(self.run_numpy(zn, yn)).to(z.device)
+
+
+class TorchScriptGenerator(ConfiguredGenerator):
+    """A TorchScript export run by torch.jit (no Python model code; the archive holds code and tensors)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        extra = {TORCHSCRIPT_EXTRA: ""}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated, and still works
+                self.module = torch.jit.load(str(self.path), map_location="cpu", _extra_files=extra).eval()
+        except RuntimeError as e:
+            raise CheckpointError(f"{self.path} is not a readable TorchScript export ({str(e).splitlines()[0]}). "
+                                  "Re-export it with `gantransfer export RUN --format torchscript --out FILE`") from None
+        try:
+            meta = json.loads(extra[TORCHSCRIPT_EXTRA] or "{}")
+        except json.JSONDecodeError:
+            meta = {}
+        self.config = config_from_metadata(meta, str(self.path))
+
+    @torch.inference_mode()
+    def __call__(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.config.num_classes and labels is None:
+            raise ValueError("this generator is class-conditional: pass labels")
+        args = (z.float(), labels.long()) if self.config.num_classes else (z.float(),)
+        # the frozen graph runs as it is: the profiling executor's re-specialisation per batch size costs
+        # seconds and gains nothing on these graphs of large kernels
+        with torch.jit.optimized_execution(False):
+            return self.module(*args)
+
+
+def open_exported(path: str | Path, threads: int | None = None) -> OnnxGenerator | TorchScriptGenerator:
+    """The runtime generator of an exported file (.onnx: onnxruntime; a TorchScript archive: torch.jit)."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{p} does not exist; give an exported .onnx or TorchScript file")
+    if p.suffix.lower() == ".onnx":
+        return OnnxGenerator(p, threads)
+    if _is_torchscript(p):
+        return TorchScriptGenerator(p)
+    raise CheckpointError(f"{p} is neither an .onnx file nor a gantransfer TorchScript export; export one with "
+                          "`gantransfer export RUN --format onnx|torchscript --out FILE`")

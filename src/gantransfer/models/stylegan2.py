@@ -1,0 +1,433 @@
+"""StyleGAN2 (Karras et al. 2020) in plain PyTorch: mapping network, modulated/demodulated convolutions, noise
+inputs, skip toRGB, residual discriminator with minibatch standard deviation, truncation, class conditioning.
+
+Calling convention (the StyleGAN one): ``g(z, labels, truncation_psi=1.0, noise_mode="random")``;
+``g.mapping(z, labels, truncation_psi=...)`` gives W (N, num_ws, w_dim) and ``g.synthesis(ws, noise_mode=...)``
+images. ``noise_mode``: ``random`` (fresh noise; in eval mode seeded from the batch's W, see ``eval_noise_rng``),
+``const`` (the stored noise buffers) or ``none``.
+
+Channels at feature resolution r: ``min(channel_max, channel_base * width / r)`` -- ``width`` is the channel
+multiplier (rosinality's ``channel_multiplier``; NVlabs' ``channel_base`` is 16384 x width).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gantransfer.errors import ConfigError
+from gantransfer.models.family import Capabilities, ModelFamily, register
+from gantransfer.models.stylegan2_ops import (bias_act, conv2d_resample, modulated_conv2d, normalize_2nd_moment,
+                                              setup_filter, upsample2d)
+
+if TYPE_CHECKING:
+    from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
+
+NOISE_MODES = ("random", "const", "none")
+MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
+
+
+def check_noise_mode(noise_mode: str) -> None:
+    """ConfigError unless ``noise_mode`` is random, const or none."""
+    if noise_mode not in NOISE_MODES:
+        raise ConfigError(f"unknown noise mode {noise_mode!r}; choose one of {', '.join(NOISE_MODES)}")
+
+
+def channels_at(r: int, width: float, channel_base: int = 16384, channel_max: int = 512) -> int:
+    """Feature channels at spatial size ``r``."""
+    return max(1, min(channel_max, int(channel_base * width) // r))
+
+
+def check_resolution(resolution: int) -> None:
+    """ValueError unless ``resolution`` is a power of two in [16, 1024]."""
+    if not isinstance(resolution, int) or not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION \
+            or resolution & (resolution - 1):
+        raise ValueError(f"StyleGAN2 resolution must be a power of two from {MIN_RESOLUTION} to {MAX_RESOLUTION}, "
+                         f"got {resolution}")
+
+
+# ---- layers -------------------------------------------------------------------------------------------------
+
+
+class EqualLinear(nn.Module):
+    """Fully connected layer with equalised learning rate: weight N(0, 1/lr_mul^2), used times lr_mul/sqrt(in)."""
+
+    def __init__(self, in_features: int, out_features: int, bias_init: float = 0.0, lr_mul: float = 1.0,
+                 activation: str = "linear") -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init)))
+        self.weight_gain, self.lr_mul, self.activation = lr_mul / math.sqrt(in_features), lr_mul, activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w, b = self.weight * self.weight_gain, self.bias * self.lr_mul
+        if self.activation == "linear":
+            return torch.addmm(b.unsqueeze(0), x, w.t())
+        return bias_act(x.matmul(w.t()), b, self.activation)
+
+
+class EqualConv2d(nn.Module):
+    """Convolution with equalised learning rate, optional 2x downsampling (blur first), bias + activation."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
+                 activation: str = "lrelu", down: int = 1, conv_clamp: float | None = None) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size ** 2)
+        self.activation, self.down, self.conv_clamp = activation, down, conv_clamp
+        self.register_buffer("resample_filter", setup_filter(), persistent=False)
+
+    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+        x = conv2d_resample(x, self.weight * self.weight_gain, self.resample_filter, self.down)
+        act_gain = (math.sqrt(2) if self.activation == "lrelu" else 1.0) * gain
+        clamp = self.conv_clamp * gain if self.conv_clamp else None
+        return bias_act(x, self.bias, self.activation, gain=act_gain, clamp=clamp)
+
+
+class MappingNetwork(nn.Module):
+    """z [+ one-hot label embedding] -> W: normalised inputs, ``layers`` equalised FC layers (lr multiplier).
+
+    ``w_avg`` tracks the mean W during training (the truncation centre)."""
+
+    def __init__(self, z_dim: int, num_classes: int, w_dim: int, num_ws: int | None, layers: int = 8,
+                 lr_mul: float = 0.01, w_avg_beta: float | None = 0.995) -> None:
+        super().__init__()
+        self.z_dim, self.num_classes, self.w_dim, self.num_ws = z_dim, num_classes, w_dim, num_ws
+        self.w_avg_beta = w_avg_beta
+        embed = w_dim if num_classes else 0
+        if num_classes:
+            self.embed = EqualLinear(num_classes, embed)
+        dims = [z_dim + embed] + [w_dim] * layers
+        self.fc = nn.ModuleList(EqualLinear(dims[k], dims[k + 1], lr_mul=lr_mul, activation="lrelu")
+                                for k in range(layers))
+        if w_avg_beta is not None:
+            self.register_buffer("w_avg", torch.zeros(w_dim))
+
+    def one_hot(self, labels: torch.Tensor | None, n: int) -> torch.Tensor:
+        if labels is None:
+            raise ConfigError("this StyleGAN2 generator is class-conditional: pass labels")
+        if labels.dim() == 2:  # already one-hot (NVlabs' ``c``)
+            return labels.float()
+        return F.one_hot(labels.long(), self.num_classes).float().reshape(n, self.num_classes)
+
+    def forward(self, z: torch.Tensor | None, labels: torch.Tensor | None = None, truncation_psi: float = 1.0,
+                truncation_cutoff: int | None = None, update_w_avg: bool = True) -> torch.Tensor:
+        parts = []
+        if self.z_dim:
+            parts.append(normalize_2nd_moment(z.float()))
+        if self.num_classes:
+            n = z.shape[0] if z is not None else labels.shape[0]
+            parts.append(normalize_2nd_moment(self.embed(self.one_hot(labels, n))))
+        x = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
+        for layer in self.fc:
+            x = layer(x)
+        if self.w_avg_beta is not None and self.training and update_w_avg:
+            with torch.no_grad():
+                self.w_avg.copy_(x.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
+        if self.num_ws is not None:
+            x = x.unsqueeze(1).repeat(1, self.num_ws, 1)
+        if truncation_psi != 1:
+            cut = self.num_ws if truncation_cutoff is None else truncation_cutoff
+            x = torch.cat([self.w_avg.lerp(x[:, :cut], truncation_psi), x[:, cut:]], 1)
+        return x
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 convolution (optionally 2x upsampling), noise input, bias + leaky ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: int = 1,
+                 use_noise: bool = True, conv_clamp: float | None = None) -> None:
+        super().__init__()
+        self.resolution, self.up, self.use_noise, self.conv_clamp = resolution, up, use_noise, conv_clamp
+        self.affine = EqualLinear(w_dim, in_channels, bias_init=1)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        if use_noise:
+            self.noise_strength = nn.Parameter(torch.zeros(()))
+            self.register_buffer("noise_const", torch.randn(resolution, resolution))
+        self.register_buffer("resample_filter", setup_filter(), persistent=False)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
+                rng: torch.Generator | None = None) -> torch.Tensor:
+        x = modulated_conv2d(x, self.weight, self.affine(w), up=self.up, f=self.resample_filter)
+        if self.use_noise and noise_mode == "random":
+            x = x + torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device,
+                                dtype=x.dtype, generator=rng) * self.noise_strength
+        elif self.use_noise and noise_mode == "const":
+            x = x + self.noise_const * self.noise_strength
+        return bias_act(x, self.bias, "lrelu", clamp=self.conv_clamp)
+
+
+class ToRGB(nn.Module):
+    """Modulated 1x1 convolution to image channels, without demodulation."""
+
+    def __init__(self, in_channels: int, img_channels: int, w_dim: int, conv_clamp: float | None = None) -> None:
+        super().__init__()
+        self.affine = EqualLinear(w_dim, in_channels, bias_init=1)
+        self.weight = nn.Parameter(torch.randn(img_channels, in_channels, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(img_channels))
+        self.weight_gain, self.conv_clamp = 1 / math.sqrt(in_channels), conv_clamp
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        x = modulated_conv2d(x, self.weight, self.affine(w) * self.weight_gain, demodulate=False)
+        return bias_act(x, self.bias, "linear", clamp=self.conv_clamp)
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution of the synthesis network: [upsampling conv0,] conv1, toRGB added to the upsampled image."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
+                 use_noise: bool = True, conv_clamp: float | None = None) -> None:
+        super().__init__()
+        self.resolution = resolution
+        if in_channels:
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, 2, use_noise, conv_clamp)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, 1, use_noise, conv_clamp)
+        self.torgb = ToRGB(out_channels, img_channels, w_dim, conv_clamp)
+        self.num_conv = 2 if in_channels else 1
+        self.register_buffer("resample_filter", setup_filter(), persistent=False)
+
+    def forward(self, x: torch.Tensor, img: torch.Tensor | None, ws: torch.Tensor, noise_mode: str,
+                rng: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        k = 0
+        if self.num_conv == 2:
+            x = self.conv0(x, ws[:, 0], noise_mode, rng)
+            k = 1
+        x = self.conv1(x, ws[:, k], noise_mode, rng)
+        y = self.torgb(x, ws[:, k + 1])
+        img = y if img is None else upsample2d(img, self.resample_filter) + y
+        return x, img
+
+
+def eval_noise_rng(ws: torch.Tensor) -> torch.Generator:
+    """The random generator of ``noise_mode="random"`` outside training: seeded from the batch's W, so sampling is
+    a function of its inputs (``generate(seed=...)`` repeats exactly) and never draws from torch's global RNG (a
+    preview or evaluation mid-run leaves the training stream, and so exact resume, untouched)."""
+    digest = hashlib.blake2b(ws.detach().float().cpu().numpy().tobytes(), digest_size=8).digest()
+    return torch.Generator(device=ws.device).manual_seed(int.from_bytes(digest, "little") >> 1)
+
+
+class SynthesisNetwork(nn.Module):
+    """W (N, num_ws, w_dim) -> images: a learned 4x4 constant, then one block per resolution up to ``resolution``."""
+
+    def __init__(self, w_dim: int, resolution: int, img_channels: int, width: float, channel_base: int = 16384,
+                 channel_max: int = 512, use_noise: bool = True, conv_clamp: float | None = None) -> None:
+        super().__init__()
+        self.w_dim, self.resolution = w_dim, resolution
+        sizes = [2 ** k for k in range(2, int(math.log2(resolution)) + 1)]
+        ch = {r: channels_at(r, width, channel_base, channel_max) for r in sizes}
+        self.const = nn.Parameter(torch.randn(ch[4], 4, 4))
+        self.blocks = nn.ModuleList(
+            SynthesisBlock(ch[r // 2] if r > 4 else 0, ch[r], w_dim, r, img_channels, use_noise, conv_clamp)
+            for r in sizes)
+        self.num_ws = 2 * len(sizes)
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "random", features: list | None = None) -> torch.Tensor:
+        check_noise_mode(noise_mode)
+        if ws.dim() != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
+            raise ConfigError(f"synthesis takes W of shape (N, {self.num_ws}, {self.w_dim}), got {tuple(ws.shape)}")
+        x = self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)
+        rng = eval_noise_rng(ws) if noise_mode == "random" and not self.training else None
+        img, k = None, 0
+        for block in self.blocks:
+            x, img = block(x, img, ws[:, k:k + block.num_conv + 1], noise_mode, rng)
+            k += block.num_conv
+            if features is not None and block.resolution < self.resolution:
+                features.append(x)
+        return img
+
+
+class StyleGAN2Generator(nn.Module):
+    """z (N, latent_dim) [+ labels (N,)] -> images (N, C, R, R), roughly in [-1, 1]."""
+
+    def __init__(self, latent_dim: int, resolution: int, channels: int, width: float = 1.0, num_classes: int = 0,
+                 w_dim: int = 512, mapping_layers: int = 8, mapping_lr_mul: float = 0.01, channel_base: int = 16384,
+                 channel_max: int = 512, use_noise: bool = True, conv_clamp: float | None = None,
+                 w_avg_beta: float = 0.995) -> None:
+        super().__init__()
+        check_resolution(resolution)
+        self.latent_dim, self.resolution, self.channels, self.num_classes = latent_dim, resolution, channels, num_classes
+        self.w_dim = w_dim
+        self.synthesis = SynthesisNetwork(w_dim, resolution, channels, width, channel_base, channel_max, use_noise,
+                                          conv_clamp)
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = MappingNetwork(latent_dim, num_classes, w_dim, self.num_ws, mapping_layers, mapping_lr_mul,
+                                      w_avg_beta)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation_psi: float = 1.0,
+                noise_mode: str = "random", truncation_cutoff: int | None = None) -> torch.Tensor:
+        check_noise_mode(noise_mode)
+        return self.synthesis(self.mapping(z, labels, truncation_psi, truncation_cutoff), noise_mode)
+
+    def forward_features(self, z: torch.Tensor, labels: torch.Tensor | None = None
+                         ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Images and the activations of every block below the output resolution (4x4, 8x8, ...)."""
+        feats: list[torch.Tensor] = []
+        img = self.synthesis(self.mapping(z, labels), "random", feats)
+        return img, feats
+
+    def mixed_ws(self, z: torch.Tensor, z2: torch.Tensor, labels: torch.Tensor | None, prob: float) -> torch.Tensor:
+        """Style mixing: W of ``z``, switched to W of ``z2`` from a random layer on, with probability ``prob``."""
+        ws = self.mapping(z, labels)
+        if prob <= 0:
+            return ws
+        cutoff = torch.randint(1, self.num_ws, (), device=ws.device)
+        if float(torch.rand(())) >= prob:
+            cutoff = torch.full_like(cutoff, self.num_ws)
+        ws2 = self.mapping(z2, labels, update_w_avg=False)
+        keep = torch.arange(self.num_ws, device=ws.device)[None, :, None] < cutoff
+        return torch.where(keep, ws, ws2)
+
+
+# ---- discriminator ----------------------------------------------------------------------------------------
+
+
+class DiscriminatorBlock(nn.Module):
+    """Residual block: [fromRGB,] conv0, conv1 (2x down), 1x1 skip (2x down); the two paths summed / sqrt 2."""
+
+    def __init__(self, in_channels: int, tmp_channels: int, out_channels: int, img_channels: int,
+                 conv_clamp: float | None = None) -> None:
+        super().__init__()
+        if not in_channels:
+            self.fromrgb = EqualConv2d(img_channels, tmp_channels, 1, conv_clamp=conv_clamp)
+        self.conv0 = EqualConv2d(tmp_channels, tmp_channels, 3, conv_clamp=conv_clamp)
+        self.conv1 = EqualConv2d(tmp_channels, out_channels, 3, down=2, conv_clamp=conv_clamp)
+        self.skip = EqualConv2d(tmp_channels, out_channels, 1, bias=False, activation="linear", down=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if hasattr(self, "fromrgb"):
+            x = self.fromrgb(x)
+        y = self.skip(x, gain=math.sqrt(0.5))
+        return y + self.conv1(self.conv0(x), gain=math.sqrt(0.5))
+
+
+def minibatch_stddev(x: torch.Tensor, group_size: int = 4, num_channels: int = 1) -> torch.Tensor:
+    """Append the mean standard deviation over groups of samples as ``num_channels`` feature maps.
+
+    The group is ``group_size`` or, when that does not divide the batch, its largest divisor below it."""
+    n, c, h, w = x.shape
+    g = min(group_size, n)
+    while n % g:
+        g -= 1
+    y = x.reshape(g, -1, num_channels, c // num_channels, h, w)
+    y = (y - y.mean(0)).square().mean(0).add(1e-8).sqrt().mean(dim=(2, 3, 4))
+    y = y.reshape(-1, num_channels, 1, 1).repeat(g, 1, h, w)
+    return torch.cat([x, y], 1)
+
+
+class StyleGAN2Discriminator(nn.Module):
+    """images (N, C, R, R) [+ labels] -> logits (N,): residual blocks down to 4x4, minibatch stddev, conv, two FC
+    layers; with classes, the output is projected on a mapped label embedding (as NVlabs' conditional D)."""
+
+    def __init__(self, resolution: int, channels: int, width: float = 1.0, num_classes: int = 0,
+                 channel_base: int = 16384, channel_max: int = 512, mbstd_group: int = 4, mbstd_channels: int = 1,
+                 conv_clamp: float | None = None, mapping_layers: int = 8) -> None:
+        super().__init__()
+        check_resolution(resolution)
+        self.num_classes = num_classes
+        sizes = [2 ** k for k in range(int(math.log2(resolution)), 2, -1)]
+        ch = {r: channels_at(r, width, channel_base, channel_max) for r in sizes + [4]}
+        self.blocks = nn.ModuleList(DiscriminatorBlock(ch[r] if r < resolution else 0, ch[r], ch[r // 2], channels,
+                                                       conv_clamp) for r in sizes)
+        self.mbstd_group, self.mbstd_channels = mbstd_group, mbstd_channels
+        c4 = ch[4]
+        self.conv = EqualConv2d(c4 + mbstd_channels, c4, 3, conv_clamp=conv_clamp)
+        self.fc = EqualLinear(c4 * 16, c4, activation="lrelu")
+        self.out = EqualLinear(c4, c4 if num_classes else 1)
+        if num_classes:
+            self.mapping = MappingNetwork(0, num_classes, c4, None, mapping_layers, w_avg_beta=None)
+        self.cmap_dim = c4
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Feature maps after every residual block (for perceptual and feature-matching losses)."""
+        feats = []
+        for block in self.blocks:
+            x = block(x)
+            feats.append(x)
+        return feats
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.features(x)[-1]
+        if self.mbstd_channels:
+            x = minibatch_stddev(x, self.mbstd_group, self.mbstd_channels)
+        x = self.out(self.fc(self.conv(x).flatten(1)))
+        if self.num_classes:
+            cmap = self.mapping(None, labels)
+            x = (x * cmap).sum(1, keepdim=True) / math.sqrt(self.cmap_dim)
+        return x.squeeze(1)
+
+
+# ---- the family -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StyleGAN2Options:
+    """StyleGAN2 settings beyond the shared config (``width`` is the channel multiplier)."""
+
+    w_dim: int = 512                # size of W (rosinality's style_dim)
+    mapping_layers: int = 8         # depth of the mapping network (rosinality's n_mlp)
+    mapping_lr_mul: float = 0.01    # learning-rate multiplier of the mapping network
+    channel_base: int = 16384       # channels at resolution r: min(channel_max, channel_base * width / r)
+    channel_max: int = 512          # channel cap (small students: e.g. 64)
+    use_noise: bool = True          # per-layer noise inputs
+    conv_clamp: float = 0.0         # clamp conv outputs to +-conv_clamp (0: off; NVlabs' configs use 256)
+    mbstd_group: int = 4            # discriminator's minibatch-stddev group size
+    mbstd_channels: int = 1         # minibatch-stddev feature maps (0: off)
+    style_mixing: float = 0.9       # training: probability of mixing two latents' styles
+    r1_every: int = 16              # lazy regularisation: R1 every N steps (weight scaled by N)
+    pl_weight: float = 2.0          # path-length regularisation weight (0: off)
+    pl_every: int = 4               # path-length penalty every N steps (weight scaled by N)
+    pl_batch_shrink: int = 2        # path-length batch = batch / shrink
+    pl_decay: float = 0.01          # decay of the path-length running mean
+
+
+def _validate(cfg: "GeneratorConfig") -> None:
+    o = cfg.options
+    check_resolution(cfg.resolution)
+    for name in ("w_dim", "mapping_layers", "channel_base", "channel_max", "mbstd_group", "r1_every", "pl_every",
+                 "pl_batch_shrink"):
+        if getattr(o, name) < 1:
+            raise ValueError(f"stylegan2 option {name} must be >= 1, got {getattr(o, name)}")
+    if not 0 <= o.style_mixing <= 1 or o.pl_weight < 0 or o.conv_clamp < 0 or o.mbstd_channels < 0:
+        raise ValueError("stylegan2 options: style_mixing in [0, 1]; pl_weight, conv_clamp, mbstd_channels >= 0")
+    if o.mapping_lr_mul <= 0 or not 0 < o.pl_decay <= 1:
+        raise ValueError("stylegan2 options: mapping_lr_mul > 0 and pl_decay in (0, 1]")
+
+
+def generator_kwargs(cfg: "GeneratorConfig") -> dict:
+    """Constructor arguments of the generator for ``cfg``."""
+    o = cfg.options
+    return dict(latent_dim=cfg.latent_dim, resolution=cfg.resolution, channels=cfg.channels, width=cfg.width,
+                num_classes=cfg.num_classes, w_dim=o.w_dim, mapping_layers=o.mapping_layers,
+                mapping_lr_mul=o.mapping_lr_mul, channel_base=o.channel_base, channel_max=o.channel_max,
+                use_noise=o.use_noise, conv_clamp=o.conv_clamp or None)
+
+
+def _build_generator(cfg: "GeneratorConfig") -> StyleGAN2Generator:
+    return StyleGAN2Generator(**generator_kwargs(cfg))
+
+
+def _build_discriminator(cfg: "DiscriminatorConfig") -> StyleGAN2Discriminator:
+    o = StyleGAN2Options()
+    return StyleGAN2Discriminator(cfg.resolution, cfg.channels, cfg.width, cfg.num_classes, o.channel_base,
+                                  o.channel_max, o.mbstd_group, o.mbstd_channels)
+
+
+def _feature_resolutions(cfg: "GeneratorConfig") -> list[int]:
+    return [2 ** k for k in range(2, int(math.log2(cfg.resolution)))]
+
+
+FAMILY = register(ModelFamily(
+    name="stylegan2", kind="image", options=StyleGAN2Options,
+    capabilities=Capabilities(labels=True, feature_taps=True, discriminator_blocks=True, discriminator_features=True,
+                              noise_inputs=True, mapping_network=True),
+    build_generator=_build_generator, build_discriminator=_build_discriminator, validate=_validate,
+    feature_resolutions=_feature_resolutions,
+    description="StyleGAN2 (Karras et al. 2020): mapping network, modulated convolutions, noise, skip toRGB, "
+                "residual discriminator; channel multiplier = width"))

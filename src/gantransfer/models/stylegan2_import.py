@@ -1,0 +1,421 @@
+"""Importers of StyleGAN2 checkpoints onto the ``stylegan2`` family, image for image.
+
+- rosinality/stylegan2-pytorch ``.pt``: the converted layout (``g_ema``, optional ``latent_avg``, ``g``, ``d``) and
+  the one its ``train.py`` writes (``g``, ``d``, ``g_ema``, optimizers, ``args`` as an argparse Namespace), read
+  with ``torch.load(weights_only=True)`` and only ``argparse.Namespace`` allow-listed;
+- NVlabs/stylegan2-ada-pytorch ``.pkl`` network pickles, read by ``stylegan2_pickle.RestrictedUnpickler``.
+
+Resolution, W size, mapping depth, channel multiplier and cap are inferred from the tensors (and checked against
+``args`` when present); every tensor is checked against the rebuilt network, naming the layer that differs.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from gantransfer.errors import CheckpointError
+from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.stylegan2_ops import setup_filter
+
+ROSINALITY_G_KEYS = ("style.1.weight", "input.input", "conv1.conv.weight", "to_rgb1.conv.weight")
+ROSINALITY_D_KEYS = ("convs.0.0.weight", "final_conv.0.weight", "final_linear.0.weight")
+
+
+@dataclass
+class Imported:
+    """An imported generator (eval mode), its config, and its discriminator when the file has one."""
+
+    generator: nn.Module
+    config: GeneratorConfig
+    discriminator: nn.Module | None = None
+    discriminator_config: DiscriminatorConfig | None = None
+    notes: tuple[str, ...] = ()
+
+
+# ---- shared -------------------------------------------------------------------------------------------------
+
+
+def _width_of(ch: dict[int, int], resolution: int, channel_base: int = 16384) -> tuple[float, int]:
+    """(channel multiplier, channel cap) that reproduce the per-resolution channels ``ch``: the cap is the widest
+    layer, the multiplier is read at the first resolution below the cap (when every layer is at the cap, as at
+    32 px and below, any multiplier fits: the smallest one >= 1/16 that keeps the last layer at the cap)."""
+    cap = max(ch.values())
+    below = [r for r in sorted(ch) if ch[r] < cap]
+    if below:
+        return ch[below[0]] * below[0] / channel_base, cap
+    return max(cap * resolution / channel_base, 1 / 16), cap
+
+
+def _load_into(module: nn.Module, state: dict[str, torch.Tensor], path: Path, what: str) -> None:
+    """Copy ``state`` into ``module``, naming the first layers whose shapes differ or that are missing."""
+    expected = module.state_dict()
+    bad = [f"{k}: file {tuple(state[k].shape)} vs expected {tuple(v.shape)}" for k, v in expected.items()
+           if k in state and state[k].shape != v.shape]
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    if bad or missing or extra:
+        detail = "; ".join(bad[:3]) or (f"missing {', '.join(missing[:4])}" if missing else
+                                       f"unexpected {', '.join(extra[:4])}")
+        raise CheckpointError(f"{path}: the {what} does not fit the inferred StyleGAN2 layout ({detail})")
+    bad_values = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad_values:
+        raise CheckpointError(f"{path}: the {what} holds NaN/inf in {', '.join(bad_values[:3])}")
+    module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+
+
+def _check_filter(kernel: torch.Tensor, layer: str, path: Path, scale: float = 1.0) -> None:
+    f = setup_filter()
+    want = (f[:, None] * f[None, :]) * scale
+    k = kernel.float().reshape(want.shape) if kernel.numel() == want.numel() else None
+    if k is None or (k - want).abs().max() > 1e-6:
+        raise CheckpointError(f"{path}: layer {layer} uses a resampling filter other than [1, 3, 3, 1]; "
+                              "not supported")
+
+
+def mean_w(g: nn.Module, labels: torch.Tensor | None = None, n: int = 4096, seed: int = 0) -> torch.Tensor:
+    """Mean W over ``n`` seeded latents (the truncation centre when a file stores none)."""
+    z = torch.randn(n, g.latent_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return g.mapping(z, labels)[:, 0].mean(0)
+
+
+# ---- rosinality ---------------------------------------------------------------------------------------------
+
+
+def read_rosinality(path: Path) -> dict[str, Any]:
+    """The checkpoint dict, through the weights-only loader with argparse.Namespace allow-listed."""
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"{path} cannot be read as a weights-only PyTorch checkpoint "
+                              f"({str(e).splitlines()[0][:300]})") from None
+    return obj
+
+
+def looks_like_rosinality(obj: Any) -> bool:
+    """Whether a loaded checkpoint holds a rosinality StyleGAN2 generator."""
+    if not isinstance(obj, dict):
+        return False
+    sd = obj.get("g_ema", obj.get("g", obj))
+    return isinstance(sd, dict) and all(k in sd for k in ROSINALITY_G_KEYS)
+
+
+def _rosinality_layout(sd: dict[str, torch.Tensor], path: Path) -> tuple[int, int, int, dict[int, int]]:
+    """(resolution, w_dim, mapping layers, channels per resolution) from the tensors."""
+    n_mlp = sum(1 for k in sd if k.startswith("style.") and k.endswith(".weight"))
+    w_dim = int(sd["style.1.weight"].shape[0])
+    n_up = sum(1 for k in sd if k.startswith("convs.") and k.endswith(".conv.weight")) // 2
+    resolution = 4 * 2 ** n_up
+    ch = {4: int(sd["conv1.conv.weight"].shape[1])}
+    for b in range(1, n_up + 1):
+        ch[4 * 2 ** b] = int(sd[f"convs.{2 * b - 1}.conv.weight"].shape[1])
+    return resolution, w_dim, n_mlp, ch
+
+
+def _layer(sd: dict, src: str, noise: str | None) -> dict[str, torch.Tensor]:
+    out = {"weight": sd[f"{src}.conv.weight"][0], "affine.weight": sd[f"{src}.conv.modulation.weight"],
+           "affine.bias": sd[f"{src}.conv.modulation.bias"], "bias": sd[f"{src}.activate.bias"],
+           "noise_strength": sd[f"{src}.noise.weight"].reshape(())}
+    if noise is not None:
+        out["noise_const"] = sd[noise][0, 0]
+    return out
+
+
+def rosinality_generator_state(sd: dict[str, torch.Tensor], n_mlp: int, n_up: int, path: Path
+                               ) -> dict[str, torch.Tensor]:
+    """rosinality Generator state dict -> stylegan2 family state dict (w_avg left to the caller)."""
+    out: dict[str, torch.Tensor] = {"synthesis.const": sd["input.input"][0]}
+    for i in range(n_mlp):
+        out[f"mapping.fc.{i}.weight"], out[f"mapping.fc.{i}.bias"] = sd[f"style.{i + 1}.weight"], sd[f"style.{i + 1}.bias"]
+    for b in range(n_up + 1):
+        pre = f"synthesis.blocks.{b}."
+        if b == 0:
+            layers = {"conv1": ("conv1", "noises.noise_0")}
+            rgb = "to_rgb1"
+        else:
+            layers = {"conv0": (f"convs.{2 * b - 2}", f"noises.noise_{2 * b - 1}"),
+                      "conv1": (f"convs.{2 * b - 1}", f"noises.noise_{2 * b}")}
+            rgb = f"to_rgbs.{b - 1}"
+            _check_filter(sd[f"convs.{2 * b - 2}.conv.blur.kernel"], f"convs.{2 * b - 2}", path, 4.0)
+            _check_filter(sd[f"{rgb}.upsample.kernel"], f"{rgb}.upsample", path, 4.0)
+        for name, (src, noise) in layers.items():
+            for k, v in _layer(sd, src, noise if noise in sd else None).items():
+                out[pre + f"{name}.{k}"] = v
+        out[pre + "torgb.weight"] = sd[f"{rgb}.conv.weight"][0]
+        out[pre + "torgb.affine.weight"] = sd[f"{rgb}.conv.modulation.weight"]
+        out[pre + "torgb.affine.bias"] = sd[f"{rgb}.conv.modulation.bias"]
+        out[pre + "torgb.bias"] = sd[f"{rgb}.bias"].reshape(-1)
+    return out
+
+
+def rosinality_discriminator_state(sd: dict[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+    """rosinality Discriminator state dict -> stylegan2 family state dict."""
+    out = {"blocks.0.fromrgb.weight": sd["convs.0.0.weight"], "blocks.0.fromrgb.bias": sd["convs.0.1.bias"],
+           "conv.weight": sd["final_conv.0.weight"], "conv.bias": sd["final_conv.1.bias"],
+           "fc.weight": sd["final_linear.0.weight"], "fc.bias": sd["final_linear.0.bias"],
+           "out.weight": sd["final_linear.1.weight"], "out.bias": sd["final_linear.1.bias"]}
+    j = 1
+    while f"convs.{j}.conv1.0.weight" in sd:
+        pre, src = f"blocks.{j - 1}.", f"convs.{j}."
+        _check_filter(sd[src + "conv2.0.kernel"], src + "conv2", path)
+        out.update({pre + "conv0.weight": sd[src + "conv1.0.weight"], pre + "conv0.bias": sd[src + "conv1.1.bias"],
+                    pre + "conv1.weight": sd[src + "conv2.1.weight"], pre + "conv1.bias": sd[src + "conv2.2.bias"],
+                    pre + "skip.weight": sd[src + "skip.1.weight"]})
+        j += 1
+    return out
+
+
+def import_rosinality(path: str | Path, obj: dict[str, Any] | None = None, dataset: str = "") -> Imported:
+    """A rosinality/stylegan2-pytorch checkpoint (converted or train.py layout) as a stylegan2 generator."""
+    p = Path(path)
+    obj = read_rosinality(p) if obj is None else obj
+    if not looks_like_rosinality(obj):
+        found = sorted(obj)[:12] if isinstance(obj, dict) else type(obj).__name__
+        raise CheckpointError(f"{p} is not a rosinality StyleGAN2 checkpoint: expected 'g_ema' (or 'g') holding "
+                              f"{', '.join(ROSINALITY_G_KEYS)}; found top-level keys {found}")
+    key = "g_ema" if isinstance(obj.get("g_ema"), dict) else ("g" if isinstance(obj.get("g"), dict) else None)
+    sd = obj[key] if key else obj
+    try:
+        resolution, w_dim, n_mlp, ch = _rosinality_layout(sd, p)
+    except KeyError as e:
+        raise CheckpointError(f"{p}: the rosinality generator lacks layer {e.args[0]}") from None
+    width, cap = _width_of(ch, resolution)
+    args = obj.get("args")
+    notes = []
+    if isinstance(args, argparse.Namespace):
+        a = vars(args)
+        for name, mine in (("size", resolution), ("latent", w_dim), ("n_mlp", n_mlp)):
+            if name in a and int(a[name]) != mine:
+                raise CheckpointError(f"{p}: args.{name} = {a[name]} but the tensors say {mine} "
+                                      f"(layer {'style.1.weight' if name != 'size' else 'convs'})")
+        cm = a.get("channel_multiplier")
+        if cm is not None and resolution >= 64 and abs(float(cm) - width) > 1e-9:
+            raise CheckpointError(f"{p}: args.channel_multiplier = {cm} but layer convs.{2 * 5 - 1}.conv.weight "
+                                  f"(64 px) says {width:g}")
+        if cm is not None and resolution < 64:
+            width = float(cm)  # below 64 px every multiplier gives the same network; keep the recorded one
+    cfg = GeneratorConfig(arch="stylegan2", latent_dim=w_dim, resolution=resolution, channels=3, width=width,
+                          dataset=dataset, options={"w_dim": w_dim, "mapping_layers": n_mlp, "channel_max": cap},
+                          meta={"imported_from": str(p), "format": "rosinality-stylegan2-pytorch"})
+    try:
+        cfg.validate()
+        g = build_generator(cfg)
+    except (ValueError, CheckpointError) as e:
+        raise CheckpointError(f"{p}: the StyleGAN2 layout does not fit gantransfer's ({e})") from None
+    try:
+        state = rosinality_generator_state(sd, n_mlp, resolution.bit_length() - 3, p)
+    except KeyError as e:
+        raise CheckpointError(f"{p}: the rosinality generator lacks layer {e.args[0]}") from None
+    latent_avg = obj.get("latent_avg")
+    _load_into(g, {**state, "mapping.w_avg": torch.zeros(w_dim)}, p, "generator")
+    if torch.is_tensor(latent_avg):
+        g.mapping.w_avg.copy_(latent_avg.reshape(-1)[:w_dim].float())
+        notes.append("truncation centre: the stored latent_avg")
+    else:
+        g.mapping.w_avg.copy_(mean_w(g))
+        notes.append("truncation centre: mean W of 4096 seeded latents (the file stores no latent_avg)")
+    d = dcfg = None
+    if isinstance(obj.get("d"), dict) and all(k in obj["d"] for k in ROSINALITY_D_KEYS):
+        dcfg = DiscriminatorConfig(arch="stylegan2", resolution=resolution, channels=3, width=width)
+        d = build_discriminator(dcfg)
+        try:
+            _load_into(d, rosinality_discriminator_state(obj["d"], p), p, "discriminator")
+        except KeyError as e:
+            raise CheckpointError(f"{p}: the rosinality discriminator lacks layer {e.args[0]}") from None
+        d = d.eval().requires_grad_(False)
+    cfg.meta["notes"] = notes
+    return Imported(g.eval(), cfg, d, dcfg, tuple(notes))
+
+
+# ---- NVlabs -------------------------------------------------------------------------------------------------
+
+
+def _nvlabs_generator_state(rec: Any, path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """NVlabs Generator record -> (stylegan2 family state dict, inferred settings)."""
+    from gantransfer.models.stylegan2_pickle import Record
+    synthesis, mapping = rec.child("synthesis"), rec.child("mapping")
+    if not isinstance(rec, Record) or synthesis is None or mapping is None:
+        raise CheckpointError(f"{path}: G_ema is not a StyleGAN2 generator record (no mapping/synthesis)")
+    sizes = sorted(int(k[1:]) for k in (synthesis.state.get("_modules") or {}) if k[:1] == "b" and k[1:].isdigit())
+    if not sizes or sizes[0] != 4:
+        raise CheckpointError(f"{path}: the synthesis network has no b4 block (blocks found: {sizes})")
+    out: dict[str, torch.Tensor] = {}
+    ch: dict[int, int] = {}
+    clamp, use_noise = None, True
+    for b, r in enumerate(sizes):
+        block = synthesis.child(f"b{r}")
+        arch = block.attr("architecture", "skip")
+        if arch != "skip":
+            raise CheckpointError(f"{path}: synthesis block b{r} uses architecture {arch!r}; only 'skip' (StyleGAN2's "
+                                  "default) is supported")
+        for k, v in block.tensors().items():
+            if k.endswith("resample_filter"):
+                _check_filter(v, f"synthesis.b{r}.{k}", path)
+                continue
+            out["synthesis.const" if k == "const" else f"synthesis.blocks.{b}.{k}"] = v
+        conv1 = block.child("conv1")
+        ch[r] = int(conv1.tensors()["weight"].shape[0])
+        clamp = conv1.attr("conv_clamp", clamp)
+        use_noise = bool(conv1.attr("use_noise", True))
+    fcs = sorted(int(k[2:]) for k in (mapping.state.get("_modules") or {}) if k.startswith("fc") and k[2:].isdigit())
+    for k, v in mapping.tensors().items():
+        head, _, rest = k.partition(".")
+        out[f"mapping.fc.{head[2:]}.{rest}" if head.startswith("fc") else f"mapping.{k}"] = v
+    lr_mul = mapping.child("fc0").attr("bias_gain", 0.01) if fcs else 0.01
+    settings = dict(resolution=sizes[-1], z_dim=int(rec.attr("z_dim", mapping.attr("z_dim", 0)) or 0),
+                    c_dim=int(rec.attr("c_dim", 0) or 0), w_dim=int(out["mapping.w_avg"].numel())
+                    if "mapping.w_avg" in out else int(mapping.attr("w_dim", 512)),
+                    img_channels=int(out[f"synthesis.blocks.{len(sizes) - 1}.torgb.weight"].shape[0]),
+                    mapping_layers=len(fcs), lr_mul=float(lr_mul), ch=ch, conv_clamp=clamp, use_noise=use_noise)
+    return out, settings
+
+
+def _nvlabs_discriminator_state(rec: Any, path: Path) -> dict[str, torch.Tensor]:
+    sizes = sorted((int(k[1:]) for k in (rec.state.get("_modules") or {}) if k[:1] == "b" and k[1:].isdigit()),
+                   reverse=True)
+    out: dict[str, torch.Tensor] = {}
+    for i, r in enumerate(s for s in sizes if s > 4):
+        block = rec.child(f"b{r}")
+        if block.attr("architecture", "resnet") != "resnet":
+            raise CheckpointError(f"{path}: discriminator block b{r} uses architecture "
+                                  f"{block.attr('architecture')!r}; only 'resnet' is supported")
+        out.update({f"blocks.{i}.{k}": v for k, v in block.tensors().items() if not k.endswith("resample_filter")})
+    out.update({k: v for k, v in rec.child("b4").tensors().items() if not k.endswith("resample_filter")})
+    if rec.child("mapping") is not None:
+        m = rec.child("mapping").tensors()
+        out.update({f"mapping.fc.{k[2:].partition('.')[0]}.{k.partition('.')[2]}" if k.startswith("fc")
+                    else f"mapping.{k}": v for k, v in m.items()})
+    return out
+
+
+def import_nvlabs(path: str | Path, dataset: str = "") -> Imported:
+    """An NVlabs/stylegan2-ada-pytorch network pickle (G_ema, with D when present) as a stylegan2 generator."""
+    from gantransfer.models.stylegan2_pickle import read_network_pickle
+    p = Path(path)
+    top = read_network_pickle(p)
+    rec = top.get("G_ema") or top.get("G")
+    state, s = _nvlabs_generator_state(rec, p)
+    if s["z_dim"] < 1:
+        raise CheckpointError(f"{p}: the generator has no latent input (z_dim {s['z_dim']})")
+    width, cap = _width_of(s["ch"], s["resolution"])
+    cfg = GeneratorConfig(
+        arch="stylegan2", latent_dim=s["z_dim"], resolution=s["resolution"], channels=s["img_channels"],
+        width=width, num_classes=s["c_dim"], dataset=dataset,
+        options={"w_dim": s["w_dim"], "mapping_layers": s["mapping_layers"], "mapping_lr_mul": s["lr_mul"],
+                 "channel_max": cap, "use_noise": s["use_noise"], "conv_clamp": float(s["conv_clamp"] or 0.0)},
+        meta={"imported_from": str(p), "format": "nvlabs-stylegan2-ada-pytorch"})
+    try:
+        cfg.validate()
+        g = build_generator(cfg)
+    except ValueError as e:
+        raise CheckpointError(f"{p}: the StyleGAN2 layout does not fit gantransfer's ({e})") from None
+    _load_into(g, state, p, "generator")
+    records = [r for r in _records(top) if r.skipped_source_chars]
+    classes = sorted({r.class_name for r in records})
+    notes = [f"skipped (never executed): the embedded source code of {len(records)} objects "
+             f"({', '.join(classes[:8])}{', ...' if len(classes) > 8 else ''})",
+             "truncation centre: the stored w_avg"]
+    d = dcfg = None
+    if top.get("D") is not None:
+        dcfg = DiscriminatorConfig(arch="stylegan2", resolution=s["resolution"], channels=s["img_channels"],
+                                   width=width, num_classes=s["c_dim"])
+        d = build_discriminator(dcfg)
+        _load_into(d, _nvlabs_discriminator_state(top["D"], p), p, "discriminator")
+        d = d.eval().requires_grad_(False)
+    cfg.meta["notes"] = notes
+    return Imported(g.eval(), cfg, d, dcfg, tuple(notes))
+
+
+def _records(obj: Any) -> list:
+    from gantransfer.models.stylegan2_pickle import Record
+    found = []
+    if isinstance(obj, Record):
+        found.append(obj)
+        for v in (obj.state.get("_modules") or {}).values():
+            found += _records(v)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            found += _records(v)
+    return found
+
+
+# ---- entry points -------------------------------------------------------------------------------------------
+
+
+def import_file(path: str | Path, dataset: str = "") -> Imported:
+    """Any checkpoint file gantransfer reads: NVlabs ``.pkl``, rosinality ``.pt``, or a PyTorch DCGAN checkpoint."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint {p} does not exist")
+    if p.suffix == ".pkl":
+        return import_nvlabs(p, dataset)
+    try:
+        obj = read_rosinality(p)
+    except CheckpointError:
+        obj = None
+    if obj is not None and looks_like_rosinality(obj):
+        return import_rosinality(p, obj, dataset)
+    from gantransfer.models.importers import import_dcgan
+    try:
+        g, cfg = import_dcgan(p, dataset)
+    except CheckpointError as e:
+        found = sorted(obj)[:12] if isinstance(obj, dict) else None
+        raise CheckpointError(f"{e}; nor is it a rosinality StyleGAN2 checkpoint (expected 'g_ema' or 'g' holding "
+                              f"{', '.join(ROSINALITY_G_KEYS)}" + (f"; top-level keys found: {found})" if found
+                                                                    else ")")) from None
+    return Imported(g, cfg)
+
+
+def import_checkpoint(path: str | Path, out: str | Path, dataset: str = "") -> Path:
+    """Write the generator of checkpoint ``path`` as gantransfer directory ``out`` (``out/generator`` and
+    ``out/discriminator`` when the file has one). ``out`` must be new or empty; it is written in a temporary
+    directory and renamed, so nothing is left half-way."""
+    from gantransfer.models.store import save_discriminator, save_generator
+    dest = Path(out)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise CheckpointError(f"{dest} exists and is not an empty directory; give a new --out")
+    imported = import_file(path, dataset)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        save_generator(imported.generator, imported.config, tmp / "generator")
+        if imported.discriminator is not None:
+            save_discriminator(imported.discriminator, imported.discriminator_config, tmp / "discriminator")
+        if dest.exists():
+            dest.rmdir()
+        tmp.rename(dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gantransfer.models.stylegan2_import FILE --out DIR``."""
+    import sys
+    parser = argparse.ArgumentParser(prog="python -m gantransfer.models.stylegan2_import",
+                                     description="Import a StyleGAN2 .pt/.pkl (or DCGAN) checkpoint.")
+    parser.add_argument("file")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--dataset", default="")
+    args = parser.parse_args(argv)
+    try:
+        dest = import_checkpoint(args.file, args.out, args.dataset)
+    except CheckpointError as e:
+        print(f"import-checkpoint: error: {e}", file=sys.stderr)
+        return e.exit_code
+    print(f"wrote {dest / 'generator'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
