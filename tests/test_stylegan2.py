@@ -128,7 +128,7 @@ def test_channel_plan_multiplier_cap_and_sizes():
     assert [channels_at(r, 2.0) for r in (4, 64, 256, 1024)] == [512, 512, 128, 32]           # cm=2
     assert channels_at(64, 0.25, channel_max=32) == 32
     for bad in (8, 48, 2048):
-        with pytest.raises(ValueError, match="power of two from 16 to 1024"):
+        with pytest.raises(ValueError, match="power of two between 16 and 1024"):
             GeneratorConfig(arch="stylegan2", resolution=bad, channels=3).family.validate(
                 GeneratorConfig(arch="stylegan2", resolution=bad, channels=3))
 

@@ -14,10 +14,11 @@ def _is_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def check_resolution(resolution: int, error: type[Exception] | None = None) -> None:
-    """Raise ``error`` (DataError by default) unless ``resolution`` is a power of two in [16, 256]."""
-    if not _is_int(resolution) or not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION or resolution & (resolution - 1):
-        raise _error(error)(f"resolution must be a power of two between {MIN_RESOLUTION} and {MAX_RESOLUTION}, "
+def check_resolution(resolution: int, error: type[Exception] | None = None, maximum: int = MAX_RESOLUTION) -> None:
+    """Raise ``error`` (DataError by default) unless ``resolution`` is a power of two in [16, ``maximum``] (256 for
+    data sets and most families; StyleGAN2 generators go to 1024)."""
+    if not _is_int(resolution) or not MIN_RESOLUTION <= resolution <= maximum or resolution & (resolution - 1):
+        raise _error(error)(f"resolution must be a power of two between {MIN_RESOLUTION} and {maximum}, "
                             f"got {resolution}")
 
 

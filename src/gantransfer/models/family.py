@@ -47,6 +47,7 @@ class ModelFamily:
     build_discriminator: Callable[["DiscriminatorConfig"], "nn.Module"] | None = None
     validate: Callable[["GeneratorConfig"], None] | None = None      # raises ValueError on a bad config
     feature_resolutions: Callable[["GeneratorConfig"], list[int]] | None = None  # sizes of the feature taps
+    max_resolution: int = 256                                        # the largest image side it builds
     description: str = ""
 
 

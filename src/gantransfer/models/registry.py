@@ -105,7 +105,7 @@ class GeneratorConfig:
             raise ValueError(f"label_weights has {len(self.label_weights)} entries for {self.num_classes} labels")
         if self.kind == "image":
             from gantransfer.image_space import check_channels, check_resolution
-            check_resolution(self.resolution, ValueError)
+            check_resolution(self.resolution, ValueError, fam.max_resolution)
             check_channels(self.channels, ValueError)
         if fam.validate is not None:
             fam.validate(self)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gantransfer.errors import ConfigError
+from gantransfer.image_space import check_resolution as _check_resolution
 from gantransfer.models.family import Capabilities, ModelFamily, register
 from gantransfer.models.stylegan2_ops import (bias_act, conv2d_resample, modulated_conv2d, normalize_2nd_moment,
                                               setup_filter, upsample2d)
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
 
 NOISE_MODES = ("random", "const", "none")
-MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
+MAX_RESOLUTION = 1024
 
 
 def check_noise_mode(noise_mode: str) -> None:
@@ -45,10 +46,7 @@ def channels_at(r: int, width: float, channel_base: int = 16384, channel_max: in
 
 def check_resolution(resolution: int) -> None:
     """ValueError unless ``resolution`` is a power of two in [16, 1024]."""
-    if not isinstance(resolution, int) or not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION \
-            or resolution & (resolution - 1):
-        raise ValueError(f"StyleGAN2 resolution must be a power of two from {MIN_RESOLUTION} to {MAX_RESOLUTION}, "
-                         f"got {resolution}")
+    _check_resolution(resolution, ValueError, MAX_RESOLUTION)
 
 
 # ---- layers -------------------------------------------------------------------------------------------------
@@ -428,6 +426,6 @@ FAMILY = register(ModelFamily(
     capabilities=Capabilities(labels=True, feature_taps=True, discriminator_blocks=True, discriminator_features=True,
                               noise_inputs=True, mapping_network=True),
     build_generator=_build_generator, build_discriminator=_build_discriminator, validate=_validate,
-    feature_resolutions=_feature_resolutions,
+    feature_resolutions=_feature_resolutions, max_resolution=MAX_RESOLUTION,
     description="StyleGAN2 (Karras et al. 2020): mapping network, modulated convolutions, noise, skip toRGB, "
                 "residual discriminator; channel multiplier = width"))
