@@ -11,6 +11,17 @@ from typing import Any, Sequence
 
 from gantransfer.errors import ConfigError, GantransferError
 
+def _parse_json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"channel_max\": 64}}', got {text!r} "
+                                         f"({e.msg})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"channel_max\": 64}}', got {text!r}")
+    return value
+
+
 def _parse_list(tp: Any):
     def parse(text: str) -> list:
         try:
@@ -49,6 +60,9 @@ ALIAS_PREFIX = "alias:"
 def _add_flag(parser: argparse.ArgumentParser, flags: list[str], dest: str, base: Any, help_text: str) -> None:
     if base is bool:
         parser.add_argument(*flags, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                            help=help_text)
+    elif base is dict or typing.get_origin(base) is dict:
+        parser.add_argument(*flags, dest=dest, type=_parse_json_object, default=argparse.SUPPRESS, metavar="JSON",
                             help=help_text)
     elif typing.get_origin(base) is list:
         parser.add_argument(*flags, dest=dest, type=_parse_list(typing.get_args(base)[0]), default=argparse.SUPPRESS,

@@ -133,6 +133,8 @@ class TrainConfig(EngineSettings):
     channels: int | None = setting(None, "1 (gray) or 3 (RGB)")
     arch: str | None = setting(None, "model family: dcgan (images) or mlp (2-D points); default by data kind")
     width: float = setting(1.0, "width multiplier of the generator, 1/16 .. 2")
+    arch_options: dict[str, Any] | None = setting(None, "the family's own options as JSON, e.g. "
+                                                        "'{\"channel_max\": 64, \"w_dim\": 128}' for stylegan2")
     d_width: float | None = setting(None, "width multiplier of the discriminator (default: --width; conditional "
                                           "images: --width / 2)")
     latent_dim: int | None = setting(None, "latent size (default: 100 for images, 2 for points)")
@@ -273,6 +275,9 @@ class DistillConfig(StudentTraining):
     student_arch: str | None = setting(None, "model family of the student (default: the teacher's; dcgan for "
                                              "black-box callables)")
     width: float = setting(0.25, "width multiplier of the student, 1/16 .. 2")
+    student_options: dict[str, Any] | None = setting(None, "the student family's own options as JSON, e.g. "
+                                                           "'{\"channel_max\": 32}' (default: the teacher's, for "
+                                                           "a student of its family)")
     start_resolution: int | None = setting(None, "first feature-map size of a DCGAN student (8: one block fewer "
                                                  "than the usual 4)")
     bank_size: int = setting(0, "draw latents from a fixed bank of this size (0: fresh latents every step)")

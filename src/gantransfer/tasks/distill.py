@@ -90,6 +90,9 @@ def student_config(cfg: DistillConfig, teacher: Teacher) -> GeneratorConfig:
         if fam.kind != "image" or fam.build_discriminator is None:
             raise ConfigError(f"--student-arch {arch} cannot be trained as a student of image generators")
         options = fam.options()
+    if cfg.student_options:
+        from gantransfer.typed import from_dict, to_dict
+        options = from_dict(type(options), {**to_dict(options), **cfg.student_options}, f"{arch} options")
     if cfg.start_resolution:
         if not hasattr(options, "start_resolution"):
             raise ConfigError(f"--start-resolution applies to DCGAN students, not {arch}")

@@ -48,7 +48,8 @@ def generator_config_for(cfg: TrainConfig, data: Dataset) -> GeneratorConfig:
         resolution=0 if data.kind == "points" else data.sample_shape[-1],
         channels=data.sample_shape[0], width=cfg.width,
         num_classes=data.num_classes if cfg.conditional else 0, class_names=list(data.class_names),
-        dataset=cfg.data, trained_classes=sorted(set(data.y.tolist())), meta={"data_dir": cfg.data_dir})
+        dataset=cfg.data, trained_classes=sorted(set(data.y.tolist())), options=cfg.arch_options,
+        meta={"data_dir": cfg.data_dir})
     try:
         gcfg.validate()
     except ValueError as e:
