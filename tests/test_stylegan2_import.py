@@ -211,3 +211,16 @@ def test_import_checkpoint_writes_a_directory_or_nothing(tmp_path):
     with pytest.raises(CheckpointError):
         import_checkpoint(tmp_path / "bad.pt", tmp_path / "out2")
     assert not (tmp_path / "out2").exists() and not list(tmp_path.glob(".out2*"))
+
+
+def test_the_import_command_converts_a_checkpoint_and_refuses_a_used_directory(tmp_path, capsys):
+    from gantransfer.cli import main
+    g, _ = rgb_generator()
+    torch.save({"g_ema": to_rosinality(g), "latent_avg": torch.zeros(12)}, tmp_path / "c.pt")
+    assert main(["import", str(tmp_path / "c.pt"), "--out", str(tmp_path / "imported")]) == 0
+    assert f"wrote {tmp_path / 'imported' / 'generator'}" in capsys.readouterr().out
+    assert main(["sample", str(tmp_path / "imported"), "--n", "4", "--noise-mode", "const",
+                 "--out", str(tmp_path / "grid.png")]) == 0
+    assert (tmp_path / "grid.png").stat().st_size > 100
+    assert main(["import", str(tmp_path / "c.pt"), "--out", str(tmp_path / "imported")]) == 2
+    assert "is not an empty directory" in capsys.readouterr().err

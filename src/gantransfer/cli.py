@@ -213,6 +213,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from gantransfer.models.stylegan2_import import import_checkpoint
+    dest = import_checkpoint(args.file, args.out, args.data)
+    print(f"wrote {dest / 'generator'}" + (f" and {dest / 'discriminator'}" if (dest / "discriminator").is_dir()
+                                           else ""))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from gantransfer.demo import DEMO_STEPS, run_demo
     if args.steps is not None and args.steps < 1:
@@ -331,6 +339,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print the export report as JSON")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("import", help="convert a foreign checkpoint (StyleGAN2 .pt/.pkl, PyTorch DCGAN) into a "
+                       "generator directory", description="Read a rosinality/stylegan2-pytorch .pt, an NVlabs "
+                       "stylegan2-ada-pytorch .pkl (with a restricted unpickler: nothing in the file is run) or a "
+                       "PyTorch DCGAN checkpoint, and write it as a gantransfer generator directory (and its "
+                       "discriminator when the file has one). Commands also take such files directly as --teacher.")
+    p.add_argument("file", help="the checkpoint file")
+    p.add_argument("--out", required=True, help="a new or empty directory to write")
+    p.add_argument("--data", default="", help="the data set it models (its evaluation protocol), when one is shipped")
+    p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("demo", help="the main job on shipped defaults: no download, no data set needed")
     p.add_argument("--out", default=None, help="a new or empty report directory (default: runs/demo, or "
