@@ -204,3 +204,11 @@ def test_sample_flags(tmp_path, capsys, monkeypatch):
     assert "--truncation-psi must be in [0, 1]" in capsys.readouterr().err and not (tmp_path / "t.png").exists()
     with pytest.raises(SystemExit):
         main(["sample", str(tmp_path / "g"), "--noise-mode", "fresh"])
+
+
+def test_lazy_regularisation_corrects_the_optimizers_as_stylegan2_does():
+    from gantransfer.models.stylegan2_train import lazy_adam_correction
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.002, betas=(0.0, 0.99))
+    lazy_adam_correction(opt, 16)
+    group = opt.param_groups[0]
+    assert group["lr"] == pytest.approx(0.002 * 16 / 17) and group["betas"] == pytest.approx((0.0, 0.99 ** (16 / 17)))

@@ -1,5 +1,6 @@
 """StyleGAN2's training extras on the one engine: style mixing in the adversarial phases, lazy R1 (every
-``r1_every`` steps, weight x ``r1_every``) and path-length regularisation (every ``pl_every`` steps)."""
+``r1_every`` steps, weight x ``r1_every``) and path-length regularisation (every ``pl_every`` steps), with the
+optimizers' lazy-regularisation correction of learning rate and betas."""
 from __future__ import annotations
 
 from typing import Any
@@ -39,4 +40,19 @@ def regularisation(gcfg: Any, g: nn.Module, d: nn.Module, g_opt: torch.optim.Opt
         modules["PL"] = state
         phases.append(Phase("G_reg", g_opt, [PathLengthPenalty(g, state, o.pl_weight * o.pl_every,
                                                                o.pl_batch_shrink, o.pl_decay)], {}, every=o.pl_every))
+    if r1 > 0:
+        lazy_adam_correction(d_opt, o.r1_every)
+    if o.pl_weight > 0:
+        lazy_adam_correction(g_opt, o.pl_every)
     return Regularisation(phases=phases, providers={"fake": fake}, modules=modules)
+
+
+def lazy_adam_correction(opt: torch.optim.Optimizer, every: int) -> None:
+    """StyleGAN2's lazy-regularisation correction of an optimizer whose extra phase runs every ``every`` steps:
+    it takes (every + 1) updates per ``every`` steps, so its learning rate is scaled by c = every / (every + 1)
+    and its Adam betas raised to the power c (Karras et al. 2020, appendix B)."""
+    c = every / (every + 1)
+    for group in opt.param_groups:
+        group["lr"] *= c
+        if "betas" in group:
+            group["betas"] = tuple(b ** c for b in group["betas"])
