@@ -15,6 +15,7 @@ from torch import nn
 from gantransfer.image_space import check_resolution as _check_resolution
 from gantransfer.models.conditioning import concat_label_embedding, projection_logits
 from gantransfer.models.family import Capabilities, ModelFamily, register
+from gantransfer.models.layers import features_after_each
 
 if TYPE_CHECKING:
     from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
@@ -143,11 +144,7 @@ class DCGANDiscriminator(nn.Module):
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Feature maps after every block (for perceptual and feature-matching losses)."""
-        feats = []
-        for block in self.blocks:
-            x = block(x)
-            feats.append(x)
-        return feats
+        return features_after_each(self.blocks, x)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)[-1].flatten(1)

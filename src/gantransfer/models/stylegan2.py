@@ -23,6 +23,7 @@ from torch import nn
 from gantransfer.errors import ConfigError
 from gantransfer.image_space import check_resolution as _check_resolution
 from gantransfer.models.family import Capabilities, ModelFamily, register
+from gantransfer.models.layers import features_after_each
 from gantransfer.models.stylegan2_ops import (bias_act, conv2d_resample, modulated_conv2d, normalize_2nd_moment,
                                               setup_filter, upsample2d)
 
@@ -344,11 +345,7 @@ class StyleGAN2Discriminator(nn.Module):
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Feature maps after every residual block (for perceptual and feature-matching losses)."""
-        feats = []
-        for block in self.blocks:
-            x = block(x)
-            feats.append(x)
-        return feats
+        return features_after_each(self.blocks, x)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         x = self.features(x)[-1]
