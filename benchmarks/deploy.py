@@ -127,6 +127,8 @@ def part_upsample(args) -> dict:
                                   device="cpu", progress=False, sample_every=args.steps,
                                   checkpoint_every=args.steps, out=str(run)), overwrite=True)
             out[f"{arch}_train_seconds"] = round(time.perf_counter() - t0, 1)
+        else:
+            out[f"{arch}_trained_by"] = "an earlier run of this part with --retrain (same --steps)"
         students[arch] = run
     with tempfile.TemporaryDirectory() as tmp:
         for arch, run in students.items():
@@ -271,7 +273,12 @@ def main() -> None:
     ap.add_argument("--retrain", action="store_true", help="retrain the upsample students")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--table", action="store_true", help="print the docs tables of --out and exit")
+    ap.add_argument("--min-channels", type=int, default=None, help="int8: rewrite stride-2 transposed convolutions "
+                    "with at least this many outputs (default: deploy/int8_layout.MIN_CHANNELS; 1: all of them)")
     args = ap.parse_args()
+    if args.min_channels is not None:
+        from gantransfer.deploy import int8_layout
+        int8_layout.MIN_CHANNELS = args.min_channels
     if args.table:
         print(markdown(json.loads(args.out.read_text())))
         return

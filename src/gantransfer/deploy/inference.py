@@ -84,7 +84,7 @@ def prepare_for_inference(module: nn.Module, cfg: GeneratorConfig, fold: bool = 
                 plan.fold_rejected = True
     if as_convolutions:
         from gantransfer.deploy.int8_layout import int8_friendly
-        out, plan.rewritten = int8_friendly(out, cfg)
+        out, plan.rewritten = int8_friendly(out, cfg, min_channels=1)
     if channels_last and cfg.kind == "image":
         out, plan.channels_last = ChannelsLast(out), True
     out = out.eval().requires_grad_(False)

@@ -12,6 +12,11 @@ from torch import nn
 from gantransfer.models.registry import GeneratorConfig
 from gantransfer.models.sampling import draw_inputs
 
+# A stride-2 layer whose convolution would have fewer outputs than this stays a (float) ConvTranspose: the
+# int8 convolution kernels work on blocks of 16 output channels, and an image's last layer (1 channel: 4
+# outputs) measured 2.9x slower in int8 (with its pixel shuffle) than in float
+# (benchmarks/results/deploy_all_rewritten.json, "profile").
+MIN_CHANNELS = 16
 # kernel tap of a stride-2, padding-1, 4x4 transposed convolution for output phase a and input offset d
 _TAP = {(0, 0): 1, (0, -1): 3, (1, 0): 2, (1, 1): 0}
 
@@ -68,9 +73,12 @@ def _input_sizes(module: nn.Module, cfg: GeneratorConfig) -> dict[int, tuple[int
     return sizes
 
 
-def int8_friendly(module: nn.Module, cfg: GeneratorConfig) -> tuple[nn.Module, int]:
+def int8_friendly(module: nn.Module, cfg: GeneratorConfig, min_channels: int | None = None
+                  ) -> tuple[nn.Module, int]:
     """A copy of ``module`` with every ConvTranspose2d (in any container) that has an exact int8-friendly form
-    replaced by it; and the number replaced."""
+    replaced by it (a stride-2 one only when its convolution has at least ``min_channels`` outputs); and the
+    number replaced. ``min_channels`` defaults to ``MIN_CHANNELS``."""
+    min_channels = MIN_CHANNELS if min_channels is None else min_channels
     out = copy.deepcopy(module).eval()
     sizes = _input_sizes(out, cfg)
     count = 0
@@ -81,7 +89,7 @@ def int8_friendly(module: nn.Module, cfg: GeneratorConfig) -> tuple[nn.Module, i
             if tuple(sizes.get(id(child), ())) == (1, 1) and child.padding == (0, 0) and child.groups == 1 \
                     and child.output_padding == (0, 0) and child.dilation == (1, 1):
                 parent._modules[name] = PointConvTranspose(child)
-            elif _is_up2(child):
+            elif _is_up2(child) and 4 * child.out_channels >= min_channels:
                 parent._modules[name] = up2_as_conv(child)
             else:
                 continue
