@@ -16,3 +16,14 @@ needs_fmnist = pytest.mark.skipif(not has_fmnist(), reason="apt-get install data
 @pytest.fixture(autouse=True)
 def _small_threads(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "2"))
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the command line in-process: (exit code, stdout, stderr); argparse exits become codes."""
+    from gantransfer.cli import main
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err

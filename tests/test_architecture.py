@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from gantransfer.cli import main
+from conftest import run_cli
 from gantransfer.config import AdaptConfig, DistillConfig, TrainConfig, from_dict, help_of
 from gantransfer.errors import CheckpointError, ConfigError
 from gantransfer.models import family as family_module
@@ -29,13 +30,6 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "gantransfer"
 SHIPPED_TEACHER = SRC / "assets" / "teachers" / "fashion-mnist-dcgan"
 
 
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---- families -------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ pytest.importorskip("onnxruntime", reason="pip install -e '.[deploy]'")
 pytest.importorskip("onnx", reason="pip install -e '.[deploy]'")
 
 from gantransfer.cli import main  # noqa: E402
+from conftest import run_cli  # noqa: E402
 from gantransfer.deploy.export import ExportError, export_generator
 from gantransfer.deploy.inference import FOLD_TOLERANCE, fold_batchnorm, prepare_for_inference
 from gantransfer.deploy.int8_layout import int8_friendly, up2_as_conv
@@ -24,13 +25,6 @@ from gantransfer.models.store import save_generator
 STUDENT = Path(__file__).parents[1] / "src/gantransfer/assets/students/fashion-mnist-dcgan-w0.125"
 
 
-def run_cli(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def trained_like(cfg: GeneratorConfig, seed: int = 0) -> nn.Module:

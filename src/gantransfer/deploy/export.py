@@ -40,16 +40,9 @@ class ExportError(GantransferError):
 def check_out(out: str | Path, fmt: str, overwrite: bool) -> Path:
     """ConfigError unless ``out`` may be written: its directory exists, it is not a directory, and it exists
     only with ``overwrite``."""
-    p = Path(out)
     if fmt not in FORMATS:
         raise ConfigError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if not p.parent.is_dir():
-        raise ConfigError(f"the directory of --out {p} does not exist; create it (mkdir -p {p.parent}) or choose "
-                          "another --out")
-    if p.is_dir():
-        raise ConfigError(f"--out {p} is a directory; give a file name, e.g. {p / ('student' + SUFFIXES[fmt][0])}")
-    if p.exists() and not overwrite:
-        raise ConfigError(f"--out {p} already exists; pass --overwrite to replace it or choose another --out")
+    p = check_file_out(out, overwrite, "student" + SUFFIXES[fmt][0])
     if p.suffix.lower() not in SUFFIXES[fmt]:
         raise ConfigError(f"--out {p} does not end in {' or '.join(SUFFIXES[fmt])} as a {fmt} file does; "
                           f"rename it (e.g. {p.with_suffix(SUFFIXES[fmt][0]).name})")
@@ -222,12 +215,18 @@ def _write_int8(prepared, cfg, out: Path, report: dict, reference, fp32, calibra
 
 def check_json_out(out: str | Path, overwrite: bool) -> Path:
     """ConfigError unless a results file may be written at ``out`` (as ``check_out``, for JSON)."""
+    return check_file_out(out, overwrite, "bench.json")
+
+
+def check_file_out(out: str | Path, overwrite: bool, example: str) -> Path:
+    """ConfigError unless a file may be written at ``out``: its directory exists, it is not a directory, and it
+    exists only with ``overwrite``; ``example`` is a file name to suggest."""
     p = Path(out)
     if not p.parent.is_dir():
         raise ConfigError(f"the directory of --out {p} does not exist; create it (mkdir -p {p.parent}) or choose "
                           "another --out")
     if p.is_dir():
-        raise ConfigError(f"--out {p} is a directory; give a file name, e.g. {p / 'bench.json'}")
+        raise ConfigError(f"--out {p} is a directory; give a file name, e.g. {p / example}")
     if p.exists() and not overwrite:
         raise ConfigError(f"--out {p} already exists; pass --overwrite to replace it or choose another --out")
     return p
