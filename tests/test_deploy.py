@@ -257,3 +257,28 @@ def test_bench_grid_rows_ratios_and_flops(dirs, capsys, tmp_path):
     assert r["exports"]["uncond"]["onnx"]["parity"]["max_abs_error_batch64"] <= 1e-4
     code, _, err = run_cli(capsys, "bench", str(dirs["uncond"]), "--backends", "tensorrt")
     assert code != 0 and "unknown backend" in err
+
+
+def test_a_stylegan2_onnx_export_takes_its_noise_as_optional_inputs(tmp_path):
+    """The noise is not baked in: noise_0.. (N, 1, R, R) are inputs that default to the stored noise."""
+    cfg = GeneratorConfig(arch="stylegan2", latent_dim=12, resolution=16, channels=3, width=1 / 16, num_classes=2,
+                          options={"w_dim": 16, "mapping_layers": 2, "channel_max": 16})
+    torch.manual_seed(0)
+    g = build_generator(cfg).eval()
+    for m in g.modules():
+        if hasattr(m, "noise_strength"):
+            m.noise_strength.data.fill_(0.5)  # zero at initialisation: make the noise matter
+    save_generator(g, cfg, tmp_path / "g")
+    report = export_generator(tmp_path / "g", "onnx", tmp_path / "g.onnx")
+    assert max(report["parity"].values()) <= 1e-4 and "noise" in report
+    onnx_g = OnnxGenerator(tmp_path / "g.onnx")
+    assert onnx_g.noise_inputs == [f"noise_{i}" for i in range(5)]
+    assert onnx_g.noise_shapes() == [(4, 4), (8, 8), (8, 8), (16, 16), (16, 16)]
+    z, y = torch.randn(3, 12), torch.tensor([0, 1, 1])
+    noise = [torch.randn(3, 1, r, r) for r, _ in onnx_g.noise_shapes()]
+    with torch.no_grad():
+        assert (onnx_g(z, y) - g(z, y, noise_mode="const")).abs().max() < 1e-4      # not fed: the stored noise
+        assert (onnx_g(z, y, noise=noise) - g(z, y, noise=noise)).abs().max() < 1e-4  # fed: that noise
+        assert (onnx_g(z, y, noise=noise) - onnx_g(z, y)).abs().max() > 1e-2
+        assert (onnx_g(z, y, noise_mode="none") - g(z, y, noise_mode="none")).abs().max() < 1e-4
+        assert torch.equal(onnx_g(z, y, noise_mode="random"), onnx_g(z, y, noise_mode="random"))

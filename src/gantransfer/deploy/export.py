@@ -134,7 +134,13 @@ def export_generator(source: str | Path, fmt: str, out: str | Path, int8: bool =
     report: dict[str, Any] = {"source": str(source), "format": fmt, "precision": "int8" if int8 else "fp32",
                               "batchnorm_folded": plan.folded, "fold_rejected": plan.fold_rejected,
                               "parity_latents": PARITY_LATENTS}
-    reference = lambda z, y: module(z, y)  # noqa: E731  (the unfolded PyTorch source)
+    from gantransfer.deploy.graph import noise_inputs
+    if noise_inputs(module):  # noise layers: the export's default is the stored noise, so compare with that
+        reference = lambda z, y: module(z, y, noise_mode="const")  # noqa: E731
+        report["noise"] = ("ONNX: optional inputs noise_0.. (N, 1, R, R), the stored noise when not fed; "
+                           "TorchScript: the stored noise")
+    else:
+        reference = lambda z, y: module(z, y)  # noqa: E731  (the unfolded PyTorch source)
     if fmt == "torchscript":
         _export_torchscript(prepared, cfg, out, report, reference)
     else:

@@ -10,6 +10,7 @@ from gantransfer.models.registry import GeneratorConfig
 
 FORMAT = "gantransfer-export-1"
 INPUT_Z, INPUT_LABEL, OUTPUT = "z", "label", "image"
+NOISE_PREFIX = "noise_"  # StyleGAN2 exports: optional inputs noise_0, noise_1, ... (N, 1, R, R); default: stored
 TORCHSCRIPT_EXTRA = "gantransfer.json"  # the extra file of a TorchScript archive holding the metadata
 
 

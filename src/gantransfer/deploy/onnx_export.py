@@ -8,23 +8,38 @@ import torch
 from torch import nn
 
 from gantransfer.models.registry import GeneratorConfig
-from gantransfer.deploy.graph import ExportModule, example_inputs, input_names
-from gantransfer.deploy.metadata import OUTPUT
+from gantransfer.deploy.graph import example_inputs, export_module, input_names, noise_inputs
+from gantransfer.deploy.metadata import NOISE_PREFIX, OUTPUT
 
 OPSET = 18  # the newest opset torch's TorchScript-based exporter writes without onnxscript
 
 
 def write_onnx(module: nn.Module, cfg: GeneratorConfig, path: str | Path, opset: int = OPSET) -> None:
     """Trace ``module`` to ONNX at ``path`` with a dynamic batch axis on every input and the output."""
-    names = input_names(cfg)
-    wrapper = ExportModule(module, bool(cfg.num_classes)).eval()
+    names = input_names(cfg, module)
+    wrapper = export_module(module, cfg)
     axes = {n: {0: "batch"} for n in [*names, OUTPUT]}
     # traced with autograd on (nothing is trained): a family that branches on it for sampling (MineGAN's
     # per-source indexing) then takes its batch-wise path, which traces; the parity check confirms the function
     with warnings.catch_warnings(), torch.inference_mode(False), torch.enable_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(wrapper, example_inputs(cfg), str(path), input_names=names, output_names=[OUTPUT],
-                          dynamic_axes=axes, opset_version=opset, do_constant_folding=True, dynamo=False)
+        torch.onnx.export(wrapper, example_inputs(cfg, module=module), str(path), input_names=names,
+                          output_names=[OUTPUT], dynamic_axes=axes, opset_version=opset, do_constant_folding=True,
+                          dynamo=False)
+    defaults = noise_inputs(module)
+    if defaults:
+        set_input_defaults(path, {f"{NOISE_PREFIX}{i}": t for i, t in enumerate(defaults)})
+
+
+def set_input_defaults(path: str | Path, defaults: dict[str, torch.Tensor]) -> None:
+    """Make graph inputs optional: an initializer of the same name is the value used when the input is not fed
+    (ONNX's overridable initializers); a StyleGAN2 export's noise inputs default to the stored buffers."""
+    import onnx
+    from onnx import numpy_helper
+    model = onnx.load(str(path))
+    for name, value in defaults.items():
+        model.graph.initializer.append(numpy_helper.from_array(value.detach().cpu().float().numpy(), name))
+    onnx.save(model, str(path))
 
 
 def set_metadata(path: str | Path, metadata: dict[str, str]) -> None:

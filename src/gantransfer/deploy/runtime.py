@@ -12,7 +12,8 @@ import torch
 
 from gantransfer.errors import CheckpointError, ConfigError
 from gantransfer.models.contract import ConfiguredGenerator
-from gantransfer.deploy.metadata import INPUT_LABEL, INPUT_Z, OUTPUT, TORCHSCRIPT_EXTRA, config_from_metadata
+from gantransfer.deploy.metadata import (INPUT_LABEL, INPUT_Z, NOISE_PREFIX, OUTPUT, TORCHSCRIPT_EXTRA,
+                                         config_from_metadata)
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -71,8 +72,13 @@ class OnnxGenerator(ConfiguredGenerator):
 
     def _check_signature(self) -> None:
         inputs = {i.name: i for i in self.session.get_inputs()}
+        optional = {i.name: i for i in self.session.get_overridable_initializers()}  # inputs with a default
         outputs = [o.name for o in self.session.get_outputs()]
         expected = [INPUT_Z, INPUT_LABEL] if self.config.num_classes else [INPUT_Z]
+        self.noise_inputs = sorted((n for n in {**inputs, **optional} if n.startswith(NOISE_PREFIX)),
+                                   key=lambda n: int(n[len(NOISE_PREFIX):]) if n[len(NOISE_PREFIX):].isdigit() else -1)
+        self._noise_shapes = [tuple(optional.get(n, inputs.get(n)).shape[-2:]) for n in self.noise_inputs]
+        inputs = {n: i for n, i in inputs.items() if not n.startswith(NOISE_PREFIX)}
         problems = []
         if sorted(inputs) != sorted(expected):
             problems.append(f"inputs {sorted(inputs)} (expected {expected})")
@@ -89,19 +95,42 @@ class OnnxGenerator(ConfiguredGenerator):
                                   "has inputs z (and label when conditional) and output image; re-export it with "
                                   "`gantransfer export`")
 
-    def run_numpy(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-        """One forward pass on numpy arrays (no torch conversion: the benchmark's path)."""
+    def run_numpy(self, z: np.ndarray, labels: np.ndarray | None = None,
+                  noise: list[np.ndarray] | None = None) -> np.ndarray:
+        """One forward pass on numpy arrays (no torch conversion: the benchmark's path); ``noise`` feeds the noise
+        inputs of a StyleGAN2 export (not fed: its stored noise)."""
         feeds = {INPUT_Z: z}
         if self.config.num_classes:
             feeds[INPUT_LABEL] = labels
+        if noise is not None:
+            if len(noise) != len(self.noise_inputs):
+                raise ValueError(f"this export takes {len(self.noise_inputs)} noise inputs, got {len(noise)}")
+            feeds.update(zip(self.noise_inputs, noise))
         return self.session.run([OUTPUT], feeds)[0]
 
-    def __call__(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def noise_shapes(self) -> list[tuple[int, int]]:
+        """(H, W) of each noise input (empty for families without noise)."""
+        return list(self._noise_shapes)
+
+    def __call__(self, z: torch.Tensor, labels: torch.Tensor | None = None, noise_mode: str = "const",
+                 noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Images for ``z`` (and ``labels``); a StyleGAN2 export's noise: ``noise``, else ``noise_mode`` const
+        (the stored noise), random (drawn from a generator seeded by ``z``, so a call repeats) or none."""
         if self.config.num_classes and labels is None:
             raise ValueError("this generator is class-conditional: pass labels")
         zn = z.detach().to("cpu", torch.float32).contiguous().numpy()
         yn = None if labels is None else labels.detach().to("cpu", torch.int64).contiguous().numpy()
-        return torch.from_numpy(self.run_numpy(zn, yn)).to(z.device)
+        fed = None
+        if noise is not None:
+            fed = [t.detach().to("cpu", torch.float32).contiguous().numpy() for t in noise]
+        elif self.noise_inputs and noise_mode != "const":
+            if noise_mode not in ("random", "none"):
+                raise ValueError(f"unknown noise mode {noise_mode!r}; choose random, const or none")
+            rng = torch.Generator().manual_seed(int(np.frombuffer(zn.tobytes()[:8].ljust(8, b"\0"), np.int64)[0]) >> 1)
+            make = (lambda s: torch.randn(len(zn), 1, *s, generator=rng)) if noise_mode == "random" else \
+                (lambda s: torch.zeros(len(zn), 1, *s))
+            fed = [make(s).numpy() for s in self.noise_shapes()]
+        return torch.from_numpy(self.run_numpy(zn, yn, fed)).to(z.device)
 
 
 class TorchScriptGenerator(ConfiguredGenerator):

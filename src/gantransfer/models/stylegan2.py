@@ -153,9 +153,12 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("resample_filter", setup_filter(), persistent=False)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
-                rng: torch.Generator | None = None) -> torch.Tensor:
+                rng: torch.Generator | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """``noise`` (N or 1, 1, R, R), when given, replaces the noise ``noise_mode`` would add."""
         x = modulated_conv2d(x, self.weight, self.affine(w), up=self.up, f=self.resample_filter)
-        if self.use_noise and noise_mode == "random":
+        if self.use_noise and noise is not None:
+            x = x + noise * self.noise_strength
+        elif self.use_noise and noise_mode == "random":
             x = x + torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device,
                                 dtype=x.dtype, generator=rng) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
@@ -193,12 +196,13 @@ class SynthesisBlock(nn.Module):
         self.register_buffer("resample_filter", setup_filter(), persistent=False)
 
     def forward(self, x: torch.Tensor, img: torch.Tensor | None, ws: torch.Tensor, noise_mode: str,
-                rng: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                rng: torch.Generator | None = None, noise: list[torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         k = 0
         if self.num_conv == 2:
-            x = self.conv0(x, ws[:, 0], noise_mode, rng)
+            x = self.conv0(x, ws[:, 0], noise_mode, rng, None if noise is None else noise[0])
             k = 1
-        x = self.conv1(x, ws[:, k], noise_mode, rng)
+        x = self.conv1(x, ws[:, k], noise_mode, rng, None if noise is None else noise[k])
         y = self.torgb(x, ws[:, k + 1])
         img = y if img is None else upsample2d(img, self.resample_filter) + y
         return x, img
@@ -227,16 +231,29 @@ class SynthesisNetwork(nn.Module):
             for r in sizes)
         self.num_ws = 2 * len(sizes)
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "random", features: list | None = None) -> torch.Tensor:
+    def noise_layers(self) -> list[SynthesisLayer]:
+        """The layers with a noise input, in the order ``noise`` lists them."""
+        return [layer for block in self.blocks for layer in (getattr(block, "conv0", None), block.conv1)
+                if layer is not None and layer.use_noise]
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "random", features: list | None = None,
+                noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """``noise``: one tensor (N or 1, 1, R, R) per noise layer (``noise_layers``), used instead of
+        ``noise_mode``'s (an export's noise inputs)."""
         check_noise_mode(noise_mode)
+        if noise is not None and len(noise) != len(self.noise_layers()):
+            raise ConfigError(f"noise needs {len(self.noise_layers())} tensors, one per noise layer; got {len(noise)}")
         if ws.dim() != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ConfigError(f"synthesis takes W of shape (N, {self.num_ws}, {self.w_dim}), got {tuple(ws.shape)}")
         x = self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)
         rng = eval_noise_rng(ws) if noise_mode == "random" and not self.training else None
-        img, k = None, 0
+        img, k, j = None, 0, 0
         for block in self.blocks:
-            x, img = block(x, img, ws[:, k:k + block.num_conv + 1], noise_mode, rng)
+            used = sum(1 for layer in (getattr(block, "conv0", None), block.conv1) if layer is not None and layer.use_noise)
+            mine = None if noise is None or not used else (noise[j:j + used] if block.num_conv == used else None)
+            x, img = block(x, img, ws[:, k:k + block.num_conv + 1], noise_mode, rng, mine)
             k += block.num_conv
+            j += used
             if features is not None and block.resolution < self.resolution:
                 features.append(x)
         return img
@@ -260,9 +277,14 @@ class StyleGAN2Generator(nn.Module):
                                       w_avg_beta)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                noise_mode: str = "random", truncation_cutoff: int | None = None) -> torch.Tensor:
+                noise_mode: str = "random", truncation_cutoff: int | None = None,
+                noise: list[torch.Tensor] | None = None) -> torch.Tensor:
         check_noise_mode(noise_mode)
-        return self.synthesis(self.mapping(z, labels, truncation_psi, truncation_cutoff), noise_mode)
+        return self.synthesis(self.mapping(z, labels, truncation_psi, truncation_cutoff), noise_mode, noise=noise)
+
+    def const_noise(self) -> list[torch.Tensor]:
+        """The stored noise buffers (1, 1, R, R) of every noise layer: ``noise_mode="const"`` as explicit inputs."""
+        return [layer.noise_const[None, None] for layer in self.synthesis.noise_layers()]
 
     def forward_features(self, z: torch.Tensor, labels: torch.Tensor | None = None
                          ) -> tuple[torch.Tensor, list[torch.Tensor]]:

@@ -43,7 +43,7 @@ def _keep_every(x: torch.Tensor, axis: int, down: int) -> torch.Tensor:
 
 def _along(x: torch.Tensor, f: torch.Tensor, axis: int, up: int, down: int, p0: int, p1: int) -> torch.Tensor:
     """upfirdn along one spatial axis (2: height, 3: width) with 1-D filter ``f`` (already gain-scaled)."""
-    c, k, n = x.shape[1], f.numel(), x.shape[axis]
+    c, k, n = int(x.shape[1]), f.numel(), int(x.shape[axis])  # static: a traced export keeps constant kernels
     out_len = n * up + p0 + p1 - k + 1
     if out_len <= 0:
         raise ValueError(f"upfirdn2d: {n} samples, filter of {k} taps and padding ({p0}, {p1}) leave no output")
