@@ -282,3 +282,7 @@ def test_a_stylegan2_onnx_export_takes_its_noise_as_optional_inputs(tmp_path):
         assert (onnx_g(z, y, noise=noise) - onnx_g(z, y)).abs().max() > 1e-2
         assert (onnx_g(z, y, noise_mode="none") - g(z, y, noise_mode="none")).abs().max() < 1e-4
         assert torch.equal(onnx_g(z, y, noise_mode="random"), onnx_g(z, y, noise_mode="random"))
+    from gantransfer.errors import ConfigError
+    with pytest.raises(ConfigError, match="--int8 is not offered for stylegan2"):
+        export_generator(tmp_path / "g", "onnx", tmp_path / "g8.onnx", int8=True)
+    assert not (tmp_path / "g8.onnx").exists()

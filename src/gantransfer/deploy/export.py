@@ -135,6 +135,10 @@ def export_generator(source: str | Path, fmt: str, out: str | Path, int8: bool =
                               "batchnorm_folded": plan.folded, "fold_rejected": plan.fold_rejected,
                               "parity_latents": PARITY_LATENTS}
     from gantransfer.deploy.graph import noise_inputs
+    if int8 and noise_inputs(module):
+        raise ConfigError(f"--int8 is not offered for {cfg.arch} generators: their modulated convolutions compute "
+                          "their weights per sample, which static int8 quantization cannot calibrate. Export in "
+                          "fp32 (drop --int8)")
     if noise_inputs(module):  # noise layers: the export's default is the stored noise, so compare with that
         reference = lambda z, y: module(z, y, noise_mode="const")  # noqa: E731
         report["noise"] = ("ONNX: optional inputs noise_0.. (N, 1, R, R), the stored noise when not fed; "
