@@ -23,13 +23,22 @@ def atomic_write(path: str | Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        commit(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def commit(tmp: str | Path, path: str | Path) -> None:
+    """Rename the finished temporary file ``tmp`` over ``path``: synced first, and with the permissions a new file
+    gets under the umask (a temporary file is created private, 0600)."""
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
 
 
 def write_json(path: str | Path, obj: Any) -> None:

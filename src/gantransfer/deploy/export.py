@@ -20,6 +20,7 @@ from typing import Any, Iterator
 import torch
 
 from gantransfer.errors import ConfigError, GantransferError
+from gantransfer.io import commit
 from gantransfer.models.registry import GeneratorConfig
 from gantransfer.models.store import load_generator
 from gantransfer.deploy.inference import prepare_for_inference
@@ -59,16 +60,6 @@ def temp_beside(out: Path, tag: str) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def _commit(tmp: Path, out: Path) -> None:
-    """Rename the finished ``tmp`` to ``out`` (synced first; the permissions a new file gets under the umask)."""
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, out)
 
 
 def _fid_change(fp32: Any, int8: Any, cfg: GeneratorConfig, n: int) -> dict[str, Any]:
@@ -166,7 +157,7 @@ def _export_torchscript(prepared, cfg, out: Path, report: dict, reference) -> No
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.jit.save(torch.jit.load(str(tmp), map_location="cpu"), str(final),
                            _extra_files={TORCHSCRIPT_EXTRA: json.dumps(export_metadata(cfg, "fp32", report))})
-            _commit(final, out)
+            commit(final, out)
 
 
 def _export_onnx(prepared, cfg, out: Path, report: dict, reference, int8: bool, calibration: int,
@@ -185,7 +176,7 @@ def _export_onnx(prepared, cfg, out: Path, report: dict, reference, int8: bool, 
         report["parity"] = _parity(reference, fp32, cfg, "ONNX")
         if not int8:
             set_metadata(tmp, meta(cfg, "fp32", report))
-            _commit(tmp, out)
+            commit(tmp, out)
             return
         _write_int8(prepared, cfg, out, report, reference, fp32, calibration, fid_n)
 
@@ -220,7 +211,7 @@ def _write_int8(prepared, cfg, out: Path, report: dict, reference, fp32, calibra
         report["int8"]["kernels"] = kernel_report(tmp8)
         report["int8"]["fid"] = _fid_change(fp32, quantized, cfg, fid_n)
         set_metadata(tmp8, meta(cfg, "int8", report))
-        _commit(tmp8, out)
+        commit(tmp8, out)
 
 
 def check_json_out(out: str | Path, overwrite: bool) -> Path:
