@@ -7,6 +7,7 @@ Latent size, widths, channels and resolution are read from the tensor shapes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -17,16 +18,21 @@ from gantransfer.models.registry import GeneratorConfig, build_generator
 STATE_KEYS = ("netG_state_dict", "state_dict", "generator", "g", "G", "netG", "model")
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The generator state dict in a .pt/.pth/.tar file: bare, or under one of the usual keys."""
+def read_state_dict(path: str | Path, loaded: Any = None) -> dict[str, torch.Tensor]:
+    """The generator state dict in a .pt/.pth/.tar file: bare, or under one of the usual keys. ``loaded``: the
+    file's contents when a caller has already read them with the weights-only loader (not read again)."""
     p = Path(path)
-    if not p.is_file():
+    if loaded is not None:
+        obj = loaded
+    elif not p.is_file():
         raise CheckpointError(f"checkpoint {p} does not exist")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling refused, truncated file, not a torch file
-        raise CheckpointError(f"{p} cannot be read as a weights-only PyTorch checkpoint ({str(e).splitlines()[0]}); "
-                              "save it with torch.save(model.state_dict(), path)") from None
+    else:
+        try:
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+        except Exception as e:  # unpickling refused, truncated file, not a torch file
+            raise CheckpointError(f"{p} cannot be read as a weights-only PyTorch checkpoint "
+                                  f"({str(e).splitlines()[0]}); save it with torch.save(model.state_dict(), path)"
+                                  ) from None
     if isinstance(obj, dict) and not any(torch.is_tensor(v) for v in obj.values()):
         for key in STATE_KEYS:
             if isinstance(obj.get(key), dict):
@@ -40,9 +46,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items() if torch.is_tensor(v)}
 
 
-def import_dcgan(path: str | Path, dataset: str = "") -> tuple[torch.nn.Module, GeneratorConfig]:
-    """A PyTorch-DCGAN-example generator checkpoint as a gantransfer generator (same outputs, eval mode)."""
-    state = read_state_dict(path)
+def import_dcgan(path: str | Path, dataset: str = "", loaded: Any = None) -> tuple[torch.nn.Module, GeneratorConfig]:
+    """A PyTorch-DCGAN-example generator checkpoint as a gantransfer generator (same outputs, eval mode);
+    ``loaded``: the file's contents, when already read (see ``read_state_dict``)."""
+    state = read_state_dict(path, loaded)
     convs = sorted((int(k.split(".")[1]), v) for k, v in state.items()
                    if k.startswith("main.") and k.endswith(".weight") and v.dim() == 4)
     if len(convs) < 3:

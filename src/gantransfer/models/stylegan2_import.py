@@ -366,7 +366,7 @@ def import_file(path: str | Path, dataset: str = "") -> Imported:
         return import_rosinality(p, obj, dataset)
     from gantransfer.models.importers import import_dcgan
     try:
-        g, cfg = import_dcgan(p, dataset)
+        g, cfg = import_dcgan(p, dataset, loaded=obj)  # the file is read once; unreadable: import_dcgan says why
     except CheckpointError as e:
         found = sorted(obj)[:12] if isinstance(obj, dict) else None
         raise CheckpointError(f"{e}; nor is it a rosinality StyleGAN2 checkpoint (expected 'g_ema' or 'g' holding "
