@@ -94,6 +94,8 @@ def _run_training(args: argparse.Namespace, cls: type, run_fn, resolve=None, pro
         return 0
     run = run_fn(cfg, resume=args.resume, overwrite=args.overwrite)
     print(f"done: {produced} in {run / 'generator'}, sample grids in {run / 'samples'}, log in {run / 'logs'}")
+    if (run / "report" / "index.html").is_file():
+        print(f"report: {run / 'report' / 'index.html'}")
     return 0
 
 
@@ -231,6 +233,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from gantransfer.report.build import build_report
+    page = build_report(args.run, args.out, measure=not args.no_bench)
+    print(f"report: {page}")
+    return 0
+
+
 def _add_training_command(sub, name: str, cls: type, func, help_text: str, description: str,
                           skip: Sequence[str] = ()) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help_text, description=description)
@@ -359,6 +368,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--steps", type=int, default=None, help="distillation steps (default: the demo's 1000)")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("report", help="an HTML report of a run, or a comparison of several runs",
+                       description="Write a self-contained HTML page per run (its settings in words, sample grids, "
+                       "loss and evaluation curves, every metric with its protocol, costs, the command that "
+                       "reproduces it) and, for several runs, a sortable page comparing them. Training commands "
+                       "write their run's report into RUN/report at the end.")
+    p.add_argument("run", nargs="+", help="run directories (what train, distill, fuse, adapt or baseline wrote)")
+    p.add_argument("--out", default=None, help="a new or empty directory, or an earlier report (default for one "
+                   "run: RUN/report; required for several)")
+    p.add_argument("--no-bench", action="store_true", help="leave out the CPU latency and throughput measurement")
+    p.set_defaults(func=_cmd_report)
     return parser
 
 

@@ -86,4 +86,7 @@ def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: boo
         result = plan.final(run)
         if result is not None:
             write_json(run / "eval.json", result)
+    if getattr(plan.settings, "report", True):
+        from gantransfer.report.build import write_run_report
+        write_run_report(run)
     return run

@@ -1,0 +1,139 @@
+"""What a run directory holds, read for a report: run.json, eval.json, the metrics log and the sample grids."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gantransfer.errors import ConfigError
+from gantransfer.io import read_json
+
+WHAT_A_RUN_HOLDS = ("a run directory is what `gantransfer train`, `distill`, `fuse`, `adapt`, `baseline` or `demo` "
+                    "wrote: run.json (the command and its config), generator/, logs/metrics.jsonl, samples/ and, "
+                    "when it was evaluated, eval.json")
+# Training commands whose run.json holds a task config; "demo" directories hold a distill run in student/.
+TRAINING = ("train", "distill", "fuse", "adapt", "baseline")
+# Config fields that name several inputs and have a repeated flag of their own on the command line.
+REPEATED_FLAGS = {("fuse", "teachers"): "--teacher", ("baseline", "teachers"): "--teacher",
+                  ("adapt", "sources"): "--source"}
+
+
+@dataclass
+class Run:
+    """A run directory as the report reads it."""
+
+    path: Path
+    command: str
+    config: dict[str, Any]
+    record: dict[str, Any]
+    evaluation: dict[str, Any] | None
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.resolve().name
+
+    @property
+    def generator(self) -> dict[str, Any]:
+        return self.record.get("generator") or {}
+
+    @property
+    def dataset(self) -> str:
+        return str(self.generator.get("dataset") or self.config.get("data") or "")
+
+    @property
+    def samples(self) -> list[tuple[int, Path]]:
+        """The sample grids written during training, (step, path), oldest first."""
+        out = []
+        for p in sorted((self.path / "samples").glob("step-*.png")):
+            m = re.fullmatch(r"step-(\d+)\.png", p.name)
+            if m:
+                out.append((int(m.group(1)), p))
+        return out
+
+    @property
+    def steps(self) -> int:
+        return max((int(r["step"]) for r in self.log if "step" in r), default=0)
+
+
+def load_run(path: str | Path) -> Run:
+    """The run in ``path``; ConfigError saying what a run holds when it is none."""
+    from gantransfer.engine.logger import read_log
+    p = Path(path)
+    if not p.is_dir():
+        raise ConfigError(f"{p} is not a directory; {WHAT_A_RUN_HOLDS}")
+    if not (p / "run.json").is_file():
+        hint = " (it looks like a report; give the run it was written for)" if (p / "report.json").is_file() else ""
+        raise ConfigError(f"{p} is not a gantransfer run: it has no run.json{hint}; {WHAT_A_RUN_HOLDS}")
+    record = read_json(p / "run.json", "run record")
+    command = record.get("command") if isinstance(record, dict) else None
+    if command not in (*TRAINING, "demo") or not isinstance(record.get("config"), dict):
+        raise ConfigError(f"{p / 'run.json'} is not a gantransfer run record (no known command and config); "
+                          f"{WHAT_A_RUN_HOLDS}")
+    if command == "demo":
+        raise ConfigError(f"{p} is a demo directory: its page is {p / 'index.html'}; report its distillation run "
+                          f"with `gantransfer report {p / 'student'}`")
+    if not (p / "generator" / "config.json").is_file():
+        raise ConfigError(f"{p} holds no generator/ yet (the run has not reached its first checkpoint); "
+                          f"{WHAT_A_RUN_HOLDS}")
+    ev = read_json(p / "eval.json", "evaluation") if (p / "eval.json").is_file() else None
+    log_path = p / "logs" / "metrics.jsonl"
+    log = list(read_log(log_path)) if log_path.is_file() else []
+    return Run(p, command, record["config"], record, ev if isinstance(ev, dict) else None, log)
+
+
+def config_class(command: str) -> type:
+    from gantransfer.config import TASK_CONFIGS
+    return TASK_CONFIGS[command]
+
+
+def settings(run: Run) -> list[tuple[str, Any, Any, str]]:
+    """(field, value, default, what it means) for every field of the run's config, in the config's order."""
+    from gantransfer.config import help_of, upgrade_run_config
+    cls = config_class(run.command)
+    data = upgrade_run_config(cls, run.config)
+    rows = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        rows.append((f.name, data.get(f.name), default, help_of(cls, f.name)))
+    return rows
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _flag_value(value: Any) -> str:
+    import json
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def reproduce_command(run: Run, out: str | None = None) -> str:
+    """The command line that runs this run again: ``gantransfer COMMAND`` with every setting that differs from
+    its default (``--out`` the run's own directory unless ``out`` is given)."""
+    argv = ["gantransfer", run.command]
+    no_flag = set(getattr(config_class(run.command), "DATA_FIELDS", ())) if run.command == "baseline" else set()
+    for name, value, default, _ in settings(run):
+        if name == "out" or name in no_flag or _plain(value) == _plain(default):
+            continue
+        repeated = REPEATED_FLAGS.get((run.command, name))
+        if repeated:
+            for v in value or []:
+                argv += [repeated, str(v)]
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + name.replace("_", "-"))
+        elif value is None:
+            continue  # a default of something: None is never given on the command line
+        else:
+            argv += [flag, _flag_value(value)]
+    argv += ["--out", out if out is not None else str(run.config.get("out") or run.path)]
+    return shlex.join(argv)
