@@ -27,3 +27,15 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
         code = e.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "run_report: let training runs write their HTML report (tests/test_report*.py)")
+
+
+@pytest.fixture(autouse=True)
+def _no_run_reports(request, monkeypatch):
+    """Training runs in tests skip their end-of-run HTML report (about a second each) unless the test is marked
+    run_report; the report itself is tested in tests/test_report*.py."""
+    if "run_report" not in request.keywords:
+        monkeypatch.setattr("gantransfer.report.build.write_run_report", lambda run, measure=True: None)

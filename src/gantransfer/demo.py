@@ -2,7 +2,7 @@
 evaluate both under the same protocol, and write an HTML report (grids, metrics, costs, loss curves)."""
 from __future__ import annotations
 
-import shutil
+import shlex
 import time
 from pathlib import Path
 
@@ -16,9 +16,7 @@ from gantransfer.metrics.classifier import assets_dir, load_classifier
 from gantransfer.metrics.evaluate import evaluate
 from gantransfer.models.sampling import generate
 from gantransfer.models.store import load_generator
-from gantransfer.report.curves import plot_loss_curves
 from gantransfer.report.grid import save_image_grid
-from gantransfer.report.html import image, table, write_report
 from gantransfer.tasks.rundir import claim_directory, recorded_command
 
 TEACHERS = {"unconditional": "fashion-mnist-dcgan", "conditional": "fashion-mnist-dcgan-cond"}
@@ -47,7 +45,7 @@ def shipped_teacher(name: str) -> Path:
 
 DEFAULT_OUT = Path("runs/demo")
 # What a demo writes beside its student run; --overwrite removes these (and replaces the student run) only.
-DEMO_ARTEFACTS = ("run.json", "index.html", "metrics.json", "teacher_vs_student.png", "loss_curves.png",
+DEMO_ARTEFACTS = ("run.json", "index.html", "metrics.json", "assets", "teacher_vs_student.png", "loss_curves.png",
                   "unconditional.png", "conditional.png", *(f"shipped_student_{n.rsplit('-', 1)[1]}.png" for n in STUDENTS))
 
 
@@ -65,42 +63,12 @@ def demo_directory(out: str | Path | None, overwrite: bool = False) -> Path:
     return claim_directory(out, "demo", overwrite=overwrite, artefacts=DEMO_ARTEFACTS)
 
 
-def _metric_rows(student: dict, teacher: dict) -> list[list]:
-    rows = []
-    for k, t in teacher.items():
-        s = student.get(k)
-        ratio = s / t if isinstance(s, float) and isinstance(t, float) and t else ""
-        rows.append([k, t, s, ratio])
-    return rows
-
-
-def distillation_section(run: Path, seconds: float, steps: int, threads: int) -> tuple[str, dict]:
-    """The report's distillation part: grids, metrics of both, fidelity, costs and loss curves."""
-    from gantransfer.api import bench
-    ev = read_json(run / "eval.json", "distillation results")
-    costs = bench(run, against=ev["teacher"], repeats=10)
-    shutil.copyfile(run / "report" / "teacher_vs_student.png", run.parent / "teacher_vs_student.png")
-    curves = plot_loss_curves(run / "logs" / "metrics.jsonl", run.parent / "loss_curves.png")
-    fid = {k: v for k, v in ev.get("fidelity", {}).items()}
-    html = (image("teacher_vs_student.png", "top row: teacher, bottom row: student, on the same 16 latents")
-            + table({"teacher": ev["teacher"], "student width": DEMO_WIDTH, "loss terms": DEMO_LOSS,
-                     "latents": f"a bank of {DEMO_BANK:,} (data-free: no real image)", "steps": steps,
-                     "wall time (s)": round(seconds, 1), "torch threads": threads}, ["distillation", ""])
-            + table(_metric_rows(ev.get("student", {}), ev.get("teacher_metrics", {})),
-                    ["metric (protocol)", "teacher", "student", "student / teacher"])
-            + table([[where, v["psnr"], v["ssim"]] for where, v in fid.items()],
-                    ["teacher-student fidelity on latents", "PSNR (dB)", "SSIM"])
-            + table([[k, costs["reference"][k.rsplit("_", 1)[0]], costs["generator"][k.rsplit("_", 1)[0]], r]
-                     for k, r in costs["ratios"].items()],
-                    ["cost (CPU)", "teacher", "student", "ratio (>1: student better)"])
-            + (image("loss_curves.png", "loss terms during distillation") if curves else ""))
-    return html, {"eval": ev, "bench": costs, "seconds": round(seconds, 1), "steps": steps}
-
-
-def generator_section(path: Path, name: str, key: str, out: Path, n: int, device: str,
-                      measured: dict | None = None) -> tuple[str, dict]:
+def generator_grid(path: Path, name: str, key: str, out: Path, n: int, device: str,
+                   measured: dict | None = None) -> tuple[str, dict]:
     """A grid and the protocol metrics of a shipped generator (``measured``: metrics already taken in this run,
-    so the generator is not evaluated twice)."""
+    so the generator is not evaluated twice); returns (the figure's HTML, the evaluation)."""
+    from gantransfer.report.html import figure
+    from gantransfer.report.page import image_size
     g, gcfg = load_generator(path)
     x, _ = generate(g, gcfg, 100, seed=0, labels=class_labels(gcfg, 100, None))
     save_image_grid(x, out / f"{key}.png", nrow=10, scale=3)
@@ -109,13 +77,26 @@ def generator_section(path: Path, name: str, key: str, out: Path, n: int, device
         res = evaluate(EvalConfig(generator=str(path), n=n, device=device))
     else:
         res = {"metrics": measured, "class_shares": {}}
-    caption = ("one column per class" if gcfg.num_classes else "100 samples") + f", {name}"
-    training = gcfg.meta.get("training", {})
-    html = (image(f"{key}.png", caption) + table(dict(res["metrics"]), ["metric (protocol)", "value"])
-            + (table([[k, v] for k, v in res["class_shares"].items()], ["class", "share of samples"])
-               if res["class_shares"] else "")
-            + (table(training, ["training", ""]) if training else ""))
-    return html, res
+    caption = f"{name}: " + ("one column per class" if gcfg.num_classes else "100 samples")
+    return figure(f"{key}.png", caption, image_size(out / f"{key}.png"), target=320), res
+
+
+def shipped_section(results: dict[str, dict], names: dict[str, str], grids: list[str]) -> str:
+    """The shipped generators side by side: their grids, every metric by generator, and how each was trained."""
+    from gantransfer.report.html import esc, figures
+    from gantransfer.report.page import LEGEND, render_value
+    by_generator = {name: results[k]["metrics"] for k, name in names.items()}
+    html = figures(grids) + LEGEND + render_value("metrics of each, same protocol and samples", by_generator)
+    for key, name in names.items():
+        cfg = load_generator(shipped(*_where(key, name)))[1]
+        command = cfg.meta.get("training", {}).get("command")
+        if command:
+            html += f"<p>{esc(name)} was trained with:</p><pre>{esc(command)}</pre>"
+    return html
+
+
+def _where(key: str, name: str) -> tuple[str, str]:
+    return ("students" if key.startswith("shipped_student") else "teachers", name)
 
 
 def run_demo(out: str | Path | None = None, n: int = DEMO_N, device: str = "auto", steps: int = DEMO_STEPS,
@@ -139,31 +120,54 @@ def run_demo(out: str | Path | None = None, n: int = DEMO_N, device: str = "auto
     t_distill = time.perf_counter()
     distill(cfg, overwrite=overwrite)
     seconds = time.perf_counter() - t_distill
-    print("[demo] measuring costs ...", flush=True)
-    html, summary = distillation_section(run, seconds, steps, torch.get_num_threads())
-    ev, ratios = summary["eval"], summary["bench"]["ratios"]
+    results = demo_page(out, run, teacher, seconds, steps, n, device)
+    results["seconds"] = round(time.perf_counter() - t0, 1)
+    write_json(out / "metrics.json", results)
+    return out / "index.html"
+
+
+def demo_page(out: Path, run: Path, teacher: Path, seconds: float, steps: int, n: int, device: str) -> dict:
+    """The demo's page, out/index.html, built by the report's code from the distillation run and the shipped
+    generators (evaluated here); returns the figures for metrics.json."""
+    print("[demo] writing the report (and measuring costs) ...", flush=True)
+    from gantransfer.report.html import esc, page, table, write_page
+    from gantransfer.report.page import run_page
+    from gantransfer.report.runs import load_run
+    (out / "assets").mkdir(exist_ok=True)
+    distilled = run_page(load_run(run), out, prefix="assets/", title="gantransfer demo")
+    ev, costs = read_json(run / "eval.json", "distillation results"), distilled.costs
+    ratios = costs["ratios"]
     fid = lambda m: next((v for k, v in m.items() if k.startswith("fid/")), float("nan"))  # noqa: E731
     print(f"[demo] student FID {fid(ev.get('student', {})):.3f} vs teacher {fid(ev.get('teacher_metrics', {})):.3f}; "
           f"{ratios['macs_reduction']:.1f}x fewer MACs, {ratios['params_reduction']:.1f}x fewer parameters, "
           f"{ratios['throughput_per_s_batch256_speedup']:.1f}x CPU throughput; PSNR fresh "
           f"{ev['fidelity']['fresh']['psnr']:.1f} dB; distilled in {seconds:.0f} s", flush=True)
-    sections: list[tuple[str, str]] = [(f"Distillation: {teacher.name} into a student of width {DEMO_WIDTH}", html)]
-    results: dict = {"distillation": summary}
-    shown = [("students", name, f"shipped_student_{name.rsplit('-', 1)[1]}", "Shipped student (longer training): ")
-             for name in STUDENTS]
-    shown += [("teachers", name, kind, f"{kind.capitalize()} teacher: ") for kind, name in TEACHERS.items()]
-    for folder, name, key, heading in shown:
+    results: dict = {"distillation": {"eval": ev, "bench": costs, "seconds": round(seconds, 1), "steps": steps}}
+    shown = [("students", name, f"shipped_student_{name.rsplit('-', 1)[1]}") for name in STUDENTS]
+    shown += [("teachers", name, kind) for kind, name in TEACHERS.items()]
+    grids, names = [], {}
+    for folder, name, key in shown:
         if folder == "students" and not (assets_dir() / folder / name / "config.json").is_file():
             continue
         measured = ev.get("teacher_metrics") if name == teacher.name else None  # evaluated with the student
-        html, res = generator_section(shipped(folder, name), name, key, out, n, device, measured)
-        sections.append((heading + name, html))
+        grid, res = generator_grid(shipped(folder, name), name, key, out, n, device, measured)
+        grids.append(grid)
+        names[key] = name
         results[key] = res
     clf = load_classifier("fashion-mnist")
-    sections.append(("Protocol", table({"feature extractor": clf.cfg.protocol,
-                                        "its test accuracy": clf.cfg.meta.get("test_accuracy", ""),
-                                        "reference": "Fashion-MNIST test split (10,000 images), shipped features",
-                                        "samples per generator": n})))
-    results["seconds"] = round(time.perf_counter() - t0, 1)
-    write_json(out / "metrics.json", results)
-    return write_report(out / "index.html", "gantransfer demo", sections)
+    protocol = table([["feature extractor", clf.cfg.protocol],
+                      ["its test accuracy", clf.cfg.meta.get("test_accuracy", "")],
+                      ["reference", "Fashion-MNIST test split (10,000 images), shipped features"],
+                      ["samples per generator", f"{n:,}"]], widths=["35%", "65%"])
+    intro = (f"<p class=lead>The demo distilled the shipped teacher {teacher.name} into a student of width "
+             f"{DEMO_WIDTH}, data-free, in {seconds:.0f} s ({steps:,} steps, {torch.get_num_threads()} torch "
+             "threads), and evaluated it, the teacher and the shipped generators under one protocol.</p>"
+             + distilled.intro)
+    command = esc(shlex.join(["gantransfer", "demo", "--n", str(n), "--steps", str(steps), "--device", device,
+                              "--out", str(out)]))
+    sections = [s if s[1] != "reproduce" else (s[0], s[1], s[2] + f"<p>and the whole demo:</p><pre>{command}</pre>")
+                for s in distilled.sections]
+    sections.insert(-1, ("Shipped generators (trained longer)", "shipped", shipped_section(results, names, grids)))
+    sections.insert(-1, ("Protocol", "protocol", protocol))
+    write_page(out / "index.html", page("gantransfer demo", intro, sections))
+    return results

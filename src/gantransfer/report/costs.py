@@ -15,7 +15,7 @@ REPEATS = 10  # timed calls at batch 1 (a quarter of them, at least 3, at the th
 
 def measure_run(run: Run, repeats: int = REPEATS) -> dict[str, Any]:
     """``{"generator": figures, "reference": figures or absent, "reference_name": ..., "threads": n}``."""
-    from gantransfer.deploy.bench import measure
+    from gantransfer.deploy.bench import compare, measure
     from gantransfer.models.store import load_generator
     g, cfg = load_generator(run.path, "cpu")
     out: dict[str, Any] = {"generator": measure(g, cfg, repeats), "threads": torch.get_num_threads(),
@@ -31,6 +31,7 @@ def measure_run(run: Run, repeats: int = REPEATS) -> dict[str, Any]:
             if isinstance(t.module, torch.nn.Module) and any(True for _ in t.module.parameters()):
                 out["reference"] = measure(t.module, t.config, repeats)
                 out["reference_name"] = "teacher"
+                out["ratios"] = compare(out["generator"], out["reference"])
     return out
 
 
@@ -38,7 +39,7 @@ def _value(key: str, v: float) -> str:
     if key == "params":
         return si(v)
     if key == "macs":
-        return si(v, "MAC")
+        return si(v)
     if key.startswith("latency_ms"):
         return f"{number(float(v))} ms"
     return f"{si(v)} samples/s".replace("  ", " ")
@@ -62,6 +63,8 @@ def cost_rows(costs: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     gen, ref = costs["generator"], costs.get("reference")
     if ref is None:
         return ["", "this generator"], [[_what(k), Cell(_value(k, v), v, "num")] for k, v in gen.items()]
+    if not isinstance(ref, dict):
+        return ["", "this generator"], []
     rows = []
     for k, v in gen.items():
         r = ref.get(k)

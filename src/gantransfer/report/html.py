@@ -47,6 +47,7 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 details summary{cursor:pointer;color:#0b57d0;margin:.3em 0}
 @media (max-width:760px){
  body{font-size:14px}main{padding:8px}section{padding:10px 10px;margin:10px 0}
+ th,td{padding:4px 4px;font-size:13px}
  table.cards thead{display:none}
  table.cards,table.cards tbody,table.cards tr,table.cards td{display:block;width:100%}
  table.cards tr{border:1px solid #e2e4e8;border-radius:8px;margin:0 0 10px;padding:4px 0}

@@ -54,6 +54,15 @@ def _num_cell(v: Any) -> Cell:
     return Cell(number(v))
 
 
+ARROWS = {"lower": " \u2193", "higher": " \u2191"}
+LEGEND = "<p class=note>\u2193 lower is better, \u2191 higher is better.</p>"
+
+
+def arrow(better: str | None) -> str:
+    """`` ↓`` when lower is better, `` ↑`` when higher is, else nothing."""
+    return ARROWS.get(better or "", "")
+
+
 def verdict(value: float, reference: float, better: str | None) -> Cell:
     """Better or worse than the reference, by the metric's direction (within 1%: the same)."""
     if better is None or not all(isinstance(x, (int, float)) for x in (value, reference)):
@@ -82,12 +91,12 @@ def comparison_tables(mine: dict, ref: dict, my_name: str, ref_name: str) -> str
         for k, mk in keys:
             s, t = mine[k], ref[k]
             r = s / t if isinstance(s, (int, float)) and isinstance(t, (int, float)) and t else None
-            rows.append([mk.label + ("" if mk.better is None else f" ({mk.better} is better)"),
+            rows.append([mk.label + arrow(mk.better),
                          _num_cell(t), _num_cell(s), Cell("n/a" if r is None else ratio(r), r, "num"),
                          verdict(s, t, mk.better)])
         out.append(f"<h3>Protocol: {esc(where)}</h3>" + table(
-            rows, ["metric", ref_name, my_name, f"{my_name} / {ref_name}", f"{my_name} is"], cls="cards",
-            widths=["34%", "16%", "16%", "16%", "18%"]))
+            rows, ["metric", ref_name, my_name, f"{my_name} / {ref_name}", f"{my_name} is"],
+            widths=["32%", "17%", "17%", "16%", "18%"]))
     return "".join(out)
 
 
@@ -95,17 +104,14 @@ def metric_tables(values: dict) -> str:
     """Protocol metrics grouped by protocol."""
     out = []
     for where, keys in _by_protocol(list(values)).items():
-        rows = [[mk.label, _num_cell(values[k]), "" if mk.better is None else f"{mk.better} is better"]
-                for k, mk in keys]
-        out.append(f"<h3>Protocol: {esc(where)}</h3>" + table(rows, ["metric", "value", ""], cls="cards",
-                                                              widths=["50%", "25%", "25%"]))
+        rows = [[mk.label + arrow(mk.better), _num_cell(values[k])] for k, mk in keys]
+        out.append(f"<h3>Protocol: {esc(where)}</h3>" + table(rows, ["metric", "value"], widths=["60%", "40%"]))
     return "".join(out)
 
 
 def _kv_table(d: dict) -> str:
-    rows = [[label_of(k), _num_cell(v), "" if better_of(k) is None else f"{better_of(k)} is better"]
-            for k, v in d.items()]
-    t = table(rows, ["", "value", ""], cls="cards", widths=["50%", "25%", "25%"])
+    rows = [[label_of(k) + arrow(better_of(k)), _num_cell(v)] for k, v in d.items()]
+    t = table(rows, ["", "value"], widths=["60%", "40%"])
     return f"<details><summary>{len(rows)} values</summary>{t}</details>" if len(rows) > 8 else t
 
 
@@ -124,10 +130,10 @@ def render_value(name: str, value: Any, depth: int = 0) -> str:
         fields_ = [f for f in dict.fromkeys(f for v in value.values() for f in v) if
                    all(_scalar(v.get(f)) for v in value.values())]
         nested = [f for f in dict.fromkeys(f for v in value.values() for f in v) if f not in fields_]
-        rows = [[label_of(f) + ("" if better_of(f) is None else f" ({better_of(f)} is better)")]
+        rows = [[label_of(f) + arrow(better_of(f))]
                 + [_num_cell(value[m].get(f)) for m in members] for f in fields_]
         w = f"{60 / len(members):.0f}%"
-        out = head + table(rows, ["", *members], cls="cards", widths=["40%", *[w] * len(members)])
+        out = head + table(rows, ["", *members], widths=["40%", *[w] * len(members)])
         for f in nested:
             for m in members:
                 if isinstance(value[m].get(f), dict):
@@ -198,7 +204,7 @@ def metrics_section(run: Run) -> str:
                                                        ["", "value"], widths=["50%", "50%"]))
     if not parts:
         return "<p>This run was not evaluated (no eval.json and no evaluation in its log).</p>"
-    return "".join(parts)
+    return LEGEND + "".join(parts)
 
 
 def cost_section(run: Run, costs: dict[str, Any] | None) -> str:
@@ -206,17 +212,17 @@ def cost_section(run: Run, costs: dict[str, Any] | None) -> str:
     parts = []
     if costs is not None:
         header, rows = cost_rows(costs)
-        parts.append(table(rows, header, cls="cards") + f"<p class=note>Measured on this machine's CPU while the "
+        parts.append(table(rows, header) + f"<p class=note>Measured on this machine's CPU while the "
                      f"report was written ({costs['threads']} torch threads, median of {costs['repeats']} calls); "
                      "other work on the machine makes times noisy, the ratios less so.</p>")
     c = (run.evaluation or {}).get("cost")
     if isinstance(c, dict) and "teachers_params" in c:
         names = run.record.get("teachers") or [f"teacher {i}" for i in range(len(c["teachers_params"]))]
-        rows = [[str(n), Cell(si(p), p, "num"), Cell(si(m, "MAC"), m, "num")]
+        rows = [[str(n), Cell(si(p), p, "num"), Cell(si(m), m, "num")]
                 for n, p, m in zip(names, c["teachers_params"], c.get("teachers_macs", []))]
         rows.append(["the fused student", Cell(si(c["student_params"]), c["student_params"], "num"),
-                     Cell(si(c["student_macs"], "MAC"), c["student_macs"], "num")])
-        parts.append("<h3>Against the teachers</h3>" + table(rows, ["", "parameters", "MACs per sample"], cls="cards")
+                     Cell(si(c["student_macs"]), c["student_macs"], "num")])
+        parts.append("<h3>Against the teachers</h3>" + table(rows, ["", "parameters", "MACs per sample"])
                      + f"<p>The student has {ratio(c['params_vs_sum'])} fewer parameters than all teachers "
                      f"together, {ratio(c['params_vs_largest'])} fewer than the largest.</p>")
     return "".join(parts) or "<p>No costs measured.</p>"
@@ -260,9 +266,9 @@ def settings_section(run: Run) -> str:
          else rest).append([name.replace("_", " "), shown, meaning])
     rows = changed
     out = (f"<p class=lead>{esc(summary(run))}</p>"
-           + table(rows, ["setting (given)", "value", "what it means"], cls="cards", widths=["22%", "28%", "50%"]))
+           + table(rows, ["setting (given)", "value", "what it means"], widths=["24%", "28%", "48%"]))
     out += (f"<details><summary>the other {len(rest)} settings (defaults)</summary>"
-            + table(rest, ["setting", "value", "what it means"], cls="cards", widths=["22%", "28%", "50%"])
+            + table(rest, ["setting", "value", "what it means"], widths=["24%", "28%", "48%"])
             + "</details>")
     g = run.generator
     if g:
@@ -299,7 +305,11 @@ def glance(run: Run, metrics: dict[str, float], costs: dict[str, Any] | None) ->
         tiles.append(("PSNR to the teacher, new latents", f"{number(psnr)} dB"))
     if "memorisation" in ev:
         tiles.append(("near-copies of training images", f"{number(100 * ev['memorisation']['memorised_share'])}%"))
-    secs = sum(float(r.get("time/sec_per_step", 0)) for r in run.log) * max(1, int(run.config.get("log_every") or 1))
+    secs, prev = 0.0, 0
+    for r in run.log:
+        if "time/sec_per_step" in r:
+            secs += float(r["time/sec_per_step"]) * (int(r["step"]) - prev)
+            prev = int(r["step"])
     tiles.append(("steps", f"{run.steps:,}" + (f" (about {seconds(secs)})" if secs else "")))
     return '<div class="glance">' + "".join(f"<div>{esc(a)}<b>{esc(b)}</b></div>" for a, b in tiles) + "</div>"
 
@@ -325,12 +335,12 @@ def run_page(run: Run, out: Path, prefix: str = "", measure: bool = True, device
     curves = []
     loss = plot_series(series_of(run.log, "loss/"), out / f"{prefix}loss-curves.png")
     if loss is not None:
-        curves.append(figure(loss.name, "loss terms by step (one panel each: their scales differ)",
+        curves.append(figure(f"{prefix}{loss.name}", "loss terms by step (one panel each: their scales differ)",
                              image_size(loss), pixels=False))
     evals = plot_series(series_of(run.log, "eval/"), out / f"{prefix}eval-curves.png",
                         skip=("eval/best_step", "eval/kid_std"))
     if evals is not None:
-        curves.append(figure(evals.name, "evaluations during training, by step", image_size(evals), pixels=False))
+        curves.append(figure(f"{prefix}{evals.name}", "evaluations during training, by step", image_size(evals), pixels=False))
     costs = measure_run(run) if measure else None
     metrics = main_metrics(run)
     command = reproduce_command(run)
@@ -359,7 +369,8 @@ def comparison_page(pages: list[RunPage], links: list[str], warnings_: list[str]
             if parse_metric_key(k) and parse_metric_key(k).metric in HEADLINE]
     cost_keys = list(dict.fromkeys(k for p in pages if p.costs for k in p.costs["generator"]))
     header = ["run", "command", *[words(d) for d in diff], "steps",
-              *[f"{parse_metric_key(k).label} ({parse_metric_key(k).where})" for k in keys],
+              *[f"{parse_metric_key(k).label}{arrow(parse_metric_key(k).better)} ({parse_metric_key(k).where})"
+                for k in keys],
               *[{"params": "parameters", "macs": "MACs"}.get(k, words(k).replace("per s", "per s,")) for k in cost_keys]]
     rows = []
     for p, link in zip(pages, links):
@@ -378,10 +389,8 @@ def comparison_page(pages: list[RunPage], links: list[str], warnings_: list[str]
             text = "" if v is None else si(v) if k in ("params", "macs") else number(float(v))
             row.append(Cell(text, v, "num"))
         rows.append(row)
-    better = [f"{parse_metric_key(k).label}: {parse_metric_key(k).better} is better" for k in keys
-              if parse_metric_key(k).better]
-    note = ("<p class=note>Click a column's name to sort by it. " + esc("; ".join(dict.fromkeys(better)))
-            + ". Latency in ms, throughput in samples per second (CPU, measured one run after another while "
+    note = ("<p class=note>Click a column's name to sort by it. \u2193 lower is better, \u2191 higher is better. "
+            "Latency in ms, throughput in samples per second (CPU, measured one run after another while "
             "this report was written).</p>")
     warn = "".join(f"<p class=warn>{esc(w)}</p>" for w in warnings_)
     sections = [("Runs", "runs", warn + table(rows, header, cls="sortable cards") + note)]
