@@ -78,7 +78,7 @@ def generator_grid(path: Path, name: str, key: str, out: Path, n: int, device: s
     else:
         res = {"metrics": measured, "class_shares": {}}
     caption = f"{name}: " + ("one column per class" if gcfg.num_classes else "100 samples")
-    return figure(f"{key}.png", caption, image_size(out / f"{key}.png"), target=320), res
+    return figure(f"{key}.png", caption, image_size(out / f"{key}.png"), widest=560), res
 
 
 def shipped_section(results: dict[str, dict], names: dict[str, str], grids: list[str]) -> str:
@@ -160,9 +160,9 @@ def demo_page(out: Path, run: Path, teacher: Path, seconds: float, steps: int, n
                       ["reference", "Fashion-MNIST test split (10,000 images), shipped features"],
                       ["samples per generator", f"{n:,}"]], widths=["35%", "65%"])
     intro = (f"<p class=lead>The demo distilled the shipped teacher {teacher.name} into a student of width "
-             f"{DEMO_WIDTH}, data-free, in {seconds:.0f} s ({steps:,} steps, {torch.get_num_threads()} torch "
-             "threads), and evaluated it, the teacher and the shipped generators under one protocol.</p>"
-             + distilled.intro)
+             f"{DEMO_WIDTH}, data-free, in {seconds:.0f} s ({steps:,} steps, torch threads: "
+             f"{torch.get_num_threads()}), and evaluated it, the teacher and the shipped generators under one "
+             "protocol.</p>" + distilled.intro.split("</p>", 1)[1])
     command = esc(shlex.join(["gantransfer", "demo", "--n", str(n), "--steps", str(steps), "--device", device,
                               "--out", str(out)]))
     sections = [s if s[1] != "reproduce" else (s[0], s[1], s[2] + f"<p>and the whole demo:</p><pre>{command}</pre>")

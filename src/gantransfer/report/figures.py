@@ -23,6 +23,7 @@ class Figure:
     src: str
     caption: str
     pixels: bool = True
+    widest: int = 1160  # shown at most this wide (px)
 
 
 def copy_asset(src: Path, out: Path, name: str) -> str:
@@ -42,7 +43,7 @@ def training_grids(run: Run, out: Path, prefix: str = "") -> list[Figure]:
     what = {"distill": "rows alternate teacher / student on the same latents",
             "fuse": "two rows per teacher (" + ", ".join(map(str, run.record.get("teachers", []))) +
                     "): its images, then the student's on the same inputs"}.get(run.command, "samples on fixed inputs")
-    return [Figure(copy_asset(p, out, f"{prefix}samples-step-{step:07d}.png"), f"step {step:,}: {what}")
+    return [Figure(copy_asset(p, out, f"{prefix}samples-step-{step:07d}.png"), f"step {step:,}: {what}", widest=370)
             for step, p in reversed(grids)]
 
 
@@ -66,7 +67,8 @@ def per_label(run: Run, out: Path, device: torch.device, prefix: str = "", per_c
             x = g(z.to(device), y.to(device)).cpu()
         name = f"{prefix}label-{label:02d}.png"
         save_image_grid(x, out / name, nrow=4, scale=2)
-        figures.append(Figure(name, f"label {label}: {names[label] if label < len(names) else label}"))
+        text = names[label] if label < len(names) else str(label)
+        figures.append(Figure(name, f"label {label}" + ("" if text == str(label) else f": {text}")))
     return figures
 
 

@@ -34,7 +34,8 @@ th{background:#f3f4f6;font-weight:600;font-size:.92em}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.changed td:first-child{font-weight:600}
 .better{color:#137333;font-weight:600}.worse{color:#b3261e;font-weight:600}.same{color:#555}
-table.sortable th{cursor:pointer;user-select:none}
+table.sortable{table-layout:auto}table.sortable th{cursor:pointer;user-select:none;overflow-wrap:normal;hyphens:auto}
+table.sortable td{overflow-wrap:break-word}table.sortable td.num{white-space:nowrap}
 table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
 .figs{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
 figure{margin:0;max-width:100%}
@@ -45,9 +46,7 @@ pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f1f3f4;padding:10px 
 font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.92em;overflow-wrap:anywhere}
 details summary{cursor:pointer;color:#0b57d0;margin:.3em 0}
-@media (max-width:760px){
- body{font-size:14px}main{padding:8px}section{padding:10px 10px;margin:10px 0}
- th,td{padding:4px 4px;font-size:13px}
+@media (max-width:1100px){
  table.cards thead{display:none}
  table.cards,table.cards tbody,table.cards tr,table.cards td{display:block;width:100%}
  table.cards tr{border:1px solid #e2e4e8;border-radius:8px;margin:0 0 10px;padding:4px 0}
@@ -55,6 +54,11 @@ details summary{cursor:pointer;color:#0b57d0;margin:.3em 0}
  table.cards td::before{content:attr(data-label);float:left;font-weight:600;color:#444;text-align:left;
   max-width:55%;padding-right:8px}
  table.cards td::after{content:"";display:block;clear:both}
+ table.sortable td.num{white-space:normal}
+}
+@media (max-width:760px){
+ body{font-size:14px}main{padding:8px}section{padding:10px 10px;margin:10px 0}
+ th,td{padding:4px 4px;font-size:13px}
 }
 """
 
@@ -131,15 +135,16 @@ def table(rows: Iterable[Iterable[Any]], header: list[str] | None = None, cls: s
 def figure(src: str, caption: str, size: tuple[int, int] | None = None, pixels: bool = True,
            target: int = 300, widest: int = 1160) -> str:
     """An image beside the page with its caption. A small pixel grid is shown at a whole multiple of its size (at
-    least ``target`` px wide) and never wider than the page."""
-    style = ""
+    least ``target`` px wide), a large one at most ``widest`` px wide, and never wider than the page."""
+    style, box = "", "max-width:100%"
     if size is not None:
         w, h = size
         k = max(1, target // max(w, 1)) if pixels else 1
         shown = min(w * k, widest)
         style = f' width="{shown}" height="{round(h * shown / w)}" style="width:{shown}px"'
+        box = f"width:{shown}px;max-width:100%"
     cls = ' class="px"' if pixels else ""
-    return (f'<figure style="max-width:100%"><img src="{esc(src)}" alt="{esc(caption)}"{cls}{style}>'
+    return (f'<figure style="{box}"><img src="{esc(src)}" alt="{esc(caption)}"{cls}{style}>'
             f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 

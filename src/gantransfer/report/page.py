@@ -15,7 +15,10 @@ from gantransfer.report.runs import Run, reproduce_command, settings
 COMPARISONS = [(("student",), ("teacher_metrics",), "student", "teacher"),
                (("union", "metrics"), ("teachers_mixture",), "student", "teachers' mixture")]
 # Settings that change how a run is watched, not what it makes: left out of the comparison's differences.
-COSMETIC = {"out", "progress", "device", "log_every", "sample_every", "checkpoint_every", "max_seconds", "on_nan"}
+COSMETIC = {"out", "progress", "device", "log_every", "sample_every", "checkpoint_every", "max_seconds", "on_nan",
+            "eval_every"}
+COST_HEADERS = {"params": "parameters", "macs": "MACs per sample", "latency_ms_batch1": "latency (ms, batch 1)",
+                "throughput_per_s_batch256": "throughput (samples/s, batch 256)"}
 HEADLINE = ("fid", "kid", "precision", "recall", "density", "coverage")
 
 
@@ -29,7 +32,7 @@ class RunPage:
     sections: list[tuple[str, str, str]]
     metrics: dict[str, float]
     costs: dict[str, Any] | None
-    groups: list[tuple[str, list[tuple[str, str, tuple[int, int], bool]]]] = field(default_factory=list)
+    groups: list[tuple[str, list[tuple[str, str, tuple[int, int], bool, int]]]] = field(default_factory=list)
 
 
 def _get(d: Any, path: tuple[str, ...]) -> Any:
@@ -265,8 +268,7 @@ def settings_section(run: Run) -> str:
         (changed if value != default and not (isinstance(value, list) and list(default or []) == value)
          else rest).append([name.replace("_", " "), shown, meaning])
     rows = changed
-    out = (f"<p class=lead>{esc(summary(run))}</p>"
-           + table(rows, ["setting (given)", "value", "what it means"], widths=["24%", "28%", "48%"]))
+    out = (table(rows, ["setting (given)", "value", "what it means"], widths=["24%", "28%", "48%"]))
     out += (f"<details><summary>the other {len(rest)} settings (defaults)</summary>"
             + table(rest, ["setting", "value", "what it means"], widths=["24%", "28%", "48%"])
             + "</details>")
@@ -329,9 +331,10 @@ def run_page(run: Run, out: Path, prefix: str = "", measure: bool = True, device
     groups = []
     grids_html = []
     for heading, figs in run_figures(run, out, prefix, device):
-        shown = [(f.src, f.caption, image_size(out / f.src), f.pixels) for f in figs]
+        shown = [(f.src, f.caption, image_size(out / f.src), f.pixels, f.widest) for f in figs]
         groups.append((heading, shown))
-        grids_html.append(f"<h3>{esc(heading)}</h3>" + figures([figure(*s) for s in shown]))
+        grids_html.append(f"<h3>{esc(heading)}</h3>" + figures([figure(src, cap, size, px, widest=w)
+                                                                 for src, cap, size, px, w in shown]))
     curves = []
     loss = plot_series(series_of(run.log, "loss/"), out / f"{prefix}loss-curves.png")
     if loss is not None:
@@ -357,8 +360,12 @@ def run_page(run: Run, out: Path, prefix: str = "", measure: bool = True, device
 
 def differing_settings(runs: list[Run]) -> list[str]:
     """Config fields whose values differ between the runs (what the comparison is about)."""
+    import dataclasses
+    from gantransfer.engine.settings import EngineSettings
+    engine = {f.name for f in dataclasses.fields(EngineSettings)}
     keys = list(dict.fromkeys(k for r in runs for k in r.config))
-    return [k for k in keys if k not in COSMETIC and len({repr(r.config.get(k)) for r in runs}) > 1]
+    keys = [k for k in keys if k not in engine] + [k for k in keys if k in engine]  # the task's own settings first
+    return [k for k in keys if k not in COSMETIC and k != "steps" and len({repr(r.config.get(k)) for r in runs}) > 1]
 
 
 def comparison_page(pages: list[RunPage], links: list[str], warnings_: list[str]) -> tuple[str, str, list]:
@@ -368,40 +375,42 @@ def comparison_page(pages: list[RunPage], links: list[str], warnings_: list[str]
     keys = [k for k in dict.fromkeys(k for p in pages for k in p.metrics)
             if parse_metric_key(k) and parse_metric_key(k).metric in HEADLINE]
     cost_keys = list(dict.fromkeys(k for p in pages if p.costs for k in p.costs["generator"]))
-    header = ["run", "command", *[words(d) for d in diff], "steps",
-              *[f"{parse_metric_key(k).label}{arrow(parse_metric_key(k).better)} ({parse_metric_key(k).where})"
-                for k in keys],
-              *[{"params": "parameters", "macs": "MACs"}.get(k, words(k).replace("per s", "per s,")) for k in cost_keys]]
+    header = ["run", "command", *[words(d) for d in diff], "steps", *[COST_HEADERS.get(k, words(k)) for k in cost_keys]]
+    link_cells = [Cell(f'<a href="{esc(link)}">{esc(p.run.name)}</a>', p.run.name, raw_html=True)
+                  for p, link in zip(pages, links)]
     rows = []
-    for p, link in zip(pages, links):
+    for p, name in zip(pages, link_cells):
         r = p.run
-        row: list[Any] = [Cell(f'<a href="{esc(link)}">{esc(r.name)}</a>', r.name, raw_html=True), r.command]
+        row: list[Any] = [name, r.command]
         for d in diff:
             v = r.config.get(d)
-            row.append(Cell(", ".join(map(str, v)) if isinstance(v, list) else number(v) if v is not None else "",
-                            v if isinstance(v, (int, float)) and not isinstance(v, bool) else None))
+            row.append(Cell(_short(v), v if isinstance(v, (int, float)) and not isinstance(v, bool) else None))
         row.append(Cell(f"{r.steps:,}", r.steps, "num"))
-        for k in keys:
-            v = p.metrics.get(k)
-            row.append(_num_cell(v) if v is not None else Cell("", None))
         for k in cost_keys:
             v = p.costs["generator"].get(k) if p.costs else None
             text = "" if v is None else si(v) if k in ("params", "macs") else number(float(v))
             row.append(Cell(text, v, "num"))
         rows.append(row)
-    note = ("<p class=note>Click a column's name to sort by it. \u2193 lower is better, \u2191 higher is better. "
-            "Latency in ms, throughput in samples per second (CPU, measured one run after another while "
-            "this report was written).</p>")
+    note = ("<p class=note>Click a column's name to sort by it. Costs measured on the CPU, one run after another, "
+            "while this report was written.</p>")
     warn = "".join(f"<p class=warn>{esc(w)}</p>" for w in warnings_)
-    sections = [("Runs", "runs", warn + table(rows, header, cls="sortable cards") + note)]
+    body = warn + table(rows, header, cls="sortable cards") + note
+    for where, group in _by_protocol(keys).items():  # one table per protocol: its metrics, a row per run with it
+        mrows = [[name, *[_num_cell(p.metrics[k]) if k in p.metrics else Cell("", None) for k, _ in group]]
+                 for p, name in zip(pages, link_cells) if any(k in p.metrics for k, _ in group)]
+        body += (f"<h3>Protocol: {esc(where)}</h3>" + table(mrows, ["run", *[mk.label + arrow(mk.better)
+                                                                          for _, mk in group]], cls="sortable cards"))
+    body += LEGEND
+    sections = [("Runs", "runs", body)]
     headings = list(dict.fromkeys(h for p in pages for h, _ in p.groups))
     for h in headings:
         items = []
         for p, link in zip(pages, links):
             base = link.rsplit("/", 1)[0] + "/" if "/" in link else ""
-            for src, caption, size, pixels in dict(p.groups).get(h, [])[:1]:
+            for src, caption, size, pixels, _ in dict(p.groups).get(h, [])[:1]:
                 cap = p.run.name + "".join(f", {words(d)} {_short(p.run.config.get(d))}" for d in diff)
-                items.append(figure(base + src, f"{cap}: {caption}", size, pixels, target=260))
+                items.append(figure(base + src, f"{cap}: {caption}", size, pixels, target=260,
+                                    widest=max(370, 1160 // len(pages) - 20)))
         sections.append((h, "grid-" + str(headings.index(h)), figures(items)))
     datasets = sorted({r.dataset for r in runs})
     intro = (f"<p class=lead>{len(runs)} runs of {esc(', '.join(sorted({r.command for r in runs})))} on "
@@ -411,6 +420,9 @@ def comparison_page(pages: list[RunPage], links: list[str], warnings_: list[str]
 
 
 def _short(v: Any) -> str:
+    """A setting's value, short: a path by its last part."""
     if isinstance(v, list):
-        return ",".join(map(str, v))
+        return ",".join(_short(x) for x in v)
+    if isinstance(v, str) and "/" in v:
+        return Path(v).name
     return number(v) if v is not None else "none"
