@@ -20,9 +20,17 @@ def test_demo_distils_and_writes_a_report(tmp_path, capsys):
     assert main(["demo", "--out", str(out), "--n", "500", "--device", "cpu", "--steps", "30"]) == 0
     assert str(out / "index.html") in capsys.readouterr().out
     html = (out / "index.html").read_text()
-    for needle in ("fid/fashion-mnist-classifier-v1/500", "conditional.png", "teacher_vs_student.png",
-                   "loss_curves.png", "PSNR", "macs_reduction"):
+    for needle in ("Protocol: fashion-mnist-classifier-v1, 500 samples", "conditional.png",
+                   "assets/teacher_vs_student.png", "assets/loss-curves.png", "PSNR", "multiply-accumulates per sample",
+                   "gantransfer demo --n 500 --steps 30"):
         assert needle in html, needle
+    assert "macs_reduction" not in html and "params_reduction" not in html  # the report's words, not raw keys
+    from gantransfer.report.browser import unavailable
+    if unavailable() is None:  # the same checks as tests/test_report_browser.py, on the demo's page
+        from gantransfer.report.browser import check_page
+        for width, r in check_page(out / "index.html", (1280, 390), screenshots=tmp_path).items():
+            assert not r["errors"] and not r["wide"] and not r["broken"] and r["scrollWidth"] <= width, (width, r)
+        print(f"screenshots of the demo page: {tmp_path}")
     metrics = json.loads((out / "metrics.json").read_text())
     ev = metrics["distillation"]["eval"]
     assert ev["cost"]["macs_reduction"] >= 20
@@ -32,7 +40,7 @@ def test_demo_distils_and_writes_a_report(tmp_path, capsys):
     for kind in TEACHERS:
         assert metrics[kind]["metrics"]["fid/fashion-mnist-classifier-v1/500"] > 0
         assert (out / f"{kind}.png").stat().st_size > 1000
-    for png in ("teacher_vs_student.png", "loss_curves.png"):
+    for png in ("assets/teacher_vs_student.png", "assets/loss-curves.png"):
         assert (out / png).stat().st_size > 1000
 
 

@@ -7,15 +7,11 @@ import pytest
 
 from gantransfer.cli import main
 from gantransfer.config import DistillConfig, TrainConfig
-from gantransfer.report.browser import chromium
+from gantransfer.report.browser import chromium, unavailable
 from gantransfer.tasks.distill import distill
 from gantransfer.tasks.train import train
 
-try:
-    import playwright  # noqa: F401
-    REASON = None if chromium() else "no chromium installed (apt-get install chromium)"
-except ImportError:
-    REASON = "playwright is not installed (pip install playwright)"
+REASON = unavailable()
 if REASON and os.environ.get("CI"):
     raise RuntimeError(f"CI must run the browser test: {REASON}")  # .ci/run installs both
 pytestmark = [pytest.mark.skipif(REASON is not None, reason=REASON or ""), pytest.mark.run_report]

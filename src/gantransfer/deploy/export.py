@@ -68,8 +68,8 @@ def _fid_change(fp32: Any, int8: Any, cfg: GeneratorConfig, n: int) -> dict[str,
     if n < 2 or not cfg.dataset or cfg.kind != "image":
         return {"skipped": "no image data set recorded" if n >= 2 else "--fid-n 0"}
     try:
-        a = evaluate_generator(fp32, cfg, cfg.dataset, n, classes=cfg.evaluation_classes)
-        b = evaluate_generator(int8, cfg, cfg.dataset, n, classes=cfg.evaluation_classes)
+        a = evaluate_generator(fp32, cfg, cfg.dataset, n, classes=cfg.evaluation_classes, desc="FID of fp32")
+        b = evaluate_generator(int8, cfg, cfg.dataset, n, classes=cfg.evaluation_classes, desc="FID of int8")
     except GantransferError as e:
         return {"skipped": str(e)}
     key = next(k for k in a["metrics"] if k.startswith("fid/"))

@@ -39,9 +39,10 @@ def evaluate_distillation(run: Path, teacher, bank: torch.Tensor | None, n: int,
     dataset = scfg.dataset
     if dataset and (classifier_dir(dataset) / "config.json").is_file():
         classes = scfg.trained_classes
-        result["student"] = evaluate_generator(student, scfg, dataset, n, classes=classes, device=device)["metrics"]
+        result["student"] = evaluate_generator(student, scfg, dataset, n, classes=classes, device=device,
+                                               desc="evaluating the student")["metrics"]
         result["teacher_metrics"] = evaluate_generator(teacher.module, teacher.config, dataset, n, classes=classes,
-                                                       device=device)["metrics"]
+                                                       device=device, desc="evaluating the teacher")["metrics"]
     with torch.inference_mode():
         k = min(16, n)
         zi, yi = z[:k].to(device), None if y is None else y[:k].to(device)

@@ -193,8 +193,9 @@ def image_metrics(images: torch.Tensor, classifier: FeatureClassifier, ref: dict
 
 def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, n: int, seed: int = 0,
                        classes: list[int] | None = None, batch_size: int = 500,
-                       device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Metrics of an in-memory generator against ``dataset``'s protocol (used by ``eval`` and by training)."""
+                       device: torch.device | str = "cpu", desc: str = "evaluating") -> dict[str, Any]:
+    """Metrics of an in-memory generator against ``dataset``'s protocol (used by ``eval`` and by training); a
+    progress bar named ``desc`` in a terminal (none when stderr is not one)."""
     result: dict[str, Any] = {"dataset": dataset, "n": n, "seed": seed}
     if dataset in TOYS:
         if gcfg.kind != "points":
@@ -222,10 +223,13 @@ def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, 
     # the latents and labels ``generate`` draws for this seed; the images themselves one batch at a time
     z, y = draw_inputs(gcfg, n, torch.Generator().manual_seed(seed), labels)
     acc = FeatureAccumulator(classifier, ref, names, tag, seed)
-    with torch.inference_mode():
+    from tqdm.auto import tqdm
+    with torch.inference_mode(), tqdm(total=n, desc=desc, unit="sample", leave=False, dynamic_ncols=True,
+                                      disable=None) as bar:
         for i in range(0, n, batch_size):
             yi = None if y is None else y[i:i + batch_size].to(device)
             acc.update(g(z[i:i + batch_size].to(device), yi).float())
+            bar.update(min(batch_size, n - i))
     result.update(acc.result())
     return result
 

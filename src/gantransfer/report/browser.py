@@ -33,6 +33,15 @@ def chromium() -> str | None:
     return None
 
 
+def unavailable() -> str | None:
+    """Why no page can be checked here (no Playwright, no Chromium), or None when one can."""
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install playwright; its own browser download is not needed)"
+    return None if chromium() else "no chromium installed (apt-get install chromium)"
+
+
 def check_page(page_path: str | Path, widths: tuple[int, ...] = (1280, 390), screenshots: str | Path | None = None,
                executable: str | None = None) -> dict[int, dict[str, Any]]:
     """Open ``page_path`` at each window width; per width: console errors, failed requests, elements wider than
