@@ -99,7 +99,7 @@ def test_a_distillation_writes_its_report_at_the_end(runs):
     text = " ".join(page.text)
     assert "teacher_vs_student.png" in page.images
     assert any(src.startswith("samples-step-") for src in page.images) and "loss-curves.png" in page.images
-    assert "Protocol: digits-classifier-v1, 100 samples" in text and "student / teacher" in text
+    assert "Protocol: digits-classifier-v1, 100 samples" in text and "ratio: student / teacher" in text
     assert re.search(r"FID \u2193", text) and ("better" in text or "worse" in text)
     assert "multiply-accumulates per sample" in text and "samples/s" in text and " ms" in text
     assert f"gantransfer distill" in text and "--width 0.125" in text
@@ -163,6 +163,8 @@ def test_bad_input_is_refused_with_what_a_run_holds(runs, tmp_path, capsys):
     assert "several runs need --out" in capsys.readouterr().err
     assert main(["report", str(runs["cond"]), "--out", str(runs["teacher"])]) == 2
     assert "is a run directory" in capsys.readouterr().err
+    assert main(["report", str(runs["cond"]), "--out", str(runs["teacher"] / "report")]) == 2
+    assert "report folder of the run" in capsys.readouterr().err
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep")
@@ -179,3 +181,14 @@ def test_an_earlier_report_is_replaced_and_only_its_files(runs, tmp_path):
     assert main(["report", str(runs["teacher"]), "--out", str(out), "--no-bench"]) == 0
     assert not (out / "cond").exists() and (out / "mine.txt").read_text() == "keep"
     assert json.loads((out / "report.json").read_text())["runs"] == [str(runs["teacher"])]
+
+
+@pytest.mark.run_report
+def test_a_report_that_fails_never_fails_the_finished_run(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("something the report did not expect")
+    monkeypatch.setattr("gantransfer.report.build.run_page", broken)
+    with pytest.warns(UserWarning, match="report was not written .*KeyError.*gantransfer report"):
+        run = train(TrainConfig(data="digits", width=0.25, steps=1, out=str(tmp_path / "t"), **FAST))
+    assert (run / "generator" / "config.json").is_file() and not (run / "report").exists()
+    assert not list(tmp_path.glob(".*report-*"))  # the temporary folder is gone

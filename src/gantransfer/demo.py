@@ -78,7 +78,7 @@ def generator_grid(path: Path, name: str, key: str, out: Path, n: int, device: s
     else:
         res = {"metrics": measured, "class_shares": {}}
     caption = f"{name}: " + ("one column per class" if gcfg.num_classes else "100 samples")
-    return figure(f"{key}.png", caption, image_size(out / f"{key}.png"), widest=560), res
+    return figure(f"{key}.png", caption, image_size(out / f"{key}.png"), widest=540), res
 
 
 def shipped_section(results: dict[str, dict], names: dict[str, str], grids: list[str]) -> str:

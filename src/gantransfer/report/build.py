@@ -22,8 +22,10 @@ MARKER = "report.json"
 KIND = "gantransfer report"
 
 
-def _is_run_report_dir(out: Path) -> bool:
-    return out.name == "report" and (out.parent / "run.json").is_file()
+def _is_run_report_dir(out: Path, runs: list[Run]) -> bool:
+    """``out`` is the own report/ folder of the one run reported (the run owns it, see tasks/rundir.py)."""
+    return (out.name == "report" and len(runs) == 1 and (out.parent / "run.json").is_file()
+            and out.parent.resolve() == runs[0].path.resolve())
 
 
 def earlier_report(out: Path) -> dict | None:
@@ -35,15 +37,18 @@ def earlier_report(out: Path) -> dict | None:
     return raw if isinstance(raw, dict) and raw.get("kind") == KIND and isinstance(raw.get("files"), list) else None
 
 
-def check_report_dir(out: str | Path) -> Path:
-    """ConfigError unless a report may be written into ``out`` (nothing is changed)."""
+def check_report_dir(out: str | Path, runs: list[Run]) -> Path:
+    """ConfigError unless a report of ``runs`` may be written into ``out`` (nothing is changed)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file, not a directory; choose another --out")
     if (out / "run.json").is_file():
         raise ConfigError(f"--out {out} is a run directory; a run's report goes in {out / 'report'} (the default for "
                           "one run) or in a directory of its own. Choose another --out")
-    if out.is_dir() and any(out.iterdir()) and not _is_run_report_dir(out) and earlier_report(out) is None:
+    if out.name == "report" and (out.parent / "run.json").is_file() and not _is_run_report_dir(out, runs):
+        raise ConfigError(f"--out {out} is the report folder of the run {out.parent}; it holds that run's report "
+                          "only. Choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not _is_run_report_dir(out, runs) and earlier_report(out) is None:
         raise ConfigError(f"--out {out} holds other files and no earlier report ({MARKER}); a report writes only "
                           "into a new or empty directory or over an earlier report. Choose another --out")
     return out
@@ -76,7 +81,7 @@ def build_report(paths: list[str | Path], out: str | Path | None = None, measure
         if len(runs) > 1:
             raise ConfigError("several runs need --out DIR: the comparison page and each run's page go there")
         out = runs[0].path / "report"
-    out = check_report_dir(out)
+    out = check_report_dir(out, runs)
     datasets = sorted({r.dataset or "none" for r in runs})
     notes = []
     if len(datasets) > 1:
@@ -133,6 +138,7 @@ def write_run_report(run: str | Path, measure: bool = True) -> Path | None:
     from gantransfer.errors import GantransferError
     try:
         return build_report([run], Path(run) / "report", measure=measure)
-    except (GantransferError, OSError, ValueError, RuntimeError) as e:
-        warnings.warn(f"the run's report was not written ({e}); write it with `gantransfer report {run}`")
+    except Exception as e:  # noqa: BLE001 - a finished run is never lost to its report
+        what = str(e) if isinstance(e, (GantransferError, OSError)) else f"{type(e).__name__}: {e}"
+        warnings.warn(f"the run's report was not written ({what}); write it with `gantransfer report {run}`")
         return None

@@ -58,7 +58,7 @@ details summary{cursor:pointer;color:#0b57d0;margin:.3em 0}
 }
 @media (max-width:760px){
  body{font-size:14px}main{padding:8px}section{padding:10px 10px;margin:10px 0}
- th,td{padding:4px 4px;font-size:13px}
+ th,td{padding:4px 4px;font-size:13px}th{overflow-wrap:normal;hyphens:auto}td.num{font-size:12px}
 }
 """
 

@@ -19,6 +19,7 @@ COSMETIC = {"out", "progress", "device", "log_every", "sample_every", "checkpoin
             "eval_every"}
 COST_HEADERS = {"params": "parameters", "macs": "MACs per sample", "latency_ms_batch1": "latency (ms, batch 1)",
                 "throughput_per_s_batch256": "throughput (samples/s, batch 256)"}
+MEMBER_WORDS = {"fresh": "new latents", "bank": "training latents (the bank)"}
 HEADLINE = ("fid", "kid", "precision", "recall", "density", "coverage")
 
 
@@ -72,7 +73,7 @@ def verdict(value: float, reference: float, better: str | None) -> Cell:
         return Cell("", None)
     scale = max(abs(reference), abs(value), 1e-12)
     if abs(value - reference) <= 0.01 * scale:
-        return Cell("about the same", 0, "same")
+        return Cell("same", 0, "same")
     good = value < reference if better == "lower" else value > reference
     return Cell("better" if good else "worse", 1 if good else -1, "better" if good else "worse")
 
@@ -98,9 +99,10 @@ def comparison_tables(mine: dict, ref: dict, my_name: str, ref_name: str) -> str
                          _num_cell(t), _num_cell(s), Cell("n/a" if r is None else ratio(r), r, "num"),
                          verdict(s, t, mk.better)])
         out.append(f"<h3>Protocol: {esc(where)}</h3>" + table(
-            rows, ["metric", ref_name, my_name, f"{my_name} / {ref_name}", f"{my_name} is"],
-            widths=["32%", "17%", "17%", "16%", "18%"]))
-    return "".join(out)
+            rows, ["metric", ref_name, my_name, "ratio", "verdict"], widths=["31%", "18%", "18%", "15%", "18%"]))
+    return (f"<p class=note>ratio: {esc(my_name)} / {esc(ref_name)}; verdict: the {esc(my_name)} against the "
+            f"{esc(ref_name)}, by the metric's direction (within 1%: about the same).</p>" + "".join(out)
+            if out else "")
 
 
 def metric_tables(values: dict) -> str:
@@ -136,7 +138,8 @@ def render_value(name: str, value: Any, depth: int = 0) -> str:
         rows = [[label_of(f) + arrow(better_of(f))]
                 + [_num_cell(value[m].get(f)) for m in members] for f in fields_]
         w = f"{60 / len(members):.0f}%"
-        out = head + table(rows, ["", *members], widths=["40%", *[w] * len(members)])
+        out = head + table(rows, ["", *[MEMBER_WORDS.get(m, m) for m in members]],
+                           widths=["40%", *[w] * len(members)])
         for f in nested:
             for m in members:
                 if isinstance(value[m].get(f), dict):
