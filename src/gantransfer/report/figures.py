@@ -43,8 +43,9 @@ def training_grids(run: Run, out: Path, prefix: str = "") -> list[Figure]:
     what = {"distill": "rows alternate teacher / student on the same latents",
             "fuse": "two rows per teacher (" + ", ".join(map(str, run.record.get("teachers", []))) +
                     "): its images, then the student's on the same inputs"}.get(run.command, "samples on fixed inputs")
-    return [Figure(copy_asset(p, out, f"{prefix}samples-step-{step:07d}.png"), f"step {step:,}: {what}", widest=370)
-            for step, p in reversed(grids)]
+    pixels = bool(run.generator.get("resolution"))  # a scatter plot of 2-D points is not a pixel grid
+    return [Figure(copy_asset(p, out, f"{prefix}samples-step-{step:07d}.png"), f"step {step:,}: {what}", pixels,
+                   widest=370) for step, p in reversed(grids)]
 
 
 def _generator(run: Run, device: torch.device):

@@ -23,6 +23,8 @@ METRICS: dict[str, tuple[str, str | None]] = {
     "own_domain_share": ("share in the teacher's own domain", "higher"),
     "teacher_own_domain_share": ("teacher's share in its own domain", None),
     "domain_classifier_accuracy": ("domain classifier accuracy", None),
+    "modes_covered": ("modes covered", "higher"), "num_modes": ("modes in the data", None),
+    "hq_share": ("share of high-quality samples", "higher"), "mode_share_tv": ("mode-share distance (TV)", "lower"),
 }
 
 

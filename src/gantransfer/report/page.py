@@ -277,8 +277,9 @@ def settings_section(run: Run) -> str:
             + "</details>")
     g = run.generator
     if g:
-        gen = [["family", g.get("arch")], ["images", f"{g.get('channels')} x {g.get('resolution')} x "
-                                                     f"{g.get('resolution')}"],
+        shape = (f"{g.get('channels')} x {g.get('resolution')} x {g.get('resolution')} images"
+                 if g.get("resolution") else "2-D points")
+        gen = [["family", g.get("arch")], ["samples", shape],
                ["latent size", g.get("latent_dim")], ["width", number(float(g.get("width", 1)))],
                ["labels", ", ".join(g.get("class_names") or []) if g.get("num_classes") else "none"],
                ["data set (protocol)", g.get("dataset") or "none"]]

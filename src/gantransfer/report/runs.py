@@ -111,8 +111,10 @@ def _flag_value(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value, separators=(",", ":"))
     if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
-    return str(value)
+        return ",".join(_flag_value(v) for v in value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))  # 1.0 -> 1 (the flag parses it as a float again)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def reproduce_command(run: Run, out: str | None = None) -> str:
