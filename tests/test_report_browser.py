@@ -50,12 +50,12 @@ def test_the_comparison_sorts_by_a_column(pages):
         browser = pw.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(pages["compare"].as_uri())
-        names = lambda: page.eval_on_selector_all("table.sortable tbody tr td:first-child",  # noqa: E731
-                                                  "cells => cells.map(c => c.textContent)")
-        params = page.eval_on_selector_all("table.sortable thead th", "hs => hs.map(h => h.textContent)") \
-            .index("parameters")
-        page.click(f"table.sortable thead th:nth-child({params + 1})")
+        names = lambda: page.eval_on_selector(  # noqa: E731 - the runs' table, the first on the page
+            "table.sortable", "t => Array.from(t.tBodies[0].rows).map(r => r.cells[0].textContent)")
+        heads = page.locator("table.sortable").first.locator("thead th")
+        params = heads.all_text_contents().index("parameters")
+        heads.nth(params).click()
         ascending = names()
-        page.click(f"table.sortable thead th:nth-child({params + 1})")
+        heads.nth(params).click()
         assert names() == ascending[::-1] and ascending == ["narrow", "wide", "teacher"]
         browser.close()
