@@ -77,4 +77,5 @@ def cost_rows(costs: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         cls = "num better" if times > 1.01 else "num worse" if times < 0.99 else "num same"
         rows.append([_what(k), Cell(_value(k, r), r, "num"), Cell(_value(k, v), v, "num"),
                      Cell(f"{ratio(shown)} {word}", times, cls)])
-    return ["", costs.get("reference_name", "reference"), "this generator", "this generator vs the reference"], rows
+    name = costs.get("reference_name", "reference")
+    return ["", name, "this generator", f"this generator vs the {name}"], rows

@@ -26,7 +26,8 @@ section{background:#fff;border:1px solid #e2e4e8;border-radius:10px;padding:14px
 .warn{background:#fff4e5;border:1px solid #f0c36d;border-radius:8px;padding:8px 12px}
 nav.toc{display:flex;flex-wrap:wrap;gap:6px 14px;font-size:.92em}
 .glance{display:flex;flex-wrap:wrap;gap:10px;margin:.6em 0 0}
-.glance div{background:#f1f5fb;border-radius:8px;padding:6px 12px;min-width:9em;max-width:100%}
+.glance div{background:#f1f5fb;border-radius:8px;padding:6px 12px;flex:0 1 auto;min-width:9em;max-width:100%}
+@media (max-width:760px){.glance div{flex:1 1 40%;min-width:0}}
 .glance b{display:block;font-size:1.2em}
 table{border-collapse:collapse;width:100%;table-layout:fixed;margin:.4em 0 .9em}
 th,td{border-bottom:1px solid #e6e8eb;padding:5px 7px;text-align:left;vertical-align:top;overflow-wrap:anywhere}

@@ -219,7 +219,7 @@ def cost_section(run: Run, costs: dict[str, Any] | None) -> str:
     if costs is not None:
         header, rows = cost_rows(costs)
         parts.append(table(rows, header) + f"<p class=note>Measured on this machine's CPU while the "
-                     f"report was written ({costs['threads']} torch threads, median of {costs['repeats']} calls); "
+                     f"report was written (torch threads: {costs['threads']}; median of {costs['repeats']} calls); "
                      "other work on the machine makes times noisy, the ratios less so.</p>")
     c = (run.evaluation or {}).get("cost")
     if isinstance(c, dict) and "teachers_params" in c:

@@ -69,8 +69,10 @@ def load_run(path: str | Path) -> Run:
         hint = " (it looks like a report; give the run it was written for)" if (p / "report.json").is_file() else ""
         raise ConfigError(f"{p} is not a gantransfer run: it has no run.json{hint}; {WHAT_A_RUN_HOLDS}")
     record = read_json(p / "run.json", "run record")
+    from gantransfer.config import TASK_CONFIGS
     command = record.get("command") if isinstance(record, dict) else None
-    if command not in (*TRAINING, "demo") or not isinstance(record.get("config"), dict):
+    known = {*TRAINING, *(c for c in TASK_CONFIGS if c != "eval"), "demo"}  # a task added later is reported too
+    if command not in known or not isinstance(record.get("config"), dict):
         raise ConfigError(f"{p / 'run.json'} is not a gantransfer run record (no known command and config); "
                           f"{WHAT_A_RUN_HOLDS}")
     if command == "demo":
