@@ -99,6 +99,7 @@ class MappingNetwork(nn.Module):
         super().__init__()
         self.z_dim, self.num_classes, self.w_dim, self.num_ws = z_dim, num_classes, w_dim, num_ws
         self.w_avg_beta = w_avg_beta
+        self.track_w_avg = True  # False: w_avg stays as it is (a mapping network reused frozen)
         embed = w_dim if num_classes else 0
         if num_classes:
             self.embed = EqualLinear(num_classes, embed)
@@ -126,7 +127,7 @@ class MappingNetwork(nn.Module):
         x = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
         for layer in self.fc:
             x = layer(x)
-        if self.w_avg_beta is not None and self.training and update_w_avg:
+        if self.w_avg_beta is not None and self.training and update_w_avg and self.track_w_avg:
             with torch.no_grad():
                 self.w_avg.copy_(x.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
         if self.num_ws is not None:

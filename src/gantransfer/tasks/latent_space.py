@@ -87,6 +87,7 @@ def tie_to_teacher(student: torch.nn.Module, teacher, scfg: GeneratorConfig, spa
     if space == "w":
         student.mapping.load_state_dict(t.mapping.state_dict())
         student.mapping.requires_grad_(False)
+        student.mapping.track_w_avg = False
 
 
 def student_providers(student: torch.nn.Module, scfg: GeneratorConfig, space: str, with_features: bool
