@@ -36,10 +36,11 @@ def resolve_latent_space(space: str, teacher, scfg: GeneratorConfig) -> str:
         return "w" if teacher_maps and has_mapping(scfg) else "z"
     if space == "w":
         if not teacher_maps:
-            why = ("it is used black-box" if not teacher.white_box else
-                   f"it is a {teacher.config.arch} generator" if teacher.native else "it is not a gantransfer family")
+            why = ("is used black-box (its layers cannot be read)" if not teacher.white_box else
+                   f"is a {teacher.config.arch} generator, without one" if teacher.native else
+                   "is not of a gantransfer family, so none can be found")
             raise ConfigError(f"--latent-space w reuses the teacher's mapping network, but teacher {teacher.source} "
-                              f"has none ({why}); use --latent-space z")
+                              f"{why}; use --latent-space z")
         if not has_mapping(scfg):
             raise ConfigError(f"--latent-space w needs a student with a synthesis network that takes W (stylegan2); "
                               f"a {scfg.arch} student maps z itself: use --latent-space z")
