@@ -66,8 +66,9 @@ def distil_rows(args, runs: Path, earlier: list[dict]) -> tuple[list[dict], dict
     not trained again (its earlier wall time kept)."""
     rows = []
     before = {(r["student"], r["seed"]): r for r in earlier}
-    jobs = [(name, flags, 0) for name, flags in STUDENTS] + [(HEADLINE, dict(STUDENTS)[HEADLINE], s)
-                                                           for s in args.headline_seeds if s != 0]
+    names = args.students or [name for name, _ in STUDENTS]
+    jobs = [(name, flags, seed) for name, flags in STUDENTS if name in names
+            for seed in (args.headline_seeds if name == HEADLINE else [0])]
     teacher_speed = speed(Path(args.teacher))
     for name, flags, seed in jobs:
         out = runs / f"distill-{name.replace('/', '_')}-s{seed}"
@@ -116,7 +117,8 @@ def minegan_rows(args, runs: Path) -> list[dict]:
         out = runs / f"minegan-{space}"
         cmd = ["adapt", "--source", args.teacher, "--data", "mnist-5k", "--limit", "100", "--method", "minegan",
                "--miner-space", space, "--diffaugment", "color,translation,cutout", "--steps",
-               str(args.adapt_steps), "--eval-every", str(args.adapt_steps // 2), "--eval-n", str(args.eval_n),
+               str(args.adapt_steps), "--eval-every", str(args.adapt_steps // 2), "--eval-n",
+               str(args.adapt_eval_n),
                "--held-out", "500", "--batch-size", "32", "--sample-every", str(args.adapt_steps),
                "--checkpoint-every", str(args.adapt_steps), "--no-progress", "--out", str(out)]
         seconds = run(cmd, runs / f"minegan-{space}.log") if not (out / "eval.json").is_file() else None
@@ -139,6 +141,10 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=2000)
     ap.add_argument("--terms", default="pixel=1,perceptual=1,feature=1")
     ap.add_argument("--headline-seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--students", nargs="+", choices=[name for name, _ in STUDENTS], default=None,
+                    help="only these students (default: all); several processes can train disjoint sets, then one "
+                         "run without --students reads their results and measures every speed in one process")
+    ap.add_argument("--adapt-eval-n", type=int, default=1000)
     ap.add_argument("--parts", nargs="+", default=["distill", "fusion", "minegan"])
     args = ap.parse_args()
     runs = Path(args.runs)

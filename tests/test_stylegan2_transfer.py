@@ -163,7 +163,8 @@ def test_w_space_needs_a_mapping_network_on_both_sides(teacher, tmp_path, capsys
     dcgan = distill(config(teacher, tmp_path / "d", student_arch="dcgan", steps=1))
     cases = [(["--teacher", str(dcgan), "--latent-space", "w"], "is a dcgan generator, without one; use "
                                                                  "--latent-space z"),
-             (["--teacher", str(teacher), "--black-box", "--latent-space", "w"], "is used black-box (its layers cannot be read)"),
+             (["--teacher", str(teacher), "--black-box", "--latent-space", "w"],
+              "is used black-box (its layers cannot be read)"),
              (["--teacher", str(teacher), "--student-arch", "dcgan", "--latent-space", "w"],
               "a dcgan student maps z itself: use --latent-space z"),
              (["--teacher", str(dcgan), "--truncation-psi", "0.5"], "use --truncation T")]
