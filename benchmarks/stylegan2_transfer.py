@@ -129,6 +129,28 @@ def minegan_rows(args, runs: Path) -> list[dict]:
     return rows
 
 
+def table(result: dict) -> str:
+    """The docs' markdown table of the distillation rows (mean and spread over seeds where there are several)."""
+    import statistics
+    groups: dict[str, list[dict]] = {}
+    for r in result["distillation"]:
+        groups.setdefault(r["student"], []).append(r)
+    lines = ["| student | seeds | FID (teacher) | FID ratio | PSNR bank / fresh | params | MACs (reduction) | "
+             "latency b1 | throughput b256 |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, rows in groups.items():
+        fid = [r["student_protocol"]["fid"] for r in rows]
+        ratio = [r["fid_ratio"] for r in rows]
+        spread = lambda v: f" +- {statistics.stdev(v):.2f}" if len(v) > 1 else ""  # noqa: E731
+        r = rows[0]
+        lines.append(f"| {name} | {len(rows)} | {statistics.mean(fid):.2f}{spread(fid)} "
+                     f"({r['teacher_protocol']['fid']:.2f}) | {statistics.mean(ratio):.2f}x{spread(ratio)} | "
+                     f"{statistics.mean(x['psnr_bank'] for x in rows):.2f} / "
+                     f"{statistics.mean(x['psnr_fresh'] for x in rows):.2f} dB | {r['params']:,} | "
+                     f"{r['macs']:,} ({r['macs_reduction']:.1f}x) | {r['latency_reduction']:.2f}x | "
+                     f"{r['throughput_speedup']:.2f}x |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--teacher", required=True, help="the StyleGAN2 teacher (a generator or run directory)")
@@ -146,7 +168,11 @@ def main() -> None:
                          "run without --students reads their results and measures every speed in one process")
     ap.add_argument("--adapt-eval-n", type=int, default=1000)
     ap.add_argument("--parts", nargs="+", default=["distill", "fusion", "minegan"])
+    ap.add_argument("--table", action="store_true", help="print the markdown table of --out and stop")
     args = ap.parse_args()
+    if args.table:
+        print(table(json.loads(Path(args.out).read_text())))
+        return
     runs = Path(args.runs)
     runs.mkdir(parents=True, exist_ok=True)
     result: dict = {"teacher": args.teacher, "settings": {k: v for k, v in vars(args).items() if k != "parts"},
