@@ -282,6 +282,11 @@ class DistillConfig(StudentTraining):
                                                  "than the usual 4)")
     bank_size: int = setting(0, "draw latents from a fixed bank of this size (0: fresh latents every step)")
     truncation: float = setting(0.0, "truncation trick: redraw latent components beyond +-T, T >= 0.5 (0: none)")
+    latent_space: str = setting("auto", "teachers with a mapping network (stylegan2): w (the student reuses the "
+                                        "teacher's frozen mapping network), z (its own), auto (w for a stylegan2 "
+                                        "student)")
+    truncation_psi: float = setting(1.0, "teachers with a mapping network: W truncated towards the mean W, psi in "
+                                         "(0, 1] (1: none); a W-space student keeps it")
     real_data: str | None = setting(None, "real images for the real side of the adversarial term (default: the "
                                           "teacher's images, data-free)")
     data_dir: str | None = setting(None, "where a built-in --real-data set's files are, when not in the default "
@@ -304,6 +309,10 @@ class DistillConfig(StudentTraining):
         require(self.truncation == 0 or self.truncation >= 0.5,
                 f"truncation must be 0 (none) or at least 0.5 (smaller values leave almost no latent to draw), "
                 f"got {self.truncation}")
+        require(self.latent_space in ("auto", "w", "z"),
+                f"latent_space must be auto, w or z, got {self.latent_space!r}")
+        require(0 < self.truncation_psi <= 1, f"--truncation-psi must be in (0, 1] (1: no truncation; 0 would "
+                f"collapse every sample to the mean W), got {self.truncation_psi}")
         require(not self.real_data or weights.get("adversarial", 0) > 0,
                 "--real-data feeds real images to the adversarial term; add adversarial=W to --terms "
                 "(e.g. --terms pixel=1,perceptual=1,adversarial=0.1) or drop --real-data")
@@ -395,6 +404,8 @@ class AdaptConfig(EngineSettings):
                                             "--steps)")
     selector_lr: float = setting(0.01, "minegan with several sources: learning rate of the selector over sources "
                                        "(the rest use --lr)")
+    miner_space: str = setting("z", "minegan: where the miners steer, z (the sources' latents) or w (after a "
+                                    "stylegan2 source's mapping network)")
     adversarial_loss: str = setting("nonsaturating", "adversarial loss: nonsaturating or hinge")
     r1: float = setting(0.0, "R1 gradient penalty gamma (0: off)")
     held_out: int = setting(1000, "training-split images outside --limit used to choose the best step")
@@ -414,6 +425,7 @@ class AdaptConfig(EngineSettings):
         require(self.freeze_d is None or self.freeze_d >= 0, f"freeze_d must be >= 0, got {self.freeze_d}")
         require(self.l2sp >= 0, f"l2sp must be >= 0, got {self.l2sp}")
         require(self.selector_lr > 0, f"selector_lr must be > 0, got {self.selector_lr}")
+        require(self.miner_space in ("z", "w"), f"miner_space must be z or w, got {self.miner_space!r}")
         require(self.miner_steps is None or 0 <= self.miner_steps <= self.steps,
                 f"miner_steps must be between 0 and --steps ({self.steps}), got {self.miner_steps}")
         require(self.adversarial_loss in ADVERSARIAL_LOSSES,
@@ -435,7 +447,8 @@ class AdaptConfig(EngineSettings):
             out["l2sp"] = "applies only to --method l2sp"
         if self.method != "minegan":
             out.update(miner_steps="applies only to --method minegan",
-                       selector_lr="applies only to --method minegan with several sources")
+                       selector_lr="applies only to --method minegan with several sources",
+                       miner_space="applies only to --method minegan")
         if self.method == "scratch":
             out["freeze_d"] = "does not apply to --method scratch (its discriminator is trained from scratch)"
         if not self.eval_every:

@@ -24,12 +24,13 @@ def evaluate_distillation(run: Path, teacher, bank: torch.Tensor | None, n: int,
     student, scfg = load_generator(run, device)
     rng = torch.Generator().manual_seed(FIDELITY_SEED)
     z, y = draw_inputs(scfg, n, rng, truncation=truncation)  # fidelity on the latents' training distribution
-    result: dict[str, Any] = {"teacher": teacher.source, "n": n, "truncation": truncation,
-                              "fidelity": {"fresh": fidelity(student, teacher, scfg, z, y, device=device)}}
+    s_call, t_call, noise = same_noise(student, scfg, teacher)
+    result: dict[str, Any] = {"teacher": teacher.source, "n": n, "truncation": truncation, "noise": noise,
+                              "fidelity": {"fresh": fidelity(s_call, t_call, scfg, z, y, device=device)}}
     if bank is not None:
         zb = bank[:n]
         yb = None if y is None else y[:len(zb)]
-        result["fidelity"]["bank"] = fidelity(student, teacher, scfg, zb, yb, device=device)
+        result["fidelity"]["bank"] = fidelity(s_call, t_call, scfg, zb, yb, device=device)
     t_module = teacher.module
     if isinstance(t_module, torch.nn.Module) and any(True for _ in t_module.parameters()):
         t_params, s_params = count_params(t_module), count_params(student)
@@ -49,3 +50,16 @@ def evaluate_distillation(run: Path, teacher, bank: torch.Tensor | None, n: int,
         pair = torch.cat([teacher(zi, yi).cpu(), student(zi, yi).cpu()])
     save_image_grid(pair, run / "report" / "teacher_vs_student.png", nrow=k)
     return result
+
+
+def same_noise(student: torch.nn.Module, scfg, teacher) -> tuple[Any, Any, str]:
+    """Student and teacher callables for the fidelity figures: when both take noise inputs (StyleGAN2; the student
+    was given the teacher's stored noise buffers), both use those stored buffers, so PSNR measures what the
+    student learnt, not two draws of per-layer noise; otherwise the plain calls."""
+    if not (scfg.family.capabilities.noise_inputs and teacher.capabilities.noise_inputs):
+        return student, teacher, "as sampled"
+    def s_call(z, y):
+        return student(z, y, noise_mode="const")
+    def t_call(z, y):
+        return teacher.module(z, y, noise_mode="const")
+    return s_call, t_call, "const (the teacher's stored noise on both sides)"

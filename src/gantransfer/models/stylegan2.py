@@ -99,6 +99,7 @@ class MappingNetwork(nn.Module):
         super().__init__()
         self.z_dim, self.num_classes, self.w_dim, self.num_ws = z_dim, num_classes, w_dim, num_ws
         self.w_avg_beta = w_avg_beta
+        self.track_w_avg = True  # False: w_avg stays as it is (a mapping network reused frozen)
         embed = w_dim if num_classes else 0
         if num_classes:
             self.embed = EqualLinear(num_classes, embed)
@@ -126,7 +127,7 @@ class MappingNetwork(nn.Module):
         x = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
         for layer in self.fc:
             x = layer(x)
-        if self.w_avg_beta is not None and self.training and update_w_avg:
+        if self.w_avg_beta is not None and self.training and update_w_avg and self.track_w_avg:
             with torch.no_grad():
                 self.w_avg.copy_(x.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
         if self.num_ws is not None:
@@ -265,22 +266,26 @@ class StyleGAN2Generator(nn.Module):
     def __init__(self, latent_dim: int, resolution: int, channels: int, width: float = 1.0, num_classes: int = 0,
                  w_dim: int = 512, mapping_layers: int = 8, mapping_lr_mul: float = 0.01, channel_base: int = 16384,
                  channel_max: int = 512, use_noise: bool = True, conv_clamp: float | None = None,
-                 w_avg_beta: float = 0.995) -> None:
+                 w_avg_beta: float = 0.995, truncation_psi: float = 1.0) -> None:
         super().__init__()
         check_resolution(resolution)
         self.latent_dim, self.resolution, self.channels, self.num_classes = latent_dim, resolution, channels, num_classes
         self.w_dim = w_dim
+        self.truncation_psi = truncation_psi  # used when a call does not say (a W-space student: its teacher's)
         self.synthesis = SynthesisNetwork(w_dim, resolution, channels, width, channel_base, channel_max, use_noise,
                                           conv_clamp)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(latent_dim, num_classes, w_dim, self.num_ws, mapping_layers, mapping_lr_mul,
                                       w_avg_beta)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation_psi: float = 1.0,
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation_psi: float | None = None,
                 noise_mode: str = "random", truncation_cutoff: int | None = None,
                 noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """``truncation_psi`` None: the generator's own (``truncation_psi`` option, 1 unless distilled in W at
+        another psi)."""
         check_noise_mode(noise_mode)
-        return self.synthesis(self.mapping(z, labels, truncation_psi, truncation_cutoff), noise_mode, noise=noise)
+        psi = self.truncation_psi if truncation_psi is None else truncation_psi
+        return self.synthesis(self.mapping(z, labels, psi, truncation_cutoff), noise_mode, noise=noise)
 
     def const_noise(self) -> list[torch.Tensor]:
         """The stored noise buffers (1, 1, R, R) of every noise layer: ``noise_mode="const"`` as explicit inputs."""
@@ -290,7 +295,7 @@ class StyleGAN2Generator(nn.Module):
                          ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Images and the activations of every block below the output resolution (4x4, 8x8, ...)."""
         feats: list[torch.Tensor] = []
-        img = self.synthesis(self.mapping(z, labels), "random", feats)
+        img = self.synthesis(self.mapping(z, labels, self.truncation_psi), "random", feats)
         return img, feats
 
     def mixed_ws(self, z: torch.Tensor, z2: torch.Tensor, labels: torch.Tensor | None, prob: float) -> torch.Tensor:
@@ -402,6 +407,7 @@ class StyleGAN2Options:
     pl_every: int = 4               # path-length penalty every N steps (weight scaled by N)
     pl_batch_shrink: int = 2        # path-length batch = batch / shrink
     pl_decay: float = 0.01          # decay of the path-length running mean
+    truncation_psi: float = 1.0     # psi of calls that do not give one (W-space students keep their teacher's)
 
 
 def _validate(cfg: "GeneratorConfig") -> None:
@@ -413,6 +419,8 @@ def _validate(cfg: "GeneratorConfig") -> None:
             raise ValueError(f"stylegan2 option {name} must be >= 1, got {getattr(o, name)}")
     if not 0 <= o.style_mixing <= 1 or o.pl_weight < 0 or o.conv_clamp < 0 or o.mbstd_channels < 0:
         raise ValueError("stylegan2 options: style_mixing in [0, 1]; pl_weight, conv_clamp, mbstd_channels >= 0")
+    if not 0 < o.truncation_psi <= 1:
+        raise ValueError(f"stylegan2 option truncation_psi must be in (0, 1], got {o.truncation_psi}")
     if o.mapping_lr_mul <= 0 or not 0 < o.pl_decay <= 1:
         raise ValueError("stylegan2 options: mapping_lr_mul > 0 and pl_decay in (0, 1]")
 
@@ -423,7 +431,7 @@ def generator_kwargs(cfg: "GeneratorConfig") -> dict:
     return dict(latent_dim=cfg.latent_dim, resolution=cfg.resolution, channels=cfg.channels, width=cfg.width,
                 num_classes=cfg.num_classes, w_dim=o.w_dim, mapping_layers=o.mapping_layers,
                 mapping_lr_mul=o.mapping_lr_mul, channel_base=o.channel_base, channel_max=o.channel_max,
-                use_noise=o.use_noise, conv_clamp=o.conv_clamp or None)
+                use_noise=o.use_noise, conv_clamp=o.conv_clamp or None, truncation_psi=o.truncation_psi)
 
 
 def _build_generator(cfg: "GeneratorConfig") -> StyleGAN2Generator:

@@ -39,6 +39,11 @@ def sources_of(cfg: AdaptConfig, device: torch.device) -> list[Teacher]:
             raise ConfigError(f"source {p} makes 2-D points; adapt works on image generators")
     if cfg.method == "minegan" and any(s.config.num_classes for s in sources):
         raise ConfigError("minegan steers unconditional sources; this source is class-conditional")
+    if cfg.method == "minegan" and cfg.miner_space == "w":
+        flat = [p for p, s in zip(cfg.sources, sources) if not s.capabilities.mapping_network]
+        if flat:
+            raise ConfigError(f"--miner-space w steers W after a source's mapping network, but {', '.join(flat)} "
+                              "has none (not a stylegan2 generator); use --miner-space z")
     shapes = {(s.config.resolution, s.config.channels) for s in sources}
     if len(shapes) > 1:
         raise ConfigError(f"minegan sources must make images of one shape; got {sorted(shapes)}")
@@ -56,7 +61,8 @@ def adapt_models(cfg: AdaptConfig, sources: list[Teacher]) -> tuple[torch.nn.Mod
     elif cfg.method == "minegan":
         latent = max(s.config.latent_dim for s in sources) + (1 if len(sources) > 1 else 0)
         scfg = dataclasses.replace(scfg, arch="minegan", latent_dim=latent,
-                                   options=MinerOptions(sources=[s.config.to_dict() for s in sources]))
+                                   options=MinerOptions(sources=[s.config.to_dict() for s in sources],
+                                                        space=cfg.miner_space))
         g = build_generator(scfg)
         for gen, s in zip(g.generators, sources):
             gen.load_state_dict(s.module.state_dict())

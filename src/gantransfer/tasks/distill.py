@@ -22,9 +22,11 @@ from gantransfer.models.family import family
 from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import draw_inputs
 from gantransfer.report.grid import save_image_grid
+from gantransfer.tasks.latent_space import (resolve_latent_space, student_options_for, student_providers,
+                                            tie_to_teacher, truncated)
 from gantransfer.tasks.matching import matching_terms, perceptual_features, student_phases
 from gantransfer.tasks.runner import RunPlan, execute
-from gantransfer.tasks.samplers import RealDataSampler, TeacherLatentSampler
+from gantransfer.tasks.samplers import RealDataSampler, StyledTeacherSampler, TeacherLatentSampler
 from gantransfer.teachers import Teacher, load_teacher, load_teacher_module, teacher_from_model
 
 
@@ -32,9 +34,9 @@ def feature_matching_adapters(teacher: Teacher, student: torch.nn.Module, scfg: 
                               device: torch.device) -> torch.nn.ModuleList:
     """1x1 adapters between the student's and the white-box teacher's hidden blocks of the same resolution."""
     if not teacher.capabilities.feature_taps:
-        raise ConfigError("the feature term needs a white-box DCGAN teacher, one whose family exposes its hidden "
-                          "layers (a gantransfer generator or a PyTorch DCGAN checkpoint, without --black-box); drop "
-                          "feature= from --terms")
+        raise ConfigError("the feature term needs a white-box teacher whose family exposes its hidden layers (a "
+                          "gantransfer generator, a PyTorch DCGAN checkpoint or a StyleGAN2 file, without "
+                          "--black-box); drop feature= from --terms")
     if not scfg.family.capabilities.feature_taps:
         raise ConfigError(f"the feature term needs a student that exposes its hidden layers; {scfg.arch} does not. "
                           "Drop feature= from --terms or choose another --student-arch")
@@ -79,8 +81,8 @@ def resolve_teacher(cfg: DistillConfig, device: torch.device, teacher=None) -> T
 
 
 def student_config(cfg: DistillConfig, teacher: Teacher) -> GeneratorConfig:
-    """The student: the teacher's config at ``--width`` (its family's options kept), or a config of
-    ``--student-arch`` with the teacher's shape, labels and data set."""
+    """The student: the teacher's config at ``--width`` (its family's options kept; a StyleGAN2 student's channel
+    cap scaled with the width), or a config of ``--student-arch`` with the teacher's shape, labels and data set."""
     t = teacher.config
     arch = cfg.student_arch or t.arch
     if arch == t.arch:
@@ -89,6 +91,9 @@ def student_config(cfg: DistillConfig, teacher: Teacher) -> GeneratorConfig:
         fam = family(arch)
         if fam.kind != "image" or fam.build_discriminator is None:
             raise ConfigError(f"--student-arch {arch} cannot be trained as a student of image generators")
+        if t.num_classes and not fam.capabilities.labels:
+            raise ConfigError(f"the teacher is class-conditional ({t.num_classes} classes) but a {arch} student "
+                              "cannot take labels; choose a --student-arch with labels (dcgan, stylegan2)")
         options = fam.options()
     if cfg.student_options:
         from gantransfer.typed import from_dict, to_dict
@@ -99,6 +104,13 @@ def student_config(cfg: DistillConfig, teacher: Teacher) -> GeneratorConfig:
         options = dataclasses.replace(options, start_resolution=cfg.start_resolution)
     scfg = dataclasses.replace(t, arch=arch, width=cfg.width, options=options, fusion=None, data_classes=None,
                                label_weights=None, meta={"teacher": teacher.source})
+    if cfg.truncation_psi != 1 and not teacher.capabilities.mapping_network:
+        raise ConfigError(f"--truncation-psi truncates W, but teacher {teacher.source} has no mapping network "
+                          "(white-box stylegan2 only); use --truncation T to truncate its latents instead")
+    space = resolve_latent_space(cfg.latent_space, teacher, scfg)
+    scfg = student_options_for(t, scfg, space, cfg.truncation_psi, cfg.student_options)
+    scfg = dataclasses.replace(scfg, meta={**scfg.meta, "latent_space": space,
+                                           "truncation_psi": cfg.truncation_psi})
     try:
         scfg.validate()
     except ValueError as e:
@@ -119,16 +131,19 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     device = resolve_device(cfg.device)
     teacher = resolve_teacher(cfg, device, teacher)
     scfg = student_config(cfg, teacher)
+    space, styled = scfg.meta["latent_space"], teacher.capabilities.mapping_network
+    teacher = truncated(teacher, cfg.truncation_psi)
     resolved = dataclasses.asdict(cfg)
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)
+    tie_to_teacher(student, teacher, scfg, space)
     t_params, s_params = sum(p.numel() for p in teacher.module.parameters()), sum(p.numel() for p in student.parameters())
     if t_params and s_params >= t_params:
         warnings.warn(f"the student ({s_params:,} parameters) is not smaller than its teacher ({t_params:,})")
     terms, providers = matching_terms(weights, student, lambda: perceptual_features(
         cfg.perceptual_net, teacher.config.dataset, teacher.discriminator, device))
     modules: dict[str, torch.nn.Module] = {"G": student}
-    trained = list(student.parameters())
+    trained = [p for p in student.parameters() if p.requires_grad]  # W space: not the teacher's mapping
     with_features = weights.get("feature", 0) > 0
     if with_features:
         adapters = feature_matching_adapters(teacher, student, scfg, device)
@@ -138,6 +153,8 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
         providers["student_pair"] = lambda ctx: student.forward_features(ctx["z"], ctx.batch.get("labels"))
         providers["student"] = lambda ctx: ctx["student_pair"][0]
         providers["student_features"] = lambda ctx: ctx["student_pair"][1]
+    if styled:  # the student on the teacher's W (W space) or z, and on the teacher's noise
+        providers.update(student_providers(student, scfg, space, with_features))
     s_opt = generator_adam(trained, cfg)
     optimizers: dict[str, torch.optim.Optimizer] = {"G": s_opt}
     d = d_opt = None
@@ -148,8 +165,12 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
             d = build_discriminator(scfg, teacher.config.width)
         d_opt = discriminator_adam(d.parameters(), cfg)
         modules["D"], optimizers["D"] = d, d_opt
-    sampler = TeacherLatentSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed, with_features,
-                                   cfg.truncation, real_images(cfg, scfg))
+    if styled:
+        sampler = StyledTeacherSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed, with_features,
+                                       cfg.truncation, real_images(cfg, scfg), cfg.truncation_psi)
+    else:
+        sampler = TeacherLatentSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed, with_features,
+                                       cfg.truncation, real_images(cfg, scfg))
 
     def final(run: Path) -> dict | None:
         from gantransfer.metrics.distillation import evaluate_distillation
@@ -160,7 +181,8 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
                    optimizers=optimizers,
                    phases=student_phases(student, s_opt, terms, providers, weights.get("adversarial", 0), d, d_opt),
                    sampler=sampler, config_key="distill_config", preview=side_by_side_preview(teacher, scfg, device),
-                   final=final, run_info={"teacher": teacher.source, "white_box": teacher.white_box})
+                   final=final, run_info={"teacher": teacher.source, "white_box": teacher.white_box,
+                                          "latent_space": space})
     return execute(plan, cfg.out, resume, overwrite)
 
 

@@ -90,7 +90,8 @@ class TeacherLatentSampler:
             self._cached[missing] = True
         return self._cache[idx].to(device)
 
-    def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+    def _inputs(self, rng: torch.Generator, device: torch.device) -> tuple[dict, torch.Tensor | None, dict | None]:
+        """The step's latents and labels, the bank indices drawn (or None) and the real batch (or None)."""
         cfg = self.teacher.config
         real = self.real_data.next(rng, device) if self.real_data is not None else None
         n = self.batch_size if real is None else len(real["real"])
@@ -105,6 +106,10 @@ class TeacherLatentSampler:
             batch["labels"] = real["labels"]
         elif self.classes is not None:
             batch["labels"] = self.classes[torch.randint(len(self.classes), (n,), generator=rng)].to(device)
+        return batch, idx, real
+
+    def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+        batch, idx, real = self._inputs(rng, device)
         if self.with_features:  # white-box: the teacher's hidden activations too
             with torch.no_grad():
                 batch["teacher"], batch["teacher_features_g"] = self.teacher.module.forward_features(
@@ -122,6 +127,32 @@ class TeacherLatentSampler:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self.real_data is not None and "real_data" in state:
             self.real_data.load_state_dict(state["real_data"])
+
+
+class StyledTeacherSampler(TeacherLatentSampler):
+    """For teachers with a mapping network (StyleGAN2): also the teacher's W (``ws``, truncated by ``psi``) and
+    the per-layer noise images it was given (``noise``, drawn from the engine's generator, so resume is exact),
+    for the student to be run on the same W and noise; with ``with_features`` the teacher's hidden block
+    activations (``teacher_features_g``) on them."""
+
+    def __init__(self, teacher, batch_size: int, bank_size: int, seed: int, with_features: bool = False,
+                 truncation: float = 0.0, real_data: RealDataSampler | None = None, psi: float = 1.0) -> None:
+        super().__init__(teacher, batch_size, bank_size, seed, with_features, truncation, real_data)
+        self.psi, self.cache_bank = psi, False  # fresh noise every draw: no image is reused
+        self.noise_sizes = [layer.resolution for layer in teacher.module.synthesis.noise_layers()]
+
+    @torch.no_grad()
+    def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+        batch, _, real = self._inputs(rng, device)
+        g, n = self.teacher.module, len(batch["z"])
+        batch["ws"] = g.mapping(batch["z"], batch.get("labels"), truncation_psi=self.psi)
+        batch["noise"] = [torch.randn(n, 1, r, r, generator=rng).to(device) for r in self.noise_sizes]
+        feats: list[torch.Tensor] | None = [] if self.with_features else None
+        batch["teacher"] = g.synthesis(batch["ws"], features=feats, noise=batch["noise"]).detach()
+        if feats is not None:
+            batch["teacher_features_g"] = feats
+        batch["real"] = batch["teacher"] if real is None else real["real"]
+        return batch
 
 
 class FusionSampler:
