@@ -22,7 +22,7 @@ from gantransfer.models.family import family
 from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import draw_inputs
 from gantransfer.report.grid import save_image_grid
-from gantransfer.tasks.matching import matching_terms, perceptual_features, student_phases
+from gantransfer.tasks.matching import loss_network_names, matching_terms, perceptual_features, student_phases
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import RealDataSampler, TeacherLatentSampler
 from gantransfer.teachers import Teacher, load_teacher, load_teacher_module, teacher_from_model
@@ -119,6 +119,8 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     device = resolve_device(cfg.device)
     teacher = resolve_teacher(cfg, device, teacher)
     scfg = student_config(cfg, teacher)
+    scfg.meta["loss_networks"] = loss_network_names(weights, cfg.perceptual_net, teacher.config.dataset,
+                                                    teacher.discriminator)
     resolved = dataclasses.asdict(cfg)
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)
