@@ -12,7 +12,7 @@ from gantransfer.api import class_labels
 from gantransfer.config import DistillConfig, EvalConfig
 from gantransfer.errors import CheckpointError, ConfigError
 from gantransfer.io import read_json, write_json
-from gantransfer.metrics.classifier import assets_dir, load_classifier
+from gantransfer.metrics.classifier import assets_dir
 from gantransfer.metrics.evaluate import evaluate
 from gantransfer.models.sampling import generate
 from gantransfer.models.store import load_generator
@@ -84,6 +84,7 @@ def distillation_section(run: Path, seconds: float, steps: int, threads: int) ->
     fid = {k: v for k, v in ev.get("fidelity", {}).items()}
     html = (image("teacher_vs_student.png", "top row: teacher, bottom row: student, on the same 16 latents")
             + table({"teacher": ev["teacher"], "student width": DEMO_WIDTH, "loss terms": DEMO_LOSS,
+                     "networks the losses used": ", ".join(ev.get("loss_networks", [])) or "none",
                      "latents": f"a bank of {DEMO_BANK:,} (data-free: no real image)", "steps": steps,
                      "wall time (s)": round(seconds, 1), "torch threads": threads}, ["distillation", ""])
             + table(_metric_rows(ev.get("student", {}), ev.get("teacher_metrics", {})),
@@ -143,7 +144,9 @@ def run_demo(out: str | Path | None = None, n: int = DEMO_N, device: str = "auto
     html, summary = distillation_section(run, seconds, steps, torch.get_num_threads())
     ev, ratios = summary["eval"], summary["bench"]["ratios"]
     fid = lambda m: next((v for k, v in m.items() if k.startswith("fid/")), float("nan"))  # noqa: E731
-    print(f"[demo] student FID {fid(ev.get('student', {})):.3f} vs teacher {fid(ev.get('teacher_metrics', {})):.3f}; "
+    both = ", ".join(f"{r:.2f}x under {p}" for p, r in ev.get("fid_ratio", {}).items())
+    print(f"[demo] student FID {fid(ev.get('student', {})):.3f} vs teacher {fid(ev.get('teacher_metrics', {})):.3f}"
+          f" ({both}); "
           f"{ratios['macs_reduction']:.1f}x fewer MACs, {ratios['params_reduction']:.1f}x fewer parameters, "
           f"{ratios['throughput_per_s_batch256_speedup']:.1f}x CPU throughput; PSNR fresh "
           f"{ev['fidelity']['fresh']['psnr']:.1f} dB; distilled in {seconds:.0f} s", flush=True)
@@ -159,9 +162,14 @@ def run_demo(out: str | Path | None = None, n: int = DEMO_N, device: str = "auto
         html, res = generator_section(shipped(folder, name), name, key, out, n, device, measured)
         sections.append((heading + name, html))
         results[key] = res
-    clf = load_classifier("fashion-mnist")
-    sections.append(("Protocol", table({"feature extractor": clf.cfg.protocol,
-                                        "its test accuracy": clf.cfg.meta.get("test_accuracy", ""),
+    from gantransfer.metrics.protocols import protocols_for
+    extractors = [p.network() for p in protocols_for("fashion-mnist")]
+    sections.append(("Protocol", table({"feature extractors": ", ".join(c.cfg.protocol for c in extractors),
+                                        "their test accuracies": ", ".join(str(c.cfg.meta.get("test_accuracy", ""))
+                                                                           for c in extractors),
+                                        "used by a loss of the demo": ", ".join(
+                                            p for p, m in ev.get("protocols", {}).items() if m["used_by_loss"])
+                                        or "none (the perceptual term uses its own network)",
                                         "reference": "Fashion-MNIST test split (10,000 images), shipped features",
                                         "samples per generator": n})))
     results["seconds"] = round(time.perf_counter() - t0, 1)
