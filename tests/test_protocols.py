@@ -59,7 +59,16 @@ def teacher(tmp_path_factory):
     from gantransfer.config import TrainConfig
     from gantransfer.tasks.train import train
     out = tmp_path_factory.mktemp("teacher") / "t"
-    return train(TrainConfig(data="digits", width=0.5, steps=2, batch_size=32, progress=False, out=str(out)))
+    return train(TrainConfig(data="digits", width=0.5, steps=2, batch_size=32, eval_every=2, eval_n=50,
+                             progress=False, out=str(out)))
+
+
+def test_train_ends_with_an_eval_json_under_both_protocols(teacher):
+    ev = json.loads((teacher / "eval.json").read_text())
+    assert {"fid/digits-classifier-v1/50", "fid/digits-judge-v1/50"} <= set(ev["metrics"])
+    assert ev["loss_networks"] == [] and not any(m["used_by_loss"] for m in ev["protocols"].values())
+    logged = [json.loads(line) for line in (teacher / "logs" / "metrics.jsonl").read_text().splitlines()]
+    assert any("eval/fid/digits-judge-v1/50" in r for r in logged)
 
 
 def test_distill_reports_both_protocols_and_marks_the_one_its_loss_used(teacher, tmp_path, capsys):
