@@ -122,8 +122,9 @@ def main() -> None:
     model.cfg = cfg
     out = classifier_dir(args.data, args.role)
     save_classifier(model, out)
-    write_tensors(reference_path(args.data, args.role), {"features": feats.half(), "labels": yte.to(torch.uint8),
-                                                         "mu": mu, "sigma": sigma})
+    if args.role != "perceptual":  # a protocol's reference; the perceptual network is no protocol and has none
+        write_tensors(reference_path(args.data, args.role), {"features": feats.half(), "labels": yte.to(torch.uint8),
+                                                             "mu": mu, "sigma": sigma})
     print(f"test accuracy {acc:.4f}; wrote {out}")
 
 
