@@ -65,7 +65,7 @@ def main() -> None:
                                   "--bank-size", "16384", "--seed", "0", "--lr-decay", r["lr_decay"],
                                   "--eval-n", str(args.eval_n), "--no-progress", "--sample-every", str(r["steps"]),
                                   "--checkpoint-every", str(r["steps"]), "--out", str(out)],
-                     out / "eval.json", out / "bench.log"))
+                     out / "eval.json", runs / f"{name}.log"))
     if not args.collect_only:
         run_all(jobs, args.jobs)
     if args.rescore:
@@ -82,7 +82,7 @@ def main() -> None:
     for name, *_ in jobs:
         run = runs / name
         if not (run / "eval.json").exists():
-            print(f"[recipes] {name} has no results; see {run / 'bench.log'}")
+            print(f"[recipes] {name} has no results; see {runs / (name + '.log')}")
             continue
         ev = json.loads((run / "eval.json").read_text())
         fid = {k.split("/")[1]: v for k, v in ev["student"].items() if k.startswith("fid/")}

@@ -151,7 +151,7 @@ def main() -> None:
                                               "--lr-decay", args.lr_decay,
                                               "--eval-n", str(args.eval_n), "--no-progress",
                                               "--sample-every", str(args.steps), "--out", str(out)],
-                             out / "eval.json", out / "bench.log"))
+                             out / "eval.json", runs / f"{out.name}.log"))
     t0 = time.perf_counter()
     if not args.collect_only:
         run_all(jobs, args.jobs)
@@ -170,7 +170,7 @@ def main() -> None:
                                                    "--max-seconds", f"{budget:.0f}", "--seed", "0",
                                                    "--sample-every", "100000", "--checkpoint-every", "2000",
                                                    "--no-progress", "--out", str(out)],
-                                  out / "generator" / "config.json", out / "bench.log"))
+                                  out / "generator" / "config.json", runs / f"{out.name}.log"))
         if not args.collect_only:
             run_all(baseline_jobs, args.jobs)
         for name, *_ in baseline_jobs:  # the same protocol as the distilled students
@@ -183,7 +183,7 @@ def main() -> None:
     for name, *_ in jobs + baseline_jobs:
         run = runs / name
         if not (run / "eval.json").exists():
-            print(f"[grid] {name} has no results; see {run / 'bench.log'}", flush=True)
+            print(f"[grid] {name} has no results; see {runs / (name + '.log')}", flush=True)
             continue
         width = float(name.split("-")[0][1:])
         key, seed = name.split("-")[1], int(name.split("-")[-1][1:])
