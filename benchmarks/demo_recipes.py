@@ -47,6 +47,15 @@ def rescore(run: Path, n: int) -> None:
                                               indent=2) + "\n")
 
 
+def needs_rescore(run: Path) -> bool:
+    """A finished run whose eval.json lacks the figures of a shipped Fashion-MNIST protocol."""
+    from gantransfer.metrics.protocols import protocols_for
+    if not (run / "eval.json").exists():
+        return False
+    held = json.loads((run / "eval.json").read_text())["student"]
+    return any(not any(k.split("/")[1] == p.name for k in held) for p in protocols_for("fashion-mnist"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipes", nargs="+", required=True)
@@ -69,14 +78,10 @@ def main() -> None:
     if not args.collect_only:
         run_all(jobs, args.jobs)
     if args.rescore:
-        from gantransfer.metrics.protocols import protocols_for
         for name, *_ in jobs:
-            ev_path = runs / name / "eval.json"
-            if ev_path.exists():
-                held = json.loads(ev_path.read_text())["student"]
-                if any(not any(k.split("/")[1] == p.name for k in held) for p in protocols_for("fashion-mnist")):
-                    print(f"[recipes] rescoring {name}", flush=True)
-                    rescore(runs / name, args.eval_n)
+            if needs_rescore(runs / name):
+                print(f"[recipes] rescoring {name}", flush=True)
+                rescore(runs / name, args.eval_n)
     before = json.loads(Path(args.results).read_text()) if Path(args.results).exists() else {}
     rows = {r["recipe"]: r for r in before.get("rows", [])}
     for name, *_ in jobs:

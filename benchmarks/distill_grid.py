@@ -130,6 +130,8 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=10000)
     ap.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
                     help="train each width from scratch on real data for the wall time of its slowest distilled run")
+    ap.add_argument("--rescore", action="store_true",
+                    help="re-measure finished runs whose eval.json lacks a shipped protocol's figures")
     ap.add_argument("--costs", action=argparse.BooleanOptionalAction, default=True,
                     help="measure CPU costs per width (off: the rows carry no cost columns)")
     ap.add_argument("--baseline-losses", nargs="+", choices=list(LOSS_SETS),
@@ -155,6 +157,12 @@ def main() -> None:
     t0 = time.perf_counter()
     if not args.collect_only:
         run_all(jobs, args.jobs)
+    if args.rescore:
+        from demo_recipes import needs_rescore, rescore
+        for name, *_ in jobs:
+            if needs_rescore(runs / name):
+                print(f"[grid] rescoring {name}", flush=True)
+                rescore(runs / name, args.eval_n)
     baseline_jobs = []
     if args.baselines:
         for width in args.widths:
