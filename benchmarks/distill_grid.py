@@ -217,9 +217,11 @@ def main() -> None:
     seeds = {}
     for r in result["rows"]:
         if r["kind"] == "distilled":
-            seeds.setdefault((r["width"], r["losses"], r.get("lr_decay") or "none"), []).append(r["fid"])
-    result["seed_spread"] = [{"width": w, "losses": ls, "lr_decay": d, "n": len(v), "fid_mean": statistics.mean(v),
-                              "fid_std": statistics.stdev(v)} for (w, ls, d), v in seeds.items() if len(v) > 1]
+            seeds.setdefault((r["width"], r["losses"], r.get("lr_decay") or "none", r.get("perceptual_net")),
+                             []).append(r["fid"])
+    result["seed_spread"] = [{"width": w, "losses": ls, "lr_decay": d, **({"perceptual_net": pn} if pn else {}),
+                              "n": len(v), "fid_mean": statistics.mean(v), "fid_std": statistics.stdev(v)}
+                             for (w, ls, d, pn), v in seeds.items() if len(v) > 1]
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
     print(table(result["rows"]))
