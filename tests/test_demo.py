@@ -35,7 +35,12 @@ def test_demo_distils_and_writes_a_report(tmp_path, capsys):
     ev = metrics["distillation"]["eval"]
     assert ev["cost"]["macs_reduction"] >= 20
     assert set(ev["fidelity"]) == {"bank", "fresh"}
-    assert metrics["distillation"]["bench"]["ratios"]["params_reduction"] > 10
+    assert metrics["distillation"]["bench"]["ratios"]["params_reduction"] > 9  # width 0.2: 9.8x
+    # both protocols, and no protocol a loss of the demo used
+    assert set(ev["fid_ratio"]) == {"fashion-mnist-classifier-v1", "fashion-mnist-judge-v1"}
+    assert ev["loss_networks"] == ["fashion-mnist-perceptual-v1"]
+    assert not any(m["used_by_loss"] for m in ev["protocols"].values())
+    assert "Protocol: fashion-mnist-judge-v1, 500 samples" in html  # the second protocol has its own table
     assert metrics["distillation"]["steps"] == 30
     for kind in TEACHERS:
         assert metrics[kind]["metrics"]["fid/fashion-mnist-classifier-v1/500"] > 0

@@ -169,7 +169,8 @@ def test_evaluate_generator_holds_no_more_than_cap_features(monkeypatch):
     monkeypatch.setattr(ev, "kernel_inception_distance", watched(kernel_inception_distance))
     monkeypatch.setattr(ev, "prdc", watched(prdc))
     g, gcfg = load_generator(STUDENT)
-    res = ev.evaluate_generator(g, gcfg, "fashion-mnist", n, seed=0, batch_size=batch[0])
+    res = ev.evaluate_generator(g, gcfg, "fashion-mnist", n, seed=0, batch_size=batch[0],
+                                protocols=["fashion-mnist-classifier-v1"])  # one accumulator watched
     assert held == [0, 0, 0, cap] and fakes == [cap, cap]
     assert res["kid_prdc_samples"] == cap and res["n"] == n
     assert "first 300 of 600 samples" in format_results({"generator": "g", "seconds": 0, **res})

@@ -211,6 +211,8 @@ class EvalConfig:
     device: str = setting("auto", "auto (CUDA when available), cpu, cuda, cuda:1, ...")
     teachers: list[str] | None = setting(None, "fused students and baselines: per-teacher figures against these "
                                                "teachers (comma-separated, in fusion order)")
+    protocols: list[str] | None = setting(None, "protocols to report, e.g. fashion-mnist-judge-v1 (comma-separated; "
+                                                "default: every shipped one of the data set)")
 
     def validate(self) -> None:
         require(bool(self.generator), "eval needs a generator directory")
@@ -224,7 +226,7 @@ class EvalConfig:
         if not self.teachers:
             return {}
         why = "does not apply with --teachers (per-teacher figures use each teacher's own protocol and classes)"
-        return {"data": why, "classes": why, "batch_size": why}
+        return {"data": why, "classes": why, "batch_size": why, "protocols": why}
 
 
 @dataclass
@@ -237,8 +239,10 @@ class StudentTraining(EngineSettings):
                                              "perceptual classifier (default: the one they record)")
     terms: str = setting("pixel=1,perceptual=1", "weighted matching terms, e.g. pixel=1,perceptual=1,"
                                                  "adversarial=0.1 (pixel, pixel_l2, perceptual, adversarial, feature)")
-    perceptual_net: str = setting("auto", "features of the perceptual term: auto, classifier (the protocol's), "
-                                          "discriminator (the teacher's) or pkg.module:factory")
+    perceptual_net: str = setting("auto", "features of the perceptual term: auto (the data set's perceptual "
+                                          "network, which no protocol uses, when shipped), perceptual, classifier "
+                                          "(the first protocol's: its figures are then marked), discriminator (the "
+                                          "teacher's) or pkg.module:factory")
     eval_n: int = setting(2000, "samples (per teacher, when fusing) for the end-of-run evaluation; 0: skip")
     lr: float | None = override(1e-3)
     d_lr_ratio: float | None = override(0.2)
@@ -302,8 +306,8 @@ class DistillConfig(StudentTraining):
         require(self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}")
         weights = self.validate_student()
         require(self.width > 0, f"width must be positive, got {self.width}")
-        require(self.perceptual_net in ("auto", "classifier", "discriminator") or ":" in self.perceptual_net,
-                f"perceptual_net must be auto, classifier, discriminator or an entry point pkg.module:factory, "
+        require(self.perceptual_net in ("auto", "perceptual", "classifier", "discriminator") or ":" in self.perceptual_net,
+                f"perceptual_net must be auto, perceptual, classifier, discriminator or an entry point pkg.module:factory, "
                 f"got {self.perceptual_net!r}")
         require(self.bank_size >= 0, f"bank_size must be >= 0, got {self.bank_size}")
         require(self.truncation == 0 or self.truncation >= 0.5,
@@ -371,8 +375,8 @@ class FuseConfig(StudentTraining):
         weights = self.validate_student()
         require(not weights.get("feature"), "the feature term needs one teacher's hidden layers; fuse supports "
                 "pixel, pixel_l2, perceptual and adversarial")
-        require(self.perceptual_net in ("auto", "classifier") or ":" in self.perceptual_net,
-                f"perceptual_net must be auto, classifier or pkg.module:factory for fusion, got {self.perceptual_net!r}")
+        require(self.perceptual_net in ("auto", "perceptual", "classifier") or ":" in self.perceptual_net,
+                f"perceptual_net must be auto, perceptual, classifier or pkg.module:factory for fusion, got {self.perceptual_net!r}")
         from gantransfer.models.family import family_names
         require(self.student_arch in family_names(),
                 f"student_arch must be one of {', '.join(family_names())}, got {self.student_arch!r}")

@@ -28,27 +28,67 @@ class ClassifierConfig:
     widths: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
     version: int = 1
     meta: dict[str, Any] = field(default_factory=dict)
+    arch: str = "vgg"   # "vgg" (the first protocol), "resnet" (the judge protocol), "avgvgg" (the perceptual net)
+    role: str = "classifier"  # "classifier" and "judge": protocol networks; "perceptual": a training loss's
 
     @property
     def protocol(self) -> str:
-        """Name of the feature extractor and its version, e.g. ``fashion-mnist-classifier-v1``."""
-        return f"{self.dataset}-classifier-v{self.version}"
+        """Name of the feature extractor and its version, e.g. ``fashion-mnist-classifier-v1`` or
+        ``fashion-mnist-judge-v1`` (``fashion-mnist-perceptual-v1`` for the loss network, which is no protocol)."""
+        return f"{self.dataset}-{self.role}-v{self.version}"
+
+
+ARCHS = ("vgg", "resnet", "avgvgg")
+ROLES = {"classifier": "classifiers", "judge": "judges", "perceptual": "perceptual"}  # role -> assets folder
+
+
+class ResidualConv(nn.Module):
+    """x + SiLU(BN(conv3x3(x))): the judge's residual block."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv, self.bn, self.act = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.SiLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.act(self.bn(self.conv(x)))
+
+
+def _body(cfg: ClassifierConfig) -> tuple[nn.Sequential, int]:
+    """The convolutional body of an architecture and its output channels (the feature dimension).
+
+    vgg: Conv3x3-BN-ReLU per width, 2x2 max pooling between. resnet: a 3x3 stem, then per further width a strided
+    3x3 Conv-BN-SiLU and (but for the last) a residual block, a 1x1 Conv-BN-SiLU at the end; no pooling layer.
+    avgvgg: Conv3x3-BN-ReLU per width, 2x2 average pooling between (the perceptual net: its ReLU maps are the
+    perceptual term's feature maps)."""
+    layers: list[nn.Module] = []
+    c = cfg.channels
+    if cfg.arch in ("vgg", "avgvgg"):
+        pool = nn.MaxPool2d if cfg.arch == "vgg" else nn.AvgPool2d
+        for i, w in enumerate(cfg.widths):
+            layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+            if i < len(cfg.widths) - 1:
+                layers.append(pool(2))
+            c = w
+        return nn.Sequential(*layers), c
+    if cfg.arch == "resnet":
+        for i, w in enumerate(cfg.widths):
+            layers += [nn.Conv2d(c, w, 3, stride=1 if i == 0 else 2, padding=1, bias=False), nn.BatchNorm2d(w),
+                       nn.SiLU()]
+            if 0 < i < len(cfg.widths) - 1:
+                layers.append(ResidualConv(w))
+            c = w
+        layers += [nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c), nn.SiLU()]
+        return nn.Sequential(*layers), c
+    raise ConfigError(f"unknown classifier architecture {cfg.arch!r}; known: {', '.join(ARCHS)}")
 
 
 class FeatureClassifier(nn.Module):
-    """Conv-BN-ReLU blocks with pooling, global average pooling to features, dropout, linear head."""
+    """A convolutional body (``cfg.arch``), global average pooling to features, dropout, linear head."""
 
     def __init__(self, cfg: ClassifierConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        layers: list[nn.Module] = []
-        c = cfg.channels
-        for i, w in enumerate(cfg.widths):
-            layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
-            if i < len(cfg.widths) - 1:
-                layers.append(nn.MaxPool2d(2))
-            c = w
-        self.body = nn.Sequential(*layers)
+        self.body, c = _body(cfg)
         self.dropout = nn.Dropout(0.3)
         self.head = nn.Linear(c, cfg.num_classes)
         self.feature_dim = c
@@ -98,8 +138,9 @@ def assets_dir() -> Path:
     return Path(str(resources.files("gantransfer") / "assets"))
 
 
-def classifier_dir(dataset: str) -> Path:
-    return assets_dir() / "classifiers" / dataset
+def classifier_dir(dataset: str, role: str = "classifier") -> Path:
+    """Where the shipped network of ``role`` (classifier, judge, perceptual) for ``dataset`` lives."""
+    return assets_dir() / ROLES[role] / dataset
 
 
 def save_classifier(model: FeatureClassifier, path: str | Path) -> None:
@@ -108,14 +149,15 @@ def save_classifier(model: FeatureClassifier, path: str | Path) -> None:
     write_json(p / "config.json", {"kind": "classifier", **asdict(model.cfg)})
 
 
-def load_classifier(dataset_or_dir: str | Path, device: str | torch.device = "cpu") -> FeatureClassifier:
-    """A shipped classifier by data set name, or one from a directory; frozen, in eval mode."""
+def load_classifier(dataset_or_dir: str | Path, device: str | torch.device = "cpu",
+                    role: str = "classifier") -> FeatureClassifier:
+    """A shipped network of ``role`` by data set name, or one from a directory; frozen, in eval mode."""
     p = Path(dataset_or_dir)
     if not (p / "config.json").is_file():
-        p = classifier_dir(str(dataset_or_dir))
+        p = classifier_dir(str(dataset_or_dir), role)
         if not (p / "config.json").is_file():
-            shipped = sorted(d.name for d in (assets_dir() / "classifiers").glob("*") if (d / "config.json").is_file())
-            raise ConfigError(f"no feature classifier for data set {dataset_or_dir!r}; shipped ones: "
+            shipped = sorted(d.name for d in (assets_dir() / ROLES[role]).glob("*") if (d / "config.json").is_file())
+            raise ConfigError(f"no feature {role} network for data set {dataset_or_dir!r}; shipped ones: "
                               f"{', '.join(shipped) or 'none'}. Evaluate against one of those data sets")
     raw = read_json(p / "config.json", "classifier config")
     if raw.pop("kind", None) != "classifier":
@@ -146,10 +188,10 @@ def extract(model: FeatureClassifier, images: torch.Tensor, batch_size: int = 50
     return torch.cat(feats), torch.cat(probs)
 
 
-def reference_path(dataset: str) -> Path:
-    return classifier_dir(dataset) / "reference-test.safetensors"
+def reference_path(dataset: str, role: str = "classifier") -> Path:
+    return classifier_dir(dataset, role) / "reference-test.safetensors"
 
 
-def load_reference(dataset: str) -> dict[str, torch.Tensor]:
+def load_reference(dataset: str, role: str = "classifier") -> dict[str, torch.Tensor]:
     """Shipped features (float16), labels, and float64 mean/covariance of the real test split."""
-    return read_tensors(reference_path(dataset), "reference statistics")
+    return read_tensors(reference_path(dataset, role), "reference statistics")

@@ -12,6 +12,17 @@ from gantransfer.models.sampling import draw_inputs
 FIDELITY_SEED = 4242  # latents never used in training
 
 
+def fid_ratios(student: dict[str, Any], teacher: dict[str, Any]) -> dict[str, float]:
+    """Student FID over teacher FID per protocol: {protocol: ratio} from two metric dicts
+    (keys ``fid/<protocol>/<count>``)."""
+    out = {}
+    for k, t in teacher.items():
+        s = student.get(k)
+        if k.startswith("fid/") and isinstance(s, float) and isinstance(t, float) and t > 0:
+            out[k.split("/")[1]] = s / t
+    return out
+
+
 def evaluate_distillation(run: Path, teacher, bank: torch.Tensor | None, n: int, device: torch.device,
                           truncation: float = 0.0) -> dict[str, Any]:
     """Figures of the student in ``run`` against ``teacher`` (a Teacher); ``bank``: the latent bank trained on."""
@@ -44,6 +55,7 @@ def evaluate_distillation(run: Path, teacher, bank: torch.Tensor | None, n: int,
                                                desc="evaluating the student")["metrics"]
         result["teacher_metrics"] = evaluate_generator(teacher.module, teacher.config, dataset, n, classes=classes,
                                                        device=device, desc="evaluating the teacher")["metrics"]
+        result["fid_ratio"] = fid_ratios(result["student"], result["teacher_metrics"])
     with torch.inference_mode():
         k = min(16, n)
         zi, yi = z[:k].to(device), None if y is None else y[:k].to(device)

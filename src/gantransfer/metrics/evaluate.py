@@ -1,8 +1,9 @@
 """``gantransfer eval``: every metric of a generator, each named by its protocol.
 
-Images: features of the data set's shipped classifier (``<data set>-classifier-v1``) against the shipped
-reference features of the real test split: FID, KID (mean and std over subsets), precision/recall and
-density/coverage (k=5), class shares, classes covered and mean classifier confidence.
+Images: features of each of the data set's shipped protocol networks (``<data set>-classifier-v1`` and the
+independent ``<data set>-judge-v1``, see metrics/protocols.py) against the shipped reference features of the real
+test split: FID, KID (mean and std over subsets), precision/recall and density/coverage (k=5), class shares,
+classes covered and mean classifier confidence; every key names its protocol, the images are generated once.
 2-D mixtures: exact metrics from the mixture's definition (modes covered, high-quality share).
 
 Image evaluation streams: images are generated, passed through the classifier and reduced batch by batch
@@ -43,9 +44,10 @@ def count_label(n: int) -> str:
     return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
-def reference_for(dataset: str, classes: list[int] | None) -> dict[str, torch.Tensor]:
-    """The shipped reference of ``dataset``'s test split, restricted to ``classes`` when given."""
-    ref = load_reference(dataset)
+def reference_for(dataset: str, classes: list[int] | None, role: str = "classifier") -> dict[str, torch.Tensor]:
+    """The shipped reference of ``dataset``'s test split (in the features of the protocol network of ``role``),
+    restricted to ``classes`` when given."""
+    ref = load_reference(dataset, role)
     feats, labels = ref["features"].float(), ref["labels"].long()
     if classes is None or sorted(classes) == sorted(set(labels.tolist())):
         return {"features": feats, "labels": labels, "mu": ref["mu"], "sigma": ref["sigma"]}
@@ -193,9 +195,11 @@ def image_metrics(images: torch.Tensor, classifier: FeatureClassifier, ref: dict
 
 def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, n: int, seed: int = 0,
                        classes: list[int] | None = None, batch_size: int = 500,
-                       device: torch.device | str = "cpu", desc: str = "evaluating") -> dict[str, Any]:
-    """Metrics of an in-memory generator against ``dataset``'s protocol (used by ``eval`` and by training); a
-    progress bar named ``desc`` in a terminal (none when stderr is not one)."""
+                       device: torch.device | str = "cpu", protocols: list[str] | None = None,
+                       desc: str = "evaluating") -> dict[str, Any]:
+    """Metrics of an in-memory generator under ``dataset``'s protocols (all shipped ones, or those named in
+    ``protocols``), used by ``eval`` and by training; a progress bar named ``desc`` in a terminal (none when
+    stderr is not one)."""
     result: dict[str, Any] = {"dataset": dataset, "n": n, "seed": seed}
     if dataset in TOYS:
         if gcfg.kind != "points":
@@ -210,27 +214,45 @@ def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, 
         return result
     if gcfg.kind != "image":
         raise ConfigError(f"{dataset} is an image data set but this generator makes 2-D points")
-    classifier = load_classifier(dataset, device)
-    ref = reference_for(dataset, classes)
+    from gantransfer.metrics.protocols import get_protocol, protocols_for
+    chosen = [get_protocol(p) for p in protocols] if protocols else protocols_for(dataset)
+    if not chosen:
+        load_classifier(dataset, device)  # the error naming the data sets that have a protocol
+        raise ConfigError(f"no shipped protocol for data set {dataset!r}")
     labels = None
     if gcfg.num_classes and classes and gcfg.labels_are_data_classes:  # conditional: the evaluated classes only
         pick = torch.randint(len(classes), (n,), generator=torch.Generator().manual_seed(seed + 1))
         labels = torch.tensor(classes)[pick]
-    tag = f"{classifier.cfg.protocol}/{count_label(n)}"
-    result["protocol"] = classifier.cfg.protocol
-    result["reference"] = {"split": "test", "samples": len(ref["labels"]), "classes": classes}
-    names = classifier.cfg.meta.get("class_names") or gcfg.class_names
-    # the latents and labels ``generate`` draws for this seed; the images themselves one batch at a time
+    accs = []
+    for p in chosen:
+        net = p.network(device)
+        ref = reference_for(p.dataset, classes, p.role)
+        names = net.cfg.meta.get("class_names") or gcfg.class_names
+        accs.append((p, net, ref, FeatureAccumulator(net, ref, names, f"{p.name}/{count_label(n)}", seed)))
+    result["protocol"] = chosen[0].name
+    result["reference"] = {"split": "test", "samples": len(accs[0][2]["labels"]), "classes": classes}
+    # the latents and labels ``generate`` draws for this seed; the images themselves one batch at a time, each
+    # batch scored by every protocol
     z, y = draw_inputs(gcfg, n, torch.Generator().manual_seed(seed), labels)
-    acc = FeatureAccumulator(classifier, ref, names, tag, seed)
     from tqdm.auto import tqdm
     with torch.inference_mode(), tqdm(total=n, desc=desc, unit="sample", leave=False, dynamic_ncols=True,
                                       disable=None) as bar:
         for i in range(0, n, batch_size):
             yi = None if y is None else y[i:i + batch_size].to(device)
-            acc.update(g(z[i:i + batch_size].to(device), yi).float())
+            x = g(z[i:i + batch_size].to(device), yi).float()
+            for *_, acc in accs:
+                acc.update(x)
             bar.update(min(batch_size, n - i))
-    result.update(acc.result())
+    result["protocols"] = {}
+    for k, (p, net, _, acc) in enumerate(accs):
+        res = acc.result()
+        if k == 0:
+            result.update(res)
+        else:
+            result["metrics"].update(res["metrics"])
+        result["protocols"][p.name] = {"role": p.role, "network_test_accuracy": net.cfg.meta.get("test_accuracy"),
+                                       "class_shares": res["class_shares"],
+                                       "kid_prdc_samples": res["kid_prdc_samples"]}
     return result
 
 
@@ -250,14 +272,20 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     classes = cfg.classes or (gcfg.evaluation_classes if dataset == gcfg.dataset else None)
     t0 = time.perf_counter()
     result = {"generator": str(cfg.generator),
-              **evaluate_generator(g, gcfg, dataset, cfg.n, cfg.seed, classes, cfg.batch_size, device)}
+              **evaluate_generator(g, gcfg, dataset, cfg.n, cfg.seed, classes, cfg.batch_size, device,
+                                   cfg.protocols)}
     result["seconds"] = round(time.perf_counter() - t0, 2)
+    if "protocols" in result:  # a run whose loss used a protocol's network says so (recorded by distill/fuse)
+        from gantransfer.metrics.protocols import mark_loss_networks
+        result = mark_loss_networks(result, list(gcfg.meta.get("loss_networks") or []))
     return result
 
 
 def format_results(results: dict[str, Any]) -> str:
     """A readable table of ``results``."""
-    lines = [f"{results['generator']} on {results['dataset']} ({results['n']} samples, protocol {results['protocol']})"]
+    names = list(results.get("protocols") or [results["protocol"]])
+    lines = [f"{results['generator']} on {results['dataset']} ({results['n']} samples, "
+             f"protocol{'s' if len(names) > 1 else ''} {', '.join(names)})"]
     for k, v in results["metrics"].items():
         lines.append(f"  {k:<55} {v:.4f}" if isinstance(v, float) else f"  {k:<55} {v}")
     if "class_shares" in results:
@@ -268,5 +296,7 @@ def format_results(results: dict[str, Any]) -> str:
         lines.append(f"  kid and precision/recall/density/coverage from {which}")
     if "mode_shares" in results:
         lines.append("  mode shares: " + ", ".join(f"{v:.3f}" for v in results["mode_shares"]))
+    for w in results.get("warnings", []):
+        lines.append(f"  warning: {w}")
     lines.append(f"  ({results['seconds']} s)")
     return "\n".join(lines)

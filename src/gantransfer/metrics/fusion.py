@@ -177,6 +177,12 @@ def evaluate_fusion(generator: str | Path, teachers: list[str], n: int = 2000, d
         result["union"] = image_metrics(x, feats, ref, names, tag, seed)
         mix = torch.cat([tx[: max(1, int(round(float(w) * n)))] for tx, w in zip(teacher_x, tset.weights)])[:n]
         result["teachers_mixture"] = image_metrics(mix, feats, ref, names, tag, seed)["metrics"]
+        from gantransfer.metrics.protocols import protocols_for
+        for p in protocols_for(dataset)[1:]:  # the independent protocols beside the first, same images
+            net = p.network(device)
+            pref, ptag = reference_for(dataset, union, p.role), f"{p.name}/{count_label(n)}"
+            result["union"]["metrics"].update(image_metrics(x, net, pref, names, ptag, seed)["metrics"])
+            result["teachers_mixture"].update(image_metrics(mix, net, pref, names, ptag, seed)["metrics"])
     t_params = [count_params(t.module) for t in tset.teachers]
     t_macs = [count_macs(t.module, t.config) for t in tset.teachers]
     s_params, s_macs = count_params(g), count_macs(g, gcfg)

@@ -24,7 +24,7 @@ from gantransfer.models.sampling import draw_inputs
 from gantransfer.report.grid import save_image_grid
 from gantransfer.tasks.latent_space import (resolve_latent_space, student_options_for, student_providers,
                                             tie_to_teacher, truncated)
-from gantransfer.tasks.matching import matching_terms, perceptual_features, student_phases
+from gantransfer.tasks.matching import loss_network_names, matching_terms, perceptual_features, student_phases
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import RealDataSampler, StyledTeacherSampler, TeacherLatentSampler
 from gantransfer.teachers import Teacher, load_teacher, load_teacher_module, teacher_from_model
@@ -133,6 +133,8 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     scfg = student_config(cfg, teacher)
     space, styled = scfg.meta["latent_space"], teacher.capabilities.mapping_network
     teacher = truncated(teacher, cfg.truncation_psi)
+    scfg.meta["loss_networks"] = loss_network_names(weights, cfg.perceptual_net, teacher.config.dataset,
+                                                    teacher.discriminator)
     resolved = dataclasses.asdict(cfg)
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)

@@ -18,7 +18,7 @@ from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.losses.distillation import TeacherPixelGap
 from gantransfer.models.registry import build_discriminator, build_generator
 from gantransfer.report.grid import save_image_grid
-from gantransfer.tasks.matching import matching_terms, perceptual_features, student_phases
+from gantransfer.tasks.matching import loss_network_names, matching_terms, perceptual_features, student_phases
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import FusionSampler
 from gantransfer.teacher_set import TeacherSet, load_teacher_set
@@ -42,6 +42,7 @@ def fuse(config: FuseConfig, resume: bool = False, overwrite: bool = False) -> P
                             dataset=cfg.teacher_data, width=cfg.width, conditioning=cfg.conditioning,
                             arch=cfg.student_arch)
     scfg = tset.student
+    scfg.meta = {**scfg.meta, "loss_networks": loss_network_names(weights, cfg.perceptual_net, scfg.dataset, None)}
     resolved = dataclasses.asdict(cfg)
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)

@@ -14,10 +14,48 @@ from gantransfer.losses.distillation import (PerceptualLoss, PixelLoss, feature_
 from gantransfer.tasks.gan import gan_phases
 
 
+def perceptual_choice(choice: str, dataset: str, discriminator: torch.nn.Module | None) -> str:
+    """What ``--perceptual-net`` ``choice`` resolves to: perceptual (the data set's shipped perceptual network,
+    which no protocol uses), classifier (the protocol classifier), discriminator, or an entry point. ``auto``:
+    the perceptual network when ``dataset`` ships one, else the classifier when it ships one or there is no
+    discriminator, else the discriminator."""
+    from gantransfer.metrics.classifier import classifier_dir
+    if choice != "auto":
+        return choice
+    if dataset and (classifier_dir(dataset, "perceptual") / "config.json").is_file():
+        return "perceptual"
+    has_classifier = bool(dataset) and (classifier_dir(dataset) / "config.json").is_file()
+    return "classifier" if has_classifier or discriminator is None else "discriminator"
+
+
+def perceptual_network_name(choice: str, dataset: str, discriminator: torch.nn.Module | None) -> str:
+    """The name a run records for its perceptual network: a shipped network's protocol-style name (e.g.
+    ``fashion-mnist-perceptual-v1``, or ``fashion-mnist-classifier-v1``, which is also a protocol's),
+    ``teacher-discriminator``, or ``entry-point:pkg.module:factory``."""
+    resolved = perceptual_choice(choice, dataset, discriminator)
+    if ":" in resolved:
+        return f"entry-point:{resolved}"
+    if resolved in ("perceptual", "classifier") and dataset:
+        from gantransfer.io import read_json
+        from gantransfer.metrics.classifier import classifier_dir
+        p = classifier_dir(dataset, resolved) / "config.json"
+        if p.is_file():
+            return f"{dataset}-{resolved}-v{read_json(p, 'network config').get('version', 1)}"
+    return "teacher-discriminator" if resolved == "discriminator" else resolved
+
+
+def loss_network_names(weights: dict[str, float], choice: str, dataset: str,
+                       discriminator: torch.nn.Module | None) -> list[str]:
+    """The frozen networks the matching terms of ``weights`` use, by name (recorded in the student's meta as
+    ``loss_networks``, so that evaluation marks a protocol whose network is among them)."""
+    return [perceptual_network_name(choice, dataset, discriminator)] if weights.get("perceptual", 0) > 0 else []
+
+
 def perceptual_features(choice: str, dataset: str, discriminator: torch.nn.Module | None,
                         device: torch.device) -> Callable[[torch.Tensor], list[torch.Tensor]]:
-    """The frozen feature network of the perceptual term: the protocol classifier of ``dataset``, the teacher's
-    ``discriminator``, or a user's module from an entry point (``pkg.module:factory``)."""
+    """The frozen feature network of the perceptual term (see ``perceptual_choice``): the data set's perceptual
+    network, its protocol classifier, the teacher's ``discriminator``, or a user's module from an entry point
+    (``pkg.module:factory``)."""
     from gantransfer.metrics.classifier import classifier_dir, load_classifier
     if ":" in choice:
         from gantransfer.teachers import import_entry_point
@@ -25,18 +63,17 @@ def perceptual_features(choice: str, dataset: str, discriminator: torch.nn.Modul
         if not isinstance(module, torch.nn.Module):
             raise ConfigError(f"--perceptual-net {choice} must return an nn.Module, got {type(module).__name__}")
         return feature_maps_of_module(module.to(device).eval().requires_grad_(False))
-    has_classifier = bool(dataset) and (classifier_dir(dataset) / "config.json").is_file()
-    if choice == "auto":
-        choice = "classifier" if has_classifier or discriminator is None else "discriminator"
-    if choice == "classifier":
-        if not has_classifier:
-            raise ConfigError(f"no protocol classifier for data set {dataset!r}: pass --teacher-data "
+    choice = perceptual_choice(choice, dataset, discriminator)
+    if choice in ("classifier", "perceptual"):
+        if not (bool(dataset) and (classifier_dir(dataset, choice) / "config.json").is_file()):
+            what = "protocol classifier" if choice == "classifier" else "perceptual network"
+            raise ConfigError(f"no {what} for data set {dataset!r}: pass --teacher-data "
                               "NAME, --perceptual-net discriminator or pkg.module:factory, or drop perceptual= from "
                               "--terms")
-        return feature_maps_of_classifier(load_classifier(dataset, device))
+        return feature_maps_of_classifier(load_classifier(dataset, device, role=choice))
     if discriminator is None:
         raise ConfigError("the teacher has no discriminator (black-box, or none saved beside it); "
-                          "use --perceptual-net classifier")
+                          "use --perceptual-net perceptual or classifier")
     return feature_maps_of_discriminator(discriminator)
 
 

@@ -84,8 +84,9 @@ def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: boo
     engine.fit(resume=resume)
     if plan.final is not None:
         result = plan.final(run)
-        if result is not None:
-            write_json(run / "eval.json", result)
+        if result is not None:  # which protocols' figures a loss of this run could have flattered
+            from gantransfer.metrics.protocols import mark_loss_networks
+            write_json(run / "eval.json", mark_loss_networks(result, list(gcfg.meta.get("loss_networks") or [])))
     if getattr(plan.settings, "report", True):
         from gantransfer.report.build import write_run_report
         write_run_report(run)

@@ -95,6 +95,16 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
                                  device=next(g_ema.parameters()).device)
         return {f"eval/{k}": v for k, v in res["metrics"].items()}
 
+    def final(run: Path) -> dict:
+        """The exported generator under every protocol of the data set (eval.json), with --eval-every."""
+        from gantransfer.engine.loop import resolve_device
+        from gantransfer.metrics.evaluate import evaluate_generator
+        from gantransfer.models.store import load_generator
+        device = resolve_device(cfg.device)
+        g_out, out_cfg = load_generator(run, device)
+        return evaluate_generator(g_out, out_cfg, cfg.data, cfg.eval_n, seed=0,
+                                  classes=out_cfg.data_classes or out_cfg.trained_classes, device=device)
+
     reg = regularisation_for(gcfg, g, d, g_opt, d_opt, cfg.r1)  # families with lazy regularisation (stylegan2)
     phases = gan_phases(g, d, g_opt, d_opt, cfg.adversarial_loss, 0.0 if reg else cfg.r1,
                         extra_providers=reg.providers if reg else None) + (reg.phases if reg else [])
@@ -103,5 +113,6 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
                    phases=phases,
                    sampler=RealDataSampler(data, cfg.batch_size, gcfg.latent_dim, cfg.seed, cfg.conditional),
                    discriminator=dcfg, evaluate=periodic_eval if cfg.eval_every else None,
+                   final=final if cfg.eval_every else None,
                    run_info={"train_samples": len(data)})
     return execute(plan, cfg.out, resume, overwrite)

@@ -1,0 +1,113 @@
+"""Candidate recipes for `gantransfer demo`'s student: width, loss terms, steps and learning-rate schedule, each
+scored against the teacher under both Fashion-MNIST protocols on the demo's 5,000 samples.
+
+    python benchmarks/demo_recipes.py --recipes w0.2-pp-3000 w0.2-pp-3000-cos --jobs 2
+
+A recipe name reads ``w<width>-<loss set>-<steps>[-cos]`` (loss sets as in distill_grid.py: p, pp, ppa, ppaf;
+``cos``: cosine learning-rate decay). Each is a `gantransfer distill` of the shipped teacher with the demo's
+other settings (a bank of 16,384 latents, batch 64, seed 0), one torch thread per run, ``--jobs`` at a time, so
+the wall times compare recipes with each other (the demo itself uses every thread); runs whose eval.json exists
+are reused. Writes ``--results`` and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from distill_grid import LOSS_SETS
+from jobs import add_run_options, run_all, train_seconds
+
+TEACHER = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
+
+
+def parse(name: str) -> dict:
+    parts = name.split("-")
+    return {"width": float(parts[0][1:]), "losses": parts[1], "steps": int(parts[2]),
+            "lr_decay": "cosine" if parts[3:] == ["cos"] else "none"}
+
+
+def rescore(run: Path, n: int) -> None:
+    """Re-measure student and teacher in ``run`` under every shipped protocol (for a run that finished before a
+    protocol was shipped): same samples, seed and count as distillation's own evaluation; fidelity and costs kept."""
+    from gantransfer.metrics.distillation import fid_ratios
+    from gantransfer.metrics.evaluate import evaluate_generator
+    from gantransfer.metrics.protocols import mark_loss_networks
+    from gantransfer.models.store import load_generator
+    ev = json.loads((run / "eval.json").read_text())
+    s, scfg = load_generator(run)
+    t, tcfg = load_generator(TEACHER)
+    ev["student"] = evaluate_generator(s, scfg, "fashion-mnist", n, classes=scfg.trained_classes)["metrics"]
+    ev["teacher_metrics"] = evaluate_generator(t, tcfg, "fashion-mnist", n, classes=scfg.trained_classes)["metrics"]
+    ev["fid_ratio"] = fid_ratios(ev["student"], ev["teacher_metrics"])
+    ev["rescored"] = "student and teacher metrics re-measured after the run by benchmarks/demo_recipes.py --rescore"
+    (run / "eval.json").write_text(json.dumps(mark_loss_networks(ev, list(scfg.meta.get("loss_networks") or [])),
+                                              indent=2) + "\n")
+
+
+def needs_rescore(run: Path) -> bool:
+    """A finished run whose eval.json lacks the figures of a shipped Fashion-MNIST protocol."""
+    from gantransfer.metrics.protocols import protocols_for
+    if not (run / "eval.json").exists():
+        return False
+    held = json.loads((run / "eval.json").read_text())["student"]
+    return any(not any(k.split("/")[1] == p.name for k in held) for p in protocols_for("fashion-mnist"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recipes", nargs="+", required=True)
+    ap.add_argument("--eval-n", type=int, default=5000)
+    ap.add_argument("--rescore", action="store_true",
+                    help="re-measure finished runs whose eval.json lacks a shipped protocol's figures")
+    add_run_options(ap, "runs/bench/demo-recipes", "benchmarks/results/demo_recipes.json")
+    args = ap.parse_args()
+    runs = Path(args.runs)
+    exe = [sys.executable, "-m", "gantransfer.cli"]
+    jobs = []
+    for name in args.recipes:
+        r, out = parse(name), runs / name
+        jobs.append((name, exe + ["distill", "--teacher", TEACHER, "--width", str(r["width"]),
+                                  "--terms", LOSS_SETS[r["losses"]], "--steps", str(r["steps"]),
+                                  "--bank-size", "16384", "--seed", "0", "--lr-decay", r["lr_decay"],
+                                  "--eval-n", str(args.eval_n), "--no-progress", "--sample-every", str(r["steps"]),
+                                  "--checkpoint-every", str(r["steps"]), "--out", str(out)],
+                     out / "eval.json", runs / f"{name}.log"))
+    if not args.collect_only:
+        run_all(jobs, args.jobs)
+    if args.rescore:
+        for name, *_ in jobs:
+            if needs_rescore(runs / name):
+                print(f"[recipes] rescoring {name}", flush=True)
+                rescore(runs / name, args.eval_n)
+    before = json.loads(Path(args.results).read_text()) if Path(args.results).exists() else {}
+    rows = {r["recipe"]: r for r in before.get("rows", [])}
+    for name, *_ in jobs:
+        run = runs / name
+        if not (run / "eval.json").exists():
+            print(f"[recipes] {name} has no results; see {runs / (name + '.log')}")
+            continue
+        ev = json.loads((run / "eval.json").read_text())
+        fid = {k.split("/")[1]: v for k, v in ev["student"].items() if k.startswith("fid/")}
+        rows[name] = {"recipe": name, **parse(name), "terms": LOSS_SETS[parse(name)["losses"]],
+                      "train_seconds": round(train_seconds(run), 1), "loss_networks": ev.get("loss_networks"),
+                      "student_fid": fid, "fid_ratio": ev.get("fid_ratio"),
+                      "psnr_fresh": ev["fidelity"]["fresh"]["psnr"],
+                      "macs_reduction": ev.get("cost", {}).get("macs_reduction")}
+    result = {"command": "python " + " ".join(sys.argv), "teacher": TEACHER, "eval_n": args.eval_n,
+              "threads_per_run": 1, "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(),
+              "rows": sorted(rows.values(), key=lambda r: r["recipe"])}
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
+    print("| recipe | train s (1 thread, shared) | " + " | ".join(
+        f"FID/teacher {p}" for p in sorted({p for r in rows.values() for p in (r['fid_ratio'] or {})})) + " |")
+    for r in result["rows"]:
+        ratios = r["fid_ratio"] or {}
+        print(f"| {r['recipe']} | {r['train_seconds']:.0f} | "
+              + " | ".join(f"{ratios[p]:.2f}" for p in sorted(ratios)) + " |")
+
+
+if __name__ == "__main__":
+    main()
