@@ -86,14 +86,17 @@ def _run_training(args: argparse.Namespace, cls: type, run_fn, resolve=None, pro
                   extra: dict[str, Any] | None = None) -> int:
     """Shared by the training commands: config file + flags, --dry-run, then the run itself."""
     from gantransfer.config import to_dict
+    from gantransfer.engine.distributed import is_main_process
     from gantransfer.tasks.rundir import check_directory
     cfg = config_from_args(cls, args, extra)
-    check_directory(cfg.out, args.command, args.resume, args.overwrite)  # before any setup: refuse early
+    if is_main_process():  # under torchrun only rank 0 reads or writes the run directory
+        check_directory(cfg.out, args.command, args.resume, args.overwrite)  # before any setup: refuse early
     if args.dry_run:
         print(json.dumps(to_dict(resolve(cfg) if resolve else cfg), indent=2))
         return 0
     run = run_fn(cfg, resume=args.resume, overwrite=args.overwrite)
-    print(f"done: {produced} in {run / 'generator'}, sample grids in {run / 'samples'}, log in {run / 'logs'}")
+    if is_main_process():
+        print(f"done: {produced} in {run / 'generator'}, sample grids in {run / 'samples'}, log in {run / 'logs'}")
     return 0
 
 

@@ -1,4 +1,9 @@
-"""Samplers: what one step draws (real batches in a resumable seeded order, latents, labels)."""
+"""Samplers: what one step draws (real batches in a resumable seeded order, latents, labels).
+
+Under torchrun (``set_shard``) every process draws the global batch's random numbers from the shared generator,
+so the data a step sees does not depend on the number of processes, and keeps only its contiguous share of the
+batch: it loads only its real images and computes only its teacher images.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -6,11 +11,26 @@ from typing import Any
 import torch
 
 from gantransfer.data.base import Dataset
+from gantransfer.engine.distributed import shard_bounds
 from gantransfer.models.sampling import truncated_normal
+from gantransfer.image_space import convert_images
 from gantransfer.teacher_set import TeacherSet, balanced_counts
 
 
-class RealDataSampler:
+class Sharded:
+    """This process's share of each global batch (all of it in a single process)."""
+
+    rank, world_size = 0, 1
+
+    def set_shard(self, rank: int, world_size: int) -> None:
+        self.rank, self.world_size = rank, world_size
+
+    def local(self, n: int) -> slice:
+        """The slice of a global batch of ``n`` that this process keeps."""
+        return slice(*shard_bounds(n, self.rank, self.world_size))
+
+
+class RealDataSampler(Sharded):
     """Real batches in a seeded per-epoch order, plus latents from the engine's generator.
 
     State is (epoch, position), so a resumed run sees exactly the batches an uninterrupted run would.
@@ -32,8 +52,10 @@ class RealDataSampler:
             self._order = self._permutation(self.epoch)
         idx = self._order[self.pos:self.pos + self.batch_size]
         self.pos += self.batch_size
-        batch = {"real": self.data.as_float(idx).to(device),
-                 "z": torch.randn(len(idx), self.latent_dim, generator=rng).to(device)}
+        z = torch.randn(len(idx), self.latent_dim, generator=rng)
+        mine = self.local(len(idx))
+        idx, z = idx[mine], z[mine]
+        batch = {"real": self.data.as_float(idx).to(device), "z": z.to(device)}
         if self.conditional:
             batch["labels"] = self.data.y[idx].to(device)
         return batch
@@ -46,7 +68,7 @@ class RealDataSampler:
         self._order = self._permutation(self.epoch)
 
 
-class TeacherLatentSampler:
+class TeacherLatentSampler(Sharded):
     """Latents (fresh every step, or drawn from a fixed bank; truncated when asked) and the teacher's images.
 
     The teacher's images are the pixel/perceptual targets (``teacher``) and, data-free, the "real" side of an
@@ -90,21 +112,27 @@ class TeacherLatentSampler:
             self._cached[missing] = True
         return self._cache[idx].to(device)
 
+    def set_shard(self, rank: int, world_size: int) -> None:
+        super().set_shard(rank, world_size)
+        if self.real_data is not None:
+            self.real_data.set_shard(rank, world_size)
+
     def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
         cfg = self.teacher.config
         real = self.real_data.next(rng, device) if self.real_data is not None else None
-        n = self.batch_size if real is None else len(real["real"])
+        n = self.batch_size if real is None else self.real_data.batch_size  # the global batch
+        mine = self.local(n)
         idx = None
         if self.bank is None:
-            z = truncated_normal(n, cfg.latent_dim, rng, self.truncation)
+            z = truncated_normal(n, cfg.latent_dim, rng, self.truncation)[mine]
         else:
-            idx = torch.randint(len(self.bank), (n,), generator=rng)
+            idx = torch.randint(len(self.bank), (n,), generator=rng)[mine]
             z = self.bank[idx]
         batch = {"z": z.to(device)}
         if real is not None and "labels" in real:
             batch["labels"] = real["labels"]
         elif self.classes is not None:
-            batch["labels"] = self.classes[torch.randint(len(self.classes), (n,), generator=rng)].to(device)
+            batch["labels"] = self.classes[torch.randint(len(self.classes), (n,), generator=rng)[mine]].to(device)
         if self.with_features:  # white-box: the teacher's hidden activations too
             with torch.no_grad():
                 batch["teacher"], batch["teacher_features_g"] = self.teacher.module.forward_features(
@@ -124,17 +152,37 @@ class TeacherLatentSampler:
             self.real_data.load_state_dict(state["real_data"])
 
 
-class FusionSampler:
-    """Every step covers every teacher in proportion to its weight; no state beyond the engine's generator."""
+class FusionSampler(Sharded):
+    """Every step covers every teacher in proportion to its weight; no state beyond the engine's generator.
+
+    Sharded, each process keeps its contiguous share of the global batch (teacher 0's samples first) and asks
+    each teacher only for the images of that share."""
 
     def __init__(self, tset: TeacherSet, batch_size: int) -> None:
         self.tset, self.counts = tset, balanced_counts(tset.weights, max(batch_size, len(tset.teachers)))
 
     def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
-        zs, labels, images, ids = [], [], [], []
+        if self.world_size == 1:
+            return self._join([self.tset.draw(k, n, rng, device) for k, n in enumerate(self.counts)], device)
+        mine, start, parts = self.local(sum(self.counts)), 0, []
         for k, n in enumerate(self.counts):
-            z, y, x = self.tset.draw(k, n, rng, device)
-            zs.append(z), images.append(x), ids.append(torch.full((n,), k, device=device))
+            z = self.tset.latents_for(k, n, rng)
+            t_labels, s_labels = self.tset.teacher_labels(k, n, rng)
+            lo, hi = max(mine.start, start) - start, min(mine.stop, start + n) - start
+            start += n
+            if hi <= lo:
+                continue
+            t = self.tset.teachers[k]
+            x = t(z[lo:hi, :t.config.latent_dim].to(device), None if t_labels is None else t_labels[lo:hi].to(device))
+            x = convert_images(x.float(), self.tset.student.resolution, self.tset.student.channels)
+            y = None if self.tset.mode == "unconditional" else s_labels[lo:hi].to(device)
+            parts.append((z[lo:hi].to(device), y, x, k))
+        return self._join([p[:3] for p in parts], device, [p[3] for p in parts])
+
+    def _join(self, parts: list, device: torch.device, teachers: list[int] | None = None) -> dict[str, torch.Tensor]:
+        zs, labels, images, ids = [], [], [], []
+        for (z, y, x), k in zip(parts, teachers if teachers is not None else range(len(parts))):
+            zs.append(z), images.append(x), ids.append(torch.full((len(z),), k, device=device))
             if y is not None:
                 labels.append(y)
         batch = {"z": torch.cat(zs), "teacher": torch.cat(images), "teacher_ids": torch.cat(ids)}
