@@ -155,33 +155,33 @@ class TeacherLatentSampler(Sharded):
 class FusionSampler(Sharded):
     """Every step covers every teacher in proportion to its weight; no state beyond the engine's generator.
 
-    Sharded, each process keeps its contiguous share of the global batch (teacher 0's samples first) and asks
-    each teacher only for the images of that share."""
+    Sharded, each process keeps its share of every teacher's part of the global batch (each teacher's part is at
+    least one sample per process) and asks each teacher only for the images of that share."""
 
     def __init__(self, tset: TeacherSet, batch_size: int) -> None:
         self.tset, self.counts = tset, balanced_counts(tset.weights, max(batch_size, len(tset.teachers)))
 
+    def set_shard(self, rank: int, world_size: int) -> None:
+        super().set_shard(rank, world_size)
+        self.counts = [max(n, world_size) for n in self.counts]
+
     def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
         if self.world_size == 1:
             return self._join([self.tset.draw(k, n, rng, device) for k, n in enumerate(self.counts)], device)
-        mine, start, parts = self.local(sum(self.counts)), 0, []
+        parts = []
         for k, n in enumerate(self.counts):
             z = self.tset.latents_for(k, n, rng)
             t_labels, s_labels = self.tset.teacher_labels(k, n, rng)
-            lo, hi = max(mine.start, start) - start, min(mine.stop, start + n) - start
-            start += n
-            if hi <= lo:
-                continue
-            t = self.tset.teachers[k]
-            x = t(z[lo:hi, :t.config.latent_dim].to(device), None if t_labels is None else t_labels[lo:hi].to(device))
+            mine, t = self.local(n), self.tset.teachers[k]
+            x = t(z[mine, :t.config.latent_dim].to(device), None if t_labels is None else t_labels[mine].to(device))
             x = convert_images(x.float(), self.tset.student.resolution, self.tset.student.channels)
-            y = None if self.tset.mode == "unconditional" else s_labels[lo:hi].to(device)
-            parts.append((z[lo:hi].to(device), y, x, k))
-        return self._join([p[:3] for p in parts], device, [p[3] for p in parts])
+            y = None if self.tset.mode == "unconditional" else s_labels[mine].to(device)
+            parts.append((z[mine].to(device), y, x))
+        return self._join(parts, device)
 
-    def _join(self, parts: list, device: torch.device, teachers: list[int] | None = None) -> dict[str, torch.Tensor]:
+    def _join(self, parts: list, device: torch.device) -> dict[str, torch.Tensor]:
         zs, labels, images, ids = [], [], [], []
-        for (z, y, x), k in zip(parts, teachers if teachers is not None else range(len(parts))):
+        for k, (z, y, x) in enumerate(parts):
             zs.append(z), images.append(x), ids.append(torch.full((len(z),), k, device=device))
             if y is not None:
                 labels.append(y)
