@@ -175,6 +175,9 @@ def _driver(spec: str, results: str) -> None:
     import gantransfer.cli  # noqa: F401  (the imports every child would repeat)
     import gantransfer.tasks.train  # noqa: F401
     import gantransfer.tasks.distill  # noqa: F401
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
     cases = json.loads(Path(spec).read_text())
     with tempfile.TemporaryDirectory() as tmp:
         out = [_run_case(c, Path(tmp), i) for i, c in enumerate(cases)]
