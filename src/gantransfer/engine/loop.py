@@ -68,6 +68,9 @@ class TrainingTask:
     evaluate: Callable[[int], dict[str, float]] | None = None  # periodic evaluation
 
 
+DIVERGENCE_WATCH_STEPS = 100  # within the first steps of a run, a loss that explodes earns a warning
+DIVERGENCE_FACTOR = 1000.0    # ... when it grows this much beyond its first value (and past DIVERGENCE_FLOOR)
+DIVERGENCE_FLOOR = 1e4
 MAX_ROLLBACKS = 3          # --on-nan rollback gives up after this many rollbacks in one process
 ROLLBACK_LR_FACTOR = 0.5   # each rollback halves every learning rate
 
@@ -130,6 +133,9 @@ class Engine:
         if self.group.active and hasattr(task.sampler, "set_shard"):
             task.sampler.set_shard(self.group.rank, self.group.world_size)
         self.step = 0
+        self.resumed = False  # True once resume() ran: fit(resume=True) then goes on from there
+        self._first_losses: dict[str, float] = {}  # for the early-divergence warning
+        self._warned_divergence = False
         self.lr_scale = 1.0  # lowered by each --on-nan rollback; checkpointed
         self.scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
         for m in task.modules.values():
@@ -183,6 +189,7 @@ class Engine:
     def resume(self) -> int:
         """Load the newest checkpoint; returns its step (0 when there is none). Under torchrun rank 0 reads it and
         hands it to the other processes; it may have been written by any number of processes."""
+        self.resumed = True
         if self.latest_checkpoint() is None:
             return 0
         tensors, plain = load_state(self.state_dir) if self.group.is_main else (None, None)
@@ -271,7 +278,7 @@ class Engine:
     def fit(self, resume: bool = False) -> dict[str, float]:
         """Train until ``config.steps``; returns the last logged values."""
         cfg, task = self.cfg, self.task
-        start = self.resume() if resume else 0
+        start = (self.step if self.resumed else self.resume()) if resume else 0
         main = self.group.is_main
         log = MetricsLog(self.run_dir, resume_step=start if resume else None) if main else NullLog()
         for m in task.modules.values():
@@ -338,6 +345,8 @@ class Engine:
         if self.scaler is not None:
             self.scaler.update()
         self.step += 1
+        if main and self.step <= DIVERGENCE_WATCH_STEPS:
+            self._watch_divergence(values)
         last.update(values)
         bar.update(1)
         if self.step % cfg.log_every == 0 or self.step == cfg.steps:
@@ -351,6 +360,19 @@ class Engine:
                 task.preview(self.run_dir, self.step)
         if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
             self.save_checkpoint()
+
+    def _watch_divergence(self, values: dict[str, float]) -> None:
+        """Warn once when a loss explodes early on (finite yet, so the NaN guard does not stop the run): the usual
+        sign of a learning rate far too high."""
+        first = self._first_losses
+        for k, v in values.items():
+            first.setdefault(k, v)
+            if (not self._warned_divergence and abs(v) > DIVERGENCE_FLOOR
+                    and abs(v) > DIVERGENCE_FACTOR * max(abs(first[k]), 1e-3)):
+                self._warned_divergence = True
+                warnings.warn(f"{k} grew from {first[k]:.3g} to {v:.3g} within the first {self.step} steps: the "
+                              f"training is diverging (--lr {self.cfg.lr:g} is likely too high); stop it and start a "
+                              "new run with a lower --lr")
 
     def _finish_early(self, log: MetricsLog, last: dict[str, float], t0: float, start: int) -> None:
         """The time limit struck between steps: log, preview and checkpoint the step reached."""

@@ -104,6 +104,9 @@ def prepare_run_dir(out: str | Path, command: str, resolved: dict[str, Any], res
     if resume:
         from gantransfer.config import TASK_CONFIGS, upgrade_run_config
         before = read_json(run / RUN_MARKER, "run record").get("config", {})
+        if not isinstance(before, dict):
+            raise ConfigError(f"{run / RUN_MARKER}: 'config' is not a JSON object, so this run's settings are unknown "
+                              "and it cannot be resumed; restore run.json, or start a new run with another --out")
         cls = TASK_CONFIGS.get(command)
         before = upgrade_run_config(cls, before) if cls is not None else before
         changed = sorted(k for k in set(before) | set(resolved)

@@ -17,6 +17,8 @@ from torch import nn
 from gantransfer.engine import killpoints
 from gantransfer.engine.distributed import is_main_process, local_device
 from gantransfer.engine.loop import Engine, Phase, TrainingTask, check_precision, resolve_device
+from gantransfer.engine.logger import read_log
+from gantransfer.errors import ConfigError
 from gantransfer.io import write_json
 from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
 from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
@@ -87,6 +89,13 @@ def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: boo
                         ema=("G", "G_ema"), export=export,
                         preview=lambda run_dir, step: preview(snapshot.at(step), run_dir, step), evaluate=evaluate)
     engine = Engine(task, plan.settings, run)
+    if resume:  # a checkpoint or log that cannot be read stops the resume before anything is written
+        done = engine.resume()
+        if done > plan.settings.steps:
+            raise ConfigError(f"--resume --steps {plan.settings.steps}: the run in {run} is already at step {done}; "
+                              f"pass --steps {done} or more to continue it")
+        if main:
+            read_log(run / "logs" / "metrics.jsonl")
     if main:
         with killpoints.writing("run"):
             write_run_config(run, plan.command, plan.resolved,

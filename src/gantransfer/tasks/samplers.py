@@ -6,6 +6,7 @@ batch: it loads only its real images and computes only its teacher images.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -38,6 +39,9 @@ class RealDataSampler(Sharded):
     """
 
     def __init__(self, data: Dataset, batch_size: int, latent_dim: int, seed: int, conditional: bool) -> None:
+        if len(data) == 1:
+            warnings.warn("the training set holds one image: a GAN trained on it can only learn to reproduce that "
+                          "image; give more images (or a larger --limit) for variety")
         self.data, self.batch_size, self.latent_dim = data, min(batch_size, len(data)), latent_dim
         self.seed, self.conditional = seed, conditional
         self.epoch, self.pos = 0, 0
