@@ -173,6 +173,7 @@ class Engine:
         if bad:
             raise TrainingDiverged(f"{bad[0]} holds NaN/inf at step {self.step}; no checkpoint written. "
                                    f"The last good checkpoint in {self.state_dir} is kept")
+        self._check_in_sync()
         if not self.group.is_main:
             return
         with killpoints.writing("checkpoint"):
@@ -180,6 +181,19 @@ class Engine:
         if self.task.export is not None:
             with killpoints.writing("export"):
                 self.task.export(self.run_dir, self.step)
+
+    def _check_in_sync(self) -> None:
+        """Under torchrun every process must hold the same weights (their gradients are averaged); a process that
+        drifted means a phase's gradients were not reduced: stop rather than checkpoint rank 0's view."""
+        if not self.group.active:
+            return
+        params = [p for m in self.task.modules.values() for p in m.parameters()]
+        local = torch.stack([p.detach().double().sum() for p in params]).to(self.device)
+        mean = self.group.mean_(local.clone())
+        drift = self.group.mean_(torch.tensor([float(not torch.equal(mean, local))], device=self.device))
+        if float(drift) > 0:
+            raise TrainingDiverged(f"the {self.group.world_size} processes hold different weights at step "
+                                   f"{self.step}; no checkpoint written (a phase's gradients were not averaged)")
 
     def latest_checkpoint(self) -> int | None:
         """The newest checkpoint's step, as rank 0 reads it (the other processes never read the run directory)."""
