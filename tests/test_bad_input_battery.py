@@ -207,7 +207,7 @@ CASES = [
     ("fuse negative weight", ["fuse", "--teacher", "gen", "--teacher", "gen-wrongshape", "--weights", "1,-1", *R,
                               "--out", "o"], "weights"),
     ("adapt without a source", ["adapt", "--data", "onepng", *R, "--out", "o"], "source"),
-    ("thread count 0 (no such flag)", ["train", "--data", "ring8", "--num-threads", "0", "--out", "o"],
+    ("unknown flag --num-threads", ["train", "--data", "ring8", "--num-threads", "0", "--out", "o"],
      "unrecognized arguments"),
     # resume mismatches
     ("resume with another lr", [*RES, "--out", "run", "--resume", "--lr", "0.1"], "--resume with a different config"),
