@@ -86,16 +86,19 @@ def _run_training(args: argparse.Namespace, cls: type, run_fn, resolve=None, pro
                   extra: dict[str, Any] | None = None) -> int:
     """Shared by the training commands: config file + flags, --dry-run, then the run itself."""
     from gantransfer.config import to_dict
+    from gantransfer.engine.distributed import is_main_process
     from gantransfer.tasks.rundir import check_directory
     cfg = config_from_args(cls, args, extra)
-    check_directory(cfg.out, args.command, args.resume, args.overwrite)  # before any setup: refuse early
+    if is_main_process():  # under torchrun only rank 0 reads or writes the run directory
+        check_directory(cfg.out, args.command, args.resume, args.overwrite)  # before any setup: refuse early
     if args.dry_run:
         print(json.dumps(to_dict(resolve(cfg) if resolve else cfg), indent=2))
         return 0
     run = run_fn(cfg, resume=args.resume, overwrite=args.overwrite)
-    print(f"done: {produced} in {run / 'generator'}, sample grids in {run / 'samples'}, log in {run / 'logs'}")
-    if (run / "report" / "index.html").is_file():
-        print(f"report: {run / 'report' / 'index.html'}")
+    if is_main_process():
+        print(f"done: {produced} in {run / 'generator'}, sample grids in {run / 'samples'}, log in {run / 'logs'}")
+        if (run / "report" / "index.html").is_file():
+            print(f"report: {run / 'report' / 'index.html'}")
     return 0
 
 
@@ -133,7 +136,13 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
                          extra={"teachers": args.teacher} if args.teacher else None)
 
 
+def _check_seed(seed: int) -> None:
+    if not 0 <= seed < 2 ** 63:
+        raise ConfigError(f"--seed must be between 0 and 2**63 - 1, got {seed}")
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
+    _check_seed(args.seed)
     if args.truncation_psi != 1.0 or args.noise_mode != "random":
         from gantransfer.models.stylegan2_sampling import styled_sample_grid
         path = styled_sample_grid(args.generator, args.out, n=args.n, seed=args.seed, classes=args.classes,
@@ -150,6 +159,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from gantransfer.config import EvalConfig
     from gantransfer.metrics.evaluate import evaluate, format_results
     cfg = config_from_args(EvalConfig, args, {"generator": args.generator})
+    if args.out:  # refused before the evaluation, not after it
+        from gantransfer.deploy.export import check_file_out
+        check_file_out(args.out, args.overwrite, "eval.json")
     if cfg.teachers:
         from gantransfer.engine.loop import resolve_device
         from gantransfer.metrics.fusion import evaluate_fusion
@@ -198,7 +210,25 @@ def _cmd_bench_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_THREADS = 1024  # far beyond any CPU; torch.set_num_threads crashes on absurd counts
+
+
+def _check_bench_args(args: argparse.Namespace) -> None:
+    """Counts of a benchmark: repeats, rounds and batches >= 1, thread counts 1..MAX_THREADS."""
+    if args.repeats is not None and args.repeats < 1:
+        raise ConfigError(f"--repeats must be >= 1, got {args.repeats}")
+    if args.rounds < 1:
+        raise ConfigError(f"--rounds must be >= 1, got {args.rounds}")
+    for t in args.threads or []:
+        if not 1 <= t <= MAX_THREADS:
+            raise ConfigError(f"--threads must be between 1 and {MAX_THREADS}, got {t}")
+    for b in args.batch or []:
+        if b < 1:
+            raise ConfigError(f"--batch sizes must be >= 1, got {b}")
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
+    _check_bench_args(args)
     if args.backends or args.batch or args.rounds != 3 or args.out or len(args.generator) > 1 \
             or len(args.threads or []) > 1:
         return _cmd_bench_grid(args)
@@ -227,6 +257,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from gantransfer.demo import DEMO_STEPS, run_demo
     if args.steps is not None and args.steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {args.steps}")
+    from gantransfer.engine.loop import resolve_device
+    resolve_device(args.device)  # before the demo's directory is made
     args.steps = args.steps or DEMO_STEPS
     report = run_demo(args.out, n=args.n, device=args.device, steps=args.steps, overwrite=args.overwrite)
     print(f"demo report: {report}")
@@ -279,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON config file; flags override it")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--out", help="also write the results to this JSON file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     add_config_flags(p, EvalConfig, skip=("generator",))
     p.set_defaults(func=_cmd_eval)
 

@@ -168,7 +168,10 @@ class TrainConfig(EngineSettings):
 
     def inapplicable(self) -> dict[str, str]:
         """Given fields that the rest of this config makes unused, with the reason."""
-        return {"eval_n": "is used only with --eval-every N"} if not self.eval_every else {}
+        out = {"eval_n": "is used only with --eval-every N"} if not self.eval_every else {}
+        if self.data in ("ring8", "grid25"):
+            out.update({k: f"does not apply: {self.data} holds 2-D points, not images" for k in ("resolution", "channels")})
+        return out
 
 
 @dataclass

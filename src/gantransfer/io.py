@@ -11,6 +11,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from gantransfer.engine import killpoints
 from gantransfer.errors import CheckpointError
 
 
@@ -23,6 +24,7 @@ def atomic_write(path: str | Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        killpoints.reached()  # fault tests: a kill with the temporary file complete, not yet renamed
         commit(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from gantransfer.engine import killpoints
 from gantransfer.errors import CheckpointError
 from gantransfer.io import read_json, read_tensors, write_json, write_tensors
 
@@ -67,6 +68,7 @@ def save_state(state_dir: Path, step: int, tensors: dict[str, torch.Tensor], pla
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
+    killpoints.reached()  # fault tests: the step renamed into place, latest.json not yet updated
     write_json(state_dir / "latest.json", {"step": step, "dir": name})
     for old in sorted(state_dir.glob("step-*"))[:-KEEP]:
         shutil.rmtree(old, ignore_errors=True)
@@ -77,7 +79,13 @@ def latest_step(state_dir: Path) -> int | None:
     """The step of the newest complete checkpoint, or None when there is none."""
     if not (state_dir / "latest.json").is_file():
         return None
-    return int(read_json(state_dir / "latest.json", "checkpoint pointer")["step"])
+    pointer = read_json(state_dir / "latest.json", "checkpoint pointer")
+    step = pointer.get("step") if isinstance(pointer, dict) else None
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise CheckpointError(f"checkpoint pointer {state_dir / 'latest.json'} does not name a step (expected "
+                              f'{{"step": N, "dir": "step-NNNNNNN"}}); restore it, or start a new run with another '
+                              "--out")
+    return step
 
 
 def _sha256(path: Path) -> str:
@@ -94,10 +102,37 @@ def _read_step(d: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         raise CheckpointError(f"checkpoint {d} is missing")
     if (d / CHECKSUMS).is_file():
         recorded = read_json(d / CHECKSUMS, "checkpoint checksums")
+        if not isinstance(recorded, dict):
+            raise CheckpointError(f"checkpoint checksums {d / CHECKSUMS} is not a JSON object of file -> SHA-256")
         for f in CHECKED:
             if not (d / f).is_file() or _sha256(d / f) != recorded.get(f):
                 raise CheckpointError(f"checkpoint {d / f} does not match the checksum recorded when it was saved")
-    return read_tensors(d / "tensors.safetensors", "checkpoint"), read_json(d / "state.json", "checkpoint state")
+    tensors, plain = read_tensors(d / "tensors.safetensors", "checkpoint"), read_json(d / "state.json", "checkpoint state")
+    problem = _state_problem(plain)
+    if problem:
+        raise CheckpointError(f"checkpoint state {d / 'state.json'} is not a training state: {problem}")
+    return tensors, plain
+
+
+def _state_problem(plain: Any) -> str | None:
+    """What is wrong with the plain part of a checkpoint (None: it has the types the engine reads)."""
+    if not isinstance(plain, dict):
+        return "not a JSON object"
+    step = plain.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        return f"'step' must be an integer >= 0, got {step!r}"
+    if not isinstance(plain.get("optimizers"), dict):
+        return "'optimizers' must be an object"
+    for name, opt in plain["optimizers"].items():
+        if not (isinstance(opt, dict) and isinstance(opt.get("state"), dict)
+                and isinstance(opt.get("param_groups"), list)):
+            return f"optimizer {name!r} must hold 'state' and 'param_groups'"
+    if not isinstance(plain.get("sampler", {}), dict):
+        return "'sampler' must be an object"
+    scale = plain.get("lr_scale", 1.0)
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not 0 < scale <= 1:
+        return f"'lr_scale' must be a number in (0, 1], got {scale!r}"
+    return None
 
 
 def load_state(state_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

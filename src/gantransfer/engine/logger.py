@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from gantransfer.engine import killpoints
 from gantransfer.io import atomic_write
 
 
@@ -37,8 +38,12 @@ class MetricsLog:
     def write(self, step: int, values: dict[str, Any]) -> None:
         record = {"step": step, **{k: (v if not isinstance(v, float) or math.isfinite(v) else str(v))
                                    for k, v in values.items()}}
+        line = json.dumps(record) + "\n"
         with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(line[:len(line) // 2])
+            f.flush()
+            killpoints.reached("log")  # fault tests: a kill with half the line written
+            f.write(line[len(line) // 2:])
         if self._tb is not None:
             for k, v in values.items():
                 if isinstance(v, (int, float)):
@@ -47,6 +52,19 @@ class MetricsLog:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+class NullLog:
+    """The log of a process other than rank 0 under torchrun: it writes nothing."""
+
+    def write(self, step: int, values: dict[str, Any]) -> None:
+        return None
+
+    def rewind(self, step: int) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
 
 
 def training_seconds(path: str | Path) -> float:

@@ -12,7 +12,7 @@ from gantransfer.engine.schedules import LR_SCHEDULES
 from gantransfer.errors import ConfigError
 from gantransfer.typed import setting
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "fp16")
 ON_NAN = ("stop", "rollback")
 
 
@@ -37,8 +37,10 @@ class EngineSettings:
     steps: int = setting(1000, "training steps")
     seed: int = setting(0, "random seed (weights, latents, data order)")
     device: str = setting("auto", "auto (CUDA when available), cpu, cuda, cuda:1, ...")
-    precision: str = setting("fp32", "fp32, or bf16 autocast")
-    batch_size: int | None = setting(64, "samples per step")
+    precision: str = setting("fp32", "fp32; bf16 autocast (CPU and CUDA); or fp16 autocast with a gradient scaler "
+                                     "(CUDA only). Weights and checkpoints stay fp32")
+    batch_size: int | None = setting(64, "samples per step (the global batch: under torchrun each of N processes "
+                                         "takes batch/N of them)")
     lr: float | None = setting(2e-4, "Adam learning rate of the generator")
     betas: list[float] | None = setting(help="Adam betas, comma-separated", factory=lambda: [0.5, 0.999])
     d_lr_ratio: float | None = setting(1.0, "the discriminator's learning rate as a multiple of --lr")

@@ -8,6 +8,7 @@ import math
 import torch
 from torch import nn
 
+from gantransfer.engine.distributed import mean_across_processes
 from gantransfer.losses.base import LossTerm, StepContext
 
 
@@ -40,6 +41,7 @@ class PathLengthPenalty(LossTerm):
         y = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
         (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
         lengths = grad.float().square().sum(2).mean(1).sqrt()
-        mean = self.state.pl_mean.lerp(lengths.mean().detach(), self.decay)
+        # under torchrun the running mean follows every process's lengths, so that all hold the same one
+        mean = self.state.pl_mean.lerp(mean_across_processes(lengths.mean().detach()), self.decay)
         self.state.pl_mean.copy_(mean)
         return (lengths - mean).square().mean()

@@ -23,6 +23,19 @@ RESUMABLE_CHANGES = {"steps", "progress", "device", "log_every", "sample_every",
                      "eval_n", "out", "max_seconds", "on_nan"}
 
 
+def stale_temporaries(run: Path) -> list[Path]:
+    """Temporary files that a killed run left beside the files it writes (``.NAME.XXXX.tmp``, made by io's atomic
+    writes, and ``state/.step-NNNNNNN.tmp``): its own, never renamed into place."""
+    if not run.is_dir():
+        return []
+    found = [p for p in run.glob(".*.tmp") if p.name.startswith(f".{RUN_MARKER}.")]
+    for name in RUN_ARTEFACTS:
+        d = run / name
+        if d.is_dir() and not d.is_symlink():
+            found += [p for p in d.rglob(".*.tmp")]
+    return found
+
+
 def recorded_command(run: Path) -> str | None:
     """The command that made run directory ``run`` (from its run.json), or None when it is not a run."""
     marker = run / RUN_MARKER
@@ -41,7 +54,9 @@ def check_directory(out: str | Path, command: str, resume: bool = False, overwri
     if resume and overwrite:
         raise ConfigError("--resume continues a run and --overwrite replaces it; give one of them")
     owner = recorded_command(run) if run.is_dir() else None
-    if run.is_dir() and owner is None and any(run.iterdir()):
+    # a run killed while writing its first run.json left only that temporary file: the directory counts as empty
+    leftovers = set(stale_temporaries(run))
+    if run.is_dir() and owner is None and any(p not in leftovers for p in run.iterdir()):
         if (run / RUN_MARKER).is_file():
             raise ConfigError(f"{run / RUN_MARKER} is not a gantransfer run record; choose another --out")
         raise ConfigError(f"{run} is not empty and is not a gantransfer run (it has no {RUN_MARKER}); a command writes "
@@ -72,6 +87,11 @@ def claim_directory(out: str | Path, command: str, resume: bool = False, overwri
             elif p.exists() or p.is_symlink():
                 p.unlink()
     run.mkdir(parents=True, exist_ok=True)
+    for tmp in stale_temporaries(run):  # what a killed run of its own left half-written
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
     return run
 
 
@@ -84,6 +104,9 @@ def prepare_run_dir(out: str | Path, command: str, resolved: dict[str, Any], res
     if resume:
         from gantransfer.config import TASK_CONFIGS, upgrade_run_config
         before = read_json(run / RUN_MARKER, "run record").get("config", {})
+        if not isinstance(before, dict):
+            raise ConfigError(f"{run / RUN_MARKER}: 'config' is not a JSON object, so this run's settings are unknown "
+                              "and it cannot be resumed; restore run.json, or start a new run with another --out")
         cls = TASK_CONFIGS.get(command)
         before = upgrade_run_config(cls, before) if cls is not None else before
         changed = sorted(k for k in set(before) | set(resolved)

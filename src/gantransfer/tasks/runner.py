@@ -14,7 +14,11 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from gantransfer.engine.loop import Engine, Phase, TrainingTask, resolve_device
+from gantransfer.engine import killpoints
+from gantransfer.engine.distributed import is_main_process, local_device
+from gantransfer.engine.loop import Engine, Phase, TrainingTask, check_precision, resolve_device
+from gantransfer.engine.logger import read_log
+from gantransfer.errors import ConfigError
 from gantransfer.io import write_json
 from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
 from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
@@ -60,9 +64,14 @@ def sample_grid_preview(gcfg: GeneratorConfig) -> Preview:
 
 
 def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
-    """Prepare the run directory, train ``plan`` on the engine, export and evaluate; returns the run directory."""
-    resolve_device(plan.settings.device)  # a bad device is refused before anything is written
-    run = prepare_run_dir(out, plan.command, plan.resolved, resume, overwrite)
+    """Prepare the run directory, train ``plan`` on the engine, export and evaluate; returns the run directory.
+
+    Under torchrun every process trains; only rank 0 touches the run directory (the others never read or write
+    it: the engine hands them the checkpoint)."""
+    # a bad device or precision is refused before anything is written
+    check_precision(plan.settings.precision, resolve_device(local_device(plan.settings.device)))
+    main = is_main_process()
+    run = prepare_run_dir(out, plan.command, plan.resolved, resume, overwrite) if main else Path(out)
     gcfg, modules = plan.generator, plan.modules
     snapshot = RecalibratedSnapshot(lambda: modules["G_ema"], gcfg, seed=plan.settings.seed)
     preview = plan.preview or sample_grid_preview(gcfg)
@@ -80,9 +89,20 @@ def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: boo
                         ema=("G", "G_ema"), export=export,
                         preview=lambda run_dir, step: preview(snapshot.at(step), run_dir, step), evaluate=evaluate)
     engine = Engine(task, plan.settings, run)
-    write_run_config(run, plan.command, plan.resolved, {"generator": gcfg.to_dict(), **plan.run_info})
+    if resume:  # a checkpoint or log that cannot be read stops the resume before anything is written
+        done = engine.resume()
+        if done > plan.settings.steps:
+            raise ConfigError(f"--resume --steps {plan.settings.steps}: the run in {run} is already at step {done}; "
+                              f"pass --steps {done} or more to continue it")
+        if main:
+            read_log(run / "logs" / "metrics.jsonl")
+    if main:
+        with killpoints.writing("run"):
+            write_run_config(run, plan.command, plan.resolved,
+                             {"generator": gcfg.to_dict(), **plan.run_info,
+                              "processes": engine.group.world_size})
     engine.fit(resume=resume)
-    if plan.final is not None:
+    if main and plan.final is not None:
         result = plan.final(run)
         if result is not None:  # which protocols' figures a loss of this run could have flattered
             from gantransfer.metrics.protocols import mark_loss_networks

@@ -1,16 +1,37 @@
-"""Samplers: what one step draws (real batches in a resumable seeded order, latents, labels)."""
+"""Samplers: what one step draws (real batches in a resumable seeded order, latents, labels).
+
+Under torchrun (``set_shard``) every process draws the global batch's random numbers from the shared generator,
+so the data a step sees does not depend on the number of processes, and keeps only its contiguous share of the
+batch: it loads only its real images and computes only its teacher images.
+"""
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
 
 from gantransfer.data.base import Dataset
+from gantransfer.engine.distributed import shard_bounds
 from gantransfer.models.sampling import truncated_normal
+from gantransfer.image_space import convert_images
 from gantransfer.teacher_set import TeacherSet, balanced_counts
 
 
-class RealDataSampler:
+class Sharded:
+    """This process's share of each global batch (all of it in a single process)."""
+
+    rank, world_size = 0, 1
+
+    def set_shard(self, rank: int, world_size: int) -> None:
+        self.rank, self.world_size = rank, world_size
+
+    def local(self, n: int) -> slice:
+        """The slice of a global batch of ``n`` that this process keeps."""
+        return slice(*shard_bounds(n, self.rank, self.world_size))
+
+
+class RealDataSampler(Sharded):
     """Real batches in a seeded per-epoch order, plus latents from the engine's generator.
 
     State is (epoch, position), so a resumed run sees exactly the batches an uninterrupted run would.
@@ -18,6 +39,9 @@ class RealDataSampler:
     """
 
     def __init__(self, data: Dataset, batch_size: int, latent_dim: int, seed: int, conditional: bool) -> None:
+        if len(data) == 1:
+            warnings.warn("the training set holds one image: a GAN trained on it can only learn to reproduce that "
+                          "image; give more images (or a larger --limit) for variety")
         self.data, self.batch_size, self.latent_dim = data, min(batch_size, len(data)), latent_dim
         self.seed, self.conditional = seed, conditional
         self.epoch, self.pos = 0, 0
@@ -32,8 +56,10 @@ class RealDataSampler:
             self._order = self._permutation(self.epoch)
         idx = self._order[self.pos:self.pos + self.batch_size]
         self.pos += self.batch_size
-        batch = {"real": self.data.as_float(idx).to(device),
-                 "z": torch.randn(len(idx), self.latent_dim, generator=rng).to(device)}
+        z = torch.randn(len(idx), self.latent_dim, generator=rng)
+        mine = self.local(len(idx))
+        idx, z = idx[mine], z[mine]
+        batch = {"real": self.data.as_float(idx).to(device), "z": z.to(device)}
         if self.conditional:
             batch["labels"] = self.data.y[idx].to(device)
         return batch
@@ -46,7 +72,7 @@ class RealDataSampler:
         self._order = self._permutation(self.epoch)
 
 
-class TeacherLatentSampler:
+class TeacherLatentSampler(Sharded):
     """Latents (fresh every step, or drawn from a fixed bank; truncated when asked) and the teacher's images.
 
     The teacher's images are the pixel/perceptual targets (``teacher``) and, data-free, the "real" side of an
@@ -90,22 +116,29 @@ class TeacherLatentSampler:
             self._cached[missing] = True
         return self._cache[idx].to(device)
 
+    def set_shard(self, rank: int, world_size: int) -> None:
+        super().set_shard(rank, world_size)
+        if self.real_data is not None:
+            self.real_data.set_shard(rank, world_size)
+
     def _inputs(self, rng: torch.Generator, device: torch.device) -> tuple[dict, torch.Tensor | None, dict | None]:
-        """The step's latents and labels, the bank indices drawn (or None) and the real batch (or None)."""
+        """This process's share of the step's latents and labels, the bank indices drawn (or None) and the real
+        batch (or None)."""
         cfg = self.teacher.config
         real = self.real_data.next(rng, device) if self.real_data is not None else None
-        n = self.batch_size if real is None else len(real["real"])
+        n = self.batch_size if real is None else self.real_data.batch_size  # the global batch
+        mine = self.local(n)
         idx = None
         if self.bank is None:
-            z = truncated_normal(n, cfg.latent_dim, rng, self.truncation)
+            z = truncated_normal(n, cfg.latent_dim, rng, self.truncation)[mine]
         else:
-            idx = torch.randint(len(self.bank), (n,), generator=rng)
+            idx = torch.randint(len(self.bank), (n,), generator=rng)[mine]
             z = self.bank[idx]
         batch = {"z": z.to(device)}
         if real is not None and "labels" in real:
             batch["labels"] = real["labels"]
         elif self.classes is not None:
-            batch["labels"] = self.classes[torch.randint(len(self.classes), (n,), generator=rng)].to(device)
+            batch["labels"] = self.classes[torch.randint(len(self.classes), (n,), generator=rng)[mine]].to(device)
         return batch, idx, real
 
     def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
@@ -144,9 +177,12 @@ class StyledTeacherSampler(TeacherLatentSampler):
     @torch.no_grad()
     def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
         batch, _, real = self._inputs(rng, device)
-        g, n = self.teacher.module, len(batch["z"])
+        g = self.teacher.module
+        # the noise of the whole global batch is drawn (as the latents are); this process keeps its share
+        n = self.batch_size if real is None else self.real_data.batch_size
+        mine = self.local(n)
         batch["ws"] = g.mapping(batch["z"], batch.get("labels"), truncation_psi=self.psi)
-        batch["noise"] = [torch.randn(n, 1, r, r, generator=rng).to(device) for r in self.noise_sizes]
+        batch["noise"] = [torch.randn(n, 1, r, r, generator=rng)[mine].to(device) for r in self.noise_sizes]
         feats: list[torch.Tensor] | None = [] if self.with_features else None
         batch["teacher"] = g.synthesis(batch["ws"], features=feats, noise=batch["noise"]).detach()
         if feats is not None:
@@ -155,17 +191,37 @@ class StyledTeacherSampler(TeacherLatentSampler):
         return batch
 
 
-class FusionSampler:
-    """Every step covers every teacher in proportion to its weight; no state beyond the engine's generator."""
+class FusionSampler(Sharded):
+    """Every step covers every teacher in proportion to its weight; no state beyond the engine's generator.
+
+    Sharded, each process keeps its share of every teacher's part of the global batch (each teacher's part is at
+    least one sample per process) and asks each teacher only for the images of that share."""
 
     def __init__(self, tset: TeacherSet, batch_size: int) -> None:
         self.tset, self.counts = tset, balanced_counts(tset.weights, max(batch_size, len(tset.teachers)))
 
+    def set_shard(self, rank: int, world_size: int) -> None:
+        super().set_shard(rank, world_size)
+        self.counts = [max(n, world_size) for n in self.counts]
+
     def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
-        zs, labels, images, ids = [], [], [], []
+        if self.world_size == 1:
+            return self._join([self.tset.draw(k, n, rng, device) for k, n in enumerate(self.counts)], device)
+        parts = []
         for k, n in enumerate(self.counts):
-            z, y, x = self.tset.draw(k, n, rng, device)
-            zs.append(z), images.append(x), ids.append(torch.full((n,), k, device=device))
+            z = self.tset.latents_for(k, n, rng)
+            t_labels, s_labels = self.tset.teacher_labels(k, n, rng)
+            mine, t = self.local(n), self.tset.teachers[k]
+            x = t(z[mine, :t.config.latent_dim].to(device), None if t_labels is None else t_labels[mine].to(device))
+            x = convert_images(x.float(), self.tset.student.resolution, self.tset.student.channels)
+            y = None if self.tset.mode == "unconditional" else s_labels[mine].to(device)
+            parts.append((z[mine].to(device), y, x))
+        return self._join(parts, device)
+
+    def _join(self, parts: list, device: torch.device) -> dict[str, torch.Tensor]:
+        zs, labels, images, ids = [], [], [], []
+        for k, (z, y, x) in enumerate(parts):
+            zs.append(z), images.append(x), ids.append(torch.full((len(z),), k, device=device))
             if y is not None:
                 labels.append(y)
         batch = {"z": torch.cat(zs), "teacher": torch.cat(images), "teacher_ids": torch.cat(ids)}
