@@ -62,6 +62,23 @@ def test_growing_keeps_old_labels_exactly_and_starts_new_ones_from_them():
     assert torch.allclose(d(x, y), d2(x, y))
 
 
+def test_a_conditional_stylegan2_grows_its_mapping_embedding_the_same_way():
+    cfg = GeneratorConfig(arch="stylegan2", latent_dim=16, resolution=16, channels=1, width=1 / 16, num_classes=3,
+                          class_names=list("abc"), dataset="fashion-mnist", trained_classes=[0, 1, 2],
+                          options={"channel_max": 16, "w_dim": 16, "mapping_layers": 2})
+    torch.manual_seed(0)
+    g, d = build_generator(cfg).eval(), build_discriminator(cfg).eval()
+    plan = plan_labels(cfg, "base", "mnist-5k", fake_data([0, 1], [str(i) for i in range(10)]), None, {})
+    g2, d2 = build_generator(plan.config).eval(), build_discriminator(plan.config).eval()
+    assert grow_into(g2, g.state_dict(), 5, plan.old_labels, plan.new_labels) == ["mapping.embed.weight"]
+    assert grow_into(d2, d.state_dict(), 5, plan.old_labels, plan.new_labels) == ["mapping.embed.weight"]
+    z, y, x = torch.randn(4, 16), torch.tensor([0, 1, 2, 0]), torch.randn(4, 1, 16, 16)
+    # the label embedding is normalised after the lookup: more columns change nothing for the old labels
+    assert torch.allclose(g(z, y, noise_mode="const"), g2(z, y, noise_mode="const"), atol=1e-5)
+    assert torch.allclose(d(x, y), d2(x, y), atol=1e-5)
+    assert g2.mapping.embed.weight[:, 3:].abs().sum() > 0
+
+
 def test_same_data_set_classes_reuse_their_own_rows_and_clashes_are_named():
     cfg = tiny_config(10, [0, 1])
     plan = plan_labels(cfg, "base", "fashion-mnist", fake_data([2, 3], cfg.class_names), None, {})

@@ -144,8 +144,10 @@ def plot_forgetting(table: dict[str, Any], out: str | Path, title: str = "") -> 
         a2.plot(row["steps"], row["fid"], marker="o", lw=1.2, label=f"{lab} {row['name']}")
     a1.set(xlabel="step", ylabel="classifier accuracy on generated samples", ylim=(-0.02, 1.02))
     a2.set(xlabel="step", ylabel="per-label FID", yscale="log")
+    steps = sorted({k for row in table["labels"].values() for k in row["steps"]})
     for ax in (a1, a2):
         ax.grid(alpha=0.3)
+        ax.set_xticks(steps)
     a1.legend(fontsize=7, ncol=2)
     if title:
         fig.suptitle(title, fontsize=10)
