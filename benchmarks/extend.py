@@ -111,6 +111,29 @@ def collect(runs: Path, a) -> dict:
     return out
 
 
+def plot_methods(results: dict, path: Path) -> None:
+    """Mean accuracy and FID of the old labels after every step, one line per method."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for m, r in results["sequence"].items():
+        rows = [s for s in r["summary"] if s["old_accuracy"] is not None]
+        a1.plot([s["step"] for s in rows], [s["old_accuracy"] for s in rows], marker="o", label=m)
+        a2.plot([s["step"] for s in rows], [s["old_fid"] for s in rows], marker="o", label=m)
+    a1.set(xlabel="step", ylabel="old labels: mean classifier accuracy", ylim=(0, 1))
+    a2.set(xlabel="step", ylabel="old labels: mean per-label FID")
+    for ax in (a1, a2):
+        ax.grid(alpha=0.3)
+        ax.set_xticks(range(5))
+    a1.legend()
+    fig.suptitle("Fashion-MNIST in 5 steps of 2 classes (" + f"{results['settings']['steps_per_extension']} steps each)",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_options(ap, "runs/bench-extend", "benchmarks/results/extend.json")
@@ -120,6 +143,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200, help="training steps of every extension step")
     ap.add_argument("--eval-n", type=int, default=500, help="samples per label for each measurement")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--figure", default=None, help="also draw the methods' old-label curves into this PNG")
     ap.add_argument("--mnist", action="store_true", help="also the second modality (MNIST-5k after Fashion-MNIST)")
     a = ap.parse_args()
     runs = Path(a.runs)
@@ -139,8 +163,13 @@ def main() -> None:
                             "protocols": ["fashion-mnist-classifier-v1", "mnist-5k-classifier-v1"]},
                "machine": "2 CPU cores shared with other jobs (one torch thread per process)",
                "wall_seconds": round(time.perf_counter() - t0, 1), **collect(runs, a)}
+    if a.collect_only and Path(a.results).is_file():  # keep the command and time of the run that made them
+        earlier = json.loads(Path(a.results).read_text())
+        results.update(command=earlier["command"], wall_seconds=earlier["wall_seconds"])
     Path(a.results).parent.mkdir(parents=True, exist_ok=True)
     Path(a.results).write_text(json.dumps(results, indent=2) + "\n")
+    if a.figure and results["sequence"]:
+        plot_methods(results, Path(a.figure))
     print(json.dumps({k: {m: r.get("vs_joint") for m, r in v.items()} for k, v in results.items()
                       if k in ("sequence", "mnist")}, indent=2))
 

@@ -110,6 +110,12 @@ def _precheck(cfg: ExtendSequenceConfig, steps: list[dict]) -> None:
     from gantransfer.models.store import load_config
     from gantransfer.tasks.extend_labels import base_origins
     origins, _ = base_origins(load_config(cfg.base))
+    if cfg.old_data:
+        needed = {o.dataset for o in origins} | {s["data"] for s in steps[:-1]}
+        missing = sorted(needed - set(cfg.old_data))
+        if missing:
+            raise ConfigError(f"--old-data lacks {missing}: the old labels of some step come from there; add them "
+                              "to --old-data")
     for i, s in enumerate(steps, 1):
         for o in origins:
             if o.dataset != s["data"]:
