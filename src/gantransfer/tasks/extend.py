@@ -187,7 +187,7 @@ def extend(config: ExtendConfig, resume: bool = False, overwrite: bool = False) 
 
     batch = cfg.batch_size or 64
     share = cfg.old_share or len(plan.old_labels) / (len(plan.old_labels) + len(plan.new_labels))
-    n_old = max(1, round(batch * share)) if cfg.method in ("replay", "joint") else 0
+    n_old = min(max(1, round(batch * share)), batch - 1) if cfg.method in ("replay", "joint") else 0
     new_sampler = RealDataSampler(relabelled(data, plan.new_map), batch - n_old, gcfg.latent_dim, cfg.seed, True)
     old_sampler = None if old_data is None else RealDataSampler(old_data, n_old, gcfg.latent_dim, cfg.seed + 1, True)
     terms, providers, with_features, notes = [], {}, False, list(plan.notes)
@@ -204,12 +204,12 @@ def extend(config: ExtendConfig, resume: bool = False, overwrite: bool = False) 
                          "old labels: their accuracy and FID are measured with a network a loss used")
         terms, providers = matching_terms(weights, g, lambda: perceptual_features(
             net, bcfg.dataset, base.discriminator, device))
-        providers["student"] = lambda ctx: ctx["fake"][:n_old]
+        providers["student"] = lambda ctx: ctx["fake"][:len(ctx["teacher"])]  # the old labels' rows come first
         if with_features:
             terms.append(FeatureAlignment(weights["feature"]))
             providers["fake_pair"] = lambda ctx: g.forward_features(ctx["z"], ctx["labels"])
             providers["fake"] = lambda ctx: ctx["fake_pair"][0]
-            providers["student_features"] = lambda ctx: [f[:n_old] for f in ctx["fake_pair"][1]]
+            providers["student_features"] = lambda ctx: [f[:len(ctx["teacher"])] for f in ctx["fake_pair"][1]]
     elif cfg.method == "ewc" and cfg.ewc > 0:
         old = torch.tensor(plan.old_labels)
 
