@@ -134,6 +134,25 @@ def plot_methods(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def summarise_seeds(paths: list[str], out: str) -> dict:
+    """Mean and spread over seeds of each method's last-step figures and ratios against joint (same seed)."""
+    import statistics
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    methods = sorted(set.intersection(*(set(r["sequence"]) for r in runs)))
+    table: dict = {"sources": paths, "seeds": [r["settings"]["seed"] for r in runs], "methods": {}}
+    for m in methods:
+        rows = {}
+        for key in ("old_accuracy", "old_fid", "new_accuracy", "new_fid"):
+            vals = [r["sequence"][m]["summary"][-1][key] for r in runs]
+            rows[key] = {"mean": statistics.mean(vals), "std": statistics.stdev(vals), "values": vals}
+        for key in ("old_accuracy_vs_joint", "old_fid_vs_joint", "new_fid_vs_joint"):
+            vals = [r["sequence"][m]["vs_joint"][key] for r in runs]
+            rows[key] = {"mean": statistics.mean(vals), "std": statistics.stdev(vals), "values": vals}
+        table["methods"][m] = rows
+    Path(out).write_text(json.dumps(table, indent=2) + "\n")
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_options(ap, "runs/bench-extend", "benchmarks/results/extend.json")
@@ -145,7 +164,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--figure", default=None, help="also draw the methods' old-label curves into this PNG")
     ap.add_argument("--mnist", action="store_true", help="also the second modality (MNIST-5k after Fashion-MNIST)")
+    ap.add_argument("--summarise", type=lambda s: s.split(","), default=None,
+                    help="only combine these results files (one per seed) into --results")
     a = ap.parse_args()
+    if a.summarise:
+        print(json.dumps(summarise_seeds(a.summarise, a.results), indent=2))
+        return
     runs = Path(a.runs)
     exe = [sys.executable, "-m", "gantransfer"]
     t0 = time.perf_counter()
