@@ -14,6 +14,8 @@ _EXPORTS = {
     # tasks and their configs
     "train": "gantransfer.tasks.train", "distill": "gantransfer.tasks.distill", "fuse": "gantransfer.tasks.fuse",
     "adapt": "gantransfer.tasks.adapt", "baseline": "gantransfer.tasks.baseline",
+    "extend": "gantransfer.tasks.extend", "extend_sequence": "gantransfer.tasks.extend_sequence",
+    "ExtendConfig": "gantransfer.config", "ExtendSequenceConfig": "gantransfer.config",
     "TrainConfig": "gantransfer.config", "DistillConfig": "gantransfer.config", "FuseConfig": "gantransfer.config",
     "AdaptConfig": "gantransfer.config", "BaselineConfig": "gantransfer.config", "EvalConfig": "gantransfer.config",
     "EngineSettings": "gantransfer.engine.settings",

@@ -141,6 +141,26 @@ def _check_seed(seed: int) -> None:
         raise ConfigError(f"--seed must be between 0 and 2**63 - 1, got {seed}")
 
 
+def _cmd_extend(args: argparse.Namespace) -> int:
+    from gantransfer.config import ExtendConfig
+    from gantransfer.tasks.extend import extend
+    return _run_training(args, ExtendConfig, extend, produced="extended generator")
+
+
+def _cmd_extend_sequence(args: argparse.Namespace) -> int:
+    from gantransfer.config import ExtendSequenceConfig, to_dict
+    from gantransfer.tasks.extend_sequence import extend_sequence
+    from gantransfer.tasks.rundir import check_directory
+    cfg = config_from_args(ExtendSequenceConfig, args)
+    check_directory(cfg.out, args.command, args.resume, args.overwrite)
+    if args.dry_run:
+        print(json.dumps(to_dict(cfg), indent=2))
+        return 0
+    run = extend_sequence(cfg, resume=args.resume, overwrite=args.overwrite)
+    print(f"done: one run per step in {run}/step-*, forgetting curves and table in {run / 'report'}")
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     _check_seed(args.seed)
     if args.truncation_psi != 1.0 or args.noise_mode != "random":
@@ -287,6 +307,7 @@ def _add_training_command(sub, name: str, cls: type, func, help_text: str, descr
 
 def build_parser() -> argparse.ArgumentParser:
     from gantransfer.config import AdaptConfig, BaselineConfig, DistillConfig, EvalConfig, FuseConfig, TrainConfig
+    from gantransfer.config import ExtendConfig, ExtendSequenceConfig
     parser = argparse.ArgumentParser(prog="gantransfer", description="Knowledge transfer between GANs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -342,6 +363,18 @@ def build_parser() -> argparse.ArgumentParser:
                               "from scratch on them with train's settings.",
                               skip=("teachers", *BaselineConfig.DATA_FIELDS))
     p.add_argument("--teacher", action="append", help="a teacher; repeat for each")
+
+    _add_training_command(sub, "extend", ExtendConfig, _cmd_extend,
+                          "teach a generator new classes or a new modality without forgetting the old ones",
+                          "Grow --base's label space with the new data (--data, --classes or --as-class) and train "
+                          "with --method replay (data-free: the frozen base is matched on the old labels), finetune, "
+                          "joint (needs --old-data) or ewc; every label is measured at the end (report/forgetting.*).")
+    _add_training_command(sub, "extend-sequence", ExtendSequenceConfig, _cmd_extend_sequence,
+                          "a sequence of extensions with forgetting curves after every step",
+                          "Run one extend per step of --steps-of 2,3:4,5 (classes of --data) or --sequence FILE, "
+                          "each from the step before, in OUT/step-K; measure every label after each step "
+                          "(OUT/report/forgetting.png, .json, .md); --resume continues after a kill.",
+                          skip=("classes",))
 
     p = sub.add_parser("bench", help="params, MACs, CPU latency and throughput (as ratios against --against)",
                        description="Measure generators. With --backends, --batch, several --threads or several "

@@ -463,8 +463,112 @@ class AdaptConfig(EngineSettings):
         return out
 
 
+EXTEND_METHODS = ("replay", "finetune", "joint", "ewc")
+
+
+@dataclass
+class ExtendConfig(EngineSettings):
+    """``gantransfer extend``: a generator learns new classes or a new modality from a base, without forgetting
+    the old labels (data-free replay by default)."""
+
+    base: str = setting("", "the generator to extend: a generator or run directory")
+    data: str = setting("", "the new data: a built-in data set or an image folder")
+    data_dir: str | None = setting(None, "directory holding a built-in data set's files")
+    classes: list[int] | None = setting(None, "the new data's classes to learn, e.g. 2,3 (default: all of them)")
+    as_class: str | None = setting(None, "learn all the new images as one label of this name (e.g. a folder of "
+                                         "one modality)")
+    limit: int | None = setting(None, "keep a seeded subset of N new images")
+    method: str = setting("replay", "replay (old labels matched to a frozen copy of the base, data-free), "
+                                    "finetune (new data only: forgets), joint (all data so far; needs --old-data) "
+                                    "or ewc (new data with elastic weight consolidation)")
+    old_data: list[str] | None = setting(None, "real data sets of the old labels, comma-separated (replay: the "
+                                               "real side of the discriminator for old labels; joint: required)")
+    terms: str = setting("pixel=1,perceptual=1", "replay: weighted matching terms on the old labels' share "
+                                                 "(pixel, pixel_l2, perceptual, feature)")
+    perceptual_net: str = setting("discriminator", "replay's perceptual features: discriminator (the frozen base "
+                                                   "discriminator's; not the evaluation protocol's) or "
+                                                   "classifier (the protocol's: then grading uses a network a "
+                                                   "loss used)")
+    old_share: float | None = setting(None, "share of each batch given to the old labels (replay, joint; "
+                                            "default: their share of all labels)")
+    ewc: float = setting(10.0, "weight of the EWC term (method ewc)")
+    fisher_n: int = setting(1024, "samples for the Fisher estimate (method ewc)")
+    adversarial_loss: str = setting("nonsaturating", "adversarial loss: nonsaturating or hinge")
+    r1: float = setting(1.0, "R1 gradient penalty gamma (0: off)")
+    eval_n: int = setting(1000, "samples per label for the forgetting measures after the run (0: skip)")
+    out: str = setting("runs/extend", "run directory to write")
+    steps: int = override(2000)
+    ema_beta: float = override(0.99)
+    checkpoint_every: int = override(500)
+
+    def validate(self) -> None:
+        require(bool(self.base), "extend needs a generator to extend: --base DIR")
+        self.validate_extension()
+
+    def validate_extension(self) -> None:
+        """Checks shared with extend-sequence (which names the base and the data per step itself)."""
+        self.validate_engine()
+        require(self.method in EXTEND_METHODS, f"method must be one of {', '.join(EXTEND_METHODS)}, "
+                f"got {self.method!r}")
+        require(self.method != "joint" or bool(self.old_data),
+                "--method joint trains on all the data seen so far and needs the old labels' real data: pass "
+                "--old-data NAME (e.g. the base's data set), or use --method replay, which needs none")
+        weights = parse_extension_terms(self.terms)
+        require(not weights.get("adversarial"), "adversarial is always on for the new data; drop it from --terms")
+        require(self.perceptual_net in ("discriminator", "classifier"),
+                f"perceptual_net must be discriminator or classifier, got {self.perceptual_net!r}")
+        require(self.old_share is None or 0 < self.old_share < 1, f"old_share must be in (0, 1), got {self.old_share}")
+        require(self.ewc >= 0, f"ewc must be >= 0, got {self.ewc}")
+        require(self.fisher_n >= 1, f"fisher_n must be >= 1, got {self.fisher_n}")
+        require(self.adversarial_loss in ADVERSARIAL_LOSSES,
+                f"adversarial_loss must be nonsaturating or hinge, got {self.adversarial_loss!r}")
+        require(self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
+        require(self.eval_n == 0 or self.eval_n >= 10, f"eval_n must be 0 (skip) or >= 10, got {self.eval_n}")
+        require(self.limit is None or self.limit >= 2, f"limit must be >= 2, got {self.limit}")
+        require(self.as_class is None or bool(self.as_class.strip()), "--as-class needs a name")
+
+    def inapplicable(self) -> dict[str, str]:
+        out: dict[str, str] = {"eval_every": "does not apply: extend measures every label at the end (--eval-n)"}
+        if self.method != "replay":
+            out.update(terms="applies only to --method replay", perceptual_net="applies only to --method replay")
+        if self.method not in ("replay", "joint"):
+            out["old_share"] = "applies only to --method replay or joint"
+            out["old_data"] = "applies only to --method replay (real replay) or joint"
+        if self.method != "ewc":
+            out.update(ewc="applies only to --method ewc", fisher_n="applies only to --method ewc")
+        return out
+
+
+def parse_extension_terms(text: str) -> dict[str, float]:
+    """Replay's matching terms, parsed as ``parse_loss_weights`` does."""
+    return parse_loss_weights(text)
+
+
+@dataclass
+class ExtendSequenceConfig(ExtendConfig):
+    """``gantransfer extend-sequence``: a sequence of extensions, one run per step, measured after each."""
+
+    steps_of: str = setting("", "the sequence: the classes of each step of --data, steps separated by colons, "
+                                "e.g. 2,3:4,5:6,7")
+    sequence: str | None = setting(None, "a JSON file of the steps instead: [{\"data\": NAME, \"classes\": [..], "
+                                         "\"as_class\": NAME}, ...]")
+    out: str = override("runs/extend-sequence")
+
+    def validate(self) -> None:
+        require(bool(self.base), "extend-sequence needs a generator to start from: --base DIR")
+        require(bool(self.steps_of) != bool(self.sequence),
+                "extend-sequence needs its steps: --steps-of 2,3:4,5 (classes of --data) or --sequence FILE.json, "
+                "one of them")
+        require(not self.sequence or not (self.data or self.classes or self.as_class),
+                "--sequence names the data of every step; drop --data/--classes/--as-class")
+        require(not self.steps_of or bool(self.data), "--steps-of needs --data NAME (the data set of every step)")
+        require(not self.classes, "--classes does not apply to extend-sequence: the steps name their classes")
+        self.validate_extension()
+
+
 TASK_CONFIGS = {"train": TrainConfig, "baseline": BaselineConfig, "distill": DistillConfig, "fuse": FuseConfig,
                 "adapt": AdaptConfig, "eval": EvalConfig}
+TASK_CONFIGS.update({"extend": ExtendConfig, "extend-sequence": ExtendSequenceConfig})
 
 
 def upgrade_run_config(cls: type, recorded: dict[str, Any]) -> dict[str, Any]:

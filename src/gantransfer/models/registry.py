@@ -36,6 +36,31 @@ class FusionRecord:
 
 
 @dataclass
+class LabelOrigin:
+    """Where one label of an incrementally extended generator came from (``gantransfer extend``)."""
+
+    label: int                                  # the generator's label id
+    name: str
+    dataset: str                                # the data set (or image folder) its images come from
+    classes: list[int] | None = None            # that data set's classes the label covers (None: all)
+    step: int = 0                               # 0: learned by the base; k: added by the k-th extension
+
+
+@dataclass
+class ExtensionRecord:
+    """The label history of an extended generator: every learned label's origin, and each extension step."""
+
+    base: str                                   # the generator the first extension started from
+    labels: list[LabelOrigin] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)   # per step: data, classes, method, steps
+    converted: bool = False                     # the base was unconditional: label 0 is its whole distribution
+
+    def identity(self, dataset: str) -> bool:
+        """Whether every label is the data class of the same id in ``dataset`` (then labels are data classes)."""
+        return not self.converted and all(o.dataset == dataset and o.classes == [o.label] for o in self.labels)
+
+
+@dataclass
 class GeneratorConfig:
     """Everything needed to rebuild a generator; saved as config.json beside model.safetensors."""
 
@@ -53,6 +78,7 @@ class GeneratorConfig:
     label_weights: list[float] | None = None   # conditional: labels drawn with these weights (indexed by label)
     fusion: FusionRecord | None = None         # fused students and baselines: teachers, weights, label map
     options: Any = None                        # the family's typed options (None: its defaults)
+    extension: ExtensionRecord | None = None   # extended generators: which labels came when, from what data
     format_version: int = FORMAT_VERSION
     meta: dict[str, Any] = field(default_factory=dict)  # provenance only (steps, commands, figures)
 
@@ -80,12 +106,14 @@ class GeneratorConfig:
     def evaluation_classes(self) -> list[int] | None:
         """The real data classes its samples should be compared with: those a fused student or baseline covers,
         else those it was trained on (None: all)."""
-        return self.data_classes if self.fusion is not None else self.trained_classes
+        return self.data_classes if self.fusion is not None or not self.labels_are_data_classes \
+            else self.trained_classes
 
     @property
     def labels_are_data_classes(self) -> bool:
-        """Whether its labels are data-set classes (a fused student's are teachers or merged names)."""
-        return self.fusion is None
+        """Whether its labels are data-set classes (a fused student's are teachers or merged names; an extended
+        generator's are when each label is the data class of its id)."""
+        return self.fusion is None and (self.extension is None or self.extension.identity(self.dataset))
 
     def validate(self) -> None:
         """Raise ValueError with a readable message if a field is out of range."""
