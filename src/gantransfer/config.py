@@ -211,6 +211,11 @@ class EvalConfig:
     device: str = setting("auto", "auto (CUDA when available), cpu, cuda, cuda:1, ...")
     teachers: list[str] | None = setting(None, "fused students and baselines: per-teacher figures against these "
                                                "teachers (comma-separated, in fusion order)")
+    inception: str | None = setting(None, "Inception-v3 weights file (the 2015-12-05 FID weights of pytorch-fid / "
+                                          "torch-fidelity, .pth or .safetensors; never downloaded): adds "
+                                          "fid/inception-v3-compat/<n> against --reference")
+    reference: str | None = setting(None, "reference stats (.npz with mu and sigma, from `gantransfer stats` or "
+                                          "pytorch-fid --save-stats): FID against them")
 
     def validate(self) -> None:
         require(bool(self.generator), "eval needs a generator directory")
@@ -224,7 +229,7 @@ class EvalConfig:
         if not self.teachers:
             return {}
         why = "does not apply with --teachers (per-teacher figures use each teacher's own protocol and classes)"
-        return {"data": why, "classes": why, "batch_size": why}
+        return {"data": why, "classes": why, "batch_size": why, "inception": why, "reference": why}
 
 
 @dataclass
