@@ -73,17 +73,21 @@ def test_inception_stats_and_eval(tmp_path, capsys):
 
 
 @needs_fmnist
-def test_builtin_data_set_is_fed_at_native_size(tmp_path):
+def test_folders_native_size_builtins_as_generators_see_them(tmp_path, capsys):
     from gantransfer.data.registry import DATASETS
     batches, described = real_images("fashion-mnist", "test")
-    assert batches[0].shape[-2:] == (28, 28) and "10000 images at 28 px" in described
+    assert batches[0].shape[-2:] == (32, 32) and "10000 images at 32 px" in described
     raw = DATASETS["fashion-mnist"]("test", None).x[:50]
-    assert torch.equal(batches[0], raw)
+    assert torch.equal(batches[0][:, :, 2:30, 2:30], raw) and batches[0][:, :, :2].max() == 0  # zero padding
     folder = write_pngs(raw, tmp_path / "fm")
     fb, _ = real_images(folder)
-    assert torch.equal(torch.cat(fb), raw)  # a folder of the same PNGs gives the same native images
-    net = feature_network(protocol=PROTOCOL)
-    assert net.features(raw).shape == (50, 128)
+    assert torch.equal(torch.cat(fb), raw)  # a folder: its PNGs at their own 28 x 28
+    out = tmp_path / "native.npz"
+    assert run_cli(capsys, "stats", str(folder), "--protocol", PROTOCOL, "--out", str(out))[0] == 0
+    assert int(np.load(out)["image_size"]) == 28
+    with pytest.warns(UserWarning, match="made from 28 px images but this generator makes 32 px"):
+        code, _, err = run_cli(capsys, "eval", str(TEACHER), "--n", "8", "--reference", str(out))
+    assert code == 0, err
 
 
 def test_bad_inputs(own_samples, tmp_path, capsys):

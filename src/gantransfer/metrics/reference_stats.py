@@ -96,15 +96,19 @@ def _decode_native(path: Path) -> np.ndarray:
 
 
 def real_images(source: str | Path, split: str = "test") -> tuple[list[torch.Tensor], str]:
-    """Batches of uint8 images at native size (consecutive images of one shape share a batch) of an image folder
-    (every PNG/JPEG in it, recursively) or of a built-in data set's ``split``; and a description of the source."""
-    from gantransfer.data.registry import DATASETS
+    """Batches of uint8 images (consecutive images of one shape share a batch) and a description of the source: an
+    image folder's every PNG/JPEG (recursively) at its native size, as pytorch-fid feeds them; a built-in data set's
+    ``split`` as the data pipeline gives it to generators (Fashion-MNIST: 28 -> 32 by zero padding, because every
+    protocol, Inception included, tells the padded framing from the native one)."""
+    from gantransfer.data.registry import DATASETS, load_dataset
     name = str(source)
-    if name in DATASETS:
-        raw = DATASETS[name](split, None)
-        if raw.kind != "image":
+    if name in DATASETS:  # as the data pipeline gives them to generators (28 -> 32 by zero padding)
+        data = load_dataset(name, split)
+        if data.kind != "image":
             raise DataError(f"{name} is a data set of 2-D points; reference statistics are of images")
-        return list(raw.x.split(BATCH)), f"{name} ({split} split, {len(raw.x)} images at {raw.native_resolution} px)"
+        size = data.x.shape[-1]
+        return list(data.x.split(BATCH)), (f"{name} ({split} split, {len(data.x)} images at {size} px as generators "
+                                           f"are trained on them; native {data.meta['native_resolution']} px)")
     from gantransfer.data.folder import _DECODE_ERRORS, list_images
     root = Path(name).expanduser()
     if not root.is_dir():
@@ -145,7 +149,11 @@ def reference_stats(source: str | Path, inception: str | Path | None = None, pro
     if stats.n < 2:
         raise DataError(f"{described} has {stats.n} image; statistics need at least 2")
     mu, sigma = stats.stats()
-    return {"mu": mu, "sigma": sigma, "network": net.name, "images": stats.n, "source": described, **net.source}
+    sizes = {tuple(b.shape[-2:]) for b in batches}
+    h, w = next(iter(sizes))
+    size = h if len(sizes) == 1 and h == w else 0  # recorded when every image has one square size
+    return {"mu": mu, "sigma": sigma, "network": net.name, "images": stats.n, "image_size": size,
+            "source": described, **net.source}
 
 
 def is_stats_file(path: Path) -> bool:
@@ -174,7 +182,8 @@ def write_stats(out: str | Path, stats: dict[str, Any]) -> Path:
     """Write ``stats`` as an npz (atomically): ``mu``, ``sigma`` and the record of what made them."""
     from gantransfer.io import atomic_write
     arrays = {"mu": stats["mu"].numpy(), "sigma": stats["sigma"].numpy(), "format": np.array(STATS_FORMAT),
-              "network": np.array(stats["network"]), "images": np.array(stats["images"], dtype=np.int64)}
+              "network": np.array(stats["network"]), "images": np.array(stats["images"], dtype=np.int64),
+              "image_size": np.array(stats.get("image_size", 0), dtype=np.int64)}
 
     def write(tmp: str) -> None:
         buf = io.BytesIO()
@@ -202,6 +211,7 @@ def read_stats(path: str | Path, dim: int | None = None, network: str | None = N
             mu, sigma = np.asarray(f["mu"], dtype=np.float64), np.asarray(f["sigma"], dtype=np.float64)
             recorded = str(f["network"]) if "network" in files else None
             images = int(f["images"]) if "images" in files else None
+            size = int(f["image_size"]) if "image_size" in files else 0
     except CheckpointError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, TypeError) as e:
@@ -219,7 +229,8 @@ def read_stats(path: str | Path, dim: int | None = None, network: str | None = N
     if network is not None and recorded is not None and recorded != network:
         raise CheckpointError(f"reference stats {p} were made with {recorded}, not {network}; use stats made with "
                               "the same network")
-    return {"mu": torch.from_numpy(mu), "sigma": torch.from_numpy(sigma), "network": recorded, "images": images}
+    return {"mu": torch.from_numpy(mu), "sigma": torch.from_numpy(sigma), "network": recorded, "images": images,
+            "image_size": size or None}
 
 
 def fid_against(features: RunningStats, ref: dict[str, Any]) -> float:
@@ -262,6 +273,12 @@ def reference_evaluation(g: torch.nn.Module, gcfg: Any, n: int, seed: int, class
     from gantransfer.models.sampling import draw_inputs
     if gcfg.kind != "image":
         raise ConfigError("reference statistics are of images, but this generator makes 2-D points")
+    if ref["image_size"] and ref["image_size"] != gcfg.resolution:
+        warnings.warn(f"reference stats {stats_path} were made from {ref['image_size']} px images but this generator "
+                      f"makes {gcfg.resolution} px images: the figure also measures the change of framing (under "
+                      "fashion-mnist-classifier-v1, 28 px Fashion-MNIST fed natively against the same images padded "
+                      "to 32 px is FID 4.8; the real-vs-real floor is 0.16). Make the stats from images at the "
+                      "generator's size", UserWarning, stacklevel=2)
     labels = None
     if gcfg.num_classes and classes and gcfg.labels_are_data_classes:  # as ``evaluate_generator`` draws them
         pick = torch.randint(len(classes), (n,), generator=torch.Generator().manual_seed(seed + 1))
