@@ -21,7 +21,7 @@ from gantransfer.metrics.evaluate import FeatureAccumulator
 from gantransfer.metrics.fid import fid_from_features, gaussian_stats
 from gantransfer.metrics.memorisation import memorisation
 
-BLUR_SIGMAS = (0.5, 1.0, 2.0)
+BLUR_SIGMAS = (0.5, 1.0, 2.0)          # in native pixels
 NOISE_STDS = (8.0, 16.0, 32.0)          # in uint8 grey levels
 DISTINCT = (100, 10)                    # distinct images repeated to fill the sample
 DROPPED = (2, 5, 8)                     # classes dropped (of 10)
@@ -86,7 +86,11 @@ def battery(protocol_dir: str | Path, max_reference: int = 2000, max_samples: in
     out: dict[str, Any] = {"protocol": clf.cfg.protocol, "dataset": ds, "reference_images": n_ref, "samples": m,
                            "native_resolution": test.native_resolution, "resolution": res}
     out["floor"] = fig(held)
-    out["blur"] = {str(s): fig(gaussian_blur(held, s)) for s in BLUR_SIGMAS}
+    # sigma in native pixels: a data set upsampled by the pipeline (digits: 8 -> 16) is blurred at the same scale
+    padded = test.native_resolution == 28 and res == 32
+    scale = 1.0 if padded or not test.native_resolution else res / test.native_resolution
+    out["blur_scale"] = scale
+    out["blur"] = {str(s): fig(gaussian_blur(held, s * scale)) for s in BLUR_SIGMAS}
     out["noise"] = {str(s): fig(additive_noise(held, s, seed)) for s in NOISE_STDS}
     out["distinct"] = {str(d): fig(repeated(held, d)) for d in DISTINCT}
     g = torch.Generator().manual_seed(seed + 1)
@@ -104,7 +108,7 @@ def battery(protocol_dir: str | Path, max_reference: int = 2000, max_samples: in
     # quantisation: uint8 images against the same images dithered back to floats (uniform within each level)
     dither = as_float(held) + (torch.rand(held.shape, generator=torch.Generator().manual_seed(seed + 2)) - 0.5) / 127.5
     out["quantisation_fid"] = fid_from_features(held_f, extract(clf, dither)[0])
-    if test.native_resolution is not None and test.native_resolution < res and test.x.shape[-1] == 28 and res == 32:
+    if padded:
         # 28 -> 32: the zero padding the pipeline applies against the classifier's own resize of native images
         out["padding_fid"] = fid_from_features(held_f, extract(clf, as_float(test.x[held_i]))[0])
     return out
