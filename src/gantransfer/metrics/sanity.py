@@ -100,7 +100,7 @@ def battery(protocol_dir: str | Path, max_reference: int = 2000, max_samples: in
         keep = train_perm[train.y[train_perm] >= k][:m]  # classes 0..k-1 dropped
         out["dropped"][str(k)] = fig(fit(train.x[keep]))
     copies = fit(train.x[train_perm[:m]])
-    pool = fit(train.x[train_perm[:max(4 * m, 4000)]])
+    pool = fit(train.x[train_perm[:4 * m]])  # the "training set" the copies come from
     out["train_copies"] = {**fig(copies), **{f"memorisation_{k}": v for k, v in memorisation(
         copies.float(), pool.float(), held.float()).items()}}
     out["held_out_memorisation"] = memorisation(held.float(), pool.float(), held.float())["memorised_share"]
