@@ -71,7 +71,8 @@ class FeatureAccumulator:
     """
 
     def __init__(self, classifier: FeatureClassifier | None, ref: dict[str, torch.Tensor], class_names: list[str],
-                 tag: str, seed: int = 0, cap: int | None = None, chunk: int = FEATURE_BATCH) -> None:
+                 tag: str, seed: int = 0, cap: int | None = None, chunk: int = FEATURE_BATCH,
+                 kid_subsets: int = 100) -> None:
         self.cap = KID_PRDC_SAMPLES if cap is None else int(cap)
         if self.cap < 2:
             raise ValueError(f"cap must be >= 2, got {self.cap}")
@@ -79,6 +80,7 @@ class FeatureAccumulator:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         self.classifier, self.ref, self.class_names, self.tag, self.seed = classifier, ref, class_names, tag, seed
         self.chunk = chunk
+        self.kid_subsets = kid_subsets               # KID's random subsets (eval: 100; the sanity battery: fewer)
         self.n = 0                                   # samples reduced so far
         self.stats = RunningStats(ref["features"].shape[1])
         self._counts: torch.Tensor | None = None     # (K,) int64 per argmax class
@@ -156,7 +158,7 @@ class FeatureAccumulator:
         ref, tag = self.ref, self.tag
         kept = torch.cat(self._kept)
         mu, sigma = self.stats.stats()
-        kid_mean, kid_std = kernel_inception_distance(ref["features"], kept, seed=self.seed)
+        kid_mean, kid_std = kernel_inception_distance(ref["features"], kept, subsets=self.kid_subsets, seed=self.seed)
         pr = prdc(ref["features"], kept, k=5)
         k = len(self._counts)
         shares = self._counts.double() / self.n
