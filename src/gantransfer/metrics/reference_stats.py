@@ -1,10 +1,12 @@
 """Reference statistics of real images (``gantransfer stats``) and FID of a generator against them.
 
 A stats file is what pytorch-fid's ``--save-stats`` writes, an ``.npz`` with ``mu`` (D,) and ``sigma`` (D, D) of the
-features of the real images, plus what made it (``network``, ``images``, ``format``), which pytorch-fid ignores.
-Images are fed at their native size: the feature network's own preprocessing is the only resize (Inception: the
-TF1 bilinear resize to 299; a protocol classifier: its antialiased resize to its resolution). A file written by
-pytorch-fid itself (only ``mu``/``sigma``) is accepted as well; its dimension must fit the chosen network.
+features of the real images, plus what made it (``network``, ``images``, ``image_size``, ``format``), which
+pytorch-fid ignores. A folder's images are fed at their native size: the feature network's own preprocessing is the
+only resize (Inception: the TF1 bilinear resize to 299; a protocol classifier: its antialiased resize). A built-in
+data set is fed as generators are trained on it (see ``real_images``). A file written by pytorch-fid itself (only
+``mu``/``sigma``) is accepted as well; its dimension must fit the chosen network. ``eval --reference`` draws the
+same latents as the protocol figures and generates them again for the chosen network.
 """
 from __future__ import annotations
 
