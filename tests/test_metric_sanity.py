@@ -1,9 +1,14 @@
 """The metric sanity battery, for every shipped protocol (``shipped_protocols``: a protocol added later is covered
-too) on real images of its own data set (skipped where the data set is absent), 600 reference and 300 sample
-images: known degradations move every figure the right way and in the order of their severity. Where a figure
-does not (precision under blur and noise on the small digits sets, precision and density under collapse and
-dropped classes, FID under memorisation, the 28 -> 32 framing), the test asserts what is true. Figures:
-``benchmarks/results/metric_sanity.json``; docs/metrics.md discusses them."""
+too) on real images of its own data set (skipped where the data set is absent), up to 600 reference and 300
+sample images: known degradations move every figure the right way and in the order of their severity.
+
+Where a figure does not, the test asserts what is true (figures: ``benchmarks/results/metric_sanity.json``,
+discussed in docs/metrics.md): the fidelity figures (precision, density, confidence) fall with blur and noise but
+can rebound at the strongest blur, where images melt into one class (digits: precision 0.24 -> 0.79 from 1 to 2
+native px); precision and density do not fall under collapse or dropped classes; FID cannot see exact copies of
+training images (the memorisation check can); the zero padding 28 -> 32 is not invisible to any protocol. On the
+150-image digits sets the mildest level may sit within 0.02 of the floor in recall and coverage.
+"""
 import pytest
 import torch
 
@@ -14,7 +19,9 @@ from gantransfer.metrics.sanity import BLUR_SIGMAS, DISTINCT, DROPPED, NOISE_STD
 PROTOCOLS = shipped_protocols()
 REFERENCE, SAMPLES = 600, 300
 HIGHER_IS_WORSE = ("fid", "kid")
-LOWER_IS_WORSE = ("recall", "density", "coverage", "confidence")
+DIVERSITY = ("recall", "coverage")
+FIDELITY = ("precision", "density", "confidence")
+MILD = 0.02  # how far above the floor the mildest level's recall/coverage may sit (sampling noise of small sets)
 
 
 @pytest.fixture(scope="module", params=sorted(PROTOCOLS))
@@ -45,14 +52,16 @@ def test_blur_and_noise_worsen_every_figure_in_order(figures, group, keys):
     bad: list[str] = []
     for m in HIGHER_IS_WORSE:
         check(bad, ordered(levels(figures, group, keys, m), up=True), m, levels(figures, group, keys, m))
-    for m in LOWER_IS_WORSE:
-        check(bad, ordered(levels(figures, group, keys, m), up=False), m, levels(figures, group, keys, m))
-    p = levels(figures, group, keys, "precision")  # falls, but not always in order (digits: see the module doc)
-    check(bad, max(p[1:]) < p[0] or (p[1] == p[0] and max(p[2:]) < p[0]), "precision", p)
+    for m in DIVERSITY:
+        v = levels(figures, group, keys, m)
+        check(bad, v[1] <= v[0] + MILD and ordered(v[1:], up=False) and v[-1] < v[0], m, v)
+    for m in FIDELITY:  # fall in order up to the middle level; the strongest stays below the floor
+        v = levels(figures, group, keys, m)
+        check(bad, v[1] <= v[0] and v[2] < v[1] and v[-1] < v[0], m, v)
     covered = levels(figures, group, keys, "classes_covered")
     check(bad, covered == sorted(covered, reverse=True), "classes_covered", covered)
     tv = levels(figures, group, keys, "class_share_tv")
-    check(bad, tv[-1] > 2 * tv[0], "class_share_tv", tv)  # moves once the damage is severe: not a graded measure
+    check(bad, tv[-1] > tv[0] + 0.05, "class_share_tv", tv)  # moves once the damage is severe: not a graded measure
     assert not bad, bad
 
 
