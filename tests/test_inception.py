@@ -1,9 +1,10 @@
 """Inception-v3 FID features from a user's weights file: parity with torch-fidelity's extractor on a weights file
 of random values in the 2015-12-05 layout, the TF1 resize, and clear errors for wrong files."""
 import importlib
-import importlib.util
+import os
 import sys
 import types
+from pathlib import Path
 
 import pytest
 import torch
@@ -38,15 +39,22 @@ def weights(tmp_path_factory):
     return d / "pt_inception-random.pth", d / "pt_inception-random.safetensors"
 
 
+# torch-fidelity is read from a folder off sys.path (CI: `pip install --no-deps --target build/torch-fidelity
+# torch-fidelity==0.4.0`), never installed into the environment: installed, it makes torchmetrics import it, and its
+# package __init__ imports torchvision, which this project does not have; `import torchmetrics` then fails.
+TORCH_FIDELITY = Path(os.environ.get("GANTRANSFER_TORCH_FIDELITY",
+                                     Path(__file__).resolve().parents[1] / "build" / "torch-fidelity"))
+
+
 def torch_fidelity_extractor():
-    """torch-fidelity's FeatureExtractorInceptionV3 class, its module imported alone: the package's __init__ imports
-    torchvision, which this project does not install."""
-    spec = importlib.util.find_spec("torch_fidelity")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("torch-fidelity is not installed (pip install --no-deps torch-fidelity==0.4.0)")
+    """torch-fidelity's FeatureExtractorInceptionV3 class, its module imported alone from ``TORCH_FIDELITY``."""
+    package = TORCH_FIDELITY / "torch_fidelity"
+    if not (package / "feature_extractor_inceptionv3.py").is_file():
+        pytest.skip(f"torch-fidelity is not in {TORCH_FIDELITY} (pip install --no-deps --target {TORCH_FIDELITY} "
+                    "torch-fidelity==0.4.0)")
     saved = {k: v for k, v in sys.modules.items() if k == "torch_fidelity" or k.startswith("torch_fidelity.")}
-    stub = types.ModuleType("torch_fidelity")
-    stub.__path__ = list(spec.submodule_search_locations)
+    stub = types.ModuleType("torch_fidelity")  # the package without its __init__
+    stub.__path__ = [str(package)]
     sys.modules["torch_fidelity"] = stub
     try:
         return importlib.import_module("torch_fidelity.feature_extractor_inceptionv3").FeatureExtractorInceptionV3
