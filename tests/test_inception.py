@@ -93,26 +93,30 @@ def test_tf1_resize_samples_legacy_positions():
     assert torch.equal(down[0, 0], torch.tensor([[0.0, 2.0], [8.0, 10.0]]))
 
 
-def test_float_images_refused(weights):
+def test_float_images_refused():
     with pytest.raises(ValueError, match="uint8"):
-        load_inception(weights[0])(torch.zeros(1, 3, 32, 32))
+        InceptionV3()(torch.zeros(1, 3, 32, 32))
 
 
-def test_bad_files_are_clear_errors(tmp_path, weights):
+def zero_state() -> dict[str, torch.Tensor]:
+    return {k: torch.zeros(v.shape, dtype=v.dtype) for k, v in InceptionV3().state_dict().items()}
+
+
+def test_bad_files_are_clear_errors(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist.*never does"):
         load_inception(tmp_path / "none.pth")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="weights_only"):
         load_inception(junk)
-    state = random_state()
+    state = zero_state()
     del state["Mixed_7c.branch_pool.conv.weight"]
     state["AuxLogits.fc.weight"] = torch.zeros(3)
     torch.save(state, tmp_path / "layout.pth")
     with pytest.raises(CheckpointError, match=r"missing keys: Mixed_7c\.branch_pool\.conv\.weight; "
                                               r"unexpected keys: AuxLogits\.fc\.weight"):
         load_inception(tmp_path / "layout.pth")
-    state = random_state()
+    state = zero_state()
     state["fc.weight"] = torch.zeros(1000, 2048)  # torchvision's ImageNet head, not the FID graph's 1008
     torch.save(state, tmp_path / "shape.pth")
     with pytest.raises(CheckpointError, match=r"fc\.weight \(1000, 2048\) \(expected \(1008, 2048\)\)"):
