@@ -68,7 +68,8 @@ def test_blur_and_noise_worsen_every_figure_in_order(figures, group, keys):
 def test_collapse_onto_few_images(figures):
     bad: list[str] = []
     for m in HIGHER_IS_WORSE:
-        check(bad, ordered(levels(figures, "distinct", DISTINCT, m), up=True), m, levels(figures, "distinct", DISTINCT, m))
+        v = levels(figures, "distinct", DISTINCT, m)
+        check(bad, ordered(v, up=True), m, v)
     cov = levels(figures, "distinct", DISTINCT, "coverage")
     check(bad, ordered(cov, up=False), "coverage", cov)
     recall = levels(figures, "distinct", DISTINCT, "recall")

@@ -23,7 +23,8 @@ from gantransfer.data.toy import mixture_spec
 from gantransfer.engine.loop import resolve_device
 from gantransfer.errors import ConfigError
 from gantransfer.metrics.classifier import extract  # noqa: F401  (re-exported: callers import it from here)
-from gantransfer.metrics.classifier import FeatureClassifier, classifier_dir, extract_batch, load_classifier, load_reference
+from gantransfer.metrics.classifier import (FeatureClassifier, classifier_dir, extract_batch, load_classifier,
+                                            load_reference)
 from gantransfer.metrics.fid import RunningStats, frechet_distance, gaussian_stats
 from gantransfer.metrics.kid import kernel_inception_distance
 from gantransfer.metrics.mixture import mixture_metrics

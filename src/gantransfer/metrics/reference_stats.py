@@ -207,7 +207,8 @@ def read_stats(path: str | Path, dim: int | None = None, network: str | None = N
         with np.load(p, allow_pickle=False) as f:
             files = set(f.files)
             if not {"mu", "sigma"} <= files:
-                raise CheckpointError(f"reference stats {p} hold no {' and '.join(k for k in ('mu', 'sigma') if k not in files)} "
+                lacking = " and ".join(k for k in ("mu", "sigma") if k not in files)
+                raise CheckpointError(f"reference stats {p} hold no {lacking} "
                                       f"(found: {', '.join(sorted(files)) or 'nothing'}); a stats file is an npz "
                                       "with mu and sigma, as `gantransfer stats` or pytorch-fid --save-stats write")
             mu, sigma = np.asarray(f["mu"], dtype=np.float64), np.asarray(f["sigma"], dtype=np.float64)
