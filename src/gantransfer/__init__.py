@@ -22,6 +22,9 @@ _EXPORTS = {
     # evaluation
     "evaluate": "gantransfer.metrics.evaluate", "evaluate_generator": "gantransfer.metrics.evaluate",
     "evaluate_fusion": "gantransfer.metrics.fusion", "evaluate_distillation": "gantransfer.metrics.distillation",
+    "reference_stats": "gantransfer.metrics.reference_stats", "write_stats": "gantransfer.metrics.reference_stats",
+    "read_stats": "gantransfer.metrics.reference_stats", "load_inception": "gantransfer.metrics.inception",
+    "inception_features": "gantransfer.metrics.inception",
     # generators and teachers
     "load": "gantransfer.api", "sample_grid": "gantransfer.api", "bench": "gantransfer.api",
     "generate": "gantransfer.models.sampling", "GeneratorConfig": "gantransfer.models.registry",

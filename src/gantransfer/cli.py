@@ -196,6 +196,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from gantransfer.metrics.reference_stats import check_stats_out, reference_stats, write_stats
+    from gantransfer.engine.loop import resolve_device
+    check_stats_out(args.out, args.overwrite)  # before any work: refuse early
+    stats = reference_stats(args.images, inception=args.inception, protocol=args.protocol, split=args.split,
+                            device=resolve_device(args.device))
+    write_stats(args.out, stats)
+    print(f"wrote {args.out}: mu and sigma of {stats['images']} images' {stats['mu'].shape[0]}-d {stats['network']} "
+          f"features ({stats['source']})")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from gantransfer.api import export
     report = export(args.generator, args.format, args.out, int8=args.int8, calibration=args.calibration,
@@ -397,6 +409,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("stats", help="reference statistics (mu, sigma) of real images, for eval --reference",
+                       description="Compute once the mean and covariance of the features of real images (every "
+                       "PNG/JPEG of a folder, recursively, fed at its native size; or a built-in data set's split) "
+                       "under Inception-v3 (--inception FILE) or a shipped protocol network (--protocol NAME), and "
+                       "write them as pytorch-fid's --save-stats does (an .npz with mu and sigma).")
+    p.add_argument("images", help="a folder of images, or a built-in data set (e.g. fashion-mnist)")
+    p.add_argument("--inception", help="Inception-v3 weights file (the 2015-12-05 FID weights, .pth or "
+                   ".safetensors; never downloaded)")
+    p.add_argument("--protocol", help="a shipped protocol network instead, e.g. fashion-mnist-classifier-v1")
+    p.add_argument("--split", default="test", choices=("train", "test"), help="built-in data sets: the split "
+                   "(default: test)")
+    p.add_argument("--out", required=True, help="the .npz to write (its directory must exist)")
+    p.add_argument("--overwrite", action="store_true", help="replace a stats file written by `gantransfer stats`")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.set_defaults(func=_cmd_stats)
 
     p = sub.add_parser("export", help="export a generator to ONNX (fp32 or int8) or TorchScript",
                        description="Write a generator as one file that runs without gantransfer's model code: ONNX "

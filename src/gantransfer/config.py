@@ -216,6 +216,11 @@ class EvalConfig:
                                                "teachers (comma-separated, in fusion order)")
     protocols: list[str] | None = setting(None, "protocols to report, e.g. fashion-mnist-judge-v1 (comma-separated; "
                                                 "default: every shipped one of the data set)")
+    inception: str | None = setting(None, "Inception-v3 weights file (the 2015-12-05 FID weights of pytorch-fid / "
+                                          "torch-fidelity, .pth or .safetensors; never downloaded): adds "
+                                          "fid/inception-v3-compat/<n> against --reference")
+    reference: str | None = setting(None, "reference stats (.npz with mu and sigma, from `gantransfer stats` or "
+                                          "pytorch-fid --save-stats): FID against them")
 
     def validate(self) -> None:
         require(bool(self.generator), "eval needs a generator directory")
@@ -229,7 +234,7 @@ class EvalConfig:
         if not self.teachers:
             return {}
         why = "does not apply with --teachers (per-teacher figures use each teacher's own protocol and classes)"
-        return {"data": why, "classes": why, "batch_size": why, "protocols": why}
+        return {"data": why, "classes": why, "batch_size": why, "protocols": why, "inception": why, "reference": why}
 
 
 @dataclass

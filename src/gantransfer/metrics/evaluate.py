@@ -24,7 +24,8 @@ from gantransfer.data.toy import mixture_spec
 from gantransfer.engine.loop import resolve_device
 from gantransfer.errors import ConfigError
 from gantransfer.metrics.classifier import extract  # noqa: F401  (re-exported: callers import it from here)
-from gantransfer.metrics.classifier import FeatureClassifier, extract_batch, load_classifier, load_reference
+from gantransfer.metrics.classifier import (FeatureClassifier, classifier_dir, extract_batch, load_classifier,
+                                            load_reference)
 from gantransfer.metrics.fid import RunningStats, frechet_distance, gaussian_stats
 from gantransfer.metrics.kid import kernel_inception_distance
 from gantransfer.metrics.mixture import mixture_metrics
@@ -73,7 +74,8 @@ class FeatureAccumulator:
     """
 
     def __init__(self, classifier: FeatureClassifier | None, ref: dict[str, torch.Tensor], class_names: list[str],
-                 tag: str, seed: int = 0, cap: int | None = None, chunk: int = FEATURE_BATCH) -> None:
+                 tag: str, seed: int = 0, cap: int | None = None, chunk: int = FEATURE_BATCH,
+                 kid_subsets: int = 100) -> None:
         self.cap = KID_PRDC_SAMPLES if cap is None else int(cap)
         if self.cap < 2:
             raise ValueError(f"cap must be >= 2, got {self.cap}")
@@ -81,6 +83,7 @@ class FeatureAccumulator:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         self.classifier, self.ref, self.class_names, self.tag, self.seed = classifier, ref, class_names, tag, seed
         self.chunk = chunk
+        self.kid_subsets = kid_subsets               # KID's random subsets (eval: 100; the sanity battery: fewer)
         self.n = 0                                   # samples reduced so far
         self.stats = RunningStats(ref["features"].shape[1])
         self._counts: torch.Tensor | None = None     # (K,) int64 per argmax class
@@ -158,7 +161,7 @@ class FeatureAccumulator:
         ref, tag = self.ref, self.tag
         kept = torch.cat(self._kept)
         mu, sigma = self.stats.stats()
-        kid_mean, kid_std = kernel_inception_distance(ref["features"], kept, seed=self.seed)
+        kid_mean, kid_std = kernel_inception_distance(ref["features"], kept, subsets=self.kid_subsets, seed=self.seed)
         pr = prdc(ref["features"], kept, k=5)
         k = len(self._counts)
         shares = self._counts.double() / self.n
@@ -266,14 +269,27 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     else:
         g, gcfg = load_generator(cfg.generator, device)
     dataset = cfg.data or gcfg.dataset
-    if not dataset:
+    user_ref = cfg.reference is not None or cfg.inception is not None
+    if not dataset and not user_ref:
         raise ConfigError("this generator does not record its data set; pass --data NAME")
     # fused students: their labels are teachers, the data classes they cover are recorded apart
     classes = cfg.classes or (gcfg.evaluation_classes if dataset == gcfg.dataset else None)
+    if user_ref:  # refuse a wrong stats or weights file before sampling anything
+        if gcfg.kind != "image":
+            raise ConfigError("reference statistics are of images, but this generator makes 2-D points")
+        from gantransfer.metrics.reference_stats import prepare_reference, reference_evaluation
+        net, user_stats = prepare_reference(cfg.reference, cfg.inception, dataset or None, device)
     t0 = time.perf_counter()
-    result = {"generator": str(cfg.generator),
-              **evaluate_generator(g, gcfg, dataset, cfg.n, cfg.seed, classes, cfg.batch_size, device,
-                                   cfg.protocols)}
+    if user_ref and (not dataset or (dataset not in TOYS and not (classifier_dir(dataset) / "config.json").is_file())):
+        result = {"generator": str(cfg.generator), "dataset": dataset or None, "n": cfg.n, "seed": cfg.seed,
+                  "protocol": None, "metrics": {}}  # no shipped protocol: the reference stats' figure alone
+    else:
+        result = {"generator": str(cfg.generator),
+                  **evaluate_generator(g, gcfg, dataset, cfg.n, cfg.seed, classes, cfg.batch_size, device,
+                                       cfg.protocols)}
+    if user_ref:
+        result["reference_stats"] = reference_evaluation(g, gcfg, cfg.n, cfg.seed, classes, cfg.reference, net,
+                                                         user_stats, cfg.batch_size, device)
     result["seconds"] = round(time.perf_counter() - t0, 2)
     if "protocols" in result:  # a run whose loss used a protocol's network says so (recorded by distill/fuse)
         from gantransfer.metrics.protocols import mark_loss_networks
@@ -285,7 +301,8 @@ def format_results(results: dict[str, Any]) -> str:
     """A readable table of ``results``."""
     names = list(results.get("protocols") or [results["protocol"]])
     lines = [f"{results['generator']} on {results['dataset']} ({results['n']} samples, "
-             f"protocol{'s' if len(names) > 1 else ''} {', '.join(names)})"]
+             f"protocol{'s' if len(names) > 1 else ''} {', '.join(names)})"
+             if results["protocol"] else f"{results['generator']} ({results['n']} samples; no shipped protocol)"]
     for k, v in results["metrics"].items():
         lines.append(f"  {k:<55} {v:.4f}" if isinstance(v, float) else f"  {k:<55} {v}")
     if "class_shares" in results:
@@ -298,5 +315,10 @@ def format_results(results: dict[str, Any]) -> str:
         lines.append("  mode shares: " + ", ".join(f"{v:.3f}" for v in results["mode_shares"]))
     for w in results.get("warnings", []):
         lines.append(f"  warning: {w}")
+    if "reference_stats" in results:
+        r = results["reference_stats"]
+        images = f", {r['images']} images" if r.get("images") else ""
+        lines.append(f"  against reference stats {r['file']} ({r['network']}{images}):")
+        lines += [f"  {k:<55} {v:.4f}" for k, v in r["metrics"].items()]
     lines.append(f"  ({results['seconds']} s)")
     return "\n".join(lines)
