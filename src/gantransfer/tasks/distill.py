@@ -22,6 +22,7 @@ from gantransfer.models.family import family
 from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import draw_inputs
 from gantransfer.report.grid import save_image_grid
+from gantransfer.tasks.default_terms import distill_terms
 from gantransfer.tasks.matching import matching_terms, perceptual_features, student_phases
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import RealDataSampler, TeacherLatentSampler
@@ -115,18 +116,21 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     """
     cfg = config
     cfg.validate(teacher_object=teacher is not None)
-    weights = parse_loss_weights(cfg.terms)
     device = resolve_device(cfg.device)
     teacher = resolve_teacher(cfg, device, teacher)
     scfg = student_config(cfg, teacher)
-    resolved = dataclasses.asdict(cfg)
+    choice = distill_terms(cfg.terms, cfg.perceptual_net, teacher, scfg.family.capabilities.feature_taps,
+                           bool(cfg.real_data))
+    choice.announce("distill")
+    weights = parse_loss_weights(choice.terms)
+    resolved = {**dataclasses.asdict(cfg), "terms": choice.terms, "perceptual_net": choice.perceptual_net}
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)
     t_params, s_params = sum(p.numel() for p in teacher.module.parameters()), sum(p.numel() for p in student.parameters())
     if t_params and s_params >= t_params:
         warnings.warn(f"the student ({s_params:,} parameters) is not smaller than its teacher ({t_params:,})")
     terms, providers = matching_terms(weights, student, lambda: perceptual_features(
-        cfg.perceptual_net, teacher.config.dataset, teacher.discriminator, device))
+        choice.perceptual_net, teacher.config.dataset, teacher.discriminator, device))
     modules: dict[str, torch.nn.Module] = {"G": student}
     trained = list(student.parameters())
     with_features = weights.get("feature", 0) > 0
@@ -153,14 +157,18 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
 
     def final(run: Path) -> dict | None:
         from gantransfer.metrics.distillation import evaluate_distillation
-        return evaluate_distillation(run, teacher, sampler.bank, cfg.eval_n, device, cfg.truncation) \
-            if cfg.eval_n else None
+        if not cfg.eval_n:
+            return None
+        from gantransfer.metrics.teacher_relative import distill_end_of_run
+        result = evaluate_distillation(run, teacher, sampler.bank, cfg.eval_n, device, cfg.truncation)
+        return {**result, "teacher_relative": distill_end_of_run(run, teacher, cfg.eval_n, device, cfg.truncation)}
 
     plan = RunPlan(command="distill", settings=cfg, resolved=resolved, generator=scfg, modules=modules,
                    optimizers=optimizers,
                    phases=student_phases(student, s_opt, terms, providers, weights.get("adversarial", 0), d, d_opt),
                    sampler=sampler, config_key="distill_config", preview=side_by_side_preview(teacher, scfg, device),
-                   final=final, run_info={"teacher": teacher.source, "white_box": teacher.white_box})
+                   final=final, run_info={"teacher": teacher.source, "white_box": teacher.white_box,
+                                                     "terms_chosen": choice.record()})
     return execute(plan, cfg.out, resume, overwrite)
 
 
