@@ -19,6 +19,7 @@ from gantransfer.errors import CheckpointError, ConfigError, GantransferError
 from gantransfer.image_space import convert_images
 from gantransfer.metrics.fid import fid_from_features
 from gantransfer.metrics.kid import kernel_inception_distance
+from gantransfer.metrics import teacher_space as space
 from gantransfer.metrics.teacher_space import SpaceSettings, embed, teacher_key, teacher_space
 from gantransfer.metrics.two_sample import MIN_PER_SIDE, check_sample_count, two_sample_test
 from gantransfer.models.registry import GeneratorConfig
@@ -71,12 +72,13 @@ def hash_of_teacher(teacher, draw_teacher: Callable[[int, int], torch.Tensor]) -
 
 def teacher_relative(student: torch.nn.Module, scfg: GeneratorConfig, teacher, n: int, device: torch.device,
                      own_run: Path | None, truncation: float = 0.0, fidelity_latents: bool = True,
-                     settings: SpaceSettings = SpaceSettings()) -> dict[str, Any]:
+                     settings: SpaceSettings | None = None) -> dict[str, Any]:
     """Teacher-relative figures of ``student`` against ``teacher`` (a Teacher), ``n`` samples each.
 
     Student images of another shape are converted to the teacher's (recorded under ``converted``);
     PSNR/SSIM need shared inputs (same latent size and labels) and are skipped with the reason otherwise.
     """
+    settings = settings or space.DEFAULT_SPACE
     tcfg = teacher.config
     t_shape = (tcfg.resolution, tcfg.channels)
     result: dict[str, Any] = {"n": n}
@@ -86,8 +88,8 @@ def teacher_relative(student: torch.nn.Module, scfg: GeneratorConfig, teacher, n
     draw_t = sampler_of(teacher, tcfg, device, truncation)
     draw_s = sampler_of(student, scfg, device, truncation, t_shape)
     t_hash = hash_of_teacher(teacher, draw_t)
-    encoder, space = teacher_space(lambda k: draw_t(k, settings.seed), t_hash, teacher.source, own_run, settings)
-    result["space"] = space
+    encoder, record = teacher_space(lambda k: draw_t(k, settings.seed), t_hash, teacher.source, own_run, settings)
+    result["space"] = record
     tx, sx = draw_t(n, TEACHER_SEED), draw_s(n, STUDENT_SEED)
     result.update(distribution_figures(tx, sx, encoder))
     if fidelity_latents and scfg.latent_dim == tcfg.latent_dim and scfg.num_classes == tcfg.num_classes:
@@ -124,11 +126,11 @@ def fusion_end_of_run(run: Path, tset, n: int, device: torch.device) -> dict[str
     out: dict[str, Any] = {"n": n}
     for k, (name, t) in enumerate(zip(tset.names, tset.teachers)):
         draw_t = sampler_of(t, t.config, device)
-        encoder, space = teacher_space(lambda m: draw_t(m, SpaceSettings().seed), hash_of_teacher(t, draw_t),
-                                       t.source, run)
+        encoder, record = teacher_space(lambda m: draw_t(m, space.DEFAULT_SPACE.seed), hash_of_teacher(t, draw_t),
+                                        t.source, run)
         shape = (t.config.resolution, t.config.channels)
         sx = convert_images(student_samples_for(g, tset, k, n, STUDENT_SEED, device), *shape)
-        out[name] = {"space": space, **distribution_figures(draw_t(n, TEACHER_SEED), sx, encoder)}
+        out[name] = {"space": record, **distribution_figures(draw_t(n, TEACHER_SEED), sx, encoder)}
     return out
 
 

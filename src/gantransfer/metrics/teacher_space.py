@@ -43,6 +43,9 @@ class SpaceSettings:
     seed: int = 777
 
 
+DEFAULT_SPACE = SpaceSettings()
+
+
 class Encoder(nn.Module):
     """Stride-2 convolutions (8 channels at 64 px and above, else 16; doubling up to 64) down to 4x4, then a
     256-d linear layer."""
@@ -87,8 +90,9 @@ def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tenso
     return nn.functional.cross_entropy(sim, target)
 
 
-def fit_encoder(images: torch.Tensor, settings: SpaceSettings = SpaceSettings()) -> Encoder:
+def fit_encoder(images: torch.Tensor, settings: SpaceSettings | None = None) -> Encoder:
     """An encoder trained contrastively on ``images`` (N, C, H, W in [-1, 1]); deterministic for its seed."""
+    settings = settings or DEFAULT_SPACE
     g = torch.Generator().manual_seed(settings.seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
@@ -190,10 +194,11 @@ def load_space(folder: Path) -> Encoder | None:
 
 
 def teacher_space(teacher_images, teacher_hash: str, teacher_source: str, own_run: Path | None,
-                  settings: SpaceSettings = SpaceSettings()) -> tuple[Encoder, dict[str, Any]]:
+                  settings: SpaceSettings | None = None) -> tuple[Encoder, dict[str, Any]]:
     """The teacher's feature space: loaded from the first cache that has it, else learned from
     ``teacher_images(n)`` (a function returning n teacher samples on fixed latents) and saved to the first
     writable candidate (see ``cache_candidates``). Returns the encoder and a record of where and why."""
+    settings = settings or DEFAULT_SPACE
     key = space_key(teacher_hash, settings)
     candidates = cache_candidates(teacher_source, own_run)
     for root, why in candidates:
