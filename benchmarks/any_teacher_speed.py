@@ -18,13 +18,14 @@ import torch
 
 
 def timed(fn, repeats: int = 3) -> float:
-    """Median seconds of ``fn()`` over ``repeats`` calls, after one warm-up call."""
+    """Median CPU seconds (process time, all threads: robust to other jobs on a shared machine) of ``fn()`` over
+    ``repeats`` calls, after one warm-up call."""
     fn()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return sorted(times)[len(times) // 2]
 
 
@@ -113,7 +114,7 @@ def main() -> None:
               "discriminator_params": sum(p.numel() for p in t.discriminator.parameters()),
               "batch": args.batch, "student_width": args.width, "threads": args.threads,
               "machine": "2 CPU cores shared with ~6 other jobs (contended): compare ratios within this file",
-              "components_s": components(teacher_dir, args.batch, args.width)}
+              "components_cpu_s": components(teacher_dir, args.batch, args.width)}
     print(json.dumps(result, indent=2), flush=True)
     result["runs"] = []
     for spec in filter(None, args.runs.split(",")):
