@@ -66,8 +66,9 @@ def _distill_auto(perceptual_net: str, teacher, student_feature_taps: bool) -> T
     if shipped_perceptual(dataset):
         return TermChoice(KNOWN_DOMAIN_TERMS, perceptual_net, True, [
             f"pixel=1, perceptual=1: gantransfer ships a perceptual network for {dataset!r} (the built-in default)"])
-    reasons = [f"no perceptual network is shipped for {dataset or 'this teacher'!r}: choosing from what the teacher "
-               "offers", "pixel=1: teacher and student images on the same latents"]
+    domain = f"data set {dataset!r}" if dataset else "this teacher's domain (it records no data set)"
+    reasons = [f"no perceptual network is shipped for {domain}: choosing from what the teacher offers",
+               "pixel=1: teacher and student images on the same latents"]
     chosen = ["pixel=1"]
     if teacher.capabilities.feature_taps and student_feature_taps:
         chosen.append("feature=1")
@@ -92,6 +93,6 @@ def fuse_terms(terms: str, perceptual_net: str, dataset: str) -> TermChoice:
         return TermChoice(KNOWN_DOMAIN_TERMS, perceptual_net, True, [
             f"pixel=1, perceptual=1: gantransfer ships a perceptual network for {dataset!r} (the built-in default)"])
     return TermChoice("pixel=1,adversarial=0.1", perceptual_net, True, [
-        f"no perceptual network is shipped for {dataset or 'these teachers'!r}",
+        f"no perceptual network is shipped for {f'data set {dataset!r}' if dataset else 'these teachers'}",
         "pixel=1: each teacher's images and the student's on the same inputs",
         "adversarial=0.1: a discriminator of the student's own, trained with the teachers' images as real"])
