@@ -27,7 +27,7 @@ from torch import nn
 
 from gantransfer.io import read_json, read_tensors, write_json, write_tensors
 
-METHOD = "simclr-v1"
+METHOD = "simclr-v2"  # v2: features scaled to the teacher's unit spread
 CACHE_ENV = "GANTRANSFER_CACHE"  # a shared cache directory the user chooses (one space per teacher for all runs)
 
 
@@ -59,10 +59,12 @@ class Encoder(nn.Module):
             c_in, res, c = c, res // 2, min(2 * c, 64)
         self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c_in * 16, dim))
         self.head = nn.Sequential(nn.LeakyReLU(0.2), nn.Linear(dim, dim), nn.LeakyReLU(0.2), nn.Linear(dim, 128))
+        self.register_buffer("scale", torch.ones(()))  # set after training: teacher features of unit spread
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The representation (N, dim): the feature space."""
-        return self.body(x)
+        """The representation (N, dim), scaled so that the teacher's features have a mean per-dimension standard
+        deviation of 1 (KID's polynomial kernel is then well conditioned): the feature space."""
+        return self.body(x) * self.scale
 
 
 def augment(x: torch.Tensor, g: torch.Generator, groups: int = 8) -> torch.Tensor:
@@ -101,11 +103,14 @@ def fit_encoder(images: torch.Tensor, settings: SpaceSettings | None = None) -> 
         enc.train()
         for _ in range(settings.steps):
             x = images[torch.randint(len(images), (settings.batch_size,), generator=g)]
-            loss = nt_xent(enc.head(enc(augment(x, g))), enc.head(enc(augment(x, g))), settings.temperature)
+            loss = nt_xent(enc.head(enc.body(augment(x, g))), enc.head(enc.body(augment(x, g))),
+                           settings.temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    return enc.eval().requires_grad_(False)
+    enc.eval().requires_grad_(False)
+    enc.scale.fill_(1.0 / float(embed(enc, images).std(0).mean().clamp_min(1e-12)))
+    return enc
 
 
 @torch.inference_mode()
