@@ -48,8 +48,6 @@ def test_auto_keeps_the_builtin_default_and_chooses_from_what_an_unknown_teacher
     assert distill_terms("auto", "auto", white, False).terms == "pixel=1,perceptual=1"  # student without taps
     black = load_teacher(tmp_path / "t", black_box=True)
     assert distill_terms("auto", "auto", black, True).terms == "pixel=1,adversarial=0.1"
-    assert distill_terms("auto", "auto", black, True, real_data=True).terms == "pixel=1,adversarial=0.1"
-    assert distill_terms("auto", "auto", shipped, True, real_data=True).terms.endswith("adversarial=0.1")
     assert fuse_terms("auto", "auto", UNKNOWN).terms == "pixel=1,adversarial=0.1"
     explicit = distill_terms("pixel=1", "auto", white, True)
     assert explicit.terms == "pixel=1" and not explicit.auto

@@ -312,7 +312,7 @@ class DistillConfig(StudentTraining):
         require(self.truncation == 0 or self.truncation >= 0.5,
                 f"truncation must be 0 (none) or at least 0.5 (smaller values leave almost no latent to draw), "
                 f"got {self.truncation}")
-        require(not self.real_data or self.terms == "auto" or weights.get("adversarial", 0) > 0,
+        require(not self.real_data or weights.get("adversarial", 0) > 0,
                 "--real-data feeds real images to the adversarial term; add adversarial=W to --terms "
                 "(e.g. --terms pixel=1,perceptual=1,adversarial=0.1) or drop --real-data")
         from gantransfer.models.family import family_names

@@ -48,17 +48,12 @@ def shipped_perceptual(dataset: str) -> bool:
     return bool(dataset) and (classifier_dir(dataset) / "config.json").is_file()
 
 
-def distill_terms(terms: str, perceptual_net: str, teacher, student_feature_taps: bool,
-                  real_data: bool = False) -> TermChoice:
+def distill_terms(terms: str, perceptual_net: str, teacher, student_feature_taps: bool) -> TermChoice:
     """The terms of a distillation of ``teacher`` (a Teacher): ``terms`` itself unless it is ``auto``.
-    ``real_data``: real images were given, so an adversarial term is added to use them."""
+    (``--real-data`` needs explicit terms with an adversarial weight: the config refuses it with ``auto``.)"""
     if terms != AUTO:
         return TermChoice(terms, perceptual_net, False)
-    choice = _distill_auto(perceptual_net, teacher, student_feature_taps)
-    if real_data and "adversarial" not in choice.terms:
-        choice.terms += ",adversarial=0.1"
-        choice.reasons.append("adversarial=0.1: --real-data gives the adversarial term real images")
-    return choice
+    return _distill_auto(perceptual_net, teacher, student_feature_taps)
 
 
 def _distill_auto(perceptual_net: str, teacher, student_feature_taps: bool) -> TermChoice:

@@ -119,8 +119,7 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     device = resolve_device(cfg.device)
     teacher = resolve_teacher(cfg, device, teacher)
     scfg = student_config(cfg, teacher)
-    choice = distill_terms(cfg.terms, cfg.perceptual_net, teacher, scfg.family.capabilities.feature_taps,
-                           bool(cfg.real_data))
+    choice = distill_terms(cfg.terms, cfg.perceptual_net, teacher, scfg.family.capabilities.feature_taps)
     choice.announce("distill")
     weights = parse_loss_weights(choice.terms)
     resolved = {**dataclasses.asdict(cfg), "terms": choice.terms, "perceptual_net": choice.perceptual_net}
