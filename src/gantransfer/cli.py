@@ -182,7 +182,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.out:  # refused before the evaluation, not after it
         from gantransfer.deploy.export import check_file_out
         check_file_out(args.out, args.overwrite, "eval.json")
-    if cfg.teachers:
+    if cfg.against:
+        from gantransfer.engine.loop import resolve_device
+        from gantransfer.metrics.teacher_relative import evaluate_against
+        results = evaluate_against(cfg.generator, cfg.against, cfg.n, resolve_device(cfg.device))
+        print(json.dumps(results, indent=2))
+    elif cfg.teachers:
         from gantransfer.engine.loop import resolve_device
         from gantransfer.metrics.fusion import evaluate_fusion
         results = evaluate_fusion(cfg.generator, cfg.teachers, cfg.n, resolve_device(cfg.device), cfg.seed)

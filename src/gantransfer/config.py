@@ -221,9 +221,13 @@ class EvalConfig:
                                           "fid/inception-v3-compat/<n> against --reference")
     reference: str | None = setting(None, "reference stats (.npz with mu and sigma, from `gantransfer stats` or "
                                           "pytorch-fid --save-stats): FID against them")
+    against: str | None = setting(None, "a teacher: figures relative to it that need no pretrained network "
+                                        "(two-sample test, FD/KID in its learned feature space, PSNR/SSIM)")
 
     def validate(self) -> None:
         require(bool(self.generator), "eval needs a generator directory")
+        require(not (self.against and self.teachers), "give --against TEACHER (one teacher) or --teachers A,B "
+                "(a fused student's), not both")
         require(self.n >= 2, f"n must be >= 2, got {self.n}")
         require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         require(0 <= self.seed < 2 ** 63, f"seed must be between 0 and 2**63 - 1, got {self.seed}")
@@ -231,6 +235,9 @@ class EvalConfig:
                 f"--teachers needs at least two teachers, got {self.teachers}")
 
     def inapplicable(self) -> dict[str, str]:
+        if self.against:
+            why = "does not apply with --against (the figures are relative to the teacher, not a protocol)"
+            return {"data": why, "classes": why}
         if not self.teachers:
             return {}
         why = "does not apply with --teachers (per-teacher figures use each teacher's own protocol and classes)"
@@ -245,8 +252,9 @@ class StudentTraining(EngineSettings):
 
     teacher_data: str | None = setting(None, "data set the teachers model: their evaluation protocol and the "
                                              "perceptual classifier (default: the one they record)")
-    terms: str = setting("pixel=1,perceptual=1", "weighted matching terms, e.g. pixel=1,perceptual=1,"
-                                                 "adversarial=0.1 (pixel, pixel_l2, perceptual, adversarial, feature)")
+    terms: str = setting("auto", "weighted matching terms, e.g. pixel=1,perceptual=1,adversarial=0.1 (pixel, "
+                                 "pixel_l2, perceptual, adversarial, feature), or auto: chosen from what the teacher "
+                                 "offers (docs/any-teacher.md)")
     perceptual_net: str = setting("auto", "features of the perceptual term: auto (the data set's perceptual "
                                           "network, which no protocol uses, when shipped), perceptual, classifier "
                                           "(the first protocol's: its figures are then marked), discriminator (the "
@@ -260,13 +268,13 @@ class StudentTraining(EngineSettings):
     def validate_student(self) -> dict[str, float]:
         """Checks shared by distill and fuse; returns the parsed terms."""
         self.validate_engine()
-        weights = parse_loss_weights(self.terms)
+        weights = {} if self.terms == "auto" else parse_loss_weights(self.terms)
         require(self.eval_n == 0 or self.eval_n >= 10, f"eval_n must be 0 (skip) or >= 10, got {self.eval_n}")
         return weights
 
     def inapplicable(self) -> dict[str, str]:
         out: dict[str, str] = {"eval_every": "does not apply: students are evaluated at the end (--eval-n)"}
-        if not parse_loss_weights(self.terms).get("perceptual"):
+        if self.terms != "auto" and not parse_loss_weights(self.terms).get("perceptual"):
             out["perceptual_net"] = "applies only with a perceptual term in --terms"
         return out
 

@@ -22,6 +22,7 @@ from gantransfer.models.family import family
 from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import draw_inputs
 from gantransfer.report.grid import save_image_grid
+from gantransfer.tasks.default_terms import distill_terms
 from gantransfer.tasks.latent_space import (resolve_latent_space, student_options_for, student_providers,
                                             tie_to_teacher, truncated)
 from gantransfer.tasks.matching import loss_network_names, matching_terms, perceptual_features, student_phases
@@ -127,15 +128,17 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     """
     cfg = config
     cfg.validate(teacher_object=teacher is not None)
-    weights = parse_loss_weights(cfg.terms)
     device = resolve_device(cfg.device)
     teacher = resolve_teacher(cfg, device, teacher)
     scfg = student_config(cfg, teacher)
     space, styled = scfg.meta["latent_space"], teacher.capabilities.mapping_network
     teacher = truncated(teacher, cfg.truncation_psi)
-    scfg.meta["loss_networks"] = loss_network_names(weights, cfg.perceptual_net, teacher.config.dataset,
+    choice = distill_terms(cfg.terms, cfg.perceptual_net, teacher, scfg.family.capabilities.feature_taps)
+    choice.announce("distill")
+    weights = parse_loss_weights(choice.terms)
+    scfg.meta["loss_networks"] = loss_network_names(weights, choice.perceptual_net, teacher.config.dataset,
                                                     teacher.discriminator)
-    resolved = dataclasses.asdict(cfg)
+    resolved = {**dataclasses.asdict(cfg), "terms": choice.terms, "perceptual_net": choice.perceptual_net}
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)
     tie_to_teacher(student, teacher, scfg, space)
@@ -143,7 +146,7 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     if t_params and s_params >= t_params:
         warnings.warn(f"the student ({s_params:,} parameters) is not smaller than its teacher ({t_params:,})")
     terms, providers = matching_terms(weights, student, lambda: perceptual_features(
-        cfg.perceptual_net, teacher.config.dataset, teacher.discriminator, device))
+        choice.perceptual_net, teacher.config.dataset, teacher.discriminator, device))
     modules: dict[str, torch.nn.Module] = {"G": student}
     trained = [p for p in student.parameters() if p.requires_grad]  # W space: not the teacher's mapping
     with_features = weights.get("feature", 0) > 0
@@ -176,15 +179,18 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
 
     def final(run: Path) -> dict | None:
         from gantransfer.metrics.distillation import evaluate_distillation
-        return evaluate_distillation(run, teacher, sampler.bank, cfg.eval_n, device, cfg.truncation) \
-            if cfg.eval_n else None
+        if not cfg.eval_n:
+            return None
+        from gantransfer.metrics.teacher_relative import distill_end_of_run
+        result = evaluate_distillation(run, teacher, sampler.bank, cfg.eval_n, device, cfg.truncation)
+        return {**result, "teacher_relative": distill_end_of_run(run, teacher, cfg.eval_n, device, cfg.truncation)}
 
     plan = RunPlan(command="distill", settings=cfg, resolved=resolved, generator=scfg, modules=modules,
                    optimizers=optimizers,
                    phases=student_phases(student, s_opt, terms, providers, weights.get("adversarial", 0), d, d_opt),
                    sampler=sampler, config_key="distill_config", preview=side_by_side_preview(teacher, scfg, device),
                    final=final, run_info={"teacher": teacher.source, "white_box": teacher.white_box,
-                                          "latent_space": space})
+                                          "latent_space": space, "terms_chosen": choice.record()})
     return execute(plan, cfg.out, resume, overwrite)
 
 

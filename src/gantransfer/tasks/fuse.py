@@ -18,6 +18,7 @@ from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.losses.distillation import TeacherPixelGap
 from gantransfer.models.registry import build_discriminator, build_generator
 from gantransfer.report.grid import save_image_grid
+from gantransfer.tasks.default_terms import fuse_terms
 from gantransfer.tasks.matching import loss_network_names, matching_terms, perceptual_features, student_phases
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import FusionSampler
@@ -35,15 +36,17 @@ def fuse(config: FuseConfig, resume: bool = False, overwrite: bool = False) -> P
     """Fuse ``config.teachers`` into one student; returns the run directory."""
     cfg = config
     cfg.validate()
-    weights = parse_loss_weights(cfg.terms)
     device = resolve_device(cfg.device)
     tset = load_teacher_set(cfg.teachers, device, weights=cfg.weights, mode=fusion_mode(cfg),
                             latent_dim=cfg.latent_dim, resolution=cfg.resolution, channels=cfg.channels,
                             dataset=cfg.teacher_data, width=cfg.width, conditioning=cfg.conditioning,
                             arch=cfg.student_arch)
     scfg = tset.student
+    choice = fuse_terms(cfg.terms, cfg.perceptual_net, scfg.dataset)
+    choice.announce("fuse")
+    weights = parse_loss_weights(choice.terms)
     scfg.meta = {**scfg.meta, "loss_networks": loss_network_names(weights, cfg.perceptual_net, scfg.dataset, None)}
-    resolved = dataclasses.asdict(cfg)
+    resolved = {**dataclasses.asdict(cfg), "terms": choice.terms}
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)
     terms, providers = matching_terms(weights, student, lambda: perceptual_features(
@@ -60,13 +63,18 @@ def fuse(config: FuseConfig, resume: bool = False, overwrite: bool = False) -> P
 
     def final(run: Path) -> dict | None:
         from gantransfer.metrics.fusion import evaluate_fusion
-        return evaluate_fusion(run, cfg.teachers, cfg.eval_n, device=device) if cfg.eval_n else None
+        if not cfg.eval_n:
+            return None
+        from gantransfer.metrics.teacher_relative import fusion_end_of_run
+        return {**evaluate_fusion(run, cfg.teachers, cfg.eval_n, device=device),
+                "teacher_relative": fusion_end_of_run(run, tset, cfg.eval_n, device)}
 
     plan = RunPlan(command="fuse", settings=cfg, resolved=resolved, generator=scfg, modules=modules,
                    optimizers=optimizers,
                    phases=student_phases(student, s_opt, terms, providers, weights.get("adversarial", 0), d, d_opt),
                    sampler=FusionSampler(tset, cfg.batch_size), config_key="fuse_config",
-                   preview=per_teacher_preview(tset, device), final=final, run_info={"teachers": tset.names})
+                   preview=per_teacher_preview(tset, device), final=final, run_info={"teachers": tset.names,
+                                                                              "terms_chosen": choice.record()})
     return execute(plan, cfg.out, resume, overwrite)
 
 

@@ -1,0 +1,93 @@
+"""``--terms auto`` (the default): the matching terms of distill and fuse chosen from what a teacher offers.
+
+- A data set with a shipped perceptual network (the built-in ones: their protocol classifiers): pixel=1,
+  perceptual=1, as before (the built-in teachers' figures are unchanged).
+- Any other domain: pixel=1 always (shared latents), plus
+  - white-box teachers whose hidden layers a student can match: feature=1 (intermediate features);
+  - a teacher with its discriminator saved beside it: perceptual=1 on that discriminator's features;
+  - otherwise: adversarial=0.1 with a discriminator of the student's own, trained against the teacher's images.
+
+The choice and its reasons are printed and recorded in run.json (``terms_chosen``). Explicit ``--terms`` are
+used as given.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field
+
+AUTO = "auto"
+KNOWN_DOMAIN_TERMS = "pixel=1,perceptual=1"
+
+
+@dataclass
+class TermChoice:
+    """The terms a run uses, the perceptual network setting, and why."""
+
+    terms: str
+    perceptual_net: str
+    auto: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def record(self) -> dict:
+        """What run.json records."""
+        return asdict(self)
+
+    def announce(self, command: str) -> None:
+        """Print the choice (stderr, so that --json outputs stay clean)."""
+        if self.auto:
+            print(f"gantransfer {command}: --terms auto -> {self.terms}"
+                  + (f" (perceptual network: {self.perceptual_net})" if "perceptual" in self.terms else ""),
+                  file=sys.stderr)
+            for why in self.reasons:
+                print(f"  {why}", file=sys.stderr)
+
+
+def shipped_perceptual(dataset: str) -> bool:
+    """Whether gantransfer ships a perceptual network (a protocol classifier) for ``dataset``."""
+    from gantransfer.metrics.classifier import classifier_dir
+    return bool(dataset) and (classifier_dir(dataset) / "config.json").is_file()
+
+
+def distill_terms(terms: str, perceptual_net: str, teacher, student_feature_taps: bool) -> TermChoice:
+    """The terms of a distillation of ``teacher`` (a Teacher): ``terms`` itself unless it is ``auto``.
+    (``--real-data`` needs explicit terms with an adversarial weight: the config refuses it with ``auto``.)"""
+    if terms != AUTO:
+        return TermChoice(terms, perceptual_net, False)
+    return _distill_auto(perceptual_net, teacher, student_feature_taps)
+
+
+def _distill_auto(perceptual_net: str, teacher, student_feature_taps: bool) -> TermChoice:
+    dataset = teacher.config.dataset
+    if shipped_perceptual(dataset):
+        return TermChoice(KNOWN_DOMAIN_TERMS, perceptual_net, True, [
+            f"pixel=1, perceptual=1: gantransfer ships a perceptual network for {dataset!r} (the built-in default)"])
+    domain = f"data set {dataset!r}" if dataset else "this teacher's domain (it records no data set)"
+    reasons = [f"no perceptual network is shipped for {domain}: choosing from what the teacher offers",
+               "pixel=1: teacher and student images on the same latents"]
+    chosen = ["pixel=1"]
+    if teacher.capabilities.feature_taps and student_feature_taps:
+        chosen.append("feature=1")
+        reasons.append("feature=1: the teacher is white-box; its hidden layers are matched through 1x1 adapters")
+    if teacher.discriminator is not None:
+        chosen.append("perceptual=1")
+        perceptual_net = "discriminator"
+        reasons.append("perceptual=1: on the features of the teacher's own discriminator, saved beside it")
+    else:
+        chosen.append("adversarial=0.1")
+        reasons.append("adversarial=0.1: no discriminator came with the teacher, so the student gets one of its "
+                       "own, trained with the teacher's images as real")
+    return TermChoice(",".join(chosen), perceptual_net, True, reasons)
+
+
+def fuse_terms(terms: str, perceptual_net: str, dataset: str) -> TermChoice:
+    """The terms of a fusion whose student models ``dataset``: ``terms`` itself unless it is ``auto``. Fusion
+    uses neither hidden layers nor the teachers' discriminators, so an unknown domain gets pixel + adversarial."""
+    if terms != AUTO:
+        return TermChoice(terms, perceptual_net, False)
+    if shipped_perceptual(dataset):
+        return TermChoice(KNOWN_DOMAIN_TERMS, perceptual_net, True, [
+            f"pixel=1, perceptual=1: gantransfer ships a perceptual network for {dataset!r} (the built-in default)"])
+    return TermChoice("pixel=1,adversarial=0.1", perceptual_net, True, [
+        f"no perceptual network is shipped for {f'data set {dataset!r}' if dataset else 'these teachers'}",
+        "pixel=1: each teacher's images and the student's on the same inputs",
+        "adversarial=0.1: a discriminator of the student's own, trained with the teachers' images as real"])
