@@ -7,7 +7,9 @@ discussed in docs/metrics.md): the fidelity figures (precision, density, confide
 can rebound at the strongest blur, where images melt into one class (digits: precision 0.24 -> 0.79 from 1 to 2
 native px); precision and density do not fall under collapse or dropped classes; FID cannot see exact copies of
 training images (the memorisation check can); the zero padding 28 -> 32 is not invisible to any protocol. On the
-150-image digits sets the mildest level may sit within 0.02 of the floor in recall and coverage.
+150-image digits sets (and for the judges) the mildest level may sit within 0.02 of the floor in recall, coverage
+and the fidelity figures (the mnist-5k judge's confidence: 0.9451 at the floor and at blur 0.5; the digits judge's
+recall 0.92 -> 0.93 at the mildest collapse).
 """
 import pytest
 import torch
@@ -57,7 +59,7 @@ def test_blur_and_noise_worsen_every_figure_in_order(figures, group, keys):
         check(bad, v[1] <= v[0] + MILD and ordered(v[1:], up=False) and v[-1] < v[0], m, v)
     for m in FIDELITY:  # fall in order up to the middle level; the strongest stays below the floor
         v = levels(figures, group, keys, m)
-        check(bad, v[1] <= v[0] and v[2] < v[1] and v[-1] < v[0], m, v)
+        check(bad, v[1] <= v[0] + MILD and v[2] < v[1] and v[-1] < v[0], m, v)
     covered = levels(figures, group, keys, "classes_covered")
     check(bad, covered == sorted(covered, reverse=True), "classes_covered", covered)
     tv = levels(figures, group, keys, "class_share_tv")
@@ -73,7 +75,7 @@ def test_collapse_onto_few_images(figures):
     cov = levels(figures, "distinct", DISTINCT, "coverage")
     check(bad, ordered(cov, up=False), "coverage", cov)
     recall = levels(figures, "distinct", DISTINCT, "recall")
-    check(bad, recall[2] <= recall[1] < recall[0], "recall", recall)  # 0 once images repeat > k = 5 times
+    check(bad, recall[2] <= recall[1] < recall[0] + MILD and recall[2] < recall[0], "recall", recall)  # 0 once images repeat > k = 5 times
     # precision and density measure fidelity, not diversity: copies of real images keep them near the floor
     p = levels(figures, "distinct", DISTINCT, "precision")
     check(bad, min(p[1:]) >= 0.9 * p[0], "precision (stays)", p)
