@@ -15,8 +15,11 @@ KILLS = ["step:6", "checkpoint:2", "checkpoint:9", "export:3", "log:5", "grid:2"
 
 
 def comparable(run):
-    """What must not depend on the kill: every file, and the log but for its timing fields."""
-    hashes = {k: v for k, v in tree_hashes(run).items() if k not in ("logs/metrics.jsonl",)}
+    """What must not depend on the kill: every file, and the log but for its timing fields (the HTML report shows
+    the run's wall times: it must exist, but its bytes may differ)."""
+    assert (run / "report" / "index.html").is_file()
+    hashes = {k: v for k, v in tree_hashes(run).items()
+              if k != "logs/metrics.jsonl" and not k.startswith("report/")}
     log = [{k: v for k, v in json.loads(ln).items() if not k.startswith("time/")}
            for ln in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
     return hashes, log
