@@ -190,3 +190,12 @@ def test_a_report_that_fails_never_fails_the_finished_run(tmp_path, monkeypatch)
         run = train(TrainConfig(data="digits", width=0.25, steps=1, out=str(tmp_path / "t"), **FAST))
     assert (run / "generator" / "config.json").is_file() and not (run / "report").exists()
     assert not list(tmp_path.glob(".*report-*"))  # the temporary folder is gone
+
+
+def test_a_mixed_part_of_an_evaluation_is_shown_as_tables_not_bare_headings():
+    from gantransfer.report.page import render_value
+    html = render_value("teacher_relative", {"n": 500, "fd": 0.68, "two_sample": {"accuracy": 0.79, "ci95": [0.78, 0.8]},
+                                             "space": {"method": "simclr-v2", "cached": False}})
+    assert "Against the teacher, with no pretrained network" in html and "Two-sample test" in html
+    assert "<h3>Fd</h3>" not in html and "<h3>N</h3>" not in html  # figures sit in tables
+    assert html.count("<table") == 3 and "0.78, 0.8" in html

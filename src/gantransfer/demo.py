@@ -89,8 +89,12 @@ def shipped_section(results: dict[str, dict], names: dict[str, str], grids: list
     """The shipped generators side by side: their grids, every metric by generator, and how each was trained."""
     from gantransfer.report.html import esc, figures
     from gantransfer.report.page import LEGEND, render_value
-    by_generator = {name: results[k]["metrics"] for k, name in names.items()}
-    html = figures(grids) + LEGEND + render_value("metrics of each, same protocol and samples", by_generator)
+    html = figures(grids) + LEGEND
+    protocols = dict.fromkeys(m.split("/")[1] for k in names for m in results[k]["metrics"] if m.count("/") == 2)
+    for protocol in protocols:  # one table per protocol: the same figure names under each
+        by_generator = {name: {m: v for m, v in results[k]["metrics"].items() if m.split("/")[1:2] == [protocol]}
+                        for k, name in names.items()}
+        html += render_value(f"metrics of each under {protocol}, same samples", by_generator)
     for key, name in names.items():
         cfg = load_generator(shipped(*_where(key, name)))[1]
         command = cfg.meta.get("training", {}).get("command")

@@ -20,6 +20,10 @@ COSMETIC = {"out", "progress", "device", "log_every", "sample_every", "checkpoin
 COST_HEADERS = {"params": "parameters", "macs": "MACs per sample", "latency_ms_batch1": "latency (ms, batch 1)",
                 "throughput_per_s_batch256": "throughput (samples/s, batch 256)"}
 MEMBER_WORDS = {"fresh": "new latents", "bank": "training latents (the bank)"}
+TITLES = {"fid_ratio": "FID ratio (student / teacher) under each protocol",
+          "teacher_relative": "Against the teacher, with no pretrained network",
+          "two_sample": "Two-sample test (held-out accuracy; 0.5: indistinguishable)",
+          "space": "Feature space learned from the teacher's samples"}
 HEADLINE = ("fid", "kid", "precision", "recall", "density", "coverage")
 
 
@@ -123,7 +127,8 @@ def _kv_table(d: dict) -> str:
 def render_value(name: str, value: Any, depth: int = 0) -> str:
     """Any part of an evaluation, generically: protocol metrics by protocol, plain figures as a table, a figure
     per member (a teacher, a class) as one column per member."""
-    head = f"<h3>{esc(words(name).capitalize())}</h3>" if name else ""
+    title = TITLES.get(name) or words(name).capitalize()
+    head = f"<h3>{esc(title)}</h3>" if name else ""
     if not isinstance(value, dict) or not value:
         return head + esc(number(value)) if _scalar(value) else head + esc(value)
     if all(_scalar(v) for v in value.values()):
@@ -146,7 +151,10 @@ def render_value(name: str, value: Any, depth: int = 0) -> str:
                     out += (f"<details><summary>{esc(words(f))}: {esc(m)}</summary>"
                             f"{render_value('', _flatten(value[m][f]), depth + 1)}</details>")
         return out
-    return head + "".join(render_value(k, v, depth + 1) for k, v in value.items())
+    # mixed: its plain figures (and lists of them) in one table, then each part of its own
+    plain = {k: v for k, v in value.items() if _scalar(v) or (isinstance(v, list) and all(_scalar(x) for x in v))}
+    return (head + (_kv_table(plain) if plain else "")
+            + "".join(render_value(k, v, depth + 1) for k, v in value.items() if k not in plain))
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
