@@ -168,11 +168,11 @@ def minegan_rows(args, runs: Path) -> list[dict]:
 
 
 def evaluate(generator: Path, n: int, out: Path, extra: tuple[str, ...] = ()) -> dict:
-    """``gantransfer eval`` of a generator under every shipped protocol (n samples, seed 0); its metrics."""
+    """``gantransfer eval`` of a generator under every shipped protocol (n samples, seed 0); its results."""
     if not out.is_file():
         cmd = ["eval", str(generator), "--n", str(n), "--seed", "0", "--device", "cpu", "--json", "--out", str(out)]
         run(cmd + list(extra), out.with_suffix(".log"))
-    return json.loads(out.read_text())["metrics"]
+    return json.loads(out.read_text())
 
 
 def rescore(result: dict, args, runs: Path) -> dict:
@@ -184,8 +184,8 @@ def rescore(result: dict, args, runs: Path) -> dict:
         ev_path = runs / f"distill-{row['student'].replace('/', '_')}-s{row['seed']}" / "eval.json"
         n = json.loads(ev_path.read_text())["n"]
         if n not in teachers:
-            teachers[n] = evaluate(Path(args.teacher), n, runs / f"rescore-teacher-{n}.json")
-        student = evaluate(ev_path.parent, n, runs / f"rescore-{ev_path.parent.name}.json")
+            teachers[n] = evaluate(Path(args.teacher), n, runs / f"rescore-teacher-{n}.json")["metrics"]
+        student = evaluate(ev_path.parent, n, runs / f"rescore-{ev_path.parent.name}.json")["metrics"]
         figures = protocol_figures(student, teachers[n])
         ev = json.loads(ev_path.read_text())
         had = by_protocol(ev["student"])
@@ -201,21 +201,20 @@ def rescore(result: dict, args, runs: Path) -> dict:
         out = runs / f"minegan-{row['miner_space']}"
         n = args.adapt_eval_n
         row["rescored"] = by_protocol(evaluate(out, n, runs / f"rescore-minegan-{row['miner_space']}.json",
-                                               ("--data", "mnist-5k")))
-    if "fusion" in result:  # the fused student's union of samples, every teacher's share as requested
+                                               ("--data", "mnist-5k"))["metrics"])
+    if "fusion" in result:  # the fused student's union of samples against the teachers' own mixture
         ev = result["fusion"]["eval"]
-        result["fusion"]["rescored"] = {
-            "union": by_protocol(evaluate(runs / "fuse-sg2-dcgan", ev["n"], runs / "rescore-fuse-sg2-dcgan.json")),
-            "teachers": {"sg2": by_protocol(evaluate(Path(args.teacher), ev["n"],
-                                                     runs / f"rescore-teacher-{ev['n']}.json")),
-                         "dcgan": by_protocol(evaluate(DCGAN_TEACHER, ev["n"],
-                                                       runs / f"rescore-dcgan-teacher-{ev['n']}.json"))}}
+        fused = evaluate(runs / "fuse-sg2-dcgan", ev["n"], runs / "rescore-fuse-sg2-dcgan.json",
+                         ("--teachers", f"{args.teacher},{DCGAN_TEACHER}"))
+        result["fusion"]["rescored"] = {"union": by_protocol(fused["union"]["metrics"]),
+                                        "teachers_mixture": by_protocol(fused["teachers_mixture"])}
     return result
 
 
 def table(result: dict) -> str:
-    """The docs' markdown table of the distillation rows (mean and spread over seeds where there are several): FID
-    under every protocol a row has (student, the teacher's at the same n and seed, their ratio)."""
+    """The docs' markdown table of the distillation rows (mean and spread over seeds where there are several; the
+    speed ratios: median over seeds): FID under every protocol a row has (student, the teacher's at the same n
+    and seed, their ratio)."""
     import statistics
     groups: dict[str, list[dict]] = {}
     for r in result["distillation"]:
@@ -240,8 +239,9 @@ def table(result: dict) -> str:
         lines.append(f"| {name} | {len(rows)} |{cells} "
                      f"{statistics.mean(x['psnr_bank'] for x in rows):.2f} / "
                      f"{statistics.mean(x['psnr_fresh'] for x in rows):.2f} dB | {r['params']:,} | "
-                     f"{r['macs']:,} ({r['macs_reduction']:.1f}x) | {r['latency_reduction']:.2f}x | "
-                     f"{r['throughput_speedup']:.2f}x |")
+                     f"{r['macs']:,} ({r['macs_reduction']:.1f}x) | "
+                     f"{statistics.median(x['latency_reduction'] for x in rows):.2f}x | "
+                     f"{statistics.median(x['throughput_speedup'] for x in rows):.2f}x |")
     return "\n".join(lines)
 
 
