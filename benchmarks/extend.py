@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -58,10 +59,22 @@ def optimiser_args(a, steps: int) -> list[str]:
     return args
 
 
-def method_args(method: str, a, steps: int | None = None) -> list[str]:
+def parse_variant(spec: str) -> tuple[str, str, list[str]]:
+    """"replay-share0.25=replay:--old-share 0.25" -> ("replay-share0.25", "replay", ["--old-share", "0.25"])."""
+    name, _, rest = spec.partition("=")
+    method, _, flags = rest.partition(":")
+    if not name or method not in METHODS or name in METHODS:
+        sys.exit(f"--variant {spec!r}: write NAME=METHOD:FLAGS with METHOD one of {', '.join(METHODS)} and a NAME "
+                 "that is not a method's")
+    return name, method, flags.split()
+
+
+def method_args(name: str, a, steps: int | None = None) -> list[str]:
+    """The extend flags of a method, or of a variant (a method with extra flags, --variant)."""
+    method, extra = a.variant_map.get(name, (name, []))
     steps = steps or a.steps
     args = ["--method", method, *optimiser_args(a, steps), "--seed", str(a.seed), "--eval-n", str(a.eval_n),
-            "--checkpoint-every", str(a.checkpoint_every), "--sample-every", str(steps), "--no-progress"]
+            "--checkpoint-every", str(a.checkpoint_every), "--sample-every", str(steps), "--no-progress", *extra]
     if method == "joint":
         args += ["--old-data", "fashion-mnist"]
     return args
@@ -69,7 +82,7 @@ def method_args(method: str, a, steps: int | None = None) -> list[str]:
 
 def sequence_jobs(runs: Path, exe: list[str], a) -> list[tuple]:
     jobs = []
-    for m in a.methods:
+    for m in a.methods + (a.variant_names if "sequence" in a.variants_in else []):
         out = runs / f"seq-{m}"
         cmd = exe + ["extend-sequence", "--base", str(runs / "base"), "--data", "fashion-mnist", "--steps-of",
                      STEPS_OF, "--out", str(out), *method_args(m, a)]
@@ -81,7 +94,7 @@ def sequence_jobs(runs: Path, exe: list[str], a) -> list[tuple]:
 
 def mnist_jobs(runs: Path, exe: list[str], a) -> list[tuple]:
     jobs = []
-    for m in a.methods:
+    for m in a.methods + (a.variant_names if "mnist" in a.variants_in else []):
         out = runs / f"mnist-{m}"
         cmd = exe + ["extend", "--base", str(runs / "seq-joint" / "step-4"), "--data", "mnist-5k", "--out", str(out),
                      *method_args(m, a, a.mnist_steps)]
@@ -156,7 +169,7 @@ def targets(r: dict) -> dict:
 
 def collect(runs: Path, a) -> dict:
     out: dict = {"sequence": {}, "mnist": {}}
-    for m in a.methods:
+    for m in a.methods + a.variant_names:
         report = runs / f"seq-{m}" / "report" / "forgetting.json"
         if report.is_file():
             table = json.loads(report.read_text())
@@ -171,19 +184,30 @@ def collect(runs: Path, a) -> dict:
                                    role: {x: f[x] for x in ("accuracy", "fid")} for role, f in
                                    (v.get("protocols") or {}).items()}} for k, v in e["labels"].items()}}
     for part in ("sequence", "mnist"):
-        joint = out[part].get("joint")
-        if joint is None:
-            continue
-        jl = joint["summary"][-1] if part == "sequence" else joint["summary"]
         for m, r in out[part].items():
+            ref = reference_of(m, a)  # joint, or the joint variant with the same extra flags (the same budget)
+            if ref not in out[part]:
+                continue
+            joint = out[part][ref]
+            jl = joint["summary"][-1] if part == "sequence" else joint["summary"]
             last = r["summary"][-1] if part == "sequence" else r["summary"]
+            r["joint_reference"] = ref
             r["vs_joint"] = ratios(last, jl)
-            r["targets_met"] = None if m == "joint" else targets(r["vs_joint"])
+            r["targets_met"] = None if m == ref else targets(r["vs_joint"])
             jr = by_role(jl)
             r["vs_joint_by_protocol"] = {role: ratios(v, jr[role]) for role, v in by_role(last).items() if role in jr}
-            r["targets_met_by_protocol"] = None if m == "joint" else {
+            r["targets_met_by_protocol"] = None if m == ref else {
                 role: targets(v) for role, v in r["vs_joint_by_protocol"].items()}
     return out
+
+
+def reference_of(name: str, a) -> str:
+    """What a run is compared with: joint; for a variant, the joint variant with the same extra flags if any."""
+    method, flags = a.variant_map.get(name, (name, []))
+    for other, (m, f) in a.variant_map.items():
+        if flags and m == "joint" and f == flags:
+            return other
+    return "joint"
 
 
 def final_figures(row: dict) -> dict:
@@ -261,6 +285,11 @@ def main() -> None:
     ap.add_argument("--d-lr-ratio", type=float, default=None, help="discriminator lr / generator lr (extend's)")
     ap.add_argument("--r1", type=float, default=None, help="R1 weight of every extension (default: extend's)")
     ap.add_argument("--checkpoint-every", type=int, default=100)
+    ap.add_argument("--variant", action="append", default=[], type=parse_variant,
+                    help="also a method with extra extend flags, as NAME=METHOD:FLAGS (repeatable), e.g. "
+                    "'replay-share0.25=replay:--old-share 0.25'; its runs are seq-NAME and mnist-NAME")
+    ap.add_argument("--variants-in", type=lambda s: s.split(","), default=["sequence", "mnist"],
+                    help="where the variants run: sequence, mnist or both")
     ap.add_argument("--probe", default=None, help="only size the budget: joint on the first step at each setting, "
                     "e.g. 'steps=500,lr=1e-3;steps=1000,lr=5e-4'")
     ap.add_argument("--eval-n", type=int, default=500, help="samples per label for each measurement")
@@ -277,11 +306,13 @@ def main() -> None:
     exe = [sys.executable, "-m", "gantransfer"]
     t0 = time.perf_counter()
     a.mnist_steps = a.mnist_steps or a.steps
+    a.variant_map = {name: (method, flags) for name, method, flags in a.variant}
+    a.variant_names = list(a.variant_map)
     if a.probe:
         if not a.collect_only:
             run_all([base_job(runs, exe, a)], 1)
             run_all(probe_jobs(runs, exe, a), a.jobs)
-        results = {"command": "python benchmarks/extend.py " + " ".join(sys.argv[1:]),
+        results = {"command": "python benchmarks/extend.py " + shlex.join(sys.argv[1:]),
                    "settings": {"width": a.width, "base_steps": a.base_steps, "batch_size": 64, "seed": a.seed,
                                 "eval_n_per_label": a.eval_n, "classes": STEPS_OF.split(":")[0]},
                    "machine": "2 CPU cores shared with other jobs (one torch thread per process)",
@@ -297,12 +328,13 @@ def main() -> None:
         run_all(sequence_jobs(runs, exe, a), a.jobs)
         if a.mnist and "joint" in a.methods:
             run_all(mnist_jobs(runs, exe, a), a.jobs)
-    results = {"command": "python benchmarks/extend.py " + " ".join(sys.argv[1:]),
+    results = {"command": "python benchmarks/extend.py " + shlex.join(sys.argv[1:]),
                "settings": {"width": a.width, "d_width": a.width / 2, "base_steps": a.base_steps,
                             "steps_per_extension": a.steps, "mnist_steps": a.mnist_steps, "batch_size": 64,
                             "lr": a.lr or 2e-4, "d_lr_ratio": a.d_lr_ratio or 1.0,
                             "r1": 1.0 if a.r1 is None else a.r1, "eval_n_per_label": a.eval_n,
                             "seed": a.seed, "steps_of": STEPS_OF, "methods": a.methods,
+                            "variants": {k: {"method": m, "flags": f} for k, (m, f) in a.variant_map.items()},
                             "protocols": ["fashion-mnist-classifier-v1", "fashion-mnist-judge-v1",
                                           "mnist-5k-classifier-v1", "mnist-5k-judge-v1"]},
                "machine": "2 CPU cores shared with other jobs (one torch thread per process)",
