@@ -13,6 +13,9 @@
    from the base) at each setting of --probe ("steps=500,lr=1e-3;steps=1000,lr=5e-4"), with each label's
    accuracy under both protocols, into --results.
 
+With --variant NAME=METHOD:FLAGS: a method with extra extend flags as one more run (e.g. a longer step,
+--old-share), compared with the joint variant of the same flags when there is one (--variants-in says where).
+
 Every label is graded under both protocols of its data set (<data set>-classifier-v1 and -judge-v1); the ratios
 against joint are given per protocol.
 
