@@ -248,6 +248,22 @@ def plot_methods(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def mnist_by_budget(results: dict) -> dict[str, tuple[str, dict]]:
+    """A results file's MNIST runs keyed by method and budget ("replay@2000", "replay@1000 --old-share 0.25"),
+    so that a variant of one seed and a plain run of another at the same settings are summarised together."""
+    settings = results["settings"]
+    out = {}
+    for name, entry in results.get("mnist", {}).items():
+        v = settings.get("variants", {}).get(name, {"method": name, "flags": []})
+        flags, steps = list(v["flags"]), settings.get("mnist_steps") or settings["steps_per_extension"]
+        if "--steps" in flags:
+            i = flags.index("--steps")
+            steps = int(flags[i + 1])
+            del flags[i:i + 2]
+        out[" ".join([f"{v['method']}@{steps}", *flags])] = (name, entry)
+    return out
+
+
 def summarise_seeds(paths: list[str], out: str) -> dict:
     """Mean and spread over seeds of each method's last-step figures and ratios against joint (same seed)."""
     import statistics
@@ -272,6 +288,20 @@ def summarise_seeds(paths: list[str], out: str) -> dict:
                     part[key] = stat([r["sequence"][m]["vs_joint_by_protocol"][role][key] for r in runs])
             rows["by_protocol"][role] = part
         table["methods"][m] = rows
+    keyed = [mnist_by_budget(r) for r in runs]
+    table["mnist"] = {}
+    for key in sorted(set.intersection(*(set(k) for k in keyed))) if keyed else []:
+        rows = {"runs": [k[key][0] for k in keyed], "by_protocol": {}}
+        for role in ROLES:
+            entries = [k[key][1] for k in keyed]
+            if not all(role in by_role(e["summary"]) and role in e.get("vs_joint_by_protocol", {}) for e in entries):
+                continue
+            part = {x: stat([by_role(e["summary"])[role][x] for e in entries])
+                    for x in ("old_accuracy", "old_fid", "new_accuracy", "new_fid")}
+            for x in ("old_accuracy_vs_joint", "old_fid_vs_joint", "new_accuracy_vs_joint", "new_fid_vs_joint"):
+                part[x] = stat([e["vs_joint_by_protocol"][role][x] for e in entries])
+            rows["by_protocol"][role] = part
+        table["mnist"][key] = rows
     Path(out).write_text(json.dumps(table, indent=2) + "\n")
     return table
 
