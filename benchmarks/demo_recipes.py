@@ -1,13 +1,18 @@
-"""Candidate recipes for `gantransfer demo`'s student: width, loss terms, steps and learning-rate schedule, each
-scored against the teacher under both Fashion-MNIST protocols on the demo's 5,000 samples.
+"""Candidate recipes for `gantransfer demo`'s student: width, loss terms, steps, learning-rate schedule, EMA,
+batch and the adversarial term's discriminator, each scored against the teacher under both Fashion-MNIST
+protocols on the demo's 5,000 samples, with its CPU time.
 
-    python benchmarks/demo_recipes.py --recipes w0.2-pp-3000 w0.2-pp-3000-cos --jobs 2
+    python benchmarks/demo_recipes.py --recipes w0.2-pp-5000 w0.2-pp-5000-cos --jobs 1
 
-A recipe name reads ``w<width>-<loss set>-<steps>[-cos]`` (loss sets as in distill_grid.py: p, pp, ppa, ppaf;
-``cos``: cosine learning-rate decay). Each is a `gantransfer distill` of the shipped teacher with the demo's
-other settings (a bank of 16,384 latents, batch 64, seed 0), one torch thread per run, ``--jobs`` at a time, so
-the wall times compare recipes with each other (the demo itself uses every thread); runs whose eval.json exists
-are reused. Writes ``--results`` and prints a table.
+A recipe name reads ``w<width>-<loss set>-<steps>[-<option>...]`` (loss sets as in distill_grid.py: p, pp, ppa,
+ppaf). Options: ``cos`` (cosine learning-rate decay to 0 at the last step), ``ema<beta>`` (the exported moving
+average's decay, default 0.99), ``b<n>`` (batch size, default 64), ``lr<rate>`` (default 1e-3), ``dw<width>``
+(the adversarial term's discriminator: a fresh one of this width rather than a copy of the teacher's full-width
+one), ``adv<weight>`` (the adversarial weight instead of the loss set's 0.1). Each is a `gantransfer distill` of
+the shipped teacher with the demo's other settings (a bank of 16,384 latents, seed 0), one torch thread per run,
+``--jobs`` at a time, under ``/usr/bin/time -v`` (user + system CPU seconds, which depend less on the other
+jobs sharing the machine than wall time does; compare recipes by their ratio to a reference run of the same
+invocation); runs whose eval.json exists are reused. Writes ``--results`` and prints a table.
 """
 from __future__ import annotations
 
@@ -24,9 +29,40 @@ TEACHER = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 
 
 def parse(name: str) -> dict:
+    """The settings a recipe name stands for (see the module's docstring)."""
     parts = name.split("-")
-    return {"width": float(parts[0][1:]), "losses": parts[1], "steps": int(parts[2]),
-            "lr_decay": "cosine" if parts[3:] == ["cos"] else "none"}
+    r = {"width": float(parts[0][1:]), "losses": parts[1], "steps": int(parts[2]), "lr_decay": "none",
+         "ema_beta": 0.99, "batch_size": 64, "lr": 1e-3, "discriminator_width": 0.0, "adversarial": None}
+    for opt in parts[3:]:
+        for prefix, key, kind in (("ema", "ema_beta", float), ("b", "batch_size", int), ("lr", "lr", float),
+                                  ("dw", "discriminator_width", float), ("adv", "adversarial", float)):
+            if opt.startswith(prefix) and opt[len(prefix):].replace(".", "", 1).replace("e-", "", 1).isdigit():
+                r[key] = kind(opt[len(prefix):])
+                break
+        else:
+            if opt != "cos":
+                raise SystemExit(f"recipe {name}: unknown option {opt!r} (cos, ema<beta>, b<n>, lr<rate>, "
+                                 "dw<width>, adv<weight>)")
+            r["lr_decay"] = "cosine"
+    return r
+
+
+def terms(r: dict) -> str:
+    """The --terms of a parsed recipe: its loss set, with ``adv<weight>`` replacing the adversarial weight."""
+    t = LOSS_SETS[r["losses"]]
+    return t if r["adversarial"] is None else t.replace("adversarial=0.1", f"adversarial={r['adversarial']:g}")
+
+
+def cpu_time(path: Path) -> dict | None:
+    """User, system and wall seconds and peak memory from a ``/usr/bin/time -v`` report, when there is one."""
+    if not path.exists():
+        return None
+    fields = dict(line.strip().rsplit(": ", 1) for line in path.read_text().splitlines() if ": " in line)
+    h, _, rest = fields["Elapsed (wall clock) time (h:mm:ss or m:ss)"].rpartition(":")
+    wall = float(rest) + sum(float(x) * 60 ** (i + 1) for i, x in enumerate(reversed(h.split(":"))) if x)
+    user, system = float(fields["User time (seconds)"]), float(fields["System time (seconds)"])
+    return {"user_seconds": user, "system_seconds": system, "cpu_seconds": round(user + system, 1),
+            "wall_seconds": round(wall, 1), "max_rss_kb": int(fields["Maximum resident set size (kbytes)"])}
 
 
 def rescore(run: Path, n: int) -> None:
@@ -69,12 +105,14 @@ def main() -> None:
     jobs = []
     for name in args.recipes:
         r, out = parse(name), runs / name
-        jobs.append((name, exe + ["distill", "--teacher", TEACHER, "--width", str(r["width"]),
-                                  "--terms", LOSS_SETS[r["losses"]], "--steps", str(r["steps"]),
-                                  "--bank-size", "16384", "--seed", "0", "--lr-decay", r["lr_decay"],
-                                  "--eval-n", str(args.eval_n), "--no-progress", "--sample-every", str(r["steps"]),
-                                  "--checkpoint-every", str(r["steps"]), "--out", str(out)],
-                     out / "eval.json", runs / f"{name}.log"))
+        extra = ["--discriminator-width", str(r["discriminator_width"])] if r["discriminator_width"] else []
+        jobs.append((name, ["/usr/bin/time", "-v", "-o", str(runs / f"{name}.time")] + exe + [
+            "distill", "--teacher", TEACHER, "--width", str(r["width"]), "--terms", terms(r),
+            "--steps", str(r["steps"]), "--bank-size", "16384", "--seed", "0", "--lr-decay", r["lr_decay"],
+            "--ema-beta", str(r["ema_beta"]), "--batch-size", str(r["batch_size"]), "--lr", str(r["lr"]), *extra,
+            "--eval-n", str(args.eval_n), "--no-progress", "--sample-every", str(r["steps"]),
+            "--checkpoint-every", str(r["steps"]), "--device", "cpu", "--out", str(out)],
+            out / "eval.json", runs / f"{name}.log"))
     if not args.collect_only:
         run_all(jobs, args.jobs)
     if args.rescore:
@@ -91,9 +129,13 @@ def main() -> None:
             continue
         ev = json.loads((run / "eval.json").read_text())
         fid = {k.split("/")[1]: v for k, v in ev["student"].items() if k.startswith("fid/")}
-        rows[name] = {"recipe": name, **parse(name), "terms": LOSS_SETS[parse(name)["losses"]],
-                      "train_seconds": round(train_seconds(run), 1), "loss_networks": ev.get("loss_networks"),
+        rows[name] = {"recipe": name, **parse(name), "terms": terms(parse(name)),
+                      "train_seconds": round(train_seconds(run), 1), "time": cpu_time(runs / f"{name}.time"),
+                      "loss_networks": ev.get("loss_networks"),
                       "student_fid": fid, "fid_ratio": ev.get("fid_ratio"),
+                      "recall": {k.split("/")[1]: v for k, v in ev["student"].items() if k.startswith("recall/")},
+                      "two_sample_accuracy": ((ev.get("teacher_relative") or {}).get("two_sample") or {}).get(
+                          "accuracy"),
                       "psnr_fresh": ev["fidelity"]["fresh"]["psnr"],
                       "macs_reduction": ev.get("cost", {}).get("macs_reduction")}
     result = {"command": "python " + " ".join(sys.argv), "teacher": TEACHER, "eval_n": args.eval_n,
@@ -101,11 +143,11 @@ def main() -> None:
               "rows": sorted(rows.values(), key=lambda r: r["recipe"])}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
-    print("| recipe | train s (1 thread, shared) | " + " | ".join(
+    print("| recipe | train s (1 thread, shared) | CPU s (user + sys) | " + " | ".join(
         f"FID/teacher {p}" for p in sorted({p for r in rows.values() for p in (r['fid_ratio'] or {})})) + " |")
     for r in result["rows"]:
-        ratios = r["fid_ratio"] or {}
-        print(f"| {r['recipe']} | {r['train_seconds']:.0f} | "
+        ratios, cpu = r["fid_ratio"] or {}, (r["time"] or {}).get("cpu_seconds")
+        print(f"| {r['recipe']} | {r['train_seconds']:.0f} | {'' if cpu is None else f'{cpu:.0f}'} | "
               + " | ".join(f"{ratios[p]:.2f}" for p in sorted(ratios)) + " |")
 
 
