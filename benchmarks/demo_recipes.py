@@ -12,7 +12,9 @@ one), ``adv<weight>`` (the adversarial weight instead of the loss set's 0.1). Ea
 the shipped teacher with the demo's other settings (a bank of 16,384 latents, seed 0), one torch thread per run,
 ``--jobs`` at a time, under ``/usr/bin/time -v`` (user + system CPU seconds, which depend less on the other
 jobs sharing the machine than wall time does; compare recipes by their ratio to a reference run of the same
-invocation); runs whose eval.json exists are reused. Writes ``--results`` and prints a table.
+invocation); runs whose eval.json exists are reused. ``--step-cost`` measures CPU seconds per step instead, from
+two short runs of each recipe (50 and 450 steps, no evaluation, one at a time). Rows merge into ``--results``;
+prints a table.
 """
 from __future__ import annotations
 
@@ -92,17 +94,32 @@ def needs_rescore(run: Path) -> bool:
     return any(not any(k.split("/")[1] == p.name for k in held) for p in protocols_for("fashion-mnist"))
 
 
+STEP_COST_STEPS = (50, 450)
+
+
+def step_cost(runs: Path, name: str) -> float | None:
+    """CPU seconds per training step of a recipe, from its two short runs (``--step-cost``), when both exist."""
+    times = [cpu_time(runs / f"{name}.s{steps}.time") for steps in STEP_COST_STEPS]
+    if None in times:
+        return None
+    return round((times[1]["cpu_seconds"] - times[0]["cpu_seconds"]) / (STEP_COST_STEPS[1] - STEP_COST_STEPS[0]), 4)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipes", nargs="+", required=True)
     ap.add_argument("--eval-n", type=int, default=5000)
     ap.add_argument("--rescore", action="store_true",
                     help="re-measure finished runs whose eval.json lacks a shipped protocol's figures")
+    ap.add_argument("--step-cost", action="store_true",
+                    help="measure each recipe's CPU seconds per step instead of training it in full: two short "
+                         "runs (50 and 450 steps, no evaluation) under /usr/bin/time, the difference over 400 "
+                         "steps, one at a time")
     add_run_options(ap, "runs/bench/demo-recipes", "benchmarks/results/demo_recipes.json")
     args = ap.parse_args()
     runs = Path(args.runs)
     exe = [sys.executable, "-m", "gantransfer.cli"]
-    jobs = []
+    jobs, cost_jobs = [], []
     for name in args.recipes:
         r, out = parse(name), runs / name
         extra = ["--discriminator-width", str(r["discriminator_width"])] if r["discriminator_width"] else []
@@ -113,8 +130,17 @@ def main() -> None:
             "--eval-n", str(args.eval_n), "--no-progress", "--sample-every", str(r["steps"]),
             "--checkpoint-every", str(r["steps"]), "--device", "cpu", "--out", str(out)],
             out / "eval.json", runs / f"{name}.log"))
+        if args.step_cost:
+            for steps in STEP_COST_STEPS:
+                cmd = jobs[-1][1]
+                at = lambda flag: cmd.index(flag) + 1  # noqa: E731
+                short = [*cmd[:3], str(runs / f"{name}.s{steps}.time"), *cmd[4:]]
+                short[at("--steps")], short[at("--eval-n")] = str(steps), "0"
+                short[at("--out")] = str(runs / "step-cost" / f"{name}.s{steps}")
+                cost_jobs.append((f"{name} ({steps} steps)", short, runs / f"{name}.s{steps}.time",
+                                  runs / "step-cost" / f"{name}.s{steps}.log"))
     if not args.collect_only:
-        run_all(jobs, args.jobs)
+        run_all(cost_jobs, 1) if args.step_cost else run_all(jobs, args.jobs)  # short timed runs: one at a time
     if args.rescore:
         for name, *_ in jobs:
             if needs_rescore(runs / name):
@@ -125,12 +151,17 @@ def main() -> None:
     for name, *_ in jobs:
         run = runs / name
         if not (run / "eval.json").exists():
-            print(f"[recipes] {name} has no results; see {runs / (name + '.log')}")
+            if step_cost(runs, name) is not None:  # measured for its cost only
+                rows[name] = {**rows.get(name, {"recipe": name, **parse(name), "terms": terms(parse(name))}),
+                              "cpu_seconds_per_step": step_cost(runs, name)}
+            else:
+                print(f"[recipes] {name} has no results; see {runs / (name + '.log')}")
             continue
         ev = json.loads((run / "eval.json").read_text())
         fid = {k.split("/")[1]: v for k, v in ev["student"].items() if k.startswith("fid/")}
         rows[name] = {"recipe": name, **parse(name), "terms": terms(parse(name)),
                       "train_seconds": round(train_seconds(run), 1), "time": cpu_time(runs / f"{name}.time"),
+                      "cpu_seconds_per_step": step_cost(runs, name),
                       "loss_networks": ev.get("loss_networks"),
                       "student_fid": fid, "fid_ratio": ev.get("fid_ratio"),
                       "recall": {k.split("/")[1]: v for k, v in ev["student"].items() if k.startswith("recall/")},
@@ -138,18 +169,22 @@ def main() -> None:
                           "accuracy"),
                       "psnr_fresh": ev["fidelity"]["fresh"]["psnr"],
                       "macs_reduction": ev.get("cost", {}).get("macs_reduction")}
-    result = {"command": "python " + " ".join(sys.argv), "teacher": TEACHER, "eval_n": args.eval_n,
+    command = "python " + " ".join(sys.argv)
+    invocations = [c for c in before.get("invocations", [before["command"]] if "command" in before else [])
+                   if c != command] + [command]
+    result = {"command": command, "invocations": invocations, "teacher": TEACHER, "eval_n": args.eval_n,
               "threads_per_run": 1, "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(),
               "rows": sorted(rows.values(), key=lambda r: r["recipe"])}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
-    print("| recipe | train s (1 thread, shared) | CPU s (user + sys) | " + " | ".join(
-        f"FID/teacher {p}" for p in sorted({p for r in rows.values() for p in (r['fid_ratio'] or {})})) + " |")
+    print("| recipe | train s (1 thread, shared) | CPU s (user + sys) | CPU s per step | " + " | ".join(
+        f"FID/teacher {p}" for p in sorted({p for r in rows.values() for p in (r.get('fid_ratio') or {})})) + " |")
+    fmt = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
     for r in result["rows"]:
-        ratios, cpu = r["fid_ratio"] or {}, (r["time"] or {}).get("cpu_seconds")
-        print(f"| {r['recipe']} | {r['train_seconds']:.0f} | {'' if cpu is None else f'{cpu:.0f}'} | "
+        ratios = r.get("fid_ratio") or {}
+        print(f"| {r['recipe']} | {fmt(r.get('train_seconds'), '.0f')} | "
+              f"{fmt((r.get('time') or {}).get('cpu_seconds'), '.0f')} | {fmt(r.get('cpu_seconds_per_step'), '.3f')} | "
               + " | ".join(f"{ratios[p]:.2f}" for p in sorted(ratios)) + " |")
-
 
 if __name__ == "__main__":
     main()
