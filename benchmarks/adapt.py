@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from jobs import TEACHERS, add_run_options, run_all, teacher_jobs, train_seconds
+from jobs import TEACHERS, add_run_options, run_all, teacher_jobs, train_seconds, log_beside
 
 TARGETS = {"footwear": ["--data", "fashion-mnist", "--classes", "5,7,9"], "mnist": ["--data", "mnist-5k"]}
 METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
@@ -71,12 +71,12 @@ def main() -> None:
                     out = runs / f"{target}-n{n}-{method}-s{seed}"
                     cmd = exe + ["adapt", "--source", args.source, *TARGETS[target], "--limit", str(n), "--method",
                                  method, "--seed", str(seed), *common, "--out", str(out)]
-                    jobs.append((out.name, cmd, out / "eval.json", out / "bench.log"))
+                    jobs.append((out.name, cmd, out / "eval.json", log_beside(out)))
     multi = runs / "footwear-n100-minegan-multi-s0"
     if args.multi:
         jobs.append((multi.name, exe + ["adapt", *sum((["--source", s] for s in args.multi_sources), []),
                                         *TARGETS["footwear"], "--limit", "100", "--method", "minegan", *common,
-                                        "--out", str(multi)], multi / "eval.json", multi / "bench.log"))
+                                        "--out", str(multi)], multi / "eval.json", log_beside(multi)))
     # references under the same evaluation (test split, --eval-n samples, seed 1): each source unadapted, and the
     # footwear source, a GAN trained on all ~18k footwear training images
     refs = [(f"{Path(src).name}-on-{target}", src, target) for target in args.targets for src in
@@ -96,7 +96,7 @@ def main() -> None:
     for name, *_ in jobs:
         run = runs / name
         if not (run / "eval.json").exists():
-            print(f"[adapt] {name} has no results; see {run / 'bench.log'}", flush=True)
+            print(f"[adapt] {name} has no results; see {log_beside(run)}", flush=True)
             continue
         ev = json.loads((run / "eval.json").read_text())
         target, n, method, seed = name.split("-")[0], int(name.split("-")[1][1:]), name.split("-")[2], \

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from adapt import TARGETS, common_args, protocol_figures
-from jobs import accelerator, add_run_options, run_all, train_seconds
+from jobs import accelerator, add_run_options, run_all, train_seconds, log_beside
 
 METHODS = ("finetune", "freezed", "l2sp", "scratch")
 
@@ -82,13 +82,13 @@ def main() -> None:
                      *common_args(args.steps, args.diffaugment, args.eval_n), "--method", method,
                      "--lr", f"{lr:g}", "--r1", f"{r1:g}", "--seed", str(seed), "--device", args.device,
                      "--out", str(out)]  # after common_args: the last --lr counts
-        jobs.append((out, cmd, out / "eval.json", out / "bench.log"))
+        jobs.append((out, cmd, out / "eval.json", log_beside(out)))
     if not args.collect_only:
         run_all([(out.name, *rest) for out, *rest in jobs], args.jobs)
     rows = []
     for (method, lr, r1, seed), (out, *_) in zip(grid, jobs):
         if not (out / "eval.json").exists():
-            print(f"[sweep] {out.name} has no results; see {out / 'bench.log'}", flush=True)
+            print(f"[sweep] {out.name} has no results; see {log_beside(out)}", flush=True)
             continue
         ev = json.loads((out / "eval.json").read_text())
         rows.append({"run": out.name, "method": method, "lr": lr, "r1": r1, "seed": seed,

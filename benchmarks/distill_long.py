@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from distill_grid import LOSS_SETS, TEACHER, measure_costs, row_of, table
-from jobs import run_all
+from jobs import run_all, log_beside
 
 RUNS = {  # name: (width, loss set, extra distill flags)
     "w0.2-ppaf": (0.2, "ppaf", ["--ema-beta", "0.99"]),
@@ -59,13 +59,13 @@ def main() -> None:
             jobs.append((name, exe + ["distill", "--teacher", args.teacher, "--width", str(width), "--terms",
                                       LOSS_SETS[key], "--bank-size", "0", "--eval-n", str(args.eval_n),
                                       "--out", str(runs / name), *extra, *common],
-                         runs / name / "eval.json", runs / name / "bench.log"))
+                         runs / name / "eval.json", log_beside(runs / name)))
     scratch = runs / SCRATCH[0]
     if SCRATCH[0] in chosen:
         jobs.append((SCRATCH[0], exe + ["train", "--data", "fashion-mnist", "--arch", "dcgan", "--width",
                                         str(SCRATCH[1]), "--d-width", "1", "--out", str(scratch),
                                         *common],
-                     scratch / "generator" / "config.json", scratch / "bench.log"))
+                     scratch / "generator" / "config.json", log_beside(scratch)))
     if args.resume and not args.collect_only:
         jobs = [(name, cmd + ["--resume"], marker, log) for name, cmd, marker, log in jobs]
         for _, _, marker, _ in jobs:
@@ -84,7 +84,7 @@ def main() -> None:
     for name, *_ in jobs:
         run = runs / name
         if not (run / "eval.json").exists():
-            print(f"[long] {name} has no results; see {run / 'bench.log'}", flush=True)
+            print(f"[long] {name} has no results; see {log_beside(run)}", flush=True)
             continue
         width = RUNS[name][0] if name in RUNS else SCRATCH[1]
         key = RUNS[name][1] if name in RUNS else "scratch"

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from jobs import accelerator, add_run_options, run_all, teacher_jobs, train_seconds
+from jobs import accelerator, add_run_options, run_all, teacher_jobs, train_seconds, log_beside
 
 SHIPPED = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 SETTINGS = {"fmnist3": ["fm-tops", "fm-footwear", "fm-rest"], "fmnist2": ["fm-0-4", "fm-5-9"],
@@ -84,7 +84,7 @@ def main() -> None:
                          "--eval-n", str(args.eval_n), "--no-progress", "--out", str(out), *extra]
             if setting == "cross":  # no common protocol: the Fashion-MNIST classifier as the perceptual network
                 cmd += ["--teacher-data", "fashion-mnist"]
-            fuse_jobs.append((f"{setting}/{method}", cmd, out / "eval.json", out / "bench.log"))
+            fuse_jobs.append((f"{setting}/{method}", cmd, out / "eval.json", log_beside(out)))
     if not args.seconds:  # each baseline gets its fused run's measured time, so the fused runs go first
         launch(fuse_jobs)
 
@@ -98,7 +98,7 @@ def main() -> None:
                      "--seed", "0", "--checkpoint-every", "5000", "--sample-every", "1000000", "--no-progress",
                      "--device", args.device, "--out", str(out)]
         # the final checkpoint (and generator/) is written when the time limit strikes
-        base_jobs.append((f"{setting}/baseline", cmd, out / "generator" / "config.json", out / "bench.log"))
+        base_jobs.append((f"{setting}/baseline", cmd, out / "generator" / "config.json", log_beside(out)))
     launch(base_jobs if not args.seconds else fuse_jobs + base_jobs)  # side by side: the same contention
     eval_jobs = []
     for setting in args.settings:
@@ -107,7 +107,7 @@ def main() -> None:
         eval_jobs.append((f"{setting}/baseline-eval", [*exe, "eval", str(base), "--teachers", teachers, "--n",
                                                        str(args.eval_n), "--device", args.device, "--out",
                                                        str(base / "eval.json")],
-                          base / "eval.json", base / "eval.log"))
+                          base / "eval.json", log_beside(base, "-eval")))
     launch(eval_jobs)
 
     rows = []
@@ -116,7 +116,7 @@ def main() -> None:
             run = runs / setting / method
             if not (run / "eval.json").exists():
                 if run.exists():
-                    print(f"[fusion] {setting}/{method} has no results; see {run / 'bench.log'}", flush=True)
+                    print(f"[fusion] {setting}/{method} has no results; see {log_beside(run)}", flush=True)
                 continue
             ev = json.loads((run / "eval.json").read_text())
             union = ev.get("union", {}).get("metrics", {})

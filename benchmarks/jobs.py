@@ -9,6 +9,12 @@ from pathlib import Path
 from gantransfer.engine.logger import training_seconds
 
 
+def log_beside(out: Path, suffix: str = "") -> Path:
+    """The log file of a job writing run directory ``out``: beside it, never in it (a command writes only into a
+    new or empty directory, so a log placed inside first would make the run refuse its directory)."""
+    return out.parent / f"{out.name}{suffix}.log"
+
+
 def launch(cmd: list[str], log: Path) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +60,7 @@ def teacher_jobs(names: list[str], teachers_dir: Path, width: float, steps: int,
         cmd = exe + ["train", "--data", data, "--width", str(width), "--steps", str(steps),
                      "--seed", "0", "--checkpoint-every", "500", "--sample-every", str(steps),
                      "--no-progress", "--out", str(out)] + (["--classes", classes] if classes else [])
-        jobs.append((name, cmd, out / "state" / f"step-{steps:07d}", out / "bench.log"))
+        jobs.append((name, cmd, out / "state" / f"step-{steps:07d}", log_beside(out)))
     return jobs
 
 
