@@ -160,6 +160,8 @@ def main() -> None:
     p.add_argument("--before-src", help="source tree of the code before the change (its src/ directory)")
     p.add_argument("--demo", action="store_true", help="also the Fashion-MNIST demo recipe")
     p.add_argument("--demo-steps", type=int, default=80)
+    p.add_argument("--repeats", type=int, default=1, help="rounds over every run (interleaved), for the median")
+    p.add_argument("--no-components", action="store_true", help="skip the per-part timings")
     p.add_argument("--one-run", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one_run:
@@ -178,29 +180,43 @@ def main() -> None:
               "batch": args.batch, "student_width": args.width, "threads": args.threads,
               "machine": f"2 CPU cores shared with other jobs (load average {os.getloadavg()[0]:.1f} at the "
                          "start): CPU seconds at one thread; compare ratios within this file",
-              "components_cpu_s": components(teacher_dir, args.batch, args.width)}
+              "repeats": args.repeats}
+    if not args.no_components:
+        result["components_cpu_s"] = components(teacher_dir, args.batch, args.width)
     print(json.dumps(result, indent=2), flush=True)
     result["runs"] = []
     srcs = [s for s in (args.before_src, here) if s]
+    plans: list[tuple[dict, str, str]] = []
     for pair in filter(None, args.runs.split(",")):
         bank, terms = int(pair.split(":")[0]), pair.split(":", 1)[1]
         for src in srcs:
             spec = {"label": f"64x64 {terms}, bank {bank}", "teacher": str(teacher_dir), "bank": bank,
                     "terms": terms, "steps": args.steps, "batch": args.batch, "width": args.width,
-                    "threads": args.threads, "skip": 3, "out": str(work / f"run-{len(result['runs'])}")}
-            result["runs"].append({**spawn(spec, src), "code": "before" if src == args.before_src else "after"})
-            print(json.dumps(result["runs"][-1]), flush=True)
+                    "threads": args.threads, "skip": 3}
+            plans.append((spec, src, "before" if src == args.before_src else "after"))
     if args.demo:
         from gantransfer.demo import shipped
         demo = {"teacher": str(shipped("teachers", "fashion-mnist-dcgan")), "bank": 16384,
                 "terms": "pixel=1,perceptual=1", "steps": args.demo_steps, "batch": 64, "width": 0.2,
                 "threads": args.threads, "skip": args.demo_steps // 2}
-        for label, extra in [("demo recipe, images cached (the code before)", {"targets_off": True}),
+        for label, extra in [("demo recipe, images cached (as before: no targets)", {"targets_off": True}),
                              ("demo recipe, images + perceptual targets within 1 GiB", {}),
                              ("demo recipe, budget holding the whole bank (4 GiB)", {"budget_bytes": 4 << 30})]:
-            spec = {**demo, **extra, "label": label, "out": str(work / f"run-{len(result['runs'])}")}
-            result["runs"].append({**spawn(spec, here), "code": "after"})
+            plans.append(({**demo, **extra, "label": label}, here, "after"))
+    for r in range(args.repeats):  # interleaved rounds: every run sees the same mix of load
+        for spec, src, code in plans:
+            spec = {**spec, "out": str(work / f"run-{len(result['runs'])}")}
+            result["runs"].append({**spawn(spec, src), "code": code, "round": r})
             print(json.dumps(result["runs"][-1]), flush=True)
+    summary: dict[str, dict] = {}
+    for row in result["runs"]:
+        key = f"{row['label']} [{row['code']}]"
+        summary.setdefault(key, {"cpu_s_per_step": []})["cpu_s_per_step"].append(row["cpu_s_per_step"])
+    for v in summary.values():
+        xs = sorted(v["cpu_s_per_step"])
+        v["median"] = xs[len(xs) // 2]
+        v["steps_per_cpu_s"] = 1 / v["median"]
+    result["summary"] = summary
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
 
 
