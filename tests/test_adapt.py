@@ -1,4 +1,5 @@
 """Limited-data adaptation: the methods, DiffAugment, held-out best step, memorisation, bad input."""
+import dataclasses
 import json
 
 import pytest
@@ -145,3 +146,35 @@ def test_the_held_out_split_mixes_classes_when_the_files_are_sorted_by_class(mon
     chosen = {tuple(x.flatten().tolist()) for x in train_set.x}
     assert not any(tuple(x.flatten().tolist()) in chosen for x in held.x[:20])  # disjoint from the N
     assert len(adapt_module.target_splits(dataclasses.replace(cfg, held_out=0), 16, 1)[1] or []) == 0
+
+
+def test_a_resumed_run_keeps_the_best_step_an_earlier_process_found(sources, tmp_path):
+    cfg = AdaptConfig(sources=[sources[0]], data="digits", classes=[5, 6], limit=20, method="finetune",
+                      out=str(tmp_path / "r"), **FAST)
+    run = adapt(cfg)
+    first = json.loads((run / "eval.json").read_text())
+    kept = (run / "best" / "generator" / "model.safetensors").read_bytes()
+    adapt(cfg, resume=True)  # a finished run resumed: no step left, the final evaluation again
+    again = json.loads((run / "eval.json").read_text())
+    assert first["best_step"] in (2, 4) and again["best_step"] == first["best_step"]
+    assert again["best_held_out_fid"] == first["best_held_out_fid"] and again["kept"].endswith("best/generator")
+    assert (run / "best" / "generator" / "model.safetensors").read_bytes() == kept
+
+
+def test_a_worse_step_after_a_resume_does_not_replace_the_kept_best(sources, tmp_path):
+    from gantransfer.metrics.held_out import BestStep
+    from gantransfer.models.store import save_generator
+    g, gcfg = load_generator(sources[0])
+    run = tmp_path / "run"
+    save_generator(g, dataclasses.replace(gcfg, meta={"held_out_fid": 5.0, "train_steps": 2}),
+                   run / "best" / "generator")
+    before = (run / "best" / "generator" / "model.safetensors").read_bytes()
+
+    class Worse:
+        def fid(self, x, held):
+            return 7.0
+
+    best = BestStep(Worse(), None, gcfg, 8, torch.device("cpu"))
+    logged = best(g, 4, run)
+    assert logged["eval/best_step"] == 2.0 and best.fid == 5.0
+    assert (run / "best" / "generator" / "model.safetensors").read_bytes() == before

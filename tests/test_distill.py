@@ -209,6 +209,8 @@ def test_truncated_bank_and_real_images_for_the_adversarial_term(teacher, tmp_pa
     (["--max-seconds", "-5"], "max_seconds must be >= 0"),
     (["--lr-decay", "linear"], "lr_decay must be one of none, cosine"),
     (["--loss", "pixel=1,adversarial=0.1", "--data", "/no/such/folder"], "unknown data set"),
+    (["--loss", "pixel=1,adversarial=0.1", "--discriminator-width", "-1"], "discriminator_width must be >= 0"),
+    (["--loss", "pixel=1", "--discriminator-width", "0.25"], "applies only with an adversarial term"),
 ])
 def test_bad_real_data_and_truncation_input(teacher, tmp_path, capsys, argv, needle):
     args = ["distill", "--teacher", str(teacher), "--steps", "2", "--no-progress", "--out", str(tmp_path / "s"), *argv]
@@ -335,3 +337,26 @@ def test_cosine_lr_decay_follows_the_schedule_and_resumes_exactly(teacher, tmp_p
         distill(DistillConfig(**{**kw, "max_seconds": 1e-9}, lr_decay="cosine", out=str(part)))
     distill(DistillConfig(**kw, lr_decay="cosine", out=str(part)), resume=True)
     assert all(torch.equal(v, w(cosine)[k]) for k, v in w(part).items())
+
+
+def test_a_small_discriminator_of_its_own_for_the_adversarial_term(teacher, tmp_path, monkeypatch):
+    """--discriminator-width W: a fresh discriminator of width W (not a copy of the teacher's) is trained."""
+    import gantransfer.tasks.distill as distill_module
+    from gantransfer.models.registry import DiscriminatorConfig, build_discriminator
+    from gantransfer.teachers import load_teacher
+    seen, real_phases = {}, distill_module.student_phases
+
+    def spy(student, s_opt, terms, providers, adv_weight=0.0, d=None, d_opt=None):
+        seen["d"] = d
+        return real_phases(student, s_opt, terms, providers, adv_weight, d, d_opt)
+    monkeypatch.setattr(distill_module, "student_phases", spy)
+    run = distill(DistillConfig(teacher=str(teacher), width=0.125, terms="pixel=1,adversarial=0.1",
+                                discriminator_width=0.125, steps=3, log_every=1, eval_n=0, progress=False,
+                                out=str(tmp_path / "s")))
+    assert "loss/D/adv" in log(run)[-1]
+    t = load_teacher(teacher)
+    small = build_discriminator(DiscriminatorConfig(arch="dcgan", resolution=16, channels=t.config.channels,
+                                                    width=0.125, num_classes=0))
+    shapes = lambda m: [tuple(p.shape) for p in m.parameters()]  # noqa: E731
+    assert shapes(seen["d"]) == shapes(small) != shapes(t.discriminator)
+    assert sum(p.numel() for p in seen["d"].parameters()) * 4 < sum(p.numel() for p in t.discriminator.parameters())

@@ -134,9 +134,26 @@ def test_forgetting_table_drop_from_best():
     t = forgetting_table(history)
     assert t["labels"]["0"]["accuracy_drop_from_best"] == [0.0, pytest.approx(0.3)]
     assert t["labels"]["0"]["fid_over_best"] == [1.0, 2.0]
-    assert t["summary"][1] == {"step": 1, "old_accuracy": 0.6, "old_fid": 20.0, "new_accuracy": 0.8, "new_fid": 5.0,
-                               "old_labels": 1, "new_labels": 1}
+    means = {"old_accuracy": 0.6, "old_fid": 20.0, "new_accuracy": 0.8, "new_fid": 5.0, "old_labels": 1,
+             "new_labels": 1}
+    assert t["summary"][1] == {"step": 1, **means, "protocols": {"classifier": means}}
     assert "0.600 (-0.300)" in markdown_table(t)
+
+
+def test_forgetting_table_has_one_part_per_protocol():
+    from gantransfer.metrics.forgetting import forgetting_table, markdown_table
+    def m(acc, judge_acc, step):  # noqa: E306
+        fig = lambda a, p: {"protocol": p, "accuracy": a, "fid": 10.0 / a, "precision": 0.5, "recall": 0.5}  # noqa
+        return {"name": "a", "dataset": "d", "step": step, "protocol": "d-classifier-v1", **fig(acc, "x"),
+                "protocols": {"classifier": fig(acc, "d-classifier-v1"), "judge": fig(judge_acc, "d-judge-v1")}}
+    history = [{"step": 0, "labels": {"0": m(0.9, 0.5, 0)}},
+               {"step": 1, "labels": {"0": m(0.6, 0.25, 0), "1": m(0.8, 0.4, 1)}}]
+    t = forgetting_table(history)
+    assert t["summary"][1]["old_accuracy"] == 0.6 and t["summary"][1]["protocols"]["judge"]["old_accuracy"] == 0.25
+    assert t["summary"][1]["protocols"]["judge"]["new_fid"] == pytest.approx(25.0)
+    assert t["labels"]["0"]["protocols"]["judge"]["accuracy_drop_from_best"] == [0.0, pytest.approx(0.25)]
+    text = markdown_table(t)
+    assert "## Protocol judge: d-judge-v1" in text and "0.250 (-0.250)" in text and "0.600 (-0.300)" in text
 
 
 @needs_fmnist
@@ -155,6 +172,10 @@ def test_label_measures_tell_real_images_of_a_class_from_noise():
                                          LabelOrigin(1, "noise", "fashion-mnist", [1])], 200)
     assert out["0"]["accuracy"] > 0.9 and out["1"]["accuracy"] < 0.5
     assert out["0"]["fid"] * 5 < out["1"]["fid"] and out["0"]["recall"] > out["1"]["recall"]
+    judge = {k: v["protocols"]["judge"] for k, v in out.items()}  # the second protocol, on the same samples
+    assert judge["0"]["protocol"] == "fashion-mnist-judge-v1" and out["0"]["protocols"]["classifier"]["fid"] == \
+        out["0"]["fid"]
+    assert judge["0"]["accuracy"] > 0.9 and judge["1"]["accuracy"] < 0.5 and judge["0"]["fid"] * 5 < judge["1"]["fid"]
 
 
 def tree_hash(root: Path) -> str:

@@ -127,3 +127,35 @@ def test_bad_inputs(own_samples, tmp_path, capsys):
     assert foreign.read_bytes() == b"someone else's file"
     assert run_cli(capsys, "stats", str(own_samples), "--protocol", PROTOCOL, "--out", str(good),
                    "--overwrite")[0] == 0  # its own earlier file may be replaced
+
+
+def test_eval_reference_generates_the_samples_once(own_samples, tmp_path, monkeypatch):
+    """`eval --reference` with a shipped protocol scores the protocols' own batches: the generator makes n samples,
+    not 2n, and the figure is that of the same images scored apart."""
+    import gantransfer.metrics.evaluate as evaluate_module
+    from gantransfer.config import EvalConfig
+    from gantransfer.metrics.reference_stats import prepare_reference, reference_evaluation, reference_stats, write_stats
+    ref = write_stats(tmp_path / "ref.npz", reference_stats(own_samples, protocol="fashion-mnist-judge-v1"))
+    made = []
+
+    class Counting(torch.nn.Module):
+        def __init__(self, g):
+            super().__init__()
+            self.g = g
+
+        def forward(self, z, y=None):
+            made.append(len(z))
+            return self.g(z, y)
+
+    real_load = evaluate_module.load_generator
+    monkeypatch.setattr(evaluate_module, "load_generator", lambda path, device: (lambda g, c: (Counting(g), c))(
+        *real_load(path, device)))
+    r = evaluate_module.evaluate(EvalConfig(generator=str(TEACHER), n=96, batch_size=40, reference=str(ref)))
+    assert sum(made) == 96 and made == [40, 40, 16]  # once, in the protocols' batches
+    fid = r["reference_stats"]["metrics"]["fid/fashion-mnist-judge-v1/96"]
+    assert f"fid/{PROTOCOL}/96" in r["metrics"] and "fid/fashion-mnist-judge-v1/96" in r["metrics"]
+    g, cfg = load(TEACHER)
+    net, stats = prepare_reference(ref, None, "fashion-mnist")
+    apart = reference_evaluation(g, cfg, 96, 0, None, ref, net, stats, batch_size=40)
+    assert fid == pytest.approx(apart["metrics"]["fid/fashion-mnist-judge-v1/96"], rel=1e-9, abs=1e-9)
+    assert fid > 0.1  # 96 samples against the stats of 64 others: not a degenerate zero

@@ -11,6 +11,7 @@ from gantransfer.errors import ConfigError
 from gantransfer.models.registry import GeneratorConfig, build_generator
 from gantransfer.models.store import load_generator, save_generator
 from gantransfer.tasks.distill import distill
+from test_stylegan2_import import nvlabs_modules  # noqa: F401 (a fixture: stand-ins to write NVlabs pickles)
 
 OPTIONS = {"w_dim": 16, "mapping_layers": 2, "channel_max": 16, "channel_base": 128}
 
@@ -188,3 +189,41 @@ def test_a_student_family_without_labels_is_refused_for_a_conditional_teacher(tm
     with pytest.raises(ConfigError, match="cannot take labels"):
         distill(config(cond, tmp_path / "s", student_arch="nolabels-test"))
     assert not (tmp_path / "s").exists()
+
+
+def test_imported_files_in_fuse_and_adapt_and_a_w_student_through_the_export_command(tmp_path, capsys,
+                                                                                      nvlabs_modules):
+    """Issue 15 part 3: a rosinality .pt and an NVlabs .pkl teacher (read without running pickled code) work in
+    fuse and adapt; a W-space student of the .pkl leaves through `gantransfer export`, ONNX and TorchScript, with
+    its parity checked, and the exported files give the student's images."""
+    import pickle
+    from test_stylegan2 import tiny
+    from test_stylegan2_import import rgb_generator, to_nvlabs, to_rosinality
+    from gantransfer.deploy.runtime import open_exported
+    ros, _ = rgb_generator()
+    torch.save({"g_ema": to_rosinality(ros), "latent_avg": torch.randn(12)}, tmp_path / "ros.pt")
+    nv, _ = tiny(32)
+    with open(tmp_path / "net.pkl", "wb") as fh:
+        pickle.dump({"G_ema": to_nvlabs(nv), "training_set_kwargs": {"resolution": 32}}, fh)
+    common = ["--steps", "2", "--batch-size", "4", "--eval-n", "0", "--no-progress"]
+    assert main(["fuse", "--teacher", str(tmp_path / "ros.pt"), "--teacher", str(tmp_path / "net.pkl"),
+                 "--terms", "pixel=1", *common, "--out", str(tmp_path / "f")]) == 0
+    _, fcfg = load_generator(tmp_path / "f")
+    assert fcfg.fusion.teacher_names == ["ros", "net"] and fcfg.resolution == 32
+    assert main(["adapt", "--source", str(tmp_path / "ros.pt"), "--data", "digits", "--limit", "16", "--method",
+                 "minegan", "--miner-space", "w", "--steps", "2", "--batch-size", "4", "--eval-every", "0",
+                 "--eval-n", "10", "--no-progress", "--out", str(tmp_path / "m")]) == 0
+    assert load_generator(tmp_path / "m")[1].options.space == "w"
+    assert main(["distill", "--teacher", str(tmp_path / "net.pkl"), "--width", "0.0625", "--latent-space", "w",
+                 "--truncation-psi", "0.7", "--terms", "pixel=1", *common, "--out", str(tmp_path / "s")]) == 0
+    student, scfg = load_generator(tmp_path / "s")
+    assert scfg.arch == "stylegan2" and scfg.meta["latent_space"] == "w"
+    capsys.readouterr()
+    z = torch.randn(5, 12)
+    with torch.no_grad():
+        expected = student(z, noise_mode="const")  # the exports take the stored noise (and the baked psi)
+    for fmt, name in (("onnx", "s.onnx"), ("torchscript", "s.pt")):
+        assert main(["export", str(tmp_path / "s"), "--format", fmt, "--out", str(tmp_path / name), "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["format"] == fmt and max(report["parity"].values()) <= 1e-4
+        assert (open_exported(tmp_path / name)(z) - expected).abs().max() < 1e-4

@@ -312,6 +312,9 @@ class DistillConfig(StudentTraining):
     data_dir: str | None = setting(None, "where a built-in --real-data set's files are, when not in the default "
                                          "place")
     out: str = setting("runs/student", "run directory to write")
+    discriminator_width: float = setting(0.0, "the adversarial term's discriminator: a fresh one of this width, "
+                                              "trained from scratch beside the student (0: a copy of the "
+                                              "teacher's, when it has one of the student's family)")
 
     def validate(self, teacher_object: bool = False) -> None:
         """``teacher_object``: the Python API was handed the teacher itself (then neither path may be set)."""
@@ -336,6 +339,8 @@ class DistillConfig(StudentTraining):
         require(not self.real_data or weights.get("adversarial", 0) > 0,
                 "--real-data feeds real images to the adversarial term; add adversarial=W to --terms "
                 "(e.g. --terms pixel=1,perceptual=1,adversarial=0.1) or drop --real-data")
+        require(self.discriminator_width >= 0, f"discriminator_width must be >= 0 (0: the teacher's), got "
+                f"{self.discriminator_width}")
         from gantransfer.models.family import family_names
         require(self.student_arch is None or self.student_arch in family_names(),
                 f"student_arch must be one of {', '.join(family_names())}, got {self.student_arch!r}")
@@ -347,6 +352,8 @@ class DistillConfig(StudentTraining):
                        num_classes="applies only to --teacher-module teachers")
         if not self.real_data:
             out["data_dir"] = "applies only with --real-data"
+        if self.terms != "auto" and not parse_loss_weights(self.terms).get("adversarial"):
+            out["discriminator_width"] = "applies only with an adversarial term in --terms"
         return out
 
 

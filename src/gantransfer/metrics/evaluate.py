@@ -199,10 +199,10 @@ def image_metrics(images: torch.Tensor, classifier: FeatureClassifier, ref: dict
 def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, n: int, seed: int = 0,
                        classes: list[int] | None = None, batch_size: int = 500,
                        device: torch.device | str = "cpu", protocols: list[str] | None = None,
-                       desc: str = "evaluating") -> dict[str, Any]:
+                       desc: str = "evaluating", also: list[Any] | None = None) -> dict[str, Any]:
     """Metrics of an in-memory generator under ``dataset``'s protocols (all shipped ones, or those named in
     ``protocols``), used by ``eval`` and by training; a progress bar named ``desc`` in a terminal (none when
-    stderr is not one)."""
+    stderr is not one). ``also``: more accumulators (``update(images)``) fed every generated batch of images."""
     result: dict[str, Any] = {"dataset": dataset, "n": n, "seed": seed}
     if dataset in TOYS:
         if gcfg.kind != "points":
@@ -245,6 +245,8 @@ def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, 
             x = g(z[i:i + batch_size].to(device), yi).float()
             for *_, acc in accs:
                 acc.update(x)
+            for extra in also or []:
+                extra.update(x)
             bar.update(min(batch_size, n - i))
     result["protocols"] = {}
     for k, (p, net, _, acc) in enumerate(accs):
@@ -283,13 +285,16 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     if user_ref and (not dataset or (dataset not in TOYS and not (classifier_dir(dataset) / "config.json").is_file())):
         result = {"generator": str(cfg.generator), "dataset": dataset or None, "n": cfg.n, "seed": cfg.seed,
                   "protocol": None, "metrics": {}}  # no shipped protocol: the reference stats' figure alone
-    else:
-        result = {"generator": str(cfg.generator),
-                  **evaluate_generator(g, gcfg, dataset, cfg.n, cfg.seed, classes, cfg.batch_size, device,
-                                       cfg.protocols)}
-    if user_ref:
         result["reference_stats"] = reference_evaluation(g, gcfg, cfg.n, cfg.seed, classes, cfg.reference, net,
                                                          user_stats, cfg.batch_size, device)
+    else:  # the reference stats' network scores the protocols' own batches: the samples are generated once
+        from gantransfer.metrics.reference_stats import ReferenceAccumulator
+        ref_acc = ReferenceAccumulator(net, user_stats, cfg.reference, gcfg) if user_ref else None
+        result = {"generator": str(cfg.generator),
+                  **evaluate_generator(g, gcfg, dataset, cfg.n, cfg.seed, classes, cfg.batch_size, device,
+                                       cfg.protocols, also=[ref_acc] if ref_acc else None)}
+        if ref_acc is not None:
+            result["reference_stats"] = ref_acc.result()
     result["seconds"] = round(time.perf_counter() - t0, 2)
     if "protocols" in result:  # a run whose loss used a protocol's network says so (recorded by distill/fuse)
         from gantransfer.metrics.protocols import mark_loss_networks

@@ -77,10 +77,25 @@ class BestStep:
                  device: torch.device) -> None:
         self.protocol, self.held, self.gcfg, self.n, self.device = protocol, held, gcfg, n, device
         self.fid, self.step = float("inf"), None
+        self._restored = False
+
+    def restore(self, run: Path) -> None:
+        """Once per process: take up the best step an earlier process of this run kept (a resumed run), so that
+        a worse step after the resume does not replace it and the final evaluation still names it."""
+        if self._restored:
+            return
+        self._restored = True
+        kept = run / "best" / "generator"
+        if self.step is None and (kept / "config.json").is_file():
+            from gantransfer.models.store import load_config
+            meta = load_config(kept).meta
+            if "held_out_fid" in meta and "train_steps" in meta:
+                self.fid, self.step = float(meta["held_out_fid"]), int(meta["train_steps"])
 
     def __call__(self, g: torch.nn.Module, step: int, run: Path) -> dict[str, float]:
         from gantransfer.models.sampling import generate
         from gantransfer.models.store import save_generator
+        self.restore(run)
         x, _ = generate(g, self.gcfg, self.n, seed=0, device=self.device)
         fid = self.protocol.fid(x, self.held)
         if fid < self.fid:
@@ -101,6 +116,8 @@ def final_evaluation(run: Path, data: str, classes: list[int] | None, n: int, tr
     from gantransfer.metrics.memorisation import memorisation
     from gantransfer.models.sampling import generate
     from gantransfer.models.store import load_generator
+    if best is not None:
+        best.restore(run)
     kept_best = best is not None and best.step is not None
     kept = run / "best" if kept_best else run
     gen, kcfg = load_generator(kept, device)

@@ -5,8 +5,8 @@ features of the real images, plus what made it (``network``, ``images``, ``image
 pytorch-fid ignores. A folder's images are fed at their native size: the feature network's own preprocessing is the
 only resize (Inception: the TF1 bilinear resize to 299; a protocol classifier: its antialiased resize). A built-in
 data set is fed as generators are trained on it (see ``real_images``). A file written by pytorch-fid itself (only
-``mu``/``sigma``) is accepted as well; its dimension must fit the chosen network. ``eval --reference`` draws the
-same latents as the protocol figures and generates them again for the chosen network.
+``mu``/``sigma``) is accepted as well; its dimension must fit the chosen network. ``eval --reference`` scores the
+very images its protocol figures are measured on (generated once, each batch fed to every network).
 """
 from __future__ import annotations
 
@@ -262,32 +262,54 @@ def prepare_reference(stats_path: str | Path | None, inception: str | Path | Non
     return net, read_stats(stats_path, net.dim, net.name)
 
 
+class ReferenceAccumulator:
+    """FID against the stats ``ref`` under ``net`` (both from ``prepare_reference``), fed batches of generated
+    images in [-1, 1] as they are made: ``eval`` hands it the very batches its protocols score, so that the samples
+    are generated once."""
+
+    def __init__(self, net: FeatureNetwork, ref: dict[str, Any], stats_path: str | Path, gcfg: Any) -> None:
+        if gcfg.kind != "image":
+            raise ConfigError("reference statistics are of images, but this generator makes 2-D points")
+        if ref["image_size"] and ref["image_size"] != gcfg.resolution:
+            warnings.warn(f"reference stats {stats_path} were made from {ref['image_size']} px images but this "
+                          f"generator makes {gcfg.resolution} px images: the figure also measures the change of "
+                          "framing (under fashion-mnist-classifier-v1, 300 Fashion-MNIST test images fed at 28 px "
+                          "against the same images padded to 32 px are FID 5.0, 7x the real-vs-real floor; "
+                          "docs/results.md). Make the stats from images at the generator's size", UserWarning,
+                          stacklevel=3)
+        self.net, self.ref, self.stats_path = net, ref, stats_path
+        self.stats = RunningStats(net.dim)
+
+    def update(self, images: torch.Tensor) -> None:
+        """Accumulate the features of a batch of generated images (float, [-1, 1]), as uint8 images."""
+        images = to_uint8(images)
+        with torch.inference_mode():
+            for j in range(0, len(images), BATCH):
+                self.stats.update(self.net.features(images[j:j + BATCH]))
+
+    def result(self) -> dict[str, Any]:
+        """The ``reference_stats`` record of ``eval``: the figure ``fid/<network>/<count>`` and what made it."""
+        from gantransfer.metrics.evaluate import count_label
+        return {"file": str(self.stats_path), "network": self.net.name, "images": self.ref["images"],
+                **self.net.source,
+                "metrics": {f"fid/{self.net.name}/{count_label(self.stats.n)}": fid_against(self.stats, self.ref)}}
+
+
 def reference_evaluation(g: torch.nn.Module, gcfg: Any, n: int, seed: int, classes: list[int] | None,
                          stats_path: str | Path, net: FeatureNetwork, ref: dict[str, Any], batch_size: int = 500,
                          device: str | torch.device = "cpu") -> dict[str, Any]:
     """FID of ``n`` samples (the latents and labels ``eval`` draws for ``seed``) against the stats ``ref`` under
-    ``net`` (both from ``prepare_reference``)."""
-    from gantransfer.metrics.evaluate import count_label
+    ``net`` (both from ``prepare_reference``), for a generator without a shipped protocol (with one, ``eval`` feeds
+    a ``ReferenceAccumulator`` the protocols' own batches instead)."""
     from gantransfer.models.sampling import draw_inputs
-    if gcfg.kind != "image":
-        raise ConfigError("reference statistics are of images, but this generator makes 2-D points")
-    if ref["image_size"] and ref["image_size"] != gcfg.resolution:
-        warnings.warn(f"reference stats {stats_path} were made from {ref['image_size']} px images but this generator "
-                      f"makes {gcfg.resolution} px images: the figure also measures the change of framing (under "
-                      "fashion-mnist-classifier-v1, 300 Fashion-MNIST test images fed at 28 px against the same images "
-                      "padded to 32 px are FID 5.0, 7x the real-vs-real floor; docs/results.md). Make the stats from "
-                      "images at the generator's size", UserWarning, stacklevel=2)
+    acc = ReferenceAccumulator(net, ref, stats_path, gcfg)
     labels = None
     if gcfg.num_classes and classes and gcfg.labels_are_data_classes:  # as ``evaluate_generator`` draws them
         pick = torch.randint(len(classes), (n,), generator=torch.Generator().manual_seed(seed + 1))
         labels = torch.tensor(classes)[pick]
     z, y = draw_inputs(gcfg, n, torch.Generator().manual_seed(seed), labels)
-    stats = RunningStats(net.dim)
     with torch.inference_mode():
         for i in range(0, n, batch_size):
             yi = None if y is None else y[i:i + batch_size].to(device)
-            images = to_uint8(g(z[i:i + batch_size].to(device), yi))
-            for j in range(0, len(images), BATCH):
-                stats.update(net.features(images[j:j + BATCH]))
-    return {"file": str(stats_path), "network": net.name, "images": ref["images"], **net.source,
-            "metrics": {f"fid/{net.name}/{count_label(n)}": fid_against(stats, ref)}}
+            acc.update(g(z[i:i + batch_size].to(device), yi))
+    return acc.result()

@@ -165,7 +165,9 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     optimizers: dict[str, torch.optim.Optimizer] = {"G": s_opt}
     d = d_opt = None
     if weights.get("adversarial", 0) > 0:
-        if teacher.discriminator is not None and scfg.arch == teacher.config.arch:
+        if cfg.discriminator_width:  # a small one of its own: far cheaper per step than the teacher's
+            d = build_discriminator(scfg, cfg.discriminator_width)
+        elif teacher.discriminator is not None and scfg.arch == teacher.config.arch:
             d = copy.deepcopy(teacher.discriminator).train().requires_grad_(True)  # it already knows the data
         else:
             d = build_discriminator(scfg, teacher.config.width)

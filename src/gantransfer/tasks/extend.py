@@ -140,7 +140,8 @@ def base_measures(cfg: ExtendConfig, base: Teacher, device: torch.device) -> dic
     recorded = Path(cfg.base) / "eval.json"
     if recorded.is_file():
         ev = read_json(recorded, "evaluation")
-        if isinstance(ev, dict) and ev.get("eval_n") == cfg.eval_n and ev.get("seed") == cfg.seed and "labels" in ev:
+        if isinstance(ev, dict) and ev.get("eval_n") == cfg.eval_n and ev.get("seed") == cfg.seed and "labels" in ev \
+                and all("protocols" in m for m in ev["labels"].values() if m.get("protocol")):  # every protocol
             return ev["labels"]
     origins, converted = base_origins(base.config)
     module = base.module
