@@ -293,7 +293,8 @@ def test_bank_teacher_images_are_computed_once_and_equal_the_teachers(teacher):
         with torch.no_grad():
             assert torch.allclose(b["teacher"], module(b["z"]), atol=1e-5)
     assert torch.equal(batches[0]["real"], batches[0]["teacher"])
-    assert not TeacherLatentSampler(t, 16, 8, 0, with_features=True).cache_bank
+    assert TeacherLatentSampler(t, 16, 8, 0, with_features=True).cache_bank  # hidden features cached too
+    assert not TeacherLatentSampler(t, 16, 0, 0).cache_bank
 
 
 def test_folded_classifier_features_equal_the_unfolded_ones():

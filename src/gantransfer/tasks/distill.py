@@ -17,7 +17,7 @@ from gantransfer.config import DistillConfig, parse_loss_weights
 from gantransfer.engine.loop import resolve_device
 from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError
-from gantransfer.losses.distillation import FeatureMatching, feature_adapters
+from gantransfer.losses.distillation import FeatureMatching, PerceptualLoss, feature_adapters
 from gantransfer.models.family import family
 from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import draw_inputs
@@ -25,7 +25,8 @@ from gantransfer.report.grid import save_image_grid
 from gantransfer.tasks.default_terms import distill_terms
 from gantransfer.tasks.latent_space import (resolve_latent_space, student_options_for, student_providers,
                                             tie_to_teacher, truncated)
-from gantransfer.tasks.matching import loss_network_names, matching_terms, perceptual_features, student_phases
+from gantransfer.tasks.matching import (fixed_perceptual, loss_network_names, matching_terms, perceptual_features,
+                                        student_phases)
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import RealDataSampler, StyledTeacherSampler, TeacherLatentSampler
 from gantransfer.teachers import Teacher, load_teacher, load_teacher_module, teacher_from_model
@@ -175,9 +176,13 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     if styled:
         sampler = StyledTeacherSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed, with_features,
                                        cfg.truncation, real_images(cfg, scfg), cfg.truncation_psi)
-    else:
+    else:  # a bank caches what does not change: the teacher's outputs, a frozen perceptual net's maps of them
+        perceptual = next((t for t in terms if isinstance(t, PerceptualLoss)), None)
+        fixed = perceptual is not None and fixed_perceptual(choice.perceptual_net, teacher.config.dataset,
+                                                            teacher.discriminator)
         sampler = TeacherLatentSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed, with_features,
-                                       cfg.truncation, real_images(cfg, scfg))
+                                       cfg.truncation, real_images(cfg, scfg),
+                                       perceptual.features if fixed else None)
 
     def final(run: Path) -> dict | None:
         from gantransfer.metrics.distillation import evaluate_distillation

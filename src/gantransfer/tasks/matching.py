@@ -77,6 +77,24 @@ def perceptual_features(choice: str, dataset: str, discriminator: torch.nn.Modul
     return feature_maps_of_discriminator(discriminator)
 
 
+def fixed_perceptual(choice: str, dataset: str, discriminator: torch.nn.Module | None) -> bool:
+    """Whether the perceptual network of ``choice`` maps an image to the same features at every step, so that its
+    maps of a bank entry's teacher image may be cached: the shipped perceptual network and protocol classifier
+    (loaded frozen), the teacher's discriminator when it is frozen (eval mode, no trainable parameter); a user's
+    entry-point module is not assumed to be."""
+    if ":" in choice:
+        return False
+    resolved = perceptual_choice(choice, dataset, discriminator)
+    if resolved in ("perceptual", "classifier"):
+        return True
+    return discriminator is not None and frozen(discriminator)
+
+
+def frozen(module: torch.nn.Module) -> bool:
+    """Every submodule in eval mode and no parameter trainable."""
+    return not any(m.training for m in module.modules()) and not any(p.requires_grad for p in module.parameters())
+
+
 def matching_terms(weights: dict[str, float], student: torch.nn.Module,
                    perceptual: Callable[[], Callable] | None) -> tuple[list[LossTerm], dict]:
     """Pixel (L1, L2) and perceptual terms between ``student`` and ``teacher`` images on the batch's inputs.

@@ -7,13 +7,14 @@ batch: it loads only its real images and computes only its teacher images.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from gantransfer.data.base import Dataset
 from gantransfer.engine.distributed import shard_bounds
 from gantransfer.models.sampling import truncated_normal
+from gantransfer.tasks.bank_cache import BankCache, ByteBudget
 from gantransfer.image_space import convert_images
 from gantransfer.teacher_set import TeacherSet, balanced_counts
 
@@ -80,41 +81,56 @@ class TeacherLatentSampler(Sharded):
     teacher is asked for the real batch's classes. The bank is rebuilt from its seed; only ``real_data`` has
     state to save.
 
-    With a bank, an unconditional teacher and neither real data nor white-box features, each bank entry's
-    teacher image is computed once, on its first draw, and reused (up to ``BANK_CACHE_BYTES``): a bank of
-    16,384 is drawn about six times over in 1,500 steps of 64, so most teacher forward passes are saved.
+    With a bank, an unconditional teacher and no real data, what a bank entry gives does not change during
+    training, so it is computed once, on the entry's first draw (in fixed chunks of the bank: ``bank_cache.py``),
+    and reused: the teacher's image, its hidden features (``with_features``), and the maps of the teacher's image
+    by ``targets`` (the perceptual term's frozen network; ``teacher_features``), within ``BANK_CACHE_BYTES`` all
+    together (the teacher's outputs claim first; entries beyond the budget are computed on every draw). A bank
+    of 16,384 is drawn about six times over in 1,500 steps of 64, so most of those passes are saved.
     """
 
     BANK_CACHE_BYTES = 1 << 30
 
     def __init__(self, teacher, batch_size: int, bank_size: int, seed: int, with_features: bool = False,
-                 truncation: float = 0.0, real_data: RealDataSampler | None = None) -> None:
+                 truncation: float = 0.0, real_data: RealDataSampler | None = None,
+                 targets: Callable[[torch.Tensor], list[torch.Tensor]] | None = None) -> None:
         self.teacher, self.batch_size, self.with_features = teacher, batch_size, with_features
-        self.truncation, self.real_data = truncation, real_data
+        self.truncation, self.real_data, self.targets = truncation, real_data, targets
         cfg = teacher.config
         self.classes = torch.tensor(list(cfg.trained_classes or range(cfg.num_classes))) if cfg.num_classes else None
         self.bank = None
         if bank_size > 0:
             self.bank = truncated_normal(bank_size, cfg.latent_dim, torch.Generator().manual_seed(seed + 7), truncation)
-        self._cache: torch.Tensor | None = None
-        self._cached: torch.Tensor | None = None
-        image_bytes = 4 * cfg.channels * cfg.resolution ** 2
-        self.cache_bank = (self.bank is not None and self.classes is None and real_data is None and not with_features
-                           and cfg.kind == "image" and bank_size * image_bytes <= self.BANK_CACHE_BYTES)
+        self._outputs: BankCache | None = None
+        self._targets: BankCache | None = None
+        self.cache_bank = (self.bank is not None and self.classes is None and real_data is None
+                           and cfg.kind == "image")
 
-    def _bank_images(self, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
-        """The teacher's images for bank entries ``idx``, computing only those not seen before."""
-        if self._cached is None:
-            self._cached = torch.zeros(len(self.bank), dtype=torch.bool)
-        missing = idx[~self._cached[idx]].unique()
-        if len(missing):
-            with torch.no_grad():
-                images = self.teacher(self.bank[missing].to(device), None).detach().float().cpu()
-            if self._cache is None:
-                self._cache = torch.empty(len(self.bank), *images.shape[1:])
-            self._cache[missing] = images
-            self._cached[missing] = True
-        return self._cache[idx].to(device)
+    def _teacher_outputs(self, z: torch.Tensor) -> list[torch.Tensor]:
+        """The teacher's image of latents ``z`` and, white-box, its hidden features after it."""
+        with torch.no_grad():
+            if self.with_features:
+                image, feats = self.teacher.module.forward_features(z, None)
+                return [image, *feats]
+            return [self.teacher(z, None)]
+
+    def _cached_outputs(self, idx: torch.Tensor, device: torch.device) -> dict[str, Any]:
+        """What the bank cache holds for entries ``idx``: the teacher's image (``teacher``), its hidden features
+        and the perceptual targets when asked for; on ``device``."""
+        if self._outputs is None:
+            budget = ByteBudget(self.BANK_CACHE_BYTES)
+            self._outputs = BankCache(len(self.bank), lambda i: self._teacher_outputs(self.bank[i].to(device)),
+                                      budget)
+            if self.targets is not None:
+                self._targets = BankCache(len(self.bank), lambda i: [f.detach() for f in self.targets(
+                    self._outputs.get(i)[0].to(device))], budget)
+        parts = [p.to(device) for p in self._outputs.get(idx)]
+        out: dict[str, Any] = {"teacher": parts[0]}
+        if self.with_features:
+            out["teacher_features_g"] = parts[1:]
+        if self._targets is not None:
+            out["teacher_features"] = [p.to(device) for p in self._targets.get(idx)]
+        return out
 
     def set_shard(self, rank: int, world_size: int) -> None:
         super().set_shard(rank, world_size)
@@ -143,12 +159,12 @@ class TeacherLatentSampler(Sharded):
 
     def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
         batch, idx, real = self._inputs(rng, device)
-        if self.with_features:  # white-box: the teacher's hidden activations too
+        if self.cache_bank and idx is not None:
+            batch.update(self._cached_outputs(idx, device))
+        elif self.with_features:  # white-box: the teacher's hidden activations too
             with torch.no_grad():
                 batch["teacher"], batch["teacher_features_g"] = self.teacher.module.forward_features(
                     batch["z"], batch.get("labels"))
-        elif self.cache_bank and idx is not None:
-            batch["teacher"] = self._bank_images(idx, device)
         else:
             batch["teacher"] = self.teacher(batch["z"], batch.get("labels")).detach()
         batch["real"] = batch["teacher"] if real is None else real["real"]

@@ -1,0 +1,125 @@
+"""The no-classifier fixture domain: the default-loss student (``--terms auto``, no loss flags) against a
+pixel-only student and an explicit loss, at the same CPU budget each, judged by teacher-relative figures.
+
+The teacher is a ``gantransfer train`` run on colourised 64x64 RGB Fashion-MNIST (``any_teacher_fixture.py``):
+its data set is a folder path, so gantransfer ships no perceptual network or classifier for it and ``auto`` picks
+from what the teacher offers. Each recipe's CPU seconds per step are measured first (a short run, one thread,
+steady state after the bank has filled), its steps set to spend ``--cpu-minutes``, and its whole training
+process's CPU time recorded. Every student is then judged by ``gantransfer eval --against TEACHER`` (two-sample
+accuracy, FD/KID in the teacher's learned space, one space for all: ``$GANTRANSFER_CACHE``) and measured by
+``gantransfer bench --against TEACHER`` (params, MACs, latency ratios). None of those networks is used by a loss.
+
+    python benchmarks/any_teacher.py --teacher runs/any-teacher/teacher --out benchmarks/results/any_teacher_fixture.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RECIPES = {  # name: extra distill flags (the loss); everything else is shared
+    "auto": [],
+    "pixel": ["--terms", "pixel=1"],
+    "auto+adversarial": ["--terms", "pixel=1,feature=1,perceptual=1,adversarial=0.1",
+                         "--perceptual-net", "discriminator"],
+    "pixel+feature": ["--terms", "pixel=1,feature=1"],
+}
+CPU_SPEED = Path(__file__).with_name("any_teacher_speed.py")
+
+
+def child_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def cli(args: list[str], env: dict) -> tuple[subprocess.CompletedProcess, float, float]:
+    """``gantransfer ARGS`` in a process of its own: the result, its CPU seconds and wall seconds."""
+    cpu, wall = child_cpu(), time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "gantransfer", *args], env=env, capture_output=True, text=True)
+    if res.returncode:
+        raise SystemExit(f"gantransfer {' '.join(args)} failed:\n{res.stderr[-3000:]}")
+    return res, child_cpu() - cpu, time.perf_counter() - wall
+
+
+def step_cost(teacher: str, terms: str, bank: int, batch: int, width: float, env: dict, work: Path,
+              perceptual_net: str = "auto") -> float:
+    """Steady-state CPU seconds per step of a recipe (any_teacher_speed.py's one-run measurement)."""
+    spec = {"label": terms, "src": env["PYTHONPATH"], "teacher": teacher, "bank": bank, "terms": terms,
+            "steps": 12, "batch": batch, "width": width, "threads": 1, "skip": 6, "out": str(work),
+            "perceptual_net": perceptual_net}
+    res = subprocess.run([sys.executable, str(CPU_SPEED), "--one-run", json.dumps(spec)], env=env,
+                         capture_output=True, text=True)
+    if res.returncode:
+        raise SystemExit(f"calibration of {terms} failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])["cpu_s_per_step"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--teacher", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--work", default="runs/any-teacher/fixture")
+    p.add_argument("--width", type=float, default=0.125)
+    p.add_argument("--bank", type=int, default=2048)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--cpu-minutes", type=float, default=8.0)
+    p.add_argument("--n", type=int, default=2000, help="samples a side for the teacher-relative figures")
+    p.add_argument("--recipes", default=",".join(RECIPES))
+    args = p.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1",
+           "GANTRANSFER_CACHE": str((work / "cache").resolve())}
+    out = Path(args.out)
+    result = json.loads(out.read_text()) if out.is_file() else {}
+    result.update({"teacher": args.teacher, "student_width": args.width, "bank_size": args.bank,
+                   "batch": args.batch, "cpu_minutes_each": args.cpu_minutes, "n_per_side": args.n,
+                   "threads": 1, "machine": f"2 CPU cores shared with other jobs (load average "
+                                            f"{os.getloadavg()[0]:.1f} at the start)"})
+    students = result.setdefault("students", {})
+    for name in args.recipes.split(","):
+        flags = RECIPES[name]
+        terms = flags[flags.index("--terms") + 1] if "--terms" in flags else "auto"
+        net = flags[flags.index("--perceptual-net") + 1] if "--perceptual-net" in flags else "auto"
+        per_step = step_cost(args.teacher, terms, args.bank, args.batch, args.width, env, work / f"calib-{name}",
+                             net)
+        steps = int(args.cpu_minutes * 60 / per_step)
+        run = work / name
+        argv = ["distill", "--teacher", args.teacher, "--width", str(args.width), "--bank-size", str(args.bank),
+                "--batch-size", str(args.batch), "--steps", str(steps), "--eval-n", "0", "--log-every", "100",
+                "--checkpoint-every", str(steps), "--sample-every", str(steps), "--no-progress", "--overwrite",
+                "--out", str(run), *flags]
+        res, cpu, wall = cli(argv, env)
+        chosen = json.loads((run / "run.json").read_text())
+        students[name] = {"command": "gantransfer " + " ".join(argv), "calibrated_cpu_s_per_step": per_step,
+                          "steps": steps, "train_cpu_s": cpu, "train_wall_s": wall,
+                          "terms": chosen["config"]["terms"], "perceptual_net": chosen["config"]["perceptual_net"],
+                          "terms_chosen": chosen.get("terms_chosen"), "stderr_head": res.stderr[:1500]}
+        print(json.dumps({name: students[name]}, indent=2), flush=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+    for name, s in students.items():  # judge and measure, the teacher against itself as the floor
+        if "bench" in s:  # judged in an earlier invocation (--recipes adds students to the same file)
+            continue
+        gen = str(work / name)
+        res, cpu, wall = cli(["eval", gen, "--against", args.teacher, "--n", str(args.n), "--json",
+                              "--device", "cpu"], env)
+        s["against_teacher"], s["eval_cpu_s"] = json.loads(res.stdout), cpu
+        res, _, _ = cli(["bench", gen, "--against", args.teacher, "--threads", "1", "--json"], env)
+        s["bench"] = json.loads(res.stdout)
+        print(json.dumps({name: {k: s[k] for k in ("against_teacher", "bench")}}, indent=2), flush=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+    if "teacher_against_itself" not in result:
+        res, cpu, _ = cli(["eval", args.teacher, "--against", args.teacher, "--n", str(args.n), "--json",
+                           "--device", "cpu"], env)
+        result["teacher_against_itself"] = {**json.loads(res.stdout), "eval_cpu_s": cpu}
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
