@@ -25,9 +25,13 @@ METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
 
 
 def protocol_figures(metrics: dict) -> dict:
-    """FID, KID, precision and recall from a metrics dict keyed by protocol (None where absent)."""
+    """FID, KID, precision and recall from a metrics dict keyed by protocol (None where absent): the first
+    protocol's at the top, every protocol's (the independent judge too) under ``by_protocol``."""
+    names = ("fid", "kid", "precision", "recall")
     pick = lambda prefix: next((v for k, v in metrics.items() if k.startswith(prefix)), None)  # noqa: E731
-    return {name: pick(name + "/") for name in ("fid", "kid", "precision", "recall")}
+    protocols = list(dict.fromkeys(k.split("/")[1] for k in metrics if k.startswith("fid/")))
+    return {**{name: pick(name + "/") for name in names},
+            "by_protocol": {p: {name: pick(f"{name}/{p}/") for name in names} for p in protocols}}
 
 
 def common_args(steps: int, diffaugment: str, eval_n: int) -> list[str]:

@@ -128,6 +128,9 @@ def main() -> None:
                 "train_seconds": round(train_seconds(run), 1),
                 "steps": json.loads((run / "logs" / "metrics.jsonl").read_text().splitlines()[-1])["step"],
                 "union_fid": fid, "teachers_mixture_fid": mix,
+                "union_fid_by_protocol": {k.split("/")[1]: v for k, v in union.items() if k.startswith("fid/")},
+                "teachers_mixture_fid_by_protocol": {k.split("/")[1]: v for k, v in ev.get("teachers_mixture", {}).items()
+                                                     if k.startswith("fid/")},
                 "union_recall": next((v for k, v in union.items() if k.startswith("recall/")), None),
                 "teacher_shares": ev["teacher_shares"], "share_over_weight": ev["share_over_weight"],
                 "domain_classifier_accuracy": ev["domain_classifier_accuracy"],
