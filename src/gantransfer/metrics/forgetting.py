@@ -147,6 +147,16 @@ def _protocol_names(table: dict[str, Any], role: str) -> str:
                              if role in row["protocols"]}))
 
 
+def _label_rows(table: dict[str, Any], role: str, steps: list[int], cell: Any) -> list[str]:
+    """One Markdown row per label under protocol ``role``: ``cell(series, i)`` for each step it was measured at."""
+    rows = []
+    for lab, row in table["labels"].items():
+        r = row["protocols"].get(role, _series())
+        cells = [cell(r, r["steps"].index(k)) if k in r["steps"] else "" for k in steps]
+        rows.append(f"| {lab} {row['name']} | {row['learned_at']} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def markdown_table(table: dict[str, Any]) -> str:
     """Accuracy (drop from best) and FID per label and step, and the per-step means, as Markdown: one part per
     protocol role (the primary first)."""
@@ -159,28 +169,10 @@ def markdown_table(table: dict[str, Any]) -> str:
             lines.append("")
         lines += [f"## Protocol {role}: {_protocol_names(table, role)}", ""]
         lines += ["### Accuracy of the protocol network on each label's samples (drop from its best)", "", head, rule]
-        for lab, row in table["labels"].items():
-            r = row["protocols"].get(role, _series())
-            cells = []
-            for k in steps:
-                if k in r["steps"]:
-                    i = r["steps"].index(k)
-                    drop = r["accuracy_drop_from_best"][i]
-                    cells.append(f"{r['accuracy'][i]:.3f}" + (f" (-{drop:.3f})" if drop > 0 else ""))
-                else:
-                    cells.append("")
-            lines.append(f"| {lab} {row['name']} | {row['learned_at']} | " + " | ".join(cells) + " |")
+        lines += _label_rows(table, role, steps, lambda r, i: f"{r['accuracy'][i]:.3f}" + (
+            f" (-{r['accuracy_drop_from_best'][i]:.3f})" if r["accuracy_drop_from_best"][i] > 0 else ""))
         lines += ["", "### Per-label FID (x its best)", "", head, rule]
-        for lab, row in table["labels"].items():
-            r = row["protocols"].get(role, _series())
-            cells = []
-            for k in steps:
-                if k in r["steps"]:
-                    i = r["steps"].index(k)
-                    cells.append(f"{r['fid'][i]:.2f} (x{r['fid_over_best'][i]:.2f})")
-                else:
-                    cells.append("")
-            lines.append(f"| {lab} {row['name']} | {row['learned_at']} | " + " | ".join(cells) + " |")
+        lines += _label_rows(table, role, steps, lambda r, i: f"{r['fid'][i]:.2f} (x{r['fid_over_best'][i]:.2f})")
         lines += ["", "### Means per step", "", "| step | old labels | old accuracy | old FID | new labels | "
                   "new accuracy | new FID |", "|---|---|---|---|---|---|---|"]
         for step in table["summary"]:
