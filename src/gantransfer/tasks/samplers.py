@@ -106,13 +106,13 @@ class TeacherLatentSampler(Sharded):
         self.cache_bank = (self.bank is not None and self.classes is None and real_data is None
                            and cfg.kind == "image")
 
-    def _teacher_outputs(self, z: torch.Tensor) -> list[torch.Tensor]:
+    def _teacher_outputs(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> list[torch.Tensor]:
         """The teacher's image of latents ``z`` and, white-box, its hidden features after it."""
         with torch.no_grad():
             if self.with_features:
-                image, feats = self.teacher.module.forward_features(z, None)
+                image, feats = self.teacher.module.forward_features(z, labels)
                 return [image, *feats]
-            return [self.teacher(z, None)]
+            return [self.teacher(z, labels)]
 
     def _cached_outputs(self, idx: torch.Tensor, device: torch.device) -> dict[str, Any]:
         """What the bank cache holds for entries ``idx``: the teacher's image (``teacher``), its hidden features
@@ -161,12 +161,11 @@ class TeacherLatentSampler(Sharded):
         batch, idx, real = self._inputs(rng, device)
         if self.cache_bank and idx is not None:
             batch.update(self._cached_outputs(idx, device))
-        elif self.with_features:  # white-box: the teacher's hidden activations too
-            with torch.no_grad():
-                batch["teacher"], batch["teacher_features_g"] = self.teacher.module.forward_features(
-                    batch["z"], batch.get("labels"))
         else:
-            batch["teacher"] = self.teacher(batch["z"], batch.get("labels")).detach()
+            parts = self._teacher_outputs(batch["z"], batch.get("labels"))
+            batch["teacher"] = parts[0].detach()
+            if self.with_features:  # white-box: the teacher's hidden activations too
+                batch["teacher_features_g"] = parts[1:]
         batch["real"] = batch["teacher"] if real is None else real["real"]
         return batch
 
