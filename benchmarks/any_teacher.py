@@ -28,6 +28,10 @@ RECIPES = {  # name: extra distill flags (the loss); everything else is shared
     "auto+adversarial": ["--terms", "pixel=1,feature=1,perceptual=1,adversarial=0.1",
                          "--perceptual-net", "discriminator"],
     "pixel+feature": ["--terms", "pixel=1,feature=1"],
+    # the default before session 10: perceptual on the teacher's discriminator added to pixel + feature
+    "auto-before": ["--terms", "pixel=1,feature=1,perceptual=1", "--perceptual-net", "discriminator"],
+    "pixel+feature+adversarial": ["--terms", "pixel=1,feature=1,adversarial=0.1"],
+    "black-box auto": ["--black-box"],  # the same teacher seen through its samples only: no layers, no D
 }
 CPU_SPEED = Path(__file__).with_name("any_teacher_speed.py")
 
@@ -47,16 +51,25 @@ def cli(args: list[str], env: dict) -> tuple[subprocess.CompletedProcess, float,
 
 
 def step_cost(teacher: str, terms: str, bank: int, batch: int, width: float, env: dict, work: Path,
-              perceptual_net: str = "auto") -> float:
+              perceptual_net: str = "auto", black_box: bool = False, seed: int = 0) -> float:
     """Steady-state CPU seconds per step of a recipe (any_teacher_speed.py's one-run measurement)."""
     spec = {"label": terms, "src": env["PYTHONPATH"], "teacher": teacher, "bank": bank, "terms": terms,
             "steps": 12, "batch": batch, "width": width, "threads": 1, "skip": 6, "out": str(work),
-            "perceptual_net": perceptual_net}
+            "perceptual_net": perceptual_net, "black_box": black_box, "seed": seed}
     res = subprocess.run([sys.executable, str(CPU_SPEED), "--one-run", json.dumps(spec)], env=env,
                          capture_output=True, text=True)
     if res.returncode:
         raise SystemExit(f"calibration of {terms} failed:\n{res.stderr[-3000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])["cpu_s_per_step"]
+
+
+MAX_STEPS = 10_000_000  # the cap of a time-limited run: the limit stops it first
+
+
+def last_step(run: Path) -> int:
+    """The last step a run logged (where its time limit stopped it)."""
+    lines = (run / "logs" / "metrics.jsonl").read_text().splitlines()
+    return int(json.loads(lines[-1])["step"])
 
 
 def main() -> None:
@@ -67,9 +80,12 @@ def main() -> None:
     p.add_argument("--width", type=float, default=0.125)
     p.add_argument("--bank", type=int, default=2048)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--cpu-minutes", type=float, default=8.0)
+    p.add_argument("--cpu-minutes", type=float, default=8.0, help="each student's CPU budget: steps calibrated")
+    p.add_argument("--wall-minutes", type=float, default=0.0,
+                   help="instead: each student's time limit (--max-seconds; one thread, one process a core)")
     p.add_argument("--n", type=int, default=2000, help="samples a side for the teacher-relative figures")
-    p.add_argument("--recipes", default=",".join(RECIPES))
+    p.add_argument("--recipes", default="auto,pixel,auto+adversarial,pixel+feature")
+    p.add_argument("--seed", type=int, default=0, help="the students' seed (a key's suffix when not 0)")
     args = p.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -79,7 +95,7 @@ def main() -> None:
     out = Path(args.out)
     result = json.loads(out.read_text()) if out.is_file() else {}
     result.update({"teacher": args.teacher, "student_width": args.width, "bank_size": args.bank,
-                   "batch": args.batch, "cpu_minutes_each": args.cpu_minutes, "n_per_side": args.n,
+                   "batch": args.batch, "cpu_minutes_each": None if args.wall_minutes else args.cpu_minutes, "wall_minutes_each": args.wall_minutes, "n_per_side": args.n,
                    "threads": 1, "machine": f"2 CPU cores shared with other jobs (load average "
                                             f"{os.getloadavg()[0]:.1f} at the start)"})
     students = result.setdefault("students", {})
@@ -87,26 +103,32 @@ def main() -> None:
         flags = RECIPES[name]
         terms = flags[flags.index("--terms") + 1] if "--terms" in flags else "auto"
         net = flags[flags.index("--perceptual-net") + 1] if "--perceptual-net" in flags else "auto"
-        per_step = step_cost(args.teacher, terms, args.bank, args.batch, args.width, env, work / f"calib-{name}",
-                             net)
-        steps = int(args.cpu_minutes * 60 / per_step)
-        run = work / name
+        if args.wall_minutes:  # a time limit: no calibration (a big bank's fill would dominate a short one)
+            per_step, steps, limit = None, MAX_STEPS, ["--max-seconds", str(args.wall_minutes * 60)]
+        else:
+            per_step = step_cost(args.teacher, terms, args.bank, args.batch, args.width, env, work / f"calib-{name}",
+                                 net, "--black-box" in flags, args.seed)
+            steps, limit = int(args.cpu_minutes * 60 / per_step), []
+        key = name if args.seed == 0 else f"{name} seed {args.seed}"
+        run = work / key.replace(" ", "-")
         argv = ["distill", "--teacher", args.teacher, "--width", str(args.width), "--bank-size", str(args.bank),
                 "--batch-size", str(args.batch), "--steps", str(steps), "--eval-n", "0", "--log-every", "100",
                 "--checkpoint-every", str(steps), "--sample-every", str(steps), "--no-progress", "--overwrite",
-                "--out", str(run), *flags]
+                "--seed", str(args.seed), *limit, "--out", str(run), *flags]
         res, cpu, wall = cli(argv, env)
         chosen = json.loads((run / "run.json").read_text())
-        students[name] = {"command": "gantransfer " + " ".join(argv), "calibrated_cpu_s_per_step": per_step,
+        if args.wall_minutes:  # the step the time limit stopped at
+            steps = last_step(run)
+        students[key] = {"command": "gantransfer " + " ".join(argv), "calibrated_cpu_s_per_step": per_step,
                           "steps": steps, "train_cpu_s": cpu, "train_wall_s": wall,
                           "terms": chosen["config"]["terms"], "perceptual_net": chosen["config"]["perceptual_net"],
-                          "terms_chosen": chosen.get("terms_chosen"), "stderr_head": res.stderr[:1500]}
-        print(json.dumps({name: students[name]}, indent=2), flush=True)
+                          "seed": args.seed, "terms_chosen": chosen.get("terms_chosen"), "stderr_head": res.stderr[:1500]}
+        print(json.dumps({key: students[key]}, indent=2), flush=True)
         out.write_text(json.dumps(result, indent=2) + "\n")
     for name, s in students.items():  # judge and measure, the teacher against itself as the floor
         if "bench" in s:  # judged in an earlier invocation (--recipes adds students to the same file)
             continue
-        gen = str(work / name)
+        gen = str(work / name.replace(" ", "-"))
         res, cpu, wall = cli(["eval", gen, "--against", args.teacher, "--n", str(args.n), "--json",
                               "--device", "cpu"], env)
         s["against_teacher"], s["eval_cpu_s"] = json.loads(res.stdout), cpu

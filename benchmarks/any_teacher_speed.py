@@ -124,7 +124,7 @@ def one_run(spec: dict) -> dict:
     distill(DistillConfig(teacher=spec["teacher"], width=spec["width"], steps=spec["steps"],
                           batch_size=spec["batch"], bank_size=spec["bank"], terms=spec["terms"], eval_n=0,
                           perceptual_net=spec.get("perceptual_net", "auto"),
-                          progress=False, log_every=spec["steps"], checkpoint_every=spec["steps"],
+                          black_box=spec.get("black_box", False), seed=spec.get("seed", 0), progress=False, log_every=spec["steps"], checkpoint_every=spec["steps"],
                           sample_every=spec["steps"], out=str(out)), overwrite=True)
     total = time.process_time() - start
     per_step = [b - a for a, b in zip(stamps, stamps[1:])]

@@ -43,11 +43,14 @@ def test_auto_keeps_the_builtin_default_and_chooses_from_what_an_unknown_teacher
     assert distill_terms("auto", "auto", shipped, True).terms == "pixel=1,perceptual=1"
     assert fuse_terms("auto", "auto", "fashion-mnist").terms == "pixel=1,perceptual=1"
     white = load_teacher(make_generator(tmp_path / "t"))
-    choice = distill_terms("auto", "auto", white, True)
-    assert choice.terms == "pixel=1,feature=1,perceptual=1" and choice.perceptual_net == "discriminator"
-    assert distill_terms("auto", "auto", white, False).terms == "pixel=1,perceptual=1"  # student without taps
+    choice = distill_terms("auto", "auto", white, True)  # white-box: pixel + feature, nothing on its D
+    assert choice.terms == "pixel=1,feature=1" and choice.perceptual_net == "auto"
+    no_taps = distill_terms("auto", "auto", white, False)  # a student without taps: adversarial from the D
+    assert no_taps.terms == "pixel=1,adversarial=0.1" and any("copy of the teacher's" in r for r in no_taps.reasons)
     black = load_teacher(tmp_path / "t", black_box=True)
-    assert distill_terms("auto", "auto", black, True).terms == "pixel=1,adversarial=0.1"
+    black_choice = distill_terms("auto", "auto", black, True)
+    assert black_choice.terms == "pixel=1,adversarial=0.1"
+    assert any("one of its own" in r for r in black_choice.reasons)
     assert fuse_terms("auto", "auto", UNKNOWN).terms == "pixel=1,adversarial=0.1"
     explicit = distill_terms("pixel=1", "auto", white, True)
     assert explicit.terms == "pixel=1" and not explicit.auto
@@ -60,11 +63,10 @@ def test_distill_with_no_loss_flags_runs_for_an_unknown_teacher_and_records_why(
                            "0.0625", "--steps", "2", "--batch-size", "8", "--eval-n", "20", "--no-progress",
                            "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "--terms auto -> pixel=1,feature=1,perceptual=1" in proc.stderr
+    assert "--terms auto -> pixel=1,feature=1\n" in proc.stderr
     run = json.loads((out / "run.json").read_text())
-    assert run["config"]["terms"] == "pixel=1,feature=1,perceptual=1"
-    assert run["config"]["perceptual_net"] == "discriminator"
-    assert run["terms_chosen"]["auto"] and any("discriminator" in r for r in run["terms_chosen"]["reasons"])
+    assert run["config"]["terms"] == "pixel=1,feature=1"
+    assert run["terms_chosen"]["auto"] and any("white-box" in r for r in run["terms_chosen"]["reasons"])
     ev = json.loads((out / "eval.json").read_text())
     assert f"at least {MIN_PER_SIDE}" in ev["teacher_relative"]["skipped"]
 

@@ -3,9 +3,12 @@
 - A data set with a shipped perceptual network (the built-in ones: their protocol classifiers): pixel=1,
   perceptual=1, as before (the built-in teachers' figures are unchanged).
 - Any other domain: pixel=1 always (shared latents), plus
-  - white-box teachers whose hidden layers a student can match: feature=1 (intermediate features);
-  - a teacher with its discriminator saved beside it: perceptual=1 on that discriminator's features;
-  - otherwise: adversarial=0.1 with a discriminator of the student's own, trained against the teacher's images.
+  - white-box teachers whose hidden layers a student can match: feature=1 (intermediate features), and nothing
+    else: on the no-classifier fixture domain pixel + feature beat every other mix at the same CPU budget
+    (docs/results.md, "Any teacher: the default measured at 30 CPU-minutes"); perceptual on the teacher's
+    discriminator, the default before, made a step 2.6x dearer and the student worse;
+  - otherwise: adversarial=0.1, its discriminator a copy of the teacher's when one is saved beside it (it already
+    knows the data), else one of the student's own, trained with the teacher's images as real.
 
 The choice and its reasons are printed and recorded in run.json (``terms_chosen``). Explicit ``--terms`` are
 used as given.
@@ -64,19 +67,17 @@ def _distill_auto(perceptual_net: str, teacher, student_feature_taps: bool) -> T
     domain = f"data set {dataset!r}" if dataset else "this teacher's domain (it records no data set)"
     reasons = [f"no perceptual network is shipped for {domain}: choosing from what the teacher offers",
                "pixel=1: teacher and student images on the same latents"]
-    chosen = ["pixel=1"]
     if teacher.capabilities.feature_taps and student_feature_taps:
-        chosen.append("feature=1")
-        reasons.append("feature=1: the teacher is white-box; its hidden layers are matched through 1x1 adapters")
+        reasons.append("feature=1: the teacher is white-box; its hidden layers are matched through 1x1 adapters "
+                       "(pixel + feature measured best on an unknown domain: docs/any-teacher.md)")
+        return TermChoice("pixel=1,feature=1", perceptual_net, True, reasons)
     if teacher.discriminator is not None:
-        chosen.append("perceptual=1")
-        perceptual_net = "discriminator"
-        reasons.append("perceptual=1: on the features of the teacher's own discriminator, saved beside it")
+        reasons.append("adversarial=0.1: no hidden layers to match; the term's discriminator starts as a copy of "
+                       "the teacher's, saved beside it")
     else:
-        chosen.append("adversarial=0.1")
-        reasons.append("adversarial=0.1: no discriminator came with the teacher, so the student gets one of its "
-                       "own, trained with the teacher's images as real")
-    return TermChoice(",".join(chosen), perceptual_net, True, reasons)
+        reasons.append("adversarial=0.1: no hidden layers to match and no discriminator came with the teacher, so "
+                       "the student gets one of its own, trained with the teacher's images as real")
+    return TermChoice("pixel=1,adversarial=0.1", perceptual_net, True, reasons)
 
 
 def fuse_terms(terms: str, perceptual_net: str, dataset: str) -> TermChoice:
