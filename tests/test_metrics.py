@@ -1,4 +1,5 @@
 """Metrics against independent implementations (torchmetrics, brute force) and analytic cases."""
+import json
 import numpy as np
 import pytest
 import torch
@@ -150,3 +151,5 @@ def test_fidelity_psnr_matches_its_definition():
     assert res["psnr"] == pytest.approx(float((10 * torch.log10(4 / mse)).mean()), rel=1e-5)
     same = fidelity(teacher, teacher, cfg, z, None)
     assert same["ssim"] == pytest.approx(1.0, abs=1e-5)
+    from gantransfer.metrics.fidelity import PSNR_CEILING_DB  # identical images: the ceiling, valid JSON
+    assert same["psnr"] == PSNR_CEILING_DB and json.loads(json.dumps(same, allow_nan=False)) == same
