@@ -125,6 +125,20 @@ def test_time_limit_stops_with_a_checkpoint_and_resume_goes_on_exactly(tmp_path)
     assert_same(weights(full), weights(part))
 
 
+def test_a_time_limit_after_a_logged_step_leaves_one_record_of_that_step(tmp_path):
+    from gantransfer.engine.logger import read_log
+    run = tmp_path / "r"
+    with pytest.warns(UserWarning, match="time limit"):  # every step logged: the limit strikes after a logged one
+        train(TrainConfig(**{**TOY, "log_every": 1}, steps=10**6, max_seconds=0.3, out=str(run)))
+    records = read_log(run / "logs" / "metrics.jsonl")
+    steps = [r["step"] for r in records]
+    assert steps == list(range(1, len(steps) + 1))  # no step twice
+    assert records[-1]["time/stopped_at_limit"] == 1.0 and "loss/G/adv" in records[-1]
+    stopped = steps[-1]
+    train(TrainConfig(**{**TOY, "log_every": 1}, steps=stopped + 3, out=str(run)), resume=True)
+    assert [r["step"] for r in read_log(run / "logs" / "metrics.jsonl")] == list(range(1, stopped + 4))
+
+
 def test_training_seconds_sums_the_segments_of_a_resumed_run(tmp_path):
     from gantransfer.engine.logger import training_seconds
     log = tmp_path / "metrics.jsonl"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import math
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ class MetricsLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume_step is not None and self.path.exists():
             self._truncate_after(resume_step)
+        self._last: tuple[int, int, dict[str, Any]] | None = None  # step, byte offset and record last written
         self._tb = None
         try:
             from torch.utils.tensorboard import SummaryWriter  # optional
@@ -34,10 +36,19 @@ class MetricsLog:
     def rewind(self, step: int) -> None:
         """Drop the records after ``step`` (a rollback trains those steps again)."""
         self._truncate_after(step)
+        self._last = None
 
-    def write(self, step: int, values: dict[str, Any]) -> None:
+    def write(self, step: int, values: dict[str, Any], merge: bool = False) -> None:
+        """Append ``values`` as the record of ``step``; ``merge``: when the last record this log wrote is of the
+        same step, replace it with the two merged (a time limit striking right after a logged step)."""
         record = {"step": step, **{k: (v if not isinstance(v, float) or math.isfinite(v) else str(v))
                                    for k, v in values.items()}}
+        if merge and self._last is not None and self._last[0] == step:
+            record, offset = {**self._last[2], **record}, self._last[1]
+            os.truncate(self.path, offset)
+        else:
+            offset = self.path.stat().st_size if self.path.exists() else 0
+        self._last = (step, offset, record)
         line = json.dumps(record) + "\n"
         with open(self.path, "a") as f:
             f.write(line[:len(line) // 2])
@@ -57,7 +68,7 @@ class MetricsLog:
 class NullLog:
     """The log of a process other than rank 0 under torchrun: it writes nothing."""
 
-    def write(self, step: int, values: dict[str, Any]) -> None:
+    def write(self, step: int, values: dict[str, Any], merge: bool = False) -> None:
         return None
 
     def rewind(self, step: int) -> None:

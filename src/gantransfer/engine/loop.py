@@ -392,7 +392,7 @@ class Engine:
         """The time limit struck between steps: log, preview and checkpoint the step reached."""
         step = self.step
         log.write(step, {**last, "time/sec_per_step": (time.perf_counter() - t0) / max(1, step - start),
-                         "time/stopped_at_limit": 1.0})
+                         "time/stopped_at_limit": 1.0}, merge=True)
         if self.group.is_main and self.task.preview is not None and step % self.cfg.sample_every:
             with killpoints.writing("grid"):
                 self.task.preview(self.run_dir, step)
