@@ -153,3 +153,41 @@ def test_eval_against_converts_another_shape_and_refuses_bad_input(tmp_path, mon
     assert f"--against {junk} is not a generator" in err and "Traceback" not in err
     assert cli.main(["eval", str(gray), "--against", str(teacher), "--teachers", f"{teacher},{gray}"]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def _colour_folder(folder: Path, n: int, seed: int = 0) -> Path:
+    """``n`` 16x16 RGB PNGs of a domain gantransfer ships nothing for: a coloured square on a dark background."""
+    from PIL import Image
+    g = torch.Generator().manual_seed(seed)
+    folder.mkdir(parents=True)
+    for i in range(n):
+        x = torch.full((16, 16, 3), 30, dtype=torch.uint8)
+        a, b = (int(v) for v in torch.randint(0, 8, (2,), generator=g))
+        x[a:a + 8, b:b + 8] = torch.randint(80, 256, (3,), generator=g).to(torch.uint8)
+        Image.fromarray(x.numpy()).save(folder / f"{i:04d}.png")
+    return folder
+
+
+def test_adapt_to_an_unknown_domain_ends_with_figures_against_held_out_images(tmp_path, monkeypatch):
+    from gantransfer.config import AdaptConfig
+    from gantransfer.tasks.adapt import adapt
+    monkeypatch.setattr(space, "DEFAULT_SPACE", TINY)
+    monkeypatch.setenv(space.CACHE_ENV, str(tmp_path / "cache"))
+    data = _colour_folder(tmp_path / "squares", 1300)  # 1/6 of a folder is its test split: 216 images
+    source = make_generator(tmp_path / "src")
+    kw = dict(sources=[str(source)], data=str(data), limit=20, steps=2, batch_size=8, eval_n=250, progress=False,
+              log_every=1, sample_every=100, checkpoint_every=100)
+    with pytest.warns(UserWarning, match="no held-out protocol"):  # it ran with the defaults' --eval-every
+        ev = json.loads((adapt(AdaptConfig(**kw, out=str(tmp_path / "a"))) / "eval.json").read_text())
+    fig = ev["data_relative"]
+    assert fig["n"] == 216 and fig["space"]["learned_from"] == "those test split images alone"
+    for name in ("adapted", "source"):  # the source's samples are blobs of noise: far from the squares
+        assert fig[name]["fd"] > 0 and 0.5 <= fig[name]["two_sample"]["accuracy"] <= 1
+    assert fig["source"]["two_sample"]["n_test"] == 216
+    # a second method, judged in the same space
+    ev2 = json.loads((adapt(AdaptConfig(**kw, method="scratch", out=str(tmp_path / "b"))) / "eval.json").read_text())
+    assert ev2["data_relative"]["space"]["cached"]
+    assert ev2["data_relative"]["space"]["encoder_sha256"] == fig["space"]["encoder_sha256"]
+    assert ev2["data_relative"]["source"]["fd"] == pytest.approx(fig["source"]["fd"])
+    ev3 = json.loads((adapt(AdaptConfig(**{**kw, "eval_n": 150}, out=str(tmp_path / "c"))) / "eval.json").read_text())
+    assert f"need at least {MIN_PER_SIDE}" in ev3["data_relative"]["skipped"]

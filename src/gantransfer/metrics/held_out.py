@@ -45,6 +45,26 @@ def target_splits(cfg: Any, resolution: int, channels: int) -> tuple[Dataset, Da
     return train, held, test if test is not None and len(test) >= 10 else None
 
 
+def unknown_domain_figures(run: Path, gen, gcfg: GeneratorConfig, held: Dataset | None, test: Dataset | None,
+                           source, n: int, device: torch.device) -> dict[str, Any]:
+    """The adapted generator (and the unadapted source) against up to ``n`` target images it never trained on:
+    the test split when it has enough, else the held-out images (an unknown domain picks no best step, so neither
+    was looked at during training); or why not."""
+    from gantransfer.metrics.teacher_relative import data_relative
+    from gantransfer.metrics.two_sample import MIN_PER_SIDE
+    splits = [(name, d) for name, d in (("test split", test), ("held-out training-split", held)) if d is not None]
+    name, images = max(splits, key=lambda s: min(len(s[1]), n) >= MIN_PER_SIDE, default=("", None))
+    count = 0 if images is None else min(len(images), n)
+    if count < MIN_PER_SIDE:
+        return {"skipped": f"{count} target images outside the training ones (--eval-n {n}); figures against "
+                           f"images the run never trained on need at least {MIN_PER_SIDE}: give --data more "
+                           f"images than --limit, with --held-out and --eval-n of {MIN_PER_SIDE} or more"}
+    generators = {"adapted": (gen, gcfg)}
+    if source is not None:
+        generators["source"] = (source, source.config)
+    return data_relative(generators, images.as_float()[:count], device, run, what=f"{name} images")
+
+
 class HeldOutProtocol:
     """Held-out FIDs under the target data set's shipped classifier (features cached per data set)."""
 
@@ -109,9 +129,12 @@ class BestStep:
 
 
 def final_evaluation(run: Path, data: str, classes: list[int] | None, n: int, train_set: Dataset,
-                     test: Dataset | None, device: torch.device, best: BestStep | None) -> dict[str, Any]:
+                     test: Dataset | None, device: torch.device, best: BestStep | None,
+                     held: Dataset | None = None, source=None) -> dict[str, Any]:
     """Against the test split: the protocol's metrics and the memorisation check, for the kept generator (the best
-    held-out step when there was one, else the last)."""
+    held-out step when there was one, else the last). A domain with no shipped classifier gets ``data_relative``
+    instead: the kept generator and the unadapted ``source`` (a Teacher) against the held-out images, in a space
+    learned from those images alone (``metrics/teacher_relative.py``)."""
     from gantransfer.metrics.classifier import classifier_dir
     from gantransfer.metrics.memorisation import memorisation
     from gantransfer.models.sampling import generate
@@ -127,6 +150,8 @@ def final_evaluation(run: Path, data: str, classes: list[int] | None, n: int, tr
                               "went_past_best": kept_best and last_step > best.step, "train_images": len(train_set)}
     if hasattr(gen, "source_probabilities"):
         result["source_probabilities"] = gen.source_probabilities().tolist()
+    if not (classifier_dir(data) / "config.json").is_file():
+        result["data_relative"] = unknown_domain_figures(run, gen, kcfg, held, test, source, n, device)
     if test is None:
         return result
     x, _ = generate(gen, kcfg, n, seed=1, device=device)

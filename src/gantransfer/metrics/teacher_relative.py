@@ -134,6 +134,33 @@ def fusion_end_of_run(run: Path, tset, n: int, device: torch.device) -> dict[str
     return out
 
 
+def images_key(images: torch.Tensor) -> str:
+    """sha256 (hex) of an image set's shape and bytes: the key of a space learned from those images."""
+    import hashlib
+    x = images.detach().cpu().float().contiguous()
+    h = hashlib.sha256(str(tuple(x.shape)).encode())
+    h.update(x.numpy().tobytes())
+    return h.hexdigest()
+
+
+def data_relative(generators: dict[str, tuple[Callable, GeneratorConfig]], real: torch.Tensor, device: torch.device,
+                  own_run: Path | None, what: str = "held-out target images",
+                  settings: SpaceSettings | None = None) -> dict[str, Any]:
+    """How close each generator's samples are to ``real`` images (target images no run trained on: ``what``), for a
+    domain with no shipped network: the space is learned from ``real`` alone (cached under their hash), and every
+    generator gets the two-sample test and FD/KID against the same images (as many samples as there are images)."""
+    settings = settings or space.DEFAULT_SPACE
+    real = real.float().cpu()
+    encoder, record = teacher_space(lambda k: real[:k], images_key(real), "", own_run, settings)
+    out: dict[str, Any] = {"against": f"{len(real)} {what} (never trained on)", "n": len(real),
+                           "space": {**record, "learned_from": f"those {what} alone"}}
+    shape = (real.shape[-1], real.shape[1])
+    for name, (g, cfg) in generators.items():
+        out[name] = distribution_figures(real, sampler_of(g, cfg, device, shape=shape)(len(real), STUDENT_SEED),
+                                         encoder)
+    return out
+
+
 def evaluate_against(student_path: str, against: str, n: int, device: torch.device) -> dict[str, Any]:
     """``gantransfer eval STUDENT --against TEACHER``: the teacher-relative figures, ``n`` samples each."""
     from gantransfer.models.store import load_generator, resolve_generator_dir

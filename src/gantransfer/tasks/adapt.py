@@ -21,6 +21,7 @@ from gantransfer.engine.optim import adam, discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError
 from gantransfer.losses.augment import diff_augment
 from gantransfer.losses.regularizers import L2SP
+from gantransfer.metrics.classifier import classifier_dir
 from gantransfer.metrics.held_out import BestStep, HeldOutProtocol, final_evaluation, target_splits
 from gantransfer.models.miner import MinerOptions
 from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator, discriminator_config_for
@@ -137,10 +138,11 @@ def adapt(config: AdaptConfig, resume: bool = False, overwrite: bool = False) ->
         g_phase = phases[1]
         phases = [phases[0], Phase("G", m_opt, g_phase.terms, g_phase.providers, until=stage_one),
                   Phase("G", g_opt, g_phase.terms, g_phase.providers, start=stage_one)]
-    protocol = HeldOutProtocol(cfg.data, device) if cfg.eval_every and held is not None else None
+    shipped = (classifier_dir(cfg.data) / "config.json").is_file()
+    protocol = HeldOutProtocol(cfg.data, device) if cfg.eval_every and held is not None and shipped else None
     if cfg.eval_every and protocol is None:
         warnings.warn("no held-out protocol (no shipped classifier for this data set, or too few held-out images); "
-                      "the last step is kept, not the best")
+                      "the last step is kept, not the best (figures against the held-out images come at the end)")
     best = BestStep(protocol, held, gcfg, cfg.eval_n, device) if protocol is not None else None
     settings = cfg if protocol is not None else dataclasses.replace(cfg, eval_every=0)
     plan = RunPlan(command="adapt", settings=settings, resolved=resolved, generator=gcfg, modules={"G": g, "D": d},
@@ -148,6 +150,6 @@ def adapt(config: AdaptConfig, resume: bool = False, overwrite: bool = False) ->
                    sampler=RealDataSampler(train_set, cfg.batch_size, gcfg.latent_dim, cfg.seed, gcfg.num_classes > 0),
                    discriminator=discriminator_config_of(cfg, sources[0]), evaluate=best,
                    final=lambda run: final_evaluation(run, cfg.data, cfg.classes, cfg.eval_n, train_set, test, device,
-                                                      best),
+                                                      best, held, sources[0]),
                    run_info={"train_samples": len(train_set)})
     return execute(plan, cfg.out, resume, overwrite)
