@@ -142,7 +142,8 @@ def adapt(config: AdaptConfig, resume: bool = False, overwrite: bool = False) ->
     protocol = HeldOutProtocol(cfg.data, device) if cfg.eval_every and held is not None and shipped else None
     if cfg.eval_every and protocol is None:
         warnings.warn("no held-out protocol (no shipped classifier for this data set, or too few held-out images); "
-                      "the last step is kept, not the best (figures against the held-out images come at the end)")
+                      "the last step is kept, not the best (eval.json ends with data_relative: figures against target "
+                      "images the run never trained on)")
     best = BestStep(protocol, held, gcfg, cfg.eval_n, device) if protocol is not None else None
     settings = cfg if protocol is not None else dataclasses.replace(cfg, eval_every=0)
     plan = RunPlan(command="adapt", settings=settings, resolved=resolved, generator=gcfg, modules={"G": g, "D": d},
