@@ -133,8 +133,8 @@ def final_evaluation(run: Path, data: str, classes: list[int] | None, n: int, tr
                      held: Dataset | None = None, source=None) -> dict[str, Any]:
     """Against the test split: the protocol's metrics and the memorisation check, for the kept generator (the best
     held-out step when there was one, else the last). A domain with no shipped classifier gets ``data_relative``
-    instead: the kept generator and the unadapted ``source`` (a Teacher) against the held-out images, in a space
-    learned from those images alone (``metrics/teacher_relative.py``)."""
+    too: the kept generator and the unadapted ``source`` (a Teacher) against target images it never trained on, in
+    a space learned from those images alone (``unknown_domain_figures``, ``metrics/teacher_relative.py``)."""
     from gantransfer.metrics.classifier import classifier_dir
     from gantransfer.metrics.memorisation import memorisation
     from gantransfer.models.sampling import generate

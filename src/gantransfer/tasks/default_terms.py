@@ -5,10 +5,11 @@
 - Any other domain: pixel=1 always (shared latents), plus
   - white-box teachers whose hidden layers a student can match: feature=1 (intermediate features), and nothing
     else: on the no-classifier fixture domain pixel + feature beat every other mix at the same CPU budget
-    (docs/results.md, "Any teacher: the default measured at 30 CPU-minutes"); perceptual on the teacher's
+    (docs/results.md, "Any teacher: the default at 30 minutes a student"); perceptual on the teacher's
     discriminator, the default before, made a step 2.6x dearer and the student worse;
-  - otherwise: adversarial=0.1, its discriminator a copy of the teacher's when one is saved beside it (it already
-    knows the data), else one of the student's own, trained with the teacher's images as real.
+  - otherwise: adversarial=0.1, its discriminator a copy of the teacher's when one is saved beside it and the
+    student is of the teacher's family (it already knows the data), else one of the student's own, trained with
+    the teacher's images as real.
 
 The choice and its reasons are printed and recorded in run.json (``terms_chosen``). Explicit ``--terms`` are
 used as given.
@@ -73,7 +74,8 @@ def _distill_auto(perceptual_net: str, teacher, student_feature_taps: bool) -> T
         return TermChoice("pixel=1,feature=1", perceptual_net, True, reasons)
     if teacher.discriminator is not None:
         reasons.append("adversarial=0.1: no hidden layers to match; the term's discriminator starts as a copy of "
-                       "the teacher's, saved beside it")
+                       "the teacher's, saved beside it (when the student is of the teacher's family; else one of "
+                       "the student's own)")
     else:
         reasons.append("adversarial=0.1: no hidden layers to match and no discriminator came with the teacher, so "
                        "the student gets one of its own, trained with the teacher's images as real")
