@@ -3,13 +3,12 @@
 - A data set with a shipped perceptual network (the built-in ones: their protocol classifiers): pixel=1,
   perceptual=1, as before (the built-in teachers' figures are unchanged).
 - Any other domain: pixel=1 always (shared latents), plus
-  - white-box teachers whose hidden layers a student can match: feature=1 (intermediate features), and nothing
-    else: on the no-classifier fixture domain pixel + feature beat every other mix at the same CPU budget
-    (docs/results.md, "Any teacher: the default at 30 minutes a student"); perceptual on the teacher's
-    discriminator, the default before, made a step 2.6x dearer and the student worse;
-  - otherwise: adversarial=0.1, its discriminator a copy of the teacher's when one is saved beside it and the
-    student is of the teacher's family (it already knows the data), else one of the student's own, trained with
-    the teacher's images as real.
+  - white-box teachers whose hidden layers a student can match: feature=1 (intermediate features);
+  - nothing else, for any teacher. On the no-classifier fixture domain, at 30 minutes of one core a student
+    (docs/results.md, "Any teacher: the default at 30 minutes a student"), pixel + feature beat pixel alone, and
+    pixel alone beat the terms that used the teacher's discriminator or one of the student's own: perceptual on
+    the teacher's discriminator (the white-box default before), adversarial from a copy of it, and adversarial
+    with a fresh one (the black-box default before) all made the student worse.
 
 The choice and its reasons are printed and recorded in run.json (``terms_chosen``). Explicit ``--terms`` are
 used as given.
@@ -72,14 +71,10 @@ def _distill_auto(perceptual_net: str, teacher, student_feature_taps: bool) -> T
         reasons.append("feature=1: the teacher is white-box; its hidden layers are matched through 1x1 adapters "
                        "(pixel + feature measured best on an unknown domain: docs/any-teacher.md)")
         return TermChoice("pixel=1,feature=1", perceptual_net, True, reasons)
-    if teacher.discriminator is not None:
-        reasons.append("adversarial=0.1: no hidden layers to match; the term's discriminator starts as a copy of "
-                       "the teacher's, saved beside it (when the student is of the teacher's family; else one of "
-                       "the student's own)")
-    else:
-        reasons.append("adversarial=0.1: no hidden layers to match and no discriminator came with the teacher, so "
-                       "the student gets one of its own, trained with the teacher's images as real")
-    return TermChoice("pixel=1,adversarial=0.1", perceptual_net, True, reasons)
+    reasons.append("nothing more: no hidden layers to match, and an adversarial term (a copy of the teacher's "
+                   "discriminator, or one of the student's own) made the student worse than pixel alone on an "
+                   "unknown domain (docs/any-teacher.md)")
+    return TermChoice("pixel=1", perceptual_net, True, reasons)
 
 
 def fuse_terms(terms: str, perceptual_net: str, dataset: str) -> TermChoice:
