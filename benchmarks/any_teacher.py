@@ -28,10 +28,13 @@ RECIPES = {  # name: extra distill flags (the loss); everything else is shared
     "auto+adversarial": ["--terms", "pixel=1,feature=1,perceptual=1,adversarial=0.1",
                          "--perceptual-net", "discriminator"],
     "pixel+feature": ["--terms", "pixel=1,feature=1"],
-    # the default before session 10: perceptual on the teacher's discriminator added to pixel + feature
+    # the defaults before session 10: for a white-box teacher with its discriminator, perceptual on that
+    # discriminator added to pixel + feature; for a black-box one (samples only: no layers, no discriminator),
+    # adversarial with a fresh discriminator of the teacher's width (what `--black-box` alone resolved to then)
     "auto-before": ["--terms", "pixel=1,feature=1,perceptual=1", "--perceptual-net", "discriminator"],
+    "black-box auto-before": ["--black-box", "--terms", "pixel=1,adversarial=0.1"],
     "pixel+feature+adversarial": ["--terms", "pixel=1,feature=1,adversarial=0.1"],
-    "black-box auto": ["--black-box"],  # the same teacher seen through its samples only: no layers, no D
+    "black-box auto": ["--black-box"],  # today: pixel=1, the same as "pixel"
 }
 CPU_SPEED = Path(__file__).with_name("any_teacher_speed.py")
 
