@@ -10,6 +10,9 @@ accuracy, FD/KID in the teacher's learned space, one space for all: ``$GANTRANSF
 ``gantransfer bench --against TEACHER`` (params, MACs, latency ratios). None of those networks is used by a loss.
 
     python benchmarks/any_teacher.py --teacher runs/any-teacher/teacher --out benchmarks/results/any_teacher_fixture.json
+
+``--wall-minutes M`` gives each student a time limit of M minutes instead (``distill --max-seconds``, no
+calibration: with a big bank the fill dominates a short calibration); run one such process a core.
 """
 from __future__ import annotations
 
@@ -35,6 +38,9 @@ RECIPES = {  # name: extra distill flags (the loss); everything else is shared
     "black-box auto-before": ["--black-box", "--terms", "pixel=1,adversarial=0.1"],
     "pixel+feature+adversarial": ["--terms", "pixel=1,feature=1,adversarial=0.1"],
     "black-box auto": ["--black-box"],  # today: pixel=1, the same as "pixel"
+    # adversarial against a small discriminator of the student's own (as the Fashion-MNIST demo does)
+    "black-box small-D adversarial": ["--black-box", "--terms", "pixel=1,adversarial=0.1",
+                                      "--discriminator-width", "0.25"],
 }
 CPU_SPEED = Path(__file__).with_name("any_teacher_speed.py")
 
@@ -98,7 +104,8 @@ def main() -> None:
     out = Path(args.out)
     result = json.loads(out.read_text()) if out.is_file() else {}
     result.update({"teacher": args.teacher, "student_width": args.width, "bank_size": args.bank,
-                   "batch": args.batch, "cpu_minutes_each": None if args.wall_minutes else args.cpu_minutes, "wall_minutes_each": args.wall_minutes, "n_per_side": args.n,
+                   "batch": args.batch, "cpu_minutes_each": None if args.wall_minutes else args.cpu_minutes,
+                   "wall_minutes_each": args.wall_minutes, "n_per_side": args.n,
                    "threads": 1, "machine": f"2 CPU cores shared with other jobs (load average "
                                             f"{os.getloadavg()[0]:.1f} at the start)"})
     students = result.setdefault("students", {})
