@@ -138,7 +138,8 @@ class GeneratorConfig:
             from gantransfer.image_space import check_channels
             check_channels(self.input_channels, ValueError)
             if self.latent_dim:
-                raise ValueError(f"a translator takes an image, not a latent: latent_dim must be 0, got {self.latent_dim}")
+                raise ValueError(f"a translator takes an image, not a latent: latent_dim must be 0, "
+                                 f"got {self.latent_dim}")
         elif self.latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {self.latent_dim}")
         elif self.input_channels:

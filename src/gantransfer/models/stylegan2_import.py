@@ -351,8 +351,10 @@ def _records(obj: Any) -> list:
 # ---- entry points -------------------------------------------------------------------------------------------
 
 
-def import_file(path: str | Path, dataset: str = "") -> Imported:
-    """Any checkpoint file gantransfer reads: NVlabs ``.pkl``, rosinality ``.pt``, or a PyTorch DCGAN checkpoint."""
+def import_file(path: str | Path, dataset: str = "", translator: dict | None = None) -> Imported:
+    """Any checkpoint file gantransfer reads: NVlabs ``.pkl``, rosinality ``.pt``, a pix2pix/CycleGAN generator
+    ``.pth`` (``translator``: its importer's options, e.g. ``{"arch": "unet_256", "norm": "batch"}``) or a
+    PyTorch DCGAN checkpoint."""
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"checkpoint {p} does not exist")
@@ -364,6 +366,12 @@ def import_file(path: str | Path, dataset: str = "") -> Imported:
         obj = None
     if obj is not None and looks_like_rosinality(obj):
         return import_rosinality(p, obj, dataset)
+    from gantransfer.models.translator_import import import_translator, is_junyanz_file
+    if obj is not None and is_junyanz_file(p, obj):
+        return Imported(*import_translator(p, dataset=dataset, loaded=obj, **(translator or {})))
+    if translator:
+        raise CheckpointError(f"{p} is not a pix2pix/CycleGAN generator, so {', '.join(sorted(translator))} do "
+                              "not apply; drop them")
     from gantransfer.models.importers import import_dcgan
     try:
         g, cfg = import_dcgan(p, dataset, loaded=obj)  # the file is read once; unreadable: import_dcgan says why
@@ -375,7 +383,7 @@ def import_file(path: str | Path, dataset: str = "") -> Imported:
     return Imported(g, cfg)
 
 
-def import_checkpoint(path: str | Path, out: str | Path, dataset: str = "") -> Path:
+def import_checkpoint(path: str | Path, out: str | Path, dataset: str = "", translator: dict | None = None) -> Path:
     """Write the generator of checkpoint ``path`` as gantransfer directory ``out`` (``out/generator`` and
     ``out/discriminator`` when the file has one). ``out`` must be new or empty; it is written in a temporary
     directory and renamed, so nothing is left half-way."""
@@ -383,7 +391,7 @@ def import_checkpoint(path: str | Path, out: str | Path, dataset: str = "") -> P
     dest = Path(out)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise CheckpointError(f"{dest} exists and is not an empty directory; give a new --out")
-    imported = import_file(path, dataset)
+    imported = import_file(path, dataset, translator)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:

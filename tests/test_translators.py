@@ -1,0 +1,166 @@
+"""Image-to-image translators: the resnet/mobile-resnet/unet families, the pix2pix/CycleGAN importer (parity with
+an independent reference of that layout), ``translate``, and bad input."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import gantransfer
+from conftest import run_cli
+from gantransfer.errors import CheckpointError, ConfigError
+from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.models.translator_import import import_translator
+from junyanz_reference import RefResnetGenerator, RefUnetGenerator, randomise
+
+CASES = [  # (junyanz name, norm, ngf, size, in, out, dropout)
+    ("resnet_6blocks", "instance", 8, 32, 3, 3, False),
+    ("resnet_9blocks", "batch", 6, 32, 3, 1, False),
+    ("resnet_9blocks", "none", 4, 32, 1, 3, True),
+    ("unet_128", "batch", 4, 128, 3, 3, True),
+    ("unet_256", "instance", 2, 256, 1, 3, False),
+]
+
+
+def reference(name, norm, ngf, cin, cout, dropout):
+    if name.startswith("resnet"):
+        return RefResnetGenerator(cin, cout, ngf, norm, dropout, int(name.split("_")[1][0]))
+    return RefUnetGenerator(cin, cout, {"unet_128": 7, "unet_256": 8}[name], ngf, norm, dropout)
+
+
+@pytest.mark.parametrize("name,norm,ngf,size,cin,cout,dropout", CASES)
+def test_import_matches_reference_outputs(tmp_path, name, norm, ngf, size, cin, cout, dropout):
+    ref = randomise(reference(name, norm, ngf, cin, cout, dropout))
+    torch.save(ref.state_dict(), tmp_path / "latest_net_G.pth")
+    g, cfg = import_translator(tmp_path / "latest_net_G.pth")
+    assert cfg.is_translator and cfg.meta["junyanz_arch"] == name and cfg.options.norm == norm
+    assert (cfg.input_channels, cfg.channels, cfg.options.ngf) == (cin, cout, ngf)
+    x = torch.rand(3, cin, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        want, got = ref(x), g(x)
+    assert got.shape == (3, cout, size, size)
+    assert (got - want).abs().max().item() <= 1e-5
+    assert want.std() > 0.01  # not a trivially constant output
+
+
+def test_old_instance_norm_statistics_and_module_prefix_are_accepted(tmp_path):
+    ref = randomise(RefResnetGenerator(3, 3, 4, "instance", False, 2))
+    state = {f"module.{k}": v for k, v in ref.state_dict().items()}
+    state["module.model.2.running_mean"] = torch.zeros(4)  # what pre-0.4 PyTorch saved for InstanceNorm
+    state["module.model.2.running_var"] = torch.ones(4)
+    torch.save(state, tmp_path / "old_net_G_A.pth")
+    g, cfg = import_translator(tmp_path / "old_net_G_A.pth", arch="auto", norm="instance")
+    assert cfg.meta["dropped_instance_norm_statistics"] == 2
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    assert torch.allclose(g(x), ref(x), atol=1e-5)
+
+
+def test_hostile_state_dicts_are_refused_naming_file_and_key(tmp_path):
+    ref = RefResnetGenerator(3, 3, 4, "instance", False, 2)
+    state = ref.state_dict()
+    state["model.10.conv_block.5.weight"] = torch.zeros(16, 16, 3, 2)
+    torch.save(state, tmp_path / "bad.pth")
+    with pytest.raises(CheckpointError, match=r"bad\.pth: key model\.10\.conv_block\.5\.weight has shape "
+                                              r"\(16, 16, 3, 2\), expected \(16, 16, 3, 3\)"):
+        import_translator(tmp_path / "bad.pth")
+    state = ref.state_dict()
+    state["model.4.weight"] = torch.full((8, 4, 3, 3), float("nan"))
+    torch.save(state, tmp_path / "nan.pth")
+    with pytest.raises(CheckpointError, match="model.4.weight holds NaN"):
+        import_translator(tmp_path / "nan.pth")
+    torch.save(ref.state_dict(), tmp_path / "ok.pth")
+    with pytest.raises(CheckpointError, match="holds a resnet_2blocks generator, not resnet_9blocks"):
+        import_translator(tmp_path / "ok.pth", arch="resnet_9blocks")
+    with pytest.raises(CheckpointError, match="saved with instance norm"):
+        import_translator(tmp_path / "ok.pth", norm="batch")
+    torch.save({"model.1.weight": torch.zeros(4, 3, 7, 7), "model.9.weight": torch.zeros(3)}, tmp_path / "x.pth")
+    with pytest.raises(CheckpointError, match=r"x\.pth: key model\.\d+\.weight is missing"):
+        import_translator(tmp_path / "x.pth")
+    (tmp_path / "junk.pth").write_bytes(b"not a torch file")
+    with pytest.raises(CheckpointError, match="weights-only"):
+        import_translator(tmp_path / "junk.pth")
+
+
+@pytest.mark.parametrize("arch,options", [("resnet", {"ngf": 4, "n_blocks": 3}),
+                                          ("mobile-resnet", {"ngf": 8, "n_blocks": 2}),
+                                          ("unet", {"ngf": 4, "num_downs": 5, "norm": "instance"})])
+def test_families_declare_feature_taps_at_their_resolutions(arch, options):
+    cfg = GeneratorConfig(arch=arch, latent_dim=0, input_channels=1, channels=3, resolution=32, options=options)
+    g = build_generator(cfg).eval()
+    assert cfg.family.kind == "translator" and cfg.family.capabilities.feature_taps
+    y, feats = g.forward_features(torch.rand(2, 1, 32, 32) * 2 - 1)
+    assert y.shape == (2, 3, 32, 32) and y.abs().max() <= 1
+    assert [f.shape[-1] for f in feats] == cfg.family.feature_resolutions(cfg)
+    assert torch.equal(g(torch.zeros(1, 1, 32, 32)), g.forward_features(torch.zeros(1, 1, 32, 32))[0])
+    with pytest.raises(ValueError, match="multiples of"):
+        g(torch.zeros(1, 1, 30, 30))
+    assert cfg.input_shape == (1, 32, 32)
+
+
+def test_mobile_resnet_is_much_cheaper_than_resnet():
+    from gantransfer.deploy.bench import count_macs, count_params
+    def build(arch):
+        cfg = GeneratorConfig(arch=arch, latent_dim=0, input_channels=3, channels=3, resolution=32,
+                              options={"ngf": 16, "n_blocks": 9})
+        return build_generator(cfg), cfg
+    (r, rc), (m, mc) = build("resnet"), build("mobile-resnet")
+    assert count_params(m) * 4 < count_params(r) and count_macs(m, mc) * 3 < count_macs(r, rc)
+
+
+def test_a_translator_config_needs_image_input():
+    with pytest.raises(ValueError, match="latent_dim must be 0"):
+        GeneratorConfig(arch="resnet", latent_dim=100, input_channels=3, channels=3, resolution=32).validate()
+    with pytest.raises(ValueError, match="channels must be 1"):
+        GeneratorConfig(arch="resnet", latent_dim=0, input_channels=0, channels=3, resolution=32).validate()
+    with pytest.raises(ValueError, match="input_channels is for translators"):
+        GeneratorConfig(arch="dcgan", input_channels=3).validate()
+    with pytest.raises(ValueError, match="multiple of 256"):
+        GeneratorConfig(arch="unet", latent_dim=0, input_channels=3, channels=3, resolution=128).validate()
+
+
+def _png(path, size, rgb=True, seed=0):
+    arr = np.random.default_rng(seed).integers(0, 256, (size, size, 3) if rgb else (size, size), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+
+
+def test_import_then_translate_a_folder(tmp_path, capsys):
+    ref = randomise(RefResnetGenerator(3, 1, 4, "batch", False, 2))
+    torch.save(ref.state_dict(), tmp_path / "latest_net_G.pth")
+    code, out, err = run_cli(capsys, "import", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "imp"),
+                             "--arch", "auto")
+    assert code == 0, err
+    g, cfg = gantransfer.load(tmp_path / "imp")
+    assert cfg.is_translator and cfg.input_channels == 3 and cfg.channels == 1
+    _png(tmp_path / "in" / "a.png", 40)
+    _png(tmp_path / "in" / "sub" / "b.jpg", 24, rgb=False, seed=1)
+    (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG garbage")
+    code, out, err = run_cli(capsys, "translate", str(tmp_path / "imp"), "--input", str(tmp_path / "in"),
+                             "--out", str(tmp_path / "out"), "--size", "32", "--device", "cpu")
+    assert code == 0, err
+    assert "wrote 2 image(s)" in out and "skipped 1" in out
+    a = np.asarray(Image.open(tmp_path / "out" / "a.png"))
+    assert a.shape == (32, 32) and (tmp_path / "out" / "sub" / "b.png").is_file()
+    # the same through the .pth file directly, and the outputs are refused on a second run
+    code, out, err = run_cli(capsys, "translate", str(tmp_path / "latest_net_G.pth"), "--input",
+                             str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--size", "32")
+    assert code != 0 and "already exists; pass --overwrite" in err
+    code, out, err = run_cli(capsys, "translate", str(tmp_path / "latest_net_G.pth"), "--input",
+                             str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--size", "32", "--overwrite")
+    assert code == 0, err
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "a.png")), a)
+    code, out, err = run_cli(capsys, "translate", str(tmp_path / "imp"), "--input", str(tmp_path / "in"),
+                             "--out", str(tmp_path / "out2"), "--size", "30")
+    assert code != 0 and "multiple of 4; nearest valid: 28 or 32" in err and not (tmp_path / "out2").exists()
+    code, out, err = run_cli(capsys, "sample", str(tmp_path / "imp"), "--out", str(tmp_path / "s.png"))
+    assert code != 0 and "gantransfer translate" in err
+
+
+def test_translate_refuses_a_noise_generator(tmp_path, capsys):
+    from gantransfer.models.store import save_generator
+    cfg = GeneratorConfig(latent_dim=8, resolution=16, channels=1, width=0.125)
+    save_generator(build_generator(cfg), cfg, tmp_path / "g")
+    _png(tmp_path / "in" / "a.png", 16)
+    code, out, err = run_cli(capsys, "translate", str(tmp_path / "g"), "--input", str(tmp_path / "in"),
+                             "--out", str(tmp_path / "out"))
+    assert code != 0 and "noise-to-image generator" in err and "gantransfer sample" in err
+    assert not (tmp_path / "out").exists()
