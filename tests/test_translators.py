@@ -164,3 +164,44 @@ def test_translate_refuses_a_noise_generator(tmp_path, capsys):
                              "--out", str(tmp_path / "out"))
     assert code != 0 and "noise-to-image generator" in err and "gantransfer sample" in err
     assert not (tmp_path / "out").exists()
+
+
+def _save_translator(path, arch, options, resolution=32):
+    from gantransfer.models.store import save_generator
+    cfg = GeneratorConfig(arch=arch, latent_dim=0, input_channels=3, channels=3, resolution=resolution,
+                          options=options)
+    g = randomise(build_generator(cfg))
+    save_generator(g, cfg, path)
+    return g, cfg
+
+
+@pytest.mark.parametrize("arch,options", [("resnet", {"ngf": 4, "n_blocks": 2, "norm": "batch"}),
+                                          ("unet", {"ngf": 2, "num_downs": 5, "norm": "instance"})])
+def test_onnx_export_of_a_translator_has_dynamic_size_and_parity(tmp_path, arch, options):
+    pytest.importorskip("onnxruntime")
+    from gantransfer.api import export
+    from gantransfer.deploy.runtime import open_exported
+    g, cfg = _save_translator(tmp_path / "t", arch, options)
+    report = export(tmp_path / "t", "onnx", tmp_path / "t.onnx")
+    assert max(report["parity"].values()) <= 1e-4
+    onnx_g = open_exported(tmp_path / "t.onnx")
+    assert onnx_g.config.is_translator and onnx_g.input_name == "input"
+    x = torch.rand(3, 3, 64, 64) * 2 - 1  # another size than the one traced
+    with torch.no_grad():
+        assert (onnx_g(x) - g(x)).abs().max().item() <= 1e-4
+    with pytest.raises(ConfigError, match="--int8 is not offered"):
+        export(tmp_path / "t", "onnx", tmp_path / "q.onnx", int8=True)
+
+
+def test_bench_of_translators_against_a_teacher(tmp_path):
+    from gantransfer.api import bench
+    _save_translator(tmp_path / "teacher", "resnet", {"ngf": 8, "n_blocks": 3})
+    _save_translator(tmp_path / "student", "mobile-resnet", {"ngf": 4, "n_blocks": 3})
+    result = bench(tmp_path / "student", against=tmp_path / "teacher", repeats=2)
+    assert result["generator"]["macs"] < result["reference"]["macs"]
+    assert result["ratios"]["macs_reduction"] > 3 and "throughput_per_s_batch8" in result["generator"]
+    cfg = GeneratorConfig(latent_dim=8, resolution=16, channels=1, width=0.125)
+    from gantransfer.models.store import save_generator
+    save_generator(build_generator(cfg), cfg, tmp_path / "noise")
+    with pytest.raises(ConfigError, match="not of one kind"):
+        bench(tmp_path / "student", against=tmp_path / "noise", repeats=1)

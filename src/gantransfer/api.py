@@ -67,6 +67,9 @@ def bench(path: str | Path, against: str | Path | None = None, repeats: int = 20
     result = {"generator": {"path": str(path), **measure(g, cfg, repeats)}}
     if against is not None:
         rg, rcfg = load(against)
+        if rcfg.is_translator != cfg.is_translator:
+            raise ConfigError(f"{path} and {against} are not of one kind (an image-to-image translator and a "
+                              "noise-to-image generator); compare translators with translators")
         result["reference"] = {"path": str(against), **measure(rg, rcfg, repeats)}
         result["ratios"] = compare({k: v for k, v in result["generator"].items() if k != "path"},
                                    {k: v for k, v in result["reference"].items() if k != "path"})
