@@ -153,6 +153,8 @@ def test_import_then_translate_a_folder(tmp_path, capsys):
     assert code != 0 and "multiple of 4; nearest valid: 28 or 32" in err and not (tmp_path / "out2").exists()
     code, out, err = run_cli(capsys, "sample", str(tmp_path / "imp"), "--out", str(tmp_path / "s.png"))
     assert code != 0 and "gantransfer translate" in err
+    code, out, err = run_cli(capsys, "eval", str(tmp_path / "imp"), "--data", "fashion-mnist", "--n", "10")
+    assert code != 0 and "image-to-image translator" in err
 
 
 def test_translate_refuses_a_noise_generator(tmp_path, capsys):
@@ -205,3 +207,22 @@ def test_bench_of_translators_against_a_teacher(tmp_path):
     save_generator(build_generator(cfg), cfg, tmp_path / "noise")
     with pytest.raises(ConfigError, match="not of one kind"):
         bench(tmp_path / "student", against=tmp_path / "noise", repeats=1)
+
+
+def test_translate_skips_oversized_images_and_never_writes_through_links(tmp_path, capsys):
+    _save_translator(tmp_path / "t", "resnet", {"ngf": 4, "n_blocks": 1}, resolution=16)
+    Image.new("L", (5000, 4000)).save(tmp_path / "big.png")  # 20 M pixels: over the cap, refused before decoding
+    (tmp_path / "in").mkdir()
+    (tmp_path / "big.png").rename(tmp_path / "in" / "big.png")
+    _png(tmp_path / "in" / "ok.png", 16)
+    with pytest.warns(UserWarning, match="big.png: 5000x4000 pixels is over the cap"):
+        code, out, err = run_cli(capsys, "translate", str(tmp_path / "t"), "--input", str(tmp_path / "in"),
+                                 "--out", str(tmp_path / "out"))
+    assert code == 0 and "wrote 1 image(s)" in out and "skipped 1" in out
+    _png(tmp_path / "in2" / "sub" / "a.png", 16)
+    (tmp_path / "out2").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out2" / "sub").symlink_to(tmp_path / "elsewhere")
+    code, out, err = run_cli(capsys, "translate", str(tmp_path / "t"), "--input", str(tmp_path / "in2"),
+                             "--out", str(tmp_path / "out2"))
+    assert code != 0 and "resolves outside --out" in err and not any((tmp_path / "elsewhere").iterdir())
