@@ -226,3 +226,25 @@ def test_translate_skips_oversized_images_and_never_writes_through_links(tmp_pat
     code, out, err = run_cli(capsys, "translate", str(tmp_path / "t"), "--input", str(tmp_path / "in2"),
                              "--out", str(tmp_path / "out2"))
     assert code != 0 and "resolves outside --out" in err and not any((tmp_path / "elsewhere").iterdir())
+
+
+def test_eval_of_a_translator_against_ground_truth_and_a_teacher(tmp_path, capsys):
+    import json
+    g, cfg = _save_translator(tmp_path / "t", "resnet", {"ngf": 4, "n_blocks": 1}, resolution=16)
+    _save_translator(tmp_path / "s", "mobile-resnet", {"ngf": 4, "n_blocks": 1}, resolution=16)
+    for i in range(3):
+        _png(tmp_path / "in" / f"{i}.png", 16, seed=i)
+    # ground truth = the teacher's own outputs: against them the teacher scores (nearly) perfectly
+    code, _, err = run_cli(capsys, "translate", str(tmp_path / "t"), "--input", str(tmp_path / "in"),
+                           "--out", str(tmp_path / "gt"))
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "eval", str(tmp_path / "t"), "--input", str(tmp_path / "in"), "--target",
+                             str(tmp_path / "gt"), "--against", str(tmp_path / "s"), "--device", "cpu")
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["images"] == 3 and r["target"]["psnr"] > 40 and r["target"]["ssim"] > 0.99
+    assert r["against"]["psnr"] < r["target"]["psnr"]
+    (tmp_path / "gt" / "1.png").unlink()
+    code, out, err = run_cli(capsys, "eval", str(tmp_path / "t"), "--input", str(tmp_path / "in"), "--target",
+                             str(tmp_path / "gt"))
+    assert code != 0 and "no image named like 1 of the 3 inputs, e.g. 1.png" in err

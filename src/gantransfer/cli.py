@@ -182,7 +182,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.out:  # refused before the evaluation, not after it
         from gantransfer.deploy.export import check_file_out
         check_file_out(args.out, args.overwrite, "eval.json")
-    if cfg.against:
+    if cfg.input or cfg.target:
+        from gantransfer.engine.loop import resolve_device
+        from gantransfer.metrics.translation import evaluate_translator
+        if not cfg.input:
+            raise ConfigError("--target needs --input (the images to translate)")
+        results = evaluate_translator(cfg.generator, cfg.input, cfg.target, cfg.against,
+                                      device=resolve_device(cfg.device))
+        print(json.dumps(results, indent=2))
+    elif cfg.against:
         from gantransfer.engine.loop import resolve_device
         from gantransfer.metrics.teacher_relative import evaluate_against
         results = evaluate_against(cfg.generator, cfg.against, cfg.n, resolve_device(cfg.device))

@@ -272,8 +272,8 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         g, gcfg = load_generator(cfg.generator, device)
     if gcfg.is_translator:
         raise ConfigError(f"{cfg.generator} is an image-to-image translator ({gcfg.arch}); eval measures "
-                          "noise-to-image generators. Run it with `gantransfer translate` (translator evaluation "
-                          "is not there yet)")
+                          "noise-to-image generators. Give --input DIR with --target DIR (ground truth) and/or "
+                          "--against TEACHER for a translator's figures")
     dataset = cfg.data or gcfg.dataset
     user_ref = cfg.reference is not None or cfg.inception is not None
     if not dataset and not user_ref:
