@@ -248,3 +248,18 @@ def test_eval_of_a_translator_against_ground_truth_and_a_teacher(tmp_path, capsy
     code, out, err = run_cli(capsys, "eval", str(tmp_path / "t"), "--input", str(tmp_path / "in"), "--target",
                              str(tmp_path / "gt"))
     assert code != 0 and "no image named like 1 of the 3 inputs, e.g. 1.png" in err
+
+
+def test_noise_commands_refuse_a_translator_and_say_what_fits(tmp_path, capsys):
+    g, _ = _save_translator(tmp_path / "t", "resnet", {"ngf": 4, "n_blocks": 1}, resolution=16)
+    torch.save(g.state_dict(), tmp_path / "latest_net_G.pth")
+    code, _, err = run_cli(capsys, "distill", "--teacher", str(tmp_path / "latest_net_G.pth"), "--steps", "1",
+                           "--out", str(tmp_path / "d"))
+    assert code != 0 and "this teacher is an image-to-image translator" in err and "gantransfer translate" in err
+    assert not (tmp_path / "d").exists()
+    torch.save({"fc.weight": torch.zeros(3, 3)}, tmp_path / "other.pth")
+    code, _, err = run_cli(capsys, "import", str(tmp_path / "other.pth"), "--out", str(tmp_path / "o"))
+    assert code != 0 and "nor a pix2pix/CycleGAN generator" in err and not (tmp_path / "o").exists()
+    code, _, err = run_cli(capsys, "import", str(tmp_path / "other.pth"), "--out", str(tmp_path / "o"),
+                           "--arch", "unet_256")
+    assert code != 0 and "is not a pix2pix/CycleGAN generator, so arch" in err

@@ -109,6 +109,14 @@ class GeneratorConfig:
         return self.kind == "translator"
 
     @property
+    def what_it_makes(self) -> str:
+        """What it is, for messages refusing it: "makes images", "makes 2-D points" or "is an image-to-image
+        translator (run it with `gantransfer translate`)"."""
+        if self.is_translator:
+            return "is an image-to-image translator (run it with `gantransfer translate`)"
+        return "makes 2-D points" if self.kind == "points" else "makes images"
+
+    @property
     def input_shape(self) -> tuple[int, ...]:
         """The shape of one input: an image (input_channels, R, R) for translators, else a latent (latent_dim,)."""
         if self.is_translator:

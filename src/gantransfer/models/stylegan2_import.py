@@ -377,7 +377,8 @@ def import_file(path: str | Path, dataset: str = "", translator: dict | None = N
         g, cfg = import_dcgan(p, dataset, loaded=obj)  # the file is read once; unreadable: import_dcgan says why
     except CheckpointError as e:
         found = sorted(obj)[:12] if isinstance(obj, dict) else None
-        raise CheckpointError(f"{e}; nor is it a rosinality StyleGAN2 checkpoint (expected 'g_ema' or 'g' holding "
+        raise CheckpointError(f"{e}; nor a pix2pix/CycleGAN generator (model.1.weight or model.model.0.weight); "
+                              f"nor is it a rosinality StyleGAN2 checkpoint (expected 'g_ema' or 'g' holding "
                               f"{', '.join(ROSINALITY_G_KEYS)}" + (f"; top-level keys found: {found})" if found
                                                                     else ")")) from None
     return Imported(g, cfg)
