@@ -193,6 +193,10 @@ def test_onnx_export_of_a_translator_has_dynamic_size_and_parity(tmp_path, arch,
         assert (onnx_g(x) - g(x)).abs().max().item() <= 1e-4
     with pytest.raises(ConfigError, match="--int8 is not offered"):
         export(tmp_path / "t", "onnx", tmp_path / "q.onnx", int8=True)
+    report = export(tmp_path / "t", "torchscript", tmp_path / "t.pt")
+    assert max(report["parity"].values()) <= 1e-4
+    with torch.no_grad():
+        assert (open_exported(tmp_path / "t.pt")(x) - g(x)).abs().max().item() <= 1e-4
 
 
 def test_bench_of_translators_against_a_teacher(tmp_path):
