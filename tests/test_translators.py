@@ -72,6 +72,8 @@ def test_hostile_state_dicts_are_refused_naming_file_and_key(tmp_path):
         import_translator(tmp_path / "ok.pth", arch="resnet_9blocks")
     with pytest.raises(CheckpointError, match="saved with instance norm"):
         import_translator(tmp_path / "ok.pth", norm="batch")
+    with pytest.raises(CheckpointError, match="records dropout in its keys.*without it; drop --dropout"):
+        import_translator(tmp_path / "ok.pth", dropout=True)
     torch.save({"model.1.weight": torch.zeros(4, 3, 7, 7), "model.9.weight": torch.zeros(3)}, tmp_path / "x.pth")
     with pytest.raises(CheckpointError, match=r"x\.pth: key model\.\d+\.weight is missing"):
         import_translator(tmp_path / "x.pth")

@@ -31,10 +31,16 @@ STALE_STATS = ("running_mean", "running_var", "num_batches_tracked")
 RESNET_FIRST_BLOCK = 10
 
 
+def _kernel(state: dict[str, torch.Tensor], key: str) -> tuple[int, ...]:
+    t = state.get(key)
+    return tuple(t.shape[-2:]) if t is not None and t.dim() == 4 else ()
+
+
 def looks_like_junyanz(state: dict[str, torch.Tensor]) -> bool:
-    """Whether a state dict has the key layout of a pix2pix/CycleGAN ResnetGenerator or UnetGenerator."""
-    return "model.model.0.weight" in state or ("model.1.weight" in state and "model.0.weight" not in state
-                                               and any(k.startswith("model.") for k in state))
+    """Whether a state dict has the key layout of a pix2pix/CycleGAN ResnetGenerator (a 7x7 ``model.1`` after a
+    parameter-free padding ``model.0``) or UnetGenerator (a 4x4 ``model.model.0``)."""
+    return _kernel(state, "model.model.0.weight") == (4, 4) or (
+        _kernel(state, "model.1.weight") == (7, 7) and not any(k.startswith("model.0.") for k in state))
 
 
 def _shape(state: dict[str, torch.Tensor], key: str, where: str, dims: int) -> tuple[int, ...]:
@@ -80,16 +86,14 @@ def _unet_layout(state: dict[str, torch.Tensor], where: str) -> dict[str, Any]:
 def detect_layout(state: dict[str, torch.Tensor], where: str) -> dict[str, Any]:
     """The architecture of a junyanz generator state dict: arch (resnet/unet), count (blocks or downsamplings),
     ngf, in/out channels, norm, dropout (ResNet only; a U-Net's dropout leaves no key) and the junyanz name."""
-    if "model.model.0.weight" in state:
-        return _unet_layout(state, where)
     if looks_like_junyanz(state):
-        return _resnet_layout(state, where)
+        return _unet_layout(state, where) if "model.model.0.weight" in state else _resnet_layout(state, where)
     found = ", ".join(sorted(state)[:8])
     raise CheckpointError(f"{where} is not a pix2pix/CycleGAN generator: expected keys model.1.weight (ResNet) or "
                           f"model.model.0.weight (U-Net); found {found or 'no tensors'}")
 
 
-def _check_requested(layout: dict[str, Any], arch: str, norm: str, where: str) -> None:
+def _check_requested(layout: dict[str, Any], arch: str, norm: str, dropout: bool | None, where: str) -> None:
     if arch != "auto":
         if arch not in ARCHS:
             raise CheckpointError(f"--arch must be auto or one of {', '.join(ARCHS)}, got {arch!r}")
@@ -102,6 +106,9 @@ def _check_requested(layout: dict[str, Any], arch: str, norm: str, where: str) -
         if norm != layout["norm"]:
             raise CheckpointError(f"{where} was saved with {layout['norm']} norm (read off its keys), not {norm}; "
                                   f"drop --norm or give --norm {layout['norm']}")
+    if dropout is not None and layout["arch"] == "resnet" and dropout != layout["dropout"]:
+        raise CheckpointError(f"{where}: a ResNet file records dropout in its keys, and this one was saved "
+                              f"{'with' if layout['dropout'] else 'without'} it; drop --dropout")
 
 
 def layout_config(layout: dict[str, Any], dataset: str = "", dropout: bool | None = None,
@@ -158,7 +165,7 @@ def import_translator(path: str | Path, arch: str = "auto", norm: str = "auto", 
     where = str(path)
     state = read_state_dict(path, loaded)
     layout = detect_layout(state, where)
-    _check_requested(layout, arch, norm, where)
+    _check_requested(layout, arch, norm, dropout, where)
     cfg = layout_config(layout, dataset, dropout, resolution)
     what = f"{layout['name']} generator (ngf {layout['ngf']}, {layout['norm']} norm, {layout['in']} -> " \
            f"{layout['out']} channels)"
