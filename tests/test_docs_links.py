@@ -56,3 +56,9 @@ def test_the_claims_cite_json_that_exists() -> None:
     cited = {m for m in links(ROOT / "docs" / "results.md") if m.endswith(".json")}
     assert len(cited) >= 40  # one or more per claim
     assert all((ROOT / "docs" / c).resolve().is_file() for c in cited)
+
+
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    last = [l for l in (ROOT / ".ci" / "run").read_text().splitlines() if l.strip()][-1]
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    assert any(last in b.splitlines() for b in blocks), last
