@@ -14,16 +14,15 @@ SECTIONS = (("Tasks", "gantransfer.tasks"), ("Configs", "gantransfer.config"), (
 
 
 def public_api() -> list[tuple[str, str]]:
-    """``(name, dotted path of its definition)`` for every exported name, sorted by name."""
+    """``(name, dotted path of its definition)`` for every exported name, sorted by name: a class or function's own
+    definition; for an exported instance (a registry, a constant), its class's."""
     package = importlib.import_module("gantransfer")
     out = []
     for name in sorted(package.__all__):
         obj = getattr(package, name)
-        module = getattr(obj, "__module__", None)
-        qualname = getattr(obj, "__qualname__", None)
-        if not module or not qualname:
-            raise ValueError(f"gantransfer.{name}: cannot tell where it is defined; export a class or function")
-        out.append((name, f"{module}.{qualname}"))
+        if not (getattr(obj, "__module__", None) and getattr(obj, "__qualname__", None)):
+            obj = type(obj)
+        out.append((name, f"{obj.__module__}.{obj.__qualname__}"))
     return out
 
 
