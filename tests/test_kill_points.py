@@ -7,6 +7,8 @@ import pytest
 
 from forked_cli import run_forked, tree_hashes
 
+pytestmark = pytest.mark.slow  # trains, kills and resumes a run at every kill point
+
 ARGS = ["train", "--data", "ring8", "--steps", "8", "--checkpoint-every", "3", "--sample-every", "4",
         "--log-every", "1", "--batch-size", "64", "--no-progress", "--device", "cpu"]
 # a checkpoint has 5 points: tensors, state.json, checksums (each complete but not renamed), the step directory

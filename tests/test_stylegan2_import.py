@@ -54,6 +54,7 @@ def rgb_generator(resolution=32):
     return g, cfg
 
 
+@pytest.mark.slow
 def test_rosinality_converted_layout_gives_the_same_images(tmp_path):
     g, _ = rgb_generator()
     w_avg = torch.randn(12)
@@ -161,6 +162,7 @@ def to_nvlabs(g, src="", conv_clamp=None):
                     c_dim=0)
 
 
+@pytest.mark.slow
 def test_nvlabs_pickle_gives_the_same_images_and_runs_no_embedded_code(tmp_path, nvlabs_modules):
     marker = tmp_path / "ran"
     src = f"open({str(marker)!r}, 'w').write('embedded code ran')\nclass Generator: pass\n"
