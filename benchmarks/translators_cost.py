@@ -16,10 +16,10 @@ import json
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from harness import Stopwatch, write_results
 
 VARIANTS = [  # (name, arch, options)
     ("resnet_9blocks ngf 64 (teacher)", "resnet", {"ngf": 64, "n_blocks": 9, "norm": "instance"}),
@@ -54,12 +54,10 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as d:
                 path = Path(d) / "latest_net_G.pth"
                 torch.save(g.state_dict(), path)
-                t0, c0 = time.perf_counter(), time.process_time()
-                imported, icfg = import_translator(path)
-                row["import"] = {"file_mb": round(path.stat().st_size / 2 ** 20, 1),
-                                 "wall_s": round(time.perf_counter() - t0, 3),
-                                 "cpu_s": round(time.process_time() - c0, 3),
-                                 "detected": icfg.meta["junyanz_arch"]}
+                with Stopwatch() as wall, Stopwatch("cpu") as cpu:
+                    imported, icfg = import_translator(path)
+                row["import"] = {"file_mb": round(path.stat().st_size / 2 ** 20, 1), "wall_s": round(wall.seconds, 3),
+                                 "cpu_s": round(cpu.seconds, 3), "detected": icfg.meta["junyanz_arch"]}
                 x = torch.rand(1, 3, 64, 64) * 2 - 1
                 with torch.no_grad():
                     row["import"]["max_abs_difference_64px"] = (imported(x) - g(x)).abs().max().item()
@@ -80,7 +78,7 @@ def main() -> None:
                       "figure per output pixel (4x as much): 49.55 + 3 x (2 x 1.21) = 56.8 G. Latency: 2 CPU cores "
                       "shared with other jobs, so wall times are noisy and inflated",
               "variants": rows}
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
     print(json.dumps(result, indent=2))
 
 
