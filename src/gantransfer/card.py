@@ -198,7 +198,8 @@ def front_matter(inp: dict, name: str, extra_tags: list[str] = ()) -> str:
     if own:
         lines += ["model-index:", f"- name: {yaml_str(name)}", "  results:", "  - task:",
                   f"      type: {task}", "      name: Image generation", "    dataset:",
-                  f"      name: {yaml_str(dataset or 'unknown')}", f"      type: {yaml_str(hub_id or dataset or 'unknown')}",
+                  f"      name: {yaml_str(dataset or 'unknown')}",
+                  f"      type: {yaml_str(hub_id or dataset or 'unknown')}",
                   "      split: test", "    metrics:"]
         for _section, key, metric, protocol, n, detail, value in own:
             lines += [f"    - type: {yaml_str(metric)}", f"      name: {yaml_str(key)}", f"      value: {value!r}",

@@ -153,12 +153,12 @@ def load_ada(path: Path, resolution: int | None = None,
     if labels is not None:
         missing = next((f for f in labels if f not in names), None)
         if missing is not None:
-            raise DataError(f"{path}: {LABELS_FILE} labels {missing!r}, which is not in the data set; the labels do "
-                            "not match the files (rebuild dataset.json)")
+            raise DataError(f"{path}: {LABELS_FILE} labels {missing[:200]!r}, which is not in the data set; the "
+                            "labels do not match the files (rebuild dataset.json)")
         unlabelled = next((n for n, _ in items if n not in labels), None)
         if unlabelled is not None:
-            raise DataError(f"{path}: image {unlabelled!r} has no label in {LABELS_FILE}; label every image or set "
-                            "\"labels\": null")
+            raise DataError(f"{path}: image {unlabelled[:200]!r} has no label in {LABELS_FILE}; label every image "
+                            "or set \"labels\": null")
     arrays, kept, bad, sizes, native = [], [], [], set(), None
     for name, data in items:
         _checked_pixels(data, name, path)
