@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from conftest import run_cli
-from gantransfer.card import render_card, write_card
+from gantransfer.card import render_card, yaml_float
 from gantransfer.data import load_dataset
 from gantransfer.data import ada_layout
 from gantransfer.errors import DataError
@@ -62,6 +62,7 @@ def test_a_card_escapes_every_hostile_field(tmp_path):
     assert "```\nrm -rf" not in body  # the teacher string cannot open a code block
     figures = [line for line in front_matter(card) if line.strip().startswith("name: \"fid/")]
     assert figures == ['      name: "fid/p-v1/1k"']  # NaN, a string value and an invalid protocol are left out
+    assert yaml_float(1e-05) == "1.0e-05" and yaml_float(2.5e-07) == "2.5e-07" and yaml_float(3.0) == "3.0"
     rows = [r for r in body.splitlines() if r.startswith("| this model")]
     assert len(rows) == 1 and len(re.split(r"(?<!\\)\|", rows[0])) == 7
 
@@ -79,7 +80,7 @@ def test_a_run_writes_its_card_and_a_hub_snapshot_loads_back(tmp_path, capsys):
     evaluation = json.loads((run / "eval.json").read_text())
     fid = evaluation["student"]["fid/fashion-mnist-classifier-v1/100"]
     i = lines.index('      name: "fid/fashion-mnist-classifier-v1/100"')
-    assert lines[i + 1] == f"      value: {fid!r}" and lines[i + 4] == "        samples: 100"
+    assert lines[i + 1] == f"      value: {yaml_float(fid)}" and lines[i + 4] == "        samples: 100"
     assert "gantransfer distill" in card and "--steps 2" in card and "## Costs" in card and "x this model's" in card
     # the folder as a hub snapshot (models--user--name/snapshots/<hash>/) loads back with gantransfer.load
     snap = tmp_path / "hub" / "models--user--student" / "snapshots" / ("ab" * 20)

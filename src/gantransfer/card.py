@@ -58,6 +58,13 @@ def fenced(code: str, lang: str = "") -> str:
     return f"{fence}{lang}\n{code}\n{fence}"
 
 
+def yaml_float(value: float) -> str:
+    """A finite float as a YAML float that YAML 1.1 readers also parse as one (``1e-05`` -> ``1.0e-05``)."""
+    s = repr(float(value))
+    mantissa, _, exponent = s.partition("e")
+    return f"{mantissa}.0e{exponent}" if exponent and "." not in mantissa else s
+
+
 def _num(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
@@ -202,7 +209,8 @@ def front_matter(inp: dict, name: str, extra_tags: list[str] = ()) -> str:
                   f"      type: {yaml_str(hub_id or dataset or 'unknown')}",
                   "      split: test", "    metrics:"]
         for _section, key, metric, protocol, n, detail, value in own:
-            lines += [f"    - type: {yaml_str(metric)}", f"      name: {yaml_str(key)}", f"      value: {value!r}",
+            lines += [f"    - type: {yaml_str(metric)}", f"      name: {yaml_str(key)}",
+                      f"      value: {yaml_float(value)}",
                       "      args:", f"        protocol: {yaml_str(protocol)}", f"        samples: {n}"]
             if detail:
                 lines.append(f"        detail: {yaml_str(detail)}")
