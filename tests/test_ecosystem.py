@@ -106,6 +106,10 @@ def test_a_run_writes_its_card_and_a_hub_snapshot_loads_back(tmp_path, capsys):
 def test_card_refuses_what_is_not_a_generator(tmp_path, capsys):
     code, _, err = run_cli(capsys, "card", str(tmp_path))
     assert code != 0 and "not a generator directory" in err
+    shutil.copytree(STUDENT, tmp_path / "run" / "generator")
+    (tmp_path / "run" / "run.json").write_text("[" * 100_000 + "]" * 100_000)  # a hostile record: one clear line
+    code, _, err = run_cli(capsys, "card", str(tmp_path / "run"))
+    assert code != 0 and "run.json" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 # ---- StyleGAN2-ADA dataset_tool data sets ------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from gantransfer.io import atomic_write, read_json
 
 CARD_NAME = "README.md"
 MAX_HEADER = 100 * 1024 * 1024  # a safetensors header larger than this is not one we wrote
+MAX_JSON_BYTES = 64 * 2 ** 20  # config.json, run.json, eval.json
 MAX_FIGURES = 200               # figures listed in a card (a hostile eval.json could hold millions)
 # A protocol figure's key: metric/protocol/samples[/detail], e.g. fid/fashion-mnist-classifier-v1/10k
 FIGURE_KEY = re.compile(r"^([a-z][a-z0-9_]*)/([A-Za-z0-9][A-Za-z0-9._-]*)/(\d+)(k?)(?:/([A-Za-z0-9._-]+))?$")
@@ -79,7 +80,13 @@ def _read(path: Path, what: str) -> dict:
     """A JSON object file, or {} when missing; CheckpointError (naming the file) when corrupt."""
     if not path.is_file():
         return {}
-    return _dict(read_json(path, what))
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise CheckpointError(f"{what} {path} is over {MAX_JSON_BYTES:,} bytes, more than gantransfer writes; "
+                              "remove it or restore the original")
+    try:
+        return _dict(read_json(path, what))
+    except RecursionError:
+        raise CheckpointError(f"{what} {path} is nested too deeply to be a file gantransfer wrote") from None
 
 
 def tensor_count(path: Path) -> int | None:
