@@ -285,25 +285,34 @@ def _made_by(inp: dict) -> str:
     return f"gantransfer {command} ..." if command else ""
 
 
-def _loading(folder: str, conditional: bool, onnx: str | None, script: str | None) -> list[str]:
-    labels = ", labels=torch.arange(8) % cfg.num_classes" if conditional else ""
-    out = ["### With gantransfer", "", "`pip install gantransfer` (the wheel), then:", "",
-           fenced("import gantransfer, torch\n"
-                  f"g, cfg = gantransfer.load({json.dumps(folder)})  # config.json + model.safetensors, no pickle\n"
-                  f"x, y = gantransfer.generate(g, cfg, 8, seed=0{labels})  # values in cfg.data_range", "python"),
-           "", "### Without gantransfer (ONNX)", ""]
+def _loading(conditional: bool, onnx: str | None, script: str | None, exported_name: str,
+             dataset: str) -> list[str]:
+    """How to load the model: a generator directory (``onnx`` None) or an exported file and its sampler."""
+    install = "Install gantransfer's wheel (`pip install gantransfer-0.1.0-py3-none-any.whl`), then:"
     if onnx:
-        run = f"python {script}" if script else f"onnxruntime.InferenceSession({json.dumps(onnx)})"
-        out += [f"`{onnx}` runs on onnxruntime alone (inputs `z`, and `label` when conditional; output `image`)."
-                + (f" `{script}` is a standalone sampler needing only onnxruntime, numpy and Pillow:" if script
-                   else ""), "", fenced(f"pip install onnxruntime numpy pillow\n{run}", "bash")]
+        with_gt = fenced(f"gantransfer sample {shlex.quote(onnx)} --n 16 --out samples.png\n"
+                         f"gantransfer eval {shlex.quote(onnx)} --data {shlex.quote(dataset or 'DATASET')}", "bash")
+        without = [f"{md(onnx)} runs on onnxruntime alone (input `z`, and `label` when conditional; output "
+                   "`image`; value range, class count and sample shape in its metadata)."
+                   + (f" {md(script)} is a standalone sampler that needs only onnxruntime and numpy:" if script
+                      else " Write a sampler in a few lines, or re-export with `--with-example` for one:"), "",
+                   fenced("pip install onnxruntime numpy\n"
+                          + (f"python {shlex.quote(script)} --n 16 --seed 0 --out samples.png" if script else
+                             f"python -c \"import onnxruntime; print(onnxruntime.InferenceSession("
+                             f"{json.dumps(onnx)}).get_inputs())\""), "bash")]
     else:
-        out += ["Export it once with gantransfer; the ONNX file and its standalone sampling script then need only "
-                "onnxruntime and numpy:", "",
-                fenced(f"gantransfer export {folder} --format onnx --out model.onnx --with-example\n"
-                       "pip install onnxruntime numpy pillow && python model_sample.py --n 16 --out samples.png",
-                       "bash")]
-    return out
+        labels = ", labels=torch.arange(8) % cfg.num_classes" if conditional else ""
+        with_gt = fenced("import gantransfer, torch\n"
+                         "g, cfg = gantransfer.load(\"path/to/this/folder\")  # config.json + model.safetensors, "
+                         "no pickle\n"
+                         f"x, y = gantransfer.generate(g, cfg, 8, seed=0{labels})  # values in cfg.data_range",
+                         "python")
+        without = ["Export it once with gantransfer; the ONNX file and its standalone sampling script then need "
+                   "only onnxruntime and numpy:", "",
+                   fenced(f"gantransfer export path/to/this/folder --format onnx --out {exported_name}.onnx "
+                          f"--with-example\npip install onnxruntime numpy\n"
+                          f"python {exported_name}_sample.py --n 16 --out samples.png", "bash")]
+    return ["### With gantransfer", "", install, "", with_gt, "", "### Without gantransfer (ONNX)", "", *without]
 
 
 def render_card(gen_dir: str | Path, name: str | None = None, onnx: str | None = None,
@@ -334,10 +343,13 @@ def render_card(gen_dir: str | Path, name: str | None = None, onnx: str | None =
     lines += ["", "## Figures", "", "Each figure with its protocol (feature network and version) and sample count; "
               "figures are comparable only within one protocol.", ""] + _figure_table(inp)
     lines += ["", "## Costs", ""] + _costs(inp, teachers)
-    lines += ["", "## How to load it", ""] + _loading("." if onnx else "path/to/this/folder", conditional, onnx,
-                                                       script)
-    lines += ["", "Files: `config.json` (architecture, sizes, classes, data range), `model.safetensors` (weights); "
-              "rewrite this card with `gantransfer card DIR`.", ""]
+    lines += ["", "## How to load it", ""] + _loading(conditional, onnx, script, "model", dataset)
+    if onnx:
+        lines += ["", f"Files: {md(onnx)} (the exported generator, checked against the PyTorch one before it was "
+                  f"written){f', {md(script)} (the sampler)' if script else ''}; written by `gantransfer export`.", ""]
+    else:
+        lines += ["", "Files: `config.json` (architecture, sizes, classes, data range), `model.safetensors` "
+                  "(weights); rewrite this card with `gantransfer card DIR`.", ""]
     return "\n".join(lines)
 
 
