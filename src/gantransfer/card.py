@@ -4,7 +4,8 @@ YAML front matter (library name, license, tags, data set, a ``model-index`` with
 sample count), then what the model is, how it was made, its teacher(s), its costs against them, and how to load
 it with and without gantransfer. Everything comes from the directory's own files (config.json, and run.json and
 eval.json of the run holding it); each field is treated as hostile: its type is checked, and every string is
-escaped for YAML (JSON-quoted) and for Markdown. No torch: parameter counts come from safetensors headers.
+escaped for YAML (JSON-quoted) and for Markdown. It uses no torch itself: parameter counts come from the
+safetensors headers.
 """
 from __future__ import annotations
 
@@ -330,18 +331,28 @@ def render_card(gen_dir: str | Path, name: str | None = None, onnx: str | None =
     res, ch = cfg.get("resolution"), cfg.get("channels")
     shape = f"{res}x{res}, {ch} channel(s)" if isinstance(res, int) and isinstance(ch, int) else "points"
     dataset = _dataset(inp)
-    what = (f"{'A class-conditional' if conditional else 'An unconditional'} **{md(cfg.get('arch'), 40)}** generator "
-            f"(width {md(cfg.get('width'), 20)}, latent size {md(cfg.get('latent_dim'), 20)}) producing {md(shape)}"
-            f"{' of ' + md(dataset) if dataset else ''}, values in {md(json.dumps(cfg.get('data_range')), 40)}.")
+    sizes = ", ".join(f"{label} {md(cfg.get(key), 20)}" for key, label in (("width", "width"),
+                                                                           ("latent_dim", "latent size"))
+                      if _text(cfg.get(key)))
+    value_range = cfg.get("data_range")
+    value_range = [_num(v) for v in value_range] if isinstance(value_range, list) and len(value_range) == 2 else []
+    what = (f"{'A class-conditional' if conditional else 'An unconditional'} **{md(cfg.get('arch'), 40)}** generator"
+            f"{f' ({sizes})' if sizes else ''} producing {md(shape)}{' of ' + md(dataset) if dataset else ''}"
+            + (f", values in [{value_range[0]:g}, {value_range[1]:g}]." if None not in value_range and value_range
+               else "."))
     lines = [front_matter(inp, name, ["onnx"] if onnx else []), "", f"# {md(name)}", "", what]
     if classes:
         lines += ["", f"Classes ({len(classes)}): {', '.join(classes)}."]
     made = _made_by(inp)
     lines += ["", "## How it was made", ""]
     lines += [fenced(made, "bash")] if made else ["Not recorded."]
-    lines += ["", "## Teachers", ""] + ([f"- {md(t)}" for t in teachers] or ["None: trained from data."])
+    source = _text(meta.get("imported_from"))
+    none = f"None: imported from {md(source)}." if source else "None: trained from data."
+    lines += ["", "## Teachers", ""] + ([f"- {md(t)}" for t in teachers] or [none])
     lines += ["", "## Figures", "", "Each figure with its protocol (feature network and version) and sample count; "
               "figures are comparable only within one protocol.", ""] + _figure_table(inp)
+    warnings = [md(w) for w in inp["evaluation"].get("warnings") or [] if isinstance(w, str)][:10]
+    lines += ["", *(f"- warning: {w}" for w in warnings)] if warnings else []
     lines += ["", "## Costs", ""] + _costs(inp, teachers)
     lines += ["", "## How to load it", ""] + _loading(conditional, onnx, script, "model", dataset)
     if onnx:
