@@ -14,6 +14,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from gantransfer.card import write_card
 from gantransfer.engine import killpoints
 from gantransfer.engine.distributed import is_main_process, local_device
 from gantransfer.engine.loop import Engine, Phase, TrainingTask, check_precision, resolve_device
@@ -79,6 +80,7 @@ def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: boo
     def export(run_dir: Path, step: int) -> None:
         meta = {**gcfg.meta, "train_steps": step, plan.config_key: plan.resolved}
         save_generator(snapshot.at(step), dataclasses.replace(gcfg, meta=meta), run_dir / "generator")
+        write_card(run_dir / "generator")  # the model card, rewritten with the figures once eval.json exists
         if plan.discriminator is not None:
             save_discriminator(modules["D"], plan.discriminator, run_dir / "discriminator")
 
@@ -107,6 +109,7 @@ def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: boo
         if result is not None:  # which protocols' figures a loss of this run could have flattered
             from gantransfer.metrics.protocols import mark_loss_networks
             write_json(run / "eval.json", mark_loss_networks(result, list(gcfg.meta.get("loss_networks") or [])))
+            write_card(run / "generator")
     if getattr(plan.settings, "report", True) and engine.group.is_main:  # rank 0 alone writes the run's files
         from gantransfer.report.build import write_run_report
         write_run_report(run)
