@@ -133,6 +133,9 @@ def test_import_then_translate_a_folder(tmp_path, capsys):
     assert code == 0, err
     g, cfg = gantransfer.load(tmp_path / "imp")
     assert cfg.is_translator and cfg.input_channels == 3 and cfg.channels == 1
+    card = (tmp_path / "imp" / "generator" / "README.md").read_text()
+    assert "image-to-image **resnet** translator" in card and "gantransfer translate" in card
+    assert "gantransfer.generate" not in card and "latent size" not in card
     _png(tmp_path / "in" / "a.png", 40)
     _png(tmp_path / "in" / "sub" / "b.jpg", 24, rgb=False, seed=1)
     (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG garbage")
@@ -195,6 +198,10 @@ def test_onnx_export_of_a_translator_has_dynamic_size_and_parity(tmp_path, arch,
         assert (onnx_g(x) - g(x)).abs().max().item() <= 1e-4
     with pytest.raises(ConfigError, match="--int8 is not offered"):
         export(tmp_path / "t", "onnx", tmp_path / "q.onnx", int8=True)
+    with pytest.raises(ConfigError, match="drop --with-example"):
+        export(tmp_path / "t", "onnx", tmp_path / "e.onnx", with_example=True)
+    card = (tmp_path / "README.md").read_text()  # the export's card, beside t.onnx
+    assert "translator" in card and "input `input`" in card and "_sample.py" not in card
     report = export(tmp_path / "t", "torchscript", tmp_path / "t.pt")
     assert max(report["parity"].values()) <= 1e-4
     with torch.no_grad():

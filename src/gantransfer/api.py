@@ -85,6 +85,11 @@ def export(path: str | Path, format: str, out: str | Path, int8: bool = False, c
     from gantransfer.deploy.export import export_generator
     from gantransfer.deploy.handoff import check_example, write_handoff
     check_example(out, format, with_example, overwrite)
+    if with_example:
+        from gantransfer.models.store import load_config
+        if load_config(path).is_translator:
+            raise ConfigError("--with-example writes a noise sampler; a translator's ONNX file is run as its card "
+                              "says (input `input`, output `image`): drop --with-example")
     report = export_generator(path, format, out, int8=int8, calibration=calibration, overwrite=overwrite,
                               fid_n=fid_n)
     report["written"] = write_handoff(path, out, format, with_example)
