@@ -245,46 +245,79 @@ def test_optimizer_settings_are_config_fields(tmp_path):
 
 
 # ---- imports ----------------------------------------------------------------------------------------------------
-def _module_level_imports(path: Path) -> set[str]:
-    """gantransfer modules imported at module level (not inside functions, nor under TYPE_CHECKING)."""
-    tree = ast.parse(path.read_text())
-    found: set[str] = set()
-
-    def visit(nodes):
-        for node in nodes:
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                continue
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                continue
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gantransfer"):
-                found.update(f"{node.module}.{a.name}" for a in node.names)  # submodules, when the names are
-                found.add(node.module)
-            elif isinstance(node, ast.Import):
-                found.update(a.name for a in node.names if a.name.startswith("gantransfer"))
-            for field in ("body", "orelse", "finalbody", "handlers"):
-                visit(getattr(node, field, []))
-    visit(tree.body)
-    return found
+# The floors, lowest first: a module imports only from its own floor or lower ones (inside functions too), and the
+# graph has no cycle. Each entry is a module or a package (its submodules included); docs/architecture.md keeps the
+# same table. Registries sit on the lowest floor, torch-free, so that any floor can read them.
+FLOORS = [
+    ("errors", "typed", "killpoints", "registry", "task_registry", "term_registry"),
+    ("io", "image_space", "devices", "grid"),
+    ("data",),
+    ("engine",),
+    ("losses",),
+    ("models",),
+    ("teachers", "teacher_set", "config"),
+    ("deploy",),
+    ("metrics",),
+    ("report",),
+    ("tasks",),
+    ("api", "demo"),
+    ("cli", "__main__", ""),
+]
 
 
-def test_no_module_level_import_cycle():
+def _modules() -> dict[str, Path]:
     modules = {}
     for p in SRC.rglob("*.py"):
         rel = p.relative_to(SRC.parent).with_suffix("")
-        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
-        modules[name] = p
-    def edges(m: str, p: Path) -> set[str]:
-        found = {i for i in _module_level_imports(p) if i in modules and i != m}
-        # "from pkg import sub" names the submodule; and importing a module always imports its packages first
-        found -= {i.rsplit(".", 1)[0] for i in found if i.rsplit(".", 1)[0] in found and i.rsplit(".", 1)[0] != m
-                  and modules[i.rsplit(".", 1)[0]].name == "__init__.py" and i in modules}
-        return {i for i in found if not m.startswith(i + ".")}
-    graph = {m: edges(m, p) for m, p in modules.items()}
+        modules[".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)] = p
+    return modules
+
+
+def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The gantransfer modules ``path`` imports anywhere (module level and inside functions; ``TYPE_CHECKING``
+    blocks left out): ``from pkg import sub`` names the submodule ``pkg.sub`` when there is one."""
+    tree = ast.parse(path.read_text())
+    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+               for n in ast.walk(node)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gantransfer"):
+            found.update(f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                         for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("gantransfer"))
+    return {m for m in found if m in modules}
+
+
+def _floor(module: str) -> int:
+    """The floor of a module: that of the longest entry of FLOORS it is, or lies in."""
+    rel = module.removeprefix("gantransfer").removeprefix(".")
+    best = max(((len(e), i) for i, entries in enumerate(FLOORS) for e in entries
+                if rel == e or (e and rel.startswith(e + "."))), default=None)
+    assert best is not None, f"{module} has no floor: add it to FLOORS here and in docs/architecture.md"
+    return best[1]
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {m: {i for i in _imports(p, modules) if i != m} for m, p in modules.items()}
+
+
+def test_every_import_runs_down_the_floors():
+    upward = [f"{m} (floor {_floor(m)}) -> {i} (floor {_floor(i)})" for m, imports in sorted(_graph().items())
+              for i in sorted(imports) if _floor(i) > _floor(m)]
+    assert not upward, "imports running up a floor:\n" + "\n".join(upward)
+
+
+def test_no_import_cycle_even_inside_functions():
+    graph = _graph()
     state: dict[str, int] = {}
 
     def walk(m, stack):
         state[m] = 1
-        for n in graph[m]:
+        for n in sorted(graph[m]):
             if state.get(n) == 1:
                 raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(n):] + [n]))
             if n not in state:
@@ -293,6 +326,15 @@ def test_no_module_level_import_cycle():
     for m in sorted(graph):
         if m not in state:
             walk(m, [m])
+
+
+def test_the_graph_reader_sees_imports_inside_functions(tmp_path):
+    (tmp_path / "x.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import gantransfer.api\n"
+                                   "def f():\n    from gantransfer.models import cost\n    import gantransfer.cli\n")
+    modules = {"gantransfer.api": Path(), "gantransfer.cli": Path(), "gantransfer.models": Path(),
+               "gantransfer.models.cost": Path()}
+    assert _imports(tmp_path / "x.py", modules) == {"gantransfer.models.cost", "gantransfer.cli"}
+    assert _floor("gantransfer.models.cost") == 5 and _floor("gantransfer") == len(FLOORS) - 1
 
 
 def test_the_command_line_starts_without_torch_in_well_under_a_second():

@@ -7,7 +7,8 @@ from torch import nn
 
 from gantransfer.cli import main
 from gantransfer.config import DistillConfig, TrainConfig
-from gantransfer.deploy.bench import count_macs, measure
+from gantransfer.deploy.bench import measure
+from gantransfer.models.cost import count_macs
 from gantransfer.models.registry import GeneratorConfig, build_generator
 from gantransfer.tasks.distill import distill
 from gantransfer.tasks.train import train

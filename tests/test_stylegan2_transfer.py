@@ -67,7 +67,7 @@ def test_the_student_sees_the_teachers_w_and_noise(teacher):
     from gantransfer.tasks.latent_space import student_providers
     from gantransfer.tasks.samplers import StyledTeacherSampler
     from gantransfer.teachers import load_teacher
-    from gantransfer.losses.base import StepContext
+    from gantransfer.engine.terms import StepContext
     t = load_teacher(teacher)
     copy, cfg = load_generator(teacher)
     sampler = StyledTeacherSampler(t, 6, 0, 0, with_features=True, psi=0.5)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -9,7 +10,7 @@ from gantransfer.errors import ConfigError
 from gantransfer.models.registry import GeneratorConfig
 from gantransfer.models.sampling import generate, sample_classes
 from gantransfer.models.store import load_generator
-from gantransfer.report.grid import save_samples
+from gantransfer.grid import save_samples
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, GeneratorConfig]:
@@ -57,6 +58,26 @@ def sample_grid(path: str | Path, out: str | Path, n: int = 64, seed: int = 0,
     return save_samples(x, out, nrow=nrow)
 
 
+def styled_sample_grid(path: str | Path, out: str | Path, n: int = 64, seed: int = 0,
+                       classes: list[int] | None = None, truncation_psi: float = 1.0,
+                       noise_mode: str = "random") -> Path:
+    """A PNG grid of ``n`` samples with truncation towards the mean W and the given noise mode."""
+    from gantransfer.models.stylegan2 import check_noise_mode
+    check_noise_mode(noise_mode)
+    if n < 1:
+        raise ConfigError(f"--n must be at least 1, got {n}")
+    if not 0 <= truncation_psi <= 1 or truncation_psi != truncation_psi:
+        raise ConfigError(f"--truncation-psi must be in [0, 1], got {truncation_psi}")
+    g, cfg = load(path)
+    if not cfg.family.capabilities.mapping_network:
+        raise ConfigError(f"--truncation-psi and --noise-mode apply to generators with a mapping network "
+                          f"(stylegan2); {path} is a {cfg.arch} generator")
+    labels = class_labels(cfg, n, classes)
+    x, _ = generate(g, cfg, n, seed=seed, labels=labels, truncation_psi=truncation_psi, noise_mode=noise_mode)
+    nrow = len(classes or sample_classes(cfg)) if cfg.num_classes else None
+    return save_samples(x, out, nrow=nrow)
+
+
 def bench(path: str | Path, against: str | Path | None = None, repeats: int = 20,
           threads: int | None = None) -> dict:
     """Params, MACs, latency and throughput of a generator, and ratios against ``against`` measured alike."""
@@ -79,7 +100,14 @@ def export(path: str | Path, format: str, out: str | Path, int8: bool = False, c
     """Export a generator directory to ONNX (fp32, or int8 with ``calibration`` latents) or TorchScript, checked
     for parity before it is written; returns the export's report."""
     from gantransfer.deploy.export import export_generator
-    return export_generator(path, format, out, int8=int8, calibration=calibration, overwrite=overwrite, fid_n=fid_n)
+    return export_generator(path, format, out, int8=int8, calibration=calibration, overwrite=overwrite, fid_n=fid_n,
+                            judge=protocol_judge)
+
+
+def protocol_judge(g: Any, cfg: GeneratorConfig, n: int, what: str) -> dict[str, Any]:
+    """``evaluate_generator`` on ``cfg``'s data set and evaluation classes: how export judges an int8 file."""
+    from gantransfer.metrics.evaluate import evaluate_generator
+    return evaluate_generator(g, cfg, cfg.dataset, n, classes=cfg.evaluation_classes, desc=what)
 
 
 def bench_backends(paths: list[str | Path], against: str | Path | None = None, backends: list[str] | None = None,

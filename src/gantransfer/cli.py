@@ -164,7 +164,7 @@ def _cmd_extend_sequence(args: argparse.Namespace) -> int:
 def _cmd_sample(args: argparse.Namespace) -> int:
     _check_seed(args.seed)
     if args.truncation_psi != 1.0 or args.noise_mode != "random":
-        from gantransfer.models.stylegan2_sampling import styled_sample_grid
+        from gantransfer.api import styled_sample_grid
         path = styled_sample_grid(args.generator, args.out, n=args.n, seed=args.seed, classes=args.classes,
                                   truncation_psi=args.truncation_psi, noise_mode=args.noise_mode)
         print(f"wrote {path}")
@@ -180,15 +180,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from gantransfer.metrics.evaluate import evaluate, format_results
     cfg = config_from_args(EvalConfig, args, {"generator": args.generator})
     if args.out:  # refused before the evaluation, not after it
-        from gantransfer.deploy.export import check_file_out
+        from gantransfer.io import check_file_out
         check_file_out(args.out, args.overwrite, "eval.json")
     if cfg.against:
-        from gantransfer.engine.loop import resolve_device
+        from gantransfer.devices import resolve_device
         from gantransfer.metrics.teacher_relative import evaluate_against
         results = evaluate_against(cfg.generator, cfg.against, cfg.n, resolve_device(cfg.device))
         print(json.dumps(results, indent=2))
     elif cfg.teachers:
-        from gantransfer.engine.loop import resolve_device
+        from gantransfer.devices import resolve_device
         from gantransfer.metrics.fusion import evaluate_fusion
         results = evaluate_fusion(cfg.generator, cfg.teachers, cfg.n, resolve_device(cfg.device), cfg.seed)
         print(json.dumps(results, indent=2))
@@ -203,7 +203,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_stats(args: argparse.Namespace) -> int:
     from gantransfer.metrics.reference_stats import check_stats_out, reference_stats, write_stats
-    from gantransfer.engine.loop import resolve_device
+    from gantransfer.devices import resolve_device
     check_stats_out(args.out, args.overwrite)  # before any work: refuse early
     stats = reference_stats(args.images, inception=args.inception, protocol=args.protocol, split=args.split,
                             device=resolve_device(args.device))
@@ -236,7 +236,7 @@ def _cmd_bench_grid(args: argparse.Namespace) -> int:
     from gantransfer.api import bench_backends
     from gantransfer.deploy.grid import format_grid
     if args.out:
-        from gantransfer.deploy.export import check_json_out
+        from gantransfer.io import check_json_out
         check_json_out(args.out, args.overwrite)
     result = bench_backends(args.generator, against=args.against, backends=args.backends, batches=args.batch,
                             threads=args.threads, repeats=args.repeats or 10, rounds=args.rounds)
@@ -294,7 +294,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from gantransfer.demo import DEMO_STEPS, run_demo
     if args.steps is not None and args.steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {args.steps}")
-    from gantransfer.engine.loop import resolve_device
+    from gantransfer.devices import resolve_device
     resolve_device(args.device)  # before the demo's directory is made
     args.steps = args.steps or DEMO_STEPS
     report = run_demo(args.out, n=args.n, device=args.device, steps=args.steps, overwrite=args.overwrite)

@@ -21,7 +21,7 @@ import torch
 
 from gantransfer.config import EvalConfig
 from gantransfer.data.toy import mixture_spec
-from gantransfer.engine.loop import resolve_device
+from gantransfer.devices import resolve_device
 from gantransfer.errors import ConfigError
 from gantransfer.metrics.classifier import extract  # noqa: F401  (re-exported: callers import it from here)
 from gantransfer.metrics.classifier import (FeatureClassifier, classifier_dir, extract_batch, load_classifier,
@@ -30,6 +30,7 @@ from gantransfer.metrics.fid import RunningStats, frechet_distance, gaussian_sta
 from gantransfer.metrics.kid import kernel_inception_distance
 from gantransfer.metrics.mixture import mixture_metrics
 from gantransfer.metrics.prdc import prdc
+from gantransfer.metrics.protocols import count_label
 from gantransfer.models.sampling import draw_inputs, generate
 from gantransfer.models.registry import GeneratorConfig
 from gantransfer.models.store import load_generator
@@ -38,11 +39,6 @@ TOYS = ("ring8", "grid25")
 COVERED_SHARE = 0.5  # a class counts as covered when it gets at least half of its reference share
 KID_PRDC_SAMPLES = 10000  # KID and PRDC use the features of the first this many samples (a fixed cap)
 FEATURE_BATCH = 500  # images per classifier pass; fixed, so the figures do not depend on the generation batch
-
-
-def count_label(n: int) -> str:
-    """10000 -> '10k', 2500 -> '2500'."""
-    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
 def reference_for(dataset: str, classes: list[int] | None, role: str = "classifier") -> dict[str, torch.Tensor]:

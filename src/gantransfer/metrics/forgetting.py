@@ -18,7 +18,8 @@ import torch
 
 from gantransfer.io import atomic_write, write_json
 from gantransfer.metrics.classifier import classifier_dir, extract_batch
-from gantransfer.metrics.evaluate import FeatureAccumulator, count_label, reference_for
+from gantransfer.metrics.evaluate import FeatureAccumulator, reference_for
+from gantransfer.metrics.protocols import count_label
 from gantransfer.metrics.protocols import PROTOCOL_ROLES, protocols_for
 from gantransfer.models.registry import GeneratorConfig, LabelOrigin
 

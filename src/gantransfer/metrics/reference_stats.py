@@ -165,7 +165,7 @@ def is_stats_file(path: Path) -> bool:
 def check_stats_out(out: str | Path, overwrite: bool) -> Path:
     """ConfigError unless stats may be written at ``out`` (nothing is created): a new file in an existing
     directory, or, with ``overwrite``, a stats file this tool wrote; any other existing file is never replaced."""
-    from gantransfer.deploy.export import check_file_out
+    from gantransfer.io import check_file_out
     p = Path(out)
     if p.suffix != ".npz":
         raise ConfigError(f"--out {p} must end in .npz (pytorch-fid's stats format)")
@@ -289,7 +289,7 @@ class ReferenceAccumulator:
 
     def result(self) -> dict[str, Any]:
         """The ``reference_stats`` record of ``eval``: the figure ``fid/<network>/<count>`` and what made it."""
-        from gantransfer.metrics.evaluate import count_label
+        from gantransfer.metrics.protocols import count_label
         return {"file": str(self.stats_path), "network": self.net.name, "images": self.ref["images"],
                 **self.net.source,
                 "metrics": {f"fid/{self.net.name}/{count_label(self.stats.n)}": fid_against(self.stats, self.ref)}}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from gantransfer.report.grid import save_image_grid
+from gantransfer.grid import save_image_grid
 from gantransfer.report.runs import Run
 
 SEED = 1234  # the report's own inputs, the same as the training previews'
@@ -113,7 +113,7 @@ def adaptation(run: Run, out: Path, device: torch.device, prefix: str = "", n: i
     """Adaptation: the few training images, the kept generator's samples, and (when memorisation was measured)
     each sample over its nearest training image."""
     from gantransfer.config import AdaptConfig, from_dict, upgrade_run_config
-    from gantransfer.metrics.held_out import target_splits
+    from gantransfer.data.splits import target_splits
     from gantransfer.models.sampling import generate
     from gantransfer.models.store import load_generator
     ev = run.evaluation or {}

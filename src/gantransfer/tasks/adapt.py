@@ -16,13 +16,15 @@ from pathlib import Path
 import torch
 
 from gantransfer.config import AdaptConfig
-from gantransfer.engine.loop import Phase, resolve_device
+from gantransfer.devices import resolve_device
+from gantransfer.engine.loop import Phase
 from gantransfer.engine.optim import adam, discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError
 from gantransfer.losses.augment import diff_augment
 from gantransfer.losses.regularizers import L2SP
 from gantransfer.metrics.classifier import classifier_dir
-from gantransfer.metrics.held_out import BestStep, HeldOutProtocol, final_evaluation, target_splits
+from gantransfer.data.splits import target_splits
+from gantransfer.metrics.held_out import BestStep, HeldOutProtocol, final_evaluation
 from gantransfer.models.miner import MinerOptions
 from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator, discriminator_config_for
 from gantransfer.tasks.gan import gan_phases

@@ -10,7 +10,7 @@ import torch
 
 from gantransfer.config import BaselineConfig
 from gantransfer.data.base import Dataset
-from gantransfer.engine.loop import resolve_device
+from gantransfer.devices import resolve_device
 from gantransfer.errors import ConfigError
 from gantransfer.models.registry import FusionRecord
 from gantransfer.tasks.train import train

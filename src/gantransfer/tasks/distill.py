@@ -14,14 +14,14 @@ from pathlib import Path
 import torch
 
 from gantransfer.config import DistillConfig, parse_loss_weights
-from gantransfer.engine.loop import resolve_device
+from gantransfer.devices import resolve_device
 from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError
 from gantransfer.losses.distillation import FeatureMatching, PerceptualLoss, feature_adapters
 from gantransfer.models.family import family
 from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import draw_inputs
-from gantransfer.report.grid import save_image_grid
+from gantransfer.grid import save_image_grid
 from gantransfer.tasks.default_terms import distill_terms
 from gantransfer.tasks.latent_space import (resolve_latent_space, student_options_for, student_providers,
                                             tie_to_teacher, truncated)

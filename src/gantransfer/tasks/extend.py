@@ -25,7 +25,7 @@ import torch
 from gantransfer.config import ExtendConfig, parse_loss_weights
 from gantransfer.data import load_dataset
 from gantransfer.data.base import Dataset
-from gantransfer.engine.loop import resolve_device
+from gantransfer.devices import resolve_device
 from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError, DataError
 from gantransfer.image_space import default_resolution

@@ -13,11 +13,11 @@ from pathlib import Path
 import torch
 
 from gantransfer.config import FuseConfig, parse_loss_weights
-from gantransfer.engine.loop import resolve_device
+from gantransfer.devices import resolve_device
 from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.losses.distillation import TeacherPixelGap
 from gantransfer.models.registry import build_discriminator, build_generator
-from gantransfer.report.grid import save_image_grid
+from gantransfer.grid import save_image_grid
 from gantransfer.tasks.default_terms import fuse_terms
 from gantransfer.tasks.matching import loss_network_names, matching_terms, perceptual_features, student_phases
 from gantransfer.tasks.runner import RunPlan, execute

@@ -8,7 +8,7 @@ import torch
 
 from gantransfer.engine.loop import Phase
 from gantransfer.errors import ConfigError
-from gantransfer.losses.base import LossTerm
+from gantransfer.engine.terms import LossTerm
 from gantransfer.losses.distillation import (PerceptualLoss, PixelLoss, feature_maps_of_classifier,
                                              feature_maps_of_discriminator, feature_maps_of_module)
 from gantransfer.tasks.gan import gan_phases

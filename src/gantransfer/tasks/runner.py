@@ -14,16 +14,17 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from gantransfer.engine import killpoints
+from gantransfer import killpoints
 from gantransfer.engine.distributed import is_main_process, local_device
-from gantransfer.engine.loop import Engine, Phase, TrainingTask, check_precision, resolve_device
+from gantransfer.devices import check_precision, resolve_device
+from gantransfer.engine.loop import Engine, Phase, TrainingTask
 from gantransfer.engine.logger import read_log
 from gantransfer.errors import ConfigError
 from gantransfer.io import write_json
 from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
 from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
 from gantransfer.models.store import save_discriminator, save_generator
-from gantransfer.report.grid import save_samples
+from gantransfer.grid import save_samples
 from gantransfer.tasks.rundir import prepare_run_dir, write_run_config
 
 Preview = Callable[[nn.Module, Path, int], None]          # (EMA snapshot, run dir, step)

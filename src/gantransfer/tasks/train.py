@@ -97,7 +97,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
 
     def final(run: Path) -> dict:
         """The exported generator under every protocol of the data set (eval.json), with --eval-every."""
-        from gantransfer.engine.loop import resolve_device
+        from gantransfer.devices import resolve_device
         from gantransfer.metrics.evaluate import evaluate_generator
         from gantransfer.models.store import load_generator
         device = resolve_device(cfg.device)
