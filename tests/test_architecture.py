@@ -22,7 +22,7 @@ from gantransfer.models.contract import Generator, LoadedGenerator
 from gantransfer.models.dcgan import DCGANDiscriminator, DCGANGenerator, DCGANOptions
 from gantransfer.models.family import Capabilities, ModelFamily, family, family_names, register
 from gantransfer.models.migrate import upgrade_discriminator, upgrade_generator
-from gantransfer.models.registry import FORMAT_VERSION, GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.config import FORMAT_VERSION, GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.store import load_config, load_generator, save_generator
 from gantransfer.tasks.distill import distill
 from gantransfer.tasks.train import train

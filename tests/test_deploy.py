@@ -20,7 +20,7 @@ from gantransfer.deploy.inference import FOLD_TOLERANCE, fold_batchnorm, prepare
 from gantransfer.deploy.int8_layout import int8_friendly, up2_as_conv
 from gantransfer.deploy.runtime import OnnxGenerator, TorchScriptGenerator, open_exported
 from gantransfer.models.contract import Generator, config_of
-from gantransfer.models.registry import GeneratorConfig, build_generator, with_options
+from gantransfer.models.config import GeneratorConfig, build_generator, with_options
 from gantransfer.models.store import save_generator
 
 STUDENT = Path(__file__).parents[1] / "src/gantransfer/assets/students/fashion-mnist-dcgan-w0.125"

@@ -8,7 +8,7 @@ import torch
 from gantransfer.cli import main
 from gantransfer.config import DistillConfig
 from gantransfer.errors import ConfigError
-from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.models.config import GeneratorConfig, build_generator
 from gantransfer.models.store import load_generator, save_generator
 from gantransfer.tasks.distill import distill
 from test_stylegan2_import import nvlabs_modules  # noqa: F401 (a fixture: stand-ins to write NVlabs pickles)

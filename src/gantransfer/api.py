@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from gantransfer.errors import ConfigError
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.sampling import generate, sample_classes
 from gantransfer.models.store import load_generator
 from gantransfer.grid import save_samples

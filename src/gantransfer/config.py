@@ -12,6 +12,7 @@ from typing import Any, ClassVar, TypeVar
 from gantransfer.engine.settings import EngineSettings, override, require
 from gantransfer.errors import ConfigError
 from gantransfer import typed
+from gantransfer.task_registry import RepeatedFlag, Task, register_task, task, task_names, tasks  # noqa: F401
 from gantransfer.typed import help_of as _field_help
 from gantransfer.typed import setting
 
@@ -586,9 +587,58 @@ class ExtendSequenceConfig(ExtendConfig):
         self.validate_extension()
 
 
-TASK_CONFIGS = {"train": TrainConfig, "baseline": BaselineConfig, "distill": DistillConfig, "fuse": FuseConfig,
-                "adapt": AdaptConfig, "eval": EvalConfig}
-TASK_CONFIGS.update({"extend": ExtendConfig, "extend-sequence": ExtendSequenceConfig})
+# ---- the built-in tasks (the registry: gantransfer/task_registry.py; readers import task/tasks from here) ----
+_TEACHER_FLAG = RepeatedFlag("teachers", "--teacher", "a teacher (generator or run directory, or DCGAN checkpoint); "
+                             "repeat for each")
+register_task(Task(
+    "train", TrainConfig, "gantransfer.tasks.train:train", "train a GAN from scratch on a data set",
+    "Train a GAN (DCGAN for images, MLP for 2-D points) on the one engine.",
+    resolve="gantransfer.tasks.train:resolve_train_config"))
+register_task(Task(
+    "distill", DistillConfig, "gantransfer.tasks.distill:distill",
+    "compress a teacher generator into a smaller student (data-free)",
+    "Distil a teacher into a student of --width, matching it on the same latents with pixel, perceptual and "
+    "adversarial terms (--loss pixel=1,perceptual=1).", produced="student",
+    summary="gantransfer.report.page:distill_summary", figures="gantransfer.report.figures:teacher_vs_student",
+    figures_heading="Teacher and student on the same latents"))
+register_task(Task(
+    "fuse", FuseConfig, "gantransfer.tasks.fuse:fuse", "fuse several teacher generators into one student (data-free)",
+    "Fuse teachers (--teacher A --teacher B ...) into one student of --width, conditional on the teacher id "
+    "(default), on merged class labels, or unconditional with --weights.", produced="fused student",
+    repeated=(_TEACHER_FLAG,), summary="gantransfer.report.page:fuse_summary",
+    figures="gantransfer.report.figures:per_teacher", figures_heading="Per teacher"))
+register_task(Task(
+    "adapt", AdaptConfig, "gantransfer.tasks.adapt:adapt",
+    "bootstrap a generator for a new domain from a few images and pretrained sources",
+    "Transfer --source generators to the target images in --data (--limit N of them) with --method finetune, "
+    "freezed, l2sp, minegan or scratch (the baseline); --diffaugment combines with each.",
+    produced="adapted generator",
+    repeated=(RepeatedFlag("sources", "--source", "a pretrained source (generator or run directory); repeat for "
+                           "several (minegan)"),),
+    summary="gantransfer.report.page:adapt_summary", figures="gantransfer.report.figures:adaptation",
+    figures_heading="Training images and samples"))
+register_task(Task(
+    "baseline", BaselineConfig, "gantransfer.tasks.baseline:baseline",
+    "brute-force fusion baseline: sample a data set from the teachers, train one GAN on it",
+    "Sample --n images from all teachers (--teacher A --teacher B ...) and train one GAN from scratch on them with "
+    "train's settings.", produced="baseline generator", resolve="gantransfer.tasks.train:resolve_train_config",
+    repeated=(RepeatedFlag("teachers", "--teacher", "a teacher; repeat for each"),),
+    no_flag=BaselineConfig.DATA_FIELDS, summary="gantransfer.report.page:baseline_summary"))
+register_task(Task(
+    "extend", ExtendConfig, "gantransfer.tasks.extend:extend",
+    "teach a generator new classes or a new modality without forgetting the old ones",
+    "Grow --base's label space with the new data (--data, --classes or --as-class) and train with --method replay "
+    "(data-free: the frozen base is matched on the old labels), finetune, joint (needs --old-data) or ewc; every "
+    "label is measured at the end (report/forgetting.*).", produced="extended generator"))
+register_task(Task(
+    "extend-sequence", ExtendSequenceConfig, "gantransfer.tasks.extend_sequence:extend_sequence",
+    "a sequence of extensions with forgetting curves after every step",
+    "Run one extend per step of --steps-of 2,3:4,5 (classes of --data) or --sequence FILE, each from the step "
+    "before, in OUT/step-K; measure every label after each step (OUT/report/forgetting.png, .json, .md); --resume "
+    "continues after a kill.",
+    done="one run per step in {run}/step-*, forgetting curves and table in {run}/report", no_flag=("classes",)))
+
+TASK_CONFIGS = {t.name: t.config for t in tasks()}  # command -> config class (read from the registry)
 
 
 def upgrade_run_config(cls: type, recorded: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from torch import nn
 from gantransfer.errors import ConfigError
 from gantransfer.models.contract import ConfiguredGenerator, Generator, config_of
 from gantransfer.models.family import Capabilities
-from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
+from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
 from gantransfer.models.store import CONFIG_NAME, load_discriminator, load_generator, resolve_generator_dir
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from gantransfer.errors import ConfigError
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.sampling import draw_inputs
 from gantransfer.deploy.inference import prepare_for_inference
 

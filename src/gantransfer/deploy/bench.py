@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.cost import _inputs_on_device, count_macs, count_params
 
 

@@ -21,7 +21,7 @@ import torch
 
 from gantransfer.errors import ConfigError, GantransferError
 from gantransfer.io import check_file_out, commit
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.store import load_generator
 from gantransfer.deploy.inference import prepare_for_inference
 from gantransfer.deploy.metadata import TORCHSCRIPT_EXTRA, export_metadata

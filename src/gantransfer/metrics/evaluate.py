@@ -32,7 +32,7 @@ from gantransfer.metrics.mixture import mixture_metrics
 from gantransfer.metrics.prdc import prdc
 from gantransfer.metrics.protocols import count_label
 from gantransfer.models.sampling import draw_inputs, generate
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.store import load_generator
 
 TOYS = ("ring8", "grid25")

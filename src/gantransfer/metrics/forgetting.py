@@ -21,7 +21,7 @@ from gantransfer.metrics.classifier import classifier_dir, extract_batch
 from gantransfer.metrics.evaluate import FeatureAccumulator, reference_for
 from gantransfer.metrics.protocols import count_label
 from gantransfer.metrics.protocols import PROTOCOL_ROLES, protocols_for
-from gantransfer.models.registry import GeneratorConfig, LabelOrigin
+from gantransfer.models.config import GeneratorConfig, LabelOrigin
 
 FEATURE_BATCH = 500
 FIGURES = ("accuracy", "fid", "precision", "recall", "density", "coverage")

@@ -11,7 +11,7 @@ import torch
 from gantransfer.data.base import Dataset
 from gantransfer.data.transforms import seeded_subset
 from gantransfer.data.splits import HELD_OUT_SEED
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 
 
 def unknown_domain_figures(run: Path, gen, gcfg: GeneratorConfig, held: Dataset | None, test: Dataset | None,

@@ -13,7 +13,7 @@ import torch
 
 from gantransfer.errors import CheckpointError
 from gantransfer.models.dcgan import BASE_CHANNELS, channels_at
-from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.models.config import GeneratorConfig, build_generator
 
 STATE_KEYS = ("netG_state_dict", "state_dict", "generator", "g", "G", "netG", "model")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from gantransfer.errors import CheckpointError
-from gantransfer.models.registry import FORMAT_VERSION
+from gantransfer.models.config import FORMAT_VERSION
 
 # meta keys of version 1 that became fields in version 2
 _V1_FUSION_KEYS = ("teachers", "teacher_names", "labels", "weights", "baseline_samples")

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from gantransfer.errors import CheckpointError
-from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.stylegan2_ops import setup_filter
 
 ROSINALITY_G_KEYS = ("style.1.weight", "input.input", "conv1.conv.weight", "to_rgb1.conv.weight")

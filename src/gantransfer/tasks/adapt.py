@@ -26,7 +26,7 @@ from gantransfer.metrics.classifier import classifier_dir
 from gantransfer.data.splits import target_splits
 from gantransfer.metrics.held_out import BestStep, HeldOutProtocol, final_evaluation
 from gantransfer.models.miner import MinerOptions
-from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator, discriminator_config_for
+from gantransfer.models.config import GeneratorConfig, build_discriminator, build_generator, discriminator_config_for
 from gantransfer.tasks.gan import gan_phases
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import RealDataSampler

@@ -19,7 +19,7 @@ from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError
 from gantransfer.losses.distillation import FeatureMatching, PerceptualLoss, feature_adapters
 from gantransfer.models.family import family
-from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.config import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import draw_inputs
 from gantransfer.grid import save_image_grid
 from gantransfer.tasks.default_terms import distill_terms

@@ -33,7 +33,7 @@ from gantransfer.io import read_json
 from gantransfer.losses.anchoring import EWC, fisher_diagonal
 from gantransfer.losses.replay import FeatureAlignment
 from gantransfer.models.growth import grow_into
-from gantransfer.models.registry import DiscriminatorConfig, build_discriminator, build_generator
+from gantransfer.models.config import DiscriminatorConfig, build_discriminator, build_generator
 from gantransfer.tasks.extend_labels import LabelPlan, base_origins, plan_labels
 from gantransfer.tasks.extend_sampler import ExtendSampler
 from gantransfer.tasks.gan import gan_phases

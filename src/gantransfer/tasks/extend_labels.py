@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from gantransfer.data.base import Dataset
 from gantransfer.errors import ConfigError
-from gantransfer.models.registry import ExtensionRecord, GeneratorConfig, LabelOrigin
+from gantransfer.models.config import ExtensionRecord, GeneratorConfig, LabelOrigin
 
 BASE_LABEL = "base"
 

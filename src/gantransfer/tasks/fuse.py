@@ -16,7 +16,7 @@ from gantransfer.config import FuseConfig, parse_loss_weights
 from gantransfer.devices import resolve_device
 from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.losses.distillation import TeacherPixelGap
-from gantransfer.models.registry import build_discriminator, build_generator
+from gantransfer.models.config import build_discriminator, build_generator
 from gantransfer.grid import save_image_grid
 from gantransfer.tasks.default_terms import fuse_terms
 from gantransfer.tasks.matching import loss_network_names, matching_terms, perceptual_features, student_phases

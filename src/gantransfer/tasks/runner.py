@@ -21,7 +21,7 @@ from gantransfer.engine.loop import Engine, Phase, TrainingTask
 from gantransfer.engine.logger import read_log
 from gantransfer.errors import ConfigError
 from gantransfer.io import write_json
-from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
+from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
 from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
 from gantransfer.models.store import save_discriminator, save_generator
 from gantransfer.grid import save_samples
