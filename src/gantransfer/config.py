@@ -12,6 +12,7 @@ from typing import Any, ClassVar, TypeVar
 from gantransfer.engine.settings import EngineSettings, override, require
 from gantransfer.errors import ConfigError
 from gantransfer import typed
+from gantransfer.term_registry import parse_term_weights
 from gantransfer.task_registry import RepeatedFlag, Task, register_task, task, task_names, tasks  # noqa: F401
 from gantransfer.typed import help_of as _field_help
 from gantransfer.typed import setting
@@ -19,8 +20,6 @@ from gantransfer.typed import setting
 T = TypeVar("T")
 
 ADVERSARIAL_LOSSES = ("nonsaturating", "hinge")
-MATCHING_TERMS = ("pixel", "pixel_l2", "perceptual", "adversarial", "feature")
-DISTILL_TERMS = MATCHING_TERMS  # the old name
 ADAPT_METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
 
 
@@ -100,21 +99,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def parse_loss_weights(text: str) -> dict[str, float]:
-    """``pixel=1,perceptual=1,adversarial=0.1`` -> {name: weight}; unknown names and bad numbers are errors."""
-    weights: dict[str, float] = {}
-    for item in filter(None, (s.strip() for s in text.split(","))):
-        name, _, value = item.partition("=")
-        if name not in MATCHING_TERMS:
-            raise ConfigError(f"unknown loss term {name!r}; known terms: {', '.join(MATCHING_TERMS)}")
-        try:
-            weights[name] = float(value) if value else 1.0
-        except ValueError:
-            raise ConfigError(f"loss weight of {name!r} must be a number, got {value!r}") from None
-        if not weights[name] >= 0 or weights[name] == float("inf"):
-            raise ConfigError(f"loss weight of {name!r} must be a finite number >= 0, got {weights[name]}")
-    if not any(weights.values()):
-        raise ConfigError("--terms needs at least one term with a positive weight, e.g. pixel=1,perceptual=1")
-    return weights
+    """``pixel=1,perceptual=1,adversarial=0.1`` -> {name: weight}, names from the matching-term registry
+    (``term_registry.parse_term_weights``)."""
+    return parse_term_weights(text)
 
 
 @dataclass

@@ -11,7 +11,9 @@ from gantransfer.errors import ConfigError
 from gantransfer.engine.terms import LossTerm
 from gantransfer.losses.distillation import (PerceptualLoss, PixelLoss, feature_maps_of_classifier,
                                              feature_maps_of_discriminator, feature_maps_of_module)
+from gantransfer.registry import resolve
 from gantransfer.tasks.gan import gan_phases
+from gantransfer.term_registry import TERMS
 
 
 def perceptual_choice(choice: str, dataset: str, discriminator: torch.nn.Module | None) -> str:
@@ -48,7 +50,8 @@ def loss_network_names(weights: dict[str, float], choice: str, dataset: str,
                        discriminator: torch.nn.Module | None) -> list[str]:
     """The frozen networks the matching terms of ``weights`` use, by name (recorded in the student's meta as
     ``loss_networks``, so that evaluation marks a protocol whose network is among them)."""
-    return [perceptual_network_name(choice, dataset, discriminator)] if weights.get("perceptual", 0) > 0 else []
+    uses = any(weights.get(t.name, 0) > 0 for t in TERMS if t.uses_perceptual_network)
+    return [perceptual_network_name(choice, dataset, discriminator)] if uses else []
 
 
 def perceptual_features(choice: str, dataset: str, discriminator: torch.nn.Module | None,
@@ -97,19 +100,38 @@ def frozen(module: torch.nn.Module) -> bool:
 
 def matching_terms(weights: dict[str, float], student: torch.nn.Module,
                    perceptual: Callable[[], Callable] | None) -> tuple[list[LossTerm], dict]:
-    """Pixel (L1, L2) and perceptual terms between ``student`` and ``teacher`` images on the batch's inputs.
-    ``perceptual`` builds the feature network, only when the perceptual term is asked for."""
+    """The registered matching terms of ``weights`` (``term_registry``, in registration order: pixel, pixel_l2,
+    perceptual, then any registered since) between ``student`` and ``teacher`` images on the batch's inputs.
+    ``perceptual`` builds the feature network, only when a term asks for it. Terms their task wires itself
+    (adversarial, feature) are left to it."""
     terms: list[LossTerm] = []
     providers: dict = {"student": lambda ctx: student(ctx["z"], ctx.batch.get("labels"))}
-    if weights.get("pixel", 0) > 0:
-        terms.append(PixelLoss(weights["pixel"]))
-    if weights.get("pixel_l2", 0) > 0:
-        terms.append(PixelLoss(weights["pixel_l2"], p=2))
-    if weights.get("perceptual", 0) > 0 and perceptual is not None:
-        feats = perceptual()
-        terms.append(PerceptualLoss(feats, weights["perceptual"]))
-        providers["teacher_features"] = lambda ctx: [f.detach() for f in feats(ctx["teacher"])]
+    for spec in TERMS:
+        if spec.build is None or not weights.get(spec.name, 0) > 0:
+            continue
+        built, extra = resolve(spec.build)(weights[spec.name], student, perceptual)
+        if built is not None:
+            terms.append(built)
+            providers.update(extra)
     return terms, providers
+
+
+def pixel_term(weight: float, student: torch.nn.Module, perceptual: Callable[[], Callable] | None):
+    """L1 between student and teacher images."""
+    return PixelLoss(weight), {}
+
+
+def pixel_l2_term(weight: float, student: torch.nn.Module, perceptual: Callable[[], Callable] | None):
+    """L2 between student and teacher images."""
+    return PixelLoss(weight, p=2), {}
+
+
+def perceptual_term(weight: float, student: torch.nn.Module, perceptual: Callable[[], Callable] | None):
+    """L1 between the frozen network's features of student and teacher images (none without a network)."""
+    if perceptual is None:
+        return None, {}
+    feats = perceptual()
+    return PerceptualLoss(feats, weight), {"teacher_features": lambda ctx: [f.detach() for f in feats(ctx["teacher"])]}
 
 
 def student_phases(student: torch.nn.Module, s_opt: torch.optim.Optimizer, terms: list[LossTerm], providers: dict,
