@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from gantransfer.models.stylegan2_import import import_file
+from gantransfer.models.importers import import_file
 
 
 def perturb(named):

@@ -122,7 +122,7 @@ class Holder(nn.Module):
 
 
 def test_dcgan_checkpoint_imports_with_identical_outputs(tmp_path):
-    from gantransfer.models.importers import import_dcgan
+    from gantransfer.models.dcgan_import import import_dcgan
     torch.manual_seed(0)
     ref = Holder()
     for m in ref.modules():  # non-trivial batch-norm statistics

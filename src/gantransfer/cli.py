@@ -233,7 +233,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from gantransfer.models.stylegan2_import import import_checkpoint
+    from gantransfer.models.importers import import_checkpoint
     dest = import_checkpoint(args.file, args.out, args.data)
     print(f"wrote {dest / 'generator'}" + (f" and {dest / 'discriminator'}" if (dest / "discriminator").is_dir()
                                            else ""))
