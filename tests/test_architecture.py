@@ -26,6 +26,17 @@ from gantransfer.models.config import FORMAT_VERSION, GeneratorConfig, build_dis
 from gantransfer.models.store import load_config, load_generator, save_generator
 from gantransfer.tasks.distill import distill
 from gantransfer.tasks.train import train
+from gantransfer.deploy.backends import backend_names
+from gantransfer.deploy.formats import FORMATS, ExportFormat, register_format
+from gantransfer.deploy.runtime import is_exported, open_exported
+from gantransfer.engine.terms import LossTerm
+from gantransfer.io import read_tensors
+from gantransfer.models.contract import ConfiguredGenerator
+from gantransfer.models.importers import IMPORTERS, Imported, Importer, register_importer
+from gantransfer.task_registry import TASKS, Task, register_task
+from gantransfer.teachers import load_teacher
+from gantransfer.term_registry import TERMS, MatchingTerm, register_term
+from gantransfer.typed import setting
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "gantransfer"
 SHIPPED_TEACHER = SRC / "assets" / "teachers" / "fashion-mnist-dcgan"
@@ -94,6 +105,110 @@ def test_a_new_family_plugs_in_by_registering_alone(tmp_path):
                                   steps=1, eval_n=0, progress=False, device="cpu", out=str(tmp_path / "f")))
     finally:
         family_module._REGISTRY.pop("tiny-test", None)
+
+
+# ---- the other extension points: each registered from outside the package, as docs/architecture.md says ----
+class MeanGap(LossTerm):
+    """A toy matching term: the gap between the mean brightness of student and teacher images."""
+
+    name = "mean-gap"
+
+    def compute(self, ctx):
+        return (ctx["student"].mean() - ctx["teacher"].mean()).abs()
+
+
+def test_a_new_matching_term_plugs_in_by_registering_alone(tmp_path):
+    register_term(MatchingTerm("mean-gap", lambda weight, student, perceptual: (MeanGap(weight), {})))
+    try:
+        run = distill(DistillConfig(teacher=str(SHIPPED_TEACHER), width=0.125, terms="pixel=1,mean-gap=0.5", steps=2,
+                                    eval_n=0, progress=False, device="cpu", out=str(tmp_path / "s")))
+        logged = [json.loads(line) for line in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
+        assert any("loss/G/mean-gap" in r for r in logged) and any("loss/G/pixel" in r for r in logged)
+    finally:
+        TERMS.unregister("mean-gap")
+    with pytest.raises(ConfigError, match="unknown loss term 'mean-gap'"):
+        DistillConfig(teacher="t", terms="mean-gap=1").validate()
+
+
+class SafetensorsRuntime(ConfiguredGenerator):
+    """The runtime of the toy format: the family's module rebuilt from the file's weights and config."""
+
+    def __init__(self, path, threads=None, spin=False):
+        from safetensors import safe_open
+        with safe_open(str(path), "pt") as f:
+            self.config = GeneratorConfig.from_dict(json.loads(f.metadata()["config"]))
+        self.module = build_generator(self.config).eval()
+        self.module.load_state_dict(read_tensors(path))
+
+    def __call__(self, z, labels=None):
+        with torch.inference_mode():
+            return self.module(z, labels)
+
+
+def write_safetensors(prepared, cfg, out, report, reference, options):
+    from gantransfer.io import write_tensors
+    write_tensors(out, load_generator(report["source"])[0].state_dict(), {"config": json.dumps(cfg.to_dict())})
+    report["parity"] = {"max_abs_error": 0.0}
+
+
+def test_a_new_export_format_plugs_in_by_registering_alone(tmp_path, capsys):
+    register_format(ExportFormat("toy-safetensors", (".gts",), write=write_safetensors,
+                                 detect=lambda p: p.suffix == ".gts", open=SafetensorsRuntime,
+                                 backends={"toy-safetensors": False}))
+    try:
+        out = tmp_path / "g.gts"
+        assert main(["export", str(SHIPPED_TEACHER), "--format", "toy-safetensors", "--out", str(out)]) == 0
+        assert is_exported(out) and isinstance(open_exported(out), SafetensorsRuntime)
+        g, _ = load_generator(SHIPPED_TEACHER)
+        z = torch.randn(2, 100)
+        assert torch.equal(open_exported(out)(z), g(z))
+        assert main(["sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png")]) == 0
+        assert "toy-safetensors" in backend_names()
+        code, _, err = run_cli(capsys, "export", str(SHIPPED_TEACHER), "--format", "toy-safetensors", "--out",
+                               str(tmp_path / "g.onnx"))
+        assert code == 2 and "does not end in .gts" in err
+    finally:
+        FORMATS.unregister("toy-safetensors")
+    assert not is_exported(tmp_path / "g.gts")
+
+
+def test_a_new_importer_plugs_in_by_registering_alone(tmp_path, capsys):
+    g, cfg = load_generator(SHIPPED_TEACHER)
+    torch.save({"toy_weights": g.state_dict(), "toy_config": json.dumps(cfg.to_dict())}, tmp_path / "toy.pt")
+
+    def load(path, dataset, loaded):
+        tcfg = GeneratorConfig.from_dict(json.loads(loaded["toy_config"]))
+        module = build_generator(tcfg)
+        module.load_state_dict(loaded["toy_weights"])
+        return Imported(module.eval(), tcfg)
+    register_importer(Importer("toy", detect=lambda path, loaded: isinstance(loaded, dict) and "toy_config" in loaded,
+                               load=load))
+    try:
+        assert main(["import", str(tmp_path / "toy.pt"), "--out", str(tmp_path / "imported")]) == 0
+        g2, cfg2 = load_generator(tmp_path / "imported")
+        z = torch.randn(2, 100)
+        assert torch.equal(g2(z), g(z)) and load_teacher(tmp_path / "toy.pt").config == cfg
+    finally:
+        IMPORTERS.unregister("toy")
+    code, _, err = run_cli(capsys, "import", str(tmp_path / "toy.pt"), "--out", str(tmp_path / "again"))
+    assert code == 2 and "holds no generator state dict" in err and "nor is it a rosinality" in err
+
+
+@dataclass
+class ToyTaskConfig(TrainConfig):
+    greeting: str = setting("hello", "what the toy task says")
+
+
+def test_a_new_task_plugs_in_by_registering_alone(capsys):
+    import gantransfer
+    register_task(Task("toy-task", ToyTaskConfig, lambda cfg, resume=False, overwrite=False: cfg.greeting,
+                       "a toy task", "A task registered from outside the package."))
+    try:
+        code, out, _ = run_cli(capsys, "toy-task", "--data", "ring8", "--greeting", "hi", "--dry-run")
+        assert code == 0 and json.loads(out)["greeting"] == "hi"
+        assert gantransfer.ToyTaskConfig is ToyTaskConfig and gantransfer.toy_task(ToyTaskConfig()) == "hello"
+    finally:
+        TASKS.unregister("toy-task")
 
 
 def test_student_arch_must_be_an_image_family_with_a_discriminator(tmp_path, capsys):

@@ -16,8 +16,8 @@ def _task_exports() -> dict[str, Any]:
     from gantransfer.config import tasks
     out: dict[str, Any] = {}
     for t in tasks():
-        out[t.api_name] = t.run_ref
-        out[t.config.__name__] = (t.config.__module__, t.config.__name__)
+        out[t.api_name] = t.run_ref if isinstance(t.run, str) else t.run  # a module:function name, or the function
+        out[t.config.__name__] = t.config
     return out
 
 
@@ -53,6 +53,8 @@ def __getattr__(name: str) -> Any:
     target = _EXPORTS.get(name) or _task_exports().get(name)  # a task registered since import
     if target is None:
         raise AttributeError(f"module 'gantransfer' has no attribute {name!r}")
+    if not isinstance(target, (str, tuple)):  # a task's function or config class, registered as the object
+        return target
     module, attr = target if isinstance(target, tuple) else (target, name)
     value = getattr(importlib.import_module(module), attr)
     globals()[name] = value

@@ -19,16 +19,20 @@ from gantransfer.deploy.formats import FORMATS, format_of_backend
 from gantransfer.deploy.inference import prepare_for_inference
 
 EAGER_BACKENDS = ("eager-plain", "eager", "eager-cl", "eager-conv", "compile")
-# then the backends of every export format (deploy/formats.py): torchscript, onnx, onnx-int8
-BACKENDS = EAGER_BACKENDS + tuple(b for f in FORMATS for b in f.backends)
+
+
+def backend_names() -> tuple[str, ...]:
+    """The eager backends, then those of every registered export format (torchscript, onnx, onnx-int8, ...)."""
+    return EAGER_BACKENDS + tuple(b for f in FORMATS for b in f.backends)
 
 Call = Callable[[], Any]  # one forward pass on fixed inputs
 
 
 def check_backends(names: list[str]) -> None:
-    bad = [n for n in names if n not in BACKENDS]
+    known = backend_names()
+    bad = [n for n in names if n not in known]
     if bad:
-        raise ConfigError(f"unknown backend(s) {', '.join(bad)}; choose from {', '.join(BACKENDS)}")
+        raise ConfigError(f"unknown backend(s) {', '.join(bad)}; choose from {', '.join(known)}")
 
 
 def compiled(module: nn.Module) -> Any:
