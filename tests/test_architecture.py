@@ -6,7 +6,6 @@ import json
 import resource
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +18,10 @@ from gantransfer.config import AdaptConfig, DistillConfig, TrainConfig, from_dic
 from gantransfer.errors import CheckpointError, ConfigError
 from gantransfer.models import family as family_module
 from gantransfer.models.contract import Generator, LoadedGenerator
-from gantransfer.models.dcgan import DCGANDiscriminator, DCGANGenerator, DCGANOptions
+from gantransfer.models.dcgan import DCGANDiscriminator, DCGANOptions
 from gantransfer.models.family import Capabilities, ModelFamily, family, family_names, register
 from gantransfer.models.migrate import upgrade_discriminator, upgrade_generator
-from gantransfer.models.config import FORMAT_VERSION, GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.config import FORMAT_VERSION, GeneratorConfig, build_generator
 from gantransfer.models.store import load_config, load_generator, save_generator
 from gantransfer.tasks.distill import distill
 from gantransfer.tasks.train import train
