@@ -3,6 +3,7 @@ with their help text, old names accepted as deprecated aliases, flags that do no
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import warnings
 from dataclasses import dataclass
@@ -253,16 +254,21 @@ class StudentTraining(EngineSettings):
     steps: int = override(5000)
     ema_beta: float = override(0.99)
 
+    @functools.cached_property
+    def term_weights(self) -> dict[str, float]:
+        """``terms`` parsed once ({} for auto, which the task resolves): what distill and fuse use."""
+        return {} if self.terms == "auto" else parse_loss_weights(self.terms)
+
     def validate_student(self) -> dict[str, float]:
         """Checks shared by distill and fuse; returns the parsed terms."""
         self.validate_engine()
-        weights = {} if self.terms == "auto" else parse_loss_weights(self.terms)
+        weights = self.term_weights
         require(self.eval_n == 0 or self.eval_n >= 10, f"eval_n must be 0 (skip) or >= 10, got {self.eval_n}")
         return weights
 
     def inapplicable(self) -> dict[str, str]:
         out: dict[str, str] = {"eval_every": "does not apply: students are evaluated at the end (--eval-n)"}
-        if self.terms != "auto" and not parse_loss_weights(self.terms).get("perceptual"):
+        if self.terms != "auto" and not self.term_weights.get("perceptual"):
             out["perceptual_net"] = "applies only with a perceptual term in --terms"
         return out
 
@@ -340,7 +346,7 @@ class DistillConfig(StudentTraining):
                        num_classes="applies only to --teacher-module teachers")
         if not self.real_data:
             out["data_dir"] = "applies only with --real-data"
-        if self.terms != "auto" and not parse_loss_weights(self.terms).get("adversarial"):
+        if self.terms != "auto" and not self.term_weights.get("adversarial"):
             out["discriminator_width"] = "applies only with an adversarial term in --terms"
         return out
 
@@ -513,6 +519,11 @@ class ExtendConfig(EngineSettings):
         require(bool(self.base), "extend needs a generator to extend: --base DIR")
         self.validate_extension()
 
+    @functools.cached_property
+    def term_weights(self) -> dict[str, float]:
+        """Replay's ``terms``, parsed once: what extend uses."""
+        return parse_extension_terms(self.terms)
+
     def validate_extension(self) -> None:
         """Checks shared with extend-sequence (which names the base and the data per step itself)."""
         self.validate_engine()
@@ -521,7 +532,7 @@ class ExtendConfig(EngineSettings):
         require(self.method != "joint" or bool(self.old_data),
                 "--method joint trains on all the data seen so far and needs the old labels' real data: pass "
                 "--old-data NAME (e.g. the base's data set), or use --method replay, which needs none")
-        weights = parse_extension_terms(self.terms)
+        weights = self.term_weights
         require(not weights.get("adversarial"), "adversarial is always on for the new data; drop it from --terms")
         require(self.perceptual_net in ("discriminator", "classifier"),
                 f"perceptual_net must be discriminator or classifier, got {self.perceptual_net!r}")

@@ -24,8 +24,8 @@ from gantransfer.data.toy import mixture_spec
 from gantransfer.devices import resolve_device
 from gantransfer.errors import ConfigError
 from gantransfer.metrics.classifier import extract  # noqa: F401  (re-exported: callers import it from here)
-from gantransfer.metrics.classifier import (FeatureClassifier, classifier_dir, extract_batch, load_classifier,
-                                            load_reference)
+from gantransfer.metrics.classifier import (FeatureClassifier, extract_batch, load_classifier,
+                                            load_reference, ships)
 from gantransfer.metrics.fid import RunningStats, frechet_distance, gaussian_stats
 from gantransfer.metrics.kid import kernel_inception_distance
 from gantransfer.metrics.mixture import mixture_metrics
@@ -278,7 +278,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         from gantransfer.metrics.reference_stats import prepare_reference, reference_evaluation
         net, user_stats = prepare_reference(cfg.reference, cfg.inception, dataset or None, device)
     t0 = time.perf_counter()
-    if user_ref and (not dataset or (dataset not in TOYS and not (classifier_dir(dataset) / "config.json").is_file())):
+    if user_ref and (not dataset or (dataset not in TOYS and not ships(dataset))):
         result = {"generator": str(cfg.generator), "dataset": dataset or None, "n": cfg.n, "seed": cfg.seed,
                   "protocol": None, "metrics": {}}  # no shipped protocol: the reference stats' figure alone
         result["reference_stats"] = reference_evaluation(g, gcfg, cfg.n, cfg.seed, classes, cfg.reference, net,

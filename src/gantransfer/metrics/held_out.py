@@ -104,7 +104,7 @@ def final_evaluation(run: Path, data: str, classes: list[int] | None, n: int, tr
     held-out step when there was one, else the last). A domain with no shipped classifier gets ``data_relative``
     too: the kept generator and the unadapted ``source`` (a Teacher) against target images it never trained on, in
     a space learned from those images alone (``unknown_domain_figures``, ``metrics/teacher_relative.py``)."""
-    from gantransfer.metrics.classifier import classifier_dir
+    from gantransfer.metrics.classifier import ships
     from gantransfer.metrics.memorisation import memorisation
     from gantransfer.models.sampling import generate
     from gantransfer.models.store import load_generator
@@ -119,14 +119,14 @@ def final_evaluation(run: Path, data: str, classes: list[int] | None, n: int, tr
                               "went_past_best": kept_best and last_step > best.step, "train_images": len(train_set)}
     if hasattr(gen, "source_probabilities"):
         result["source_probabilities"] = gen.source_probabilities().tolist()
-    if not (classifier_dir(data) / "config.json").is_file():
+    if not ships(data):
         result["data_relative"] = unknown_domain_figures(run, gen, kcfg, held, test, source, n, device)
     if test is None:
         return result
     x, _ = generate(gen, kcfg, n, seed=1, device=device)
     real = test.as_float()[seeded_subset(len(test), n, HELD_OUT_SEED)]  # a mix of classes, as above
     result["memorisation"] = memorisation(x, train_set.as_float(), real)
-    if (classifier_dir(data) / "config.json").is_file():
+    if ships(data):
         from gantransfer.metrics.evaluate import evaluate_generator
         res = evaluate_generator(gen, kcfg, data, n, seed=1, classes=classes, device=device)
         result["test"] = res["metrics"]

@@ -22,7 +22,7 @@ from gantransfer.engine.optim import adam, discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError
 from gantransfer.losses.augment import diff_augment
 from gantransfer.losses.regularizers import L2SP
-from gantransfer.metrics.classifier import classifier_dir
+from gantransfer.metrics.classifier import ships
 from gantransfer.data.splits import target_splits
 from gantransfer.metrics.held_out import BestStep, HeldOutProtocol, final_evaluation
 from gantransfer.models.miner import MinerOptions
@@ -140,7 +140,7 @@ def adapt(config: AdaptConfig, resume: bool = False, overwrite: bool = False) ->
         g_phase = phases[1]
         phases = [phases[0], Phase("G", m_opt, g_phase.terms, g_phase.providers, until=stage_one),
                   Phase("G", g_opt, g_phase.terms, g_phase.providers, start=stage_one)]
-    shipped = (classifier_dir(cfg.data) / "config.json").is_file()
+    shipped = ships(cfg.data)
     protocol = HeldOutProtocol(cfg.data, device) if cfg.eval_every and held is not None and shipped else None
     if cfg.eval_every and protocol is None:
         warnings.warn("no held-out protocol (no shipped classifier for this data set, or too few held-out images); "
