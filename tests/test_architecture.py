@@ -18,7 +18,7 @@ from gantransfer.config import AdaptConfig, DistillConfig, TrainConfig, from_dic
 from gantransfer.errors import CheckpointError, ConfigError
 from gantransfer.models import family as family_module
 from gantransfer.models.contract import Generator, LoadedGenerator
-from gantransfer.models.dcgan import DCGANDiscriminator, DCGANOptions
+from gantransfer.models.dcgan import DCGANDiscriminator, DCGANGenerator, DCGANOptions
 from gantransfer.models.family import Capabilities, ModelFamily, family, family_names, register
 from gantransfer.models.migrate import upgrade_discriminator, upgrade_generator
 from gantransfer.models.config import FORMAT_VERSION, GeneratorConfig, build_generator
@@ -208,6 +208,31 @@ def test_a_new_task_plugs_in_by_registering_alone(capsys):
         assert gantransfer.ToyTaskConfig is ToyTaskConfig and gantransfer.toy_task(ToyTaskConfig()) == "hello"
     finally:
         TASKS.unregister("toy-task")
+
+
+def test_the_streaming_statistics_share_one_protocol():
+    from gantransfer.metrics.evaluate import FeatureAccumulator
+    from gantransfer.metrics.fid import RunningStats
+    from gantransfer.metrics.reference_stats import ReferenceAccumulator
+    from gantransfer.metrics.streaming import Accumulator
+    for cls in (RunningStats, FeatureAccumulator, ReferenceAccumulator):
+        assert callable(getattr(cls, "update")) and callable(getattr(cls, "result")), cls
+    rs = RunningStats(3)
+    rs.update(torch.arange(12.0).view(4, 3))
+    assert isinstance(rs, Accumulator) and torch.equal(rs.result()[0], rs.stats()[0])
+
+
+def test_one_opener_for_directories_and_exported_files(tmp_path):
+    from gantransfer.api import open_generator as api_open
+    from gantransfer.deploy.opener import open_generator
+    g, cfg = open_generator(SHIPPED_TEACHER)
+    assert isinstance(g, DCGANGenerator) and not g.training and cfg == load_config(SHIPPED_TEACHER)
+    fast, fcfg = api_open(SHIPPED_TEACHER)  # the API's: prepared for inference (batch norm folded)
+    z = torch.randn(4, 100)
+    assert fcfg == cfg and (fast(z) - g(z)).abs().max() < 1e-5
+    assert main(["export", str(SHIPPED_TEACHER), "--format", "torchscript", "--out", str(tmp_path / "t.pt")]) == 0
+    ts, tcfg = open_generator(tmp_path / "t.pt")
+    assert tcfg.latent_dim == 100 and (ts(z) - g(z)).abs().max() < 1e-4
 
 
 def test_student_arch_must_be_an_image_family_with_a_discriminator(tmp_path, capsys):

@@ -36,13 +36,8 @@ def open_generator(path: str | Path):
     """A generator ready for sampling and its config: an exported file (.onnx, TorchScript) run by its runtime,
     or a directory's module prepared for inference: batch norm folded, and channels-last or transposed
     convolutions rewritten where that is faster here (each exact within 1e-5)."""
-    from gantransfer.deploy.runtime import is_exported, open_exported
-    if is_exported(path):
-        g = open_exported(path)
-        return g, g.config
-    from gantransfer.deploy.inference import fastest_for_inference
-    module, cfg = load(path)
-    return fastest_for_inference(module, cfg)[0], cfg
+    from gantransfer.deploy.opener import open_generator as opener
+    return opener(path, for_inference=True)
 
 
 def sample_grid(path: str | Path, out: str | Path, n: int = 64, seed: int = 0,

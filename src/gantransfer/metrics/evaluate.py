@@ -31,9 +31,9 @@ from gantransfer.metrics.kid import kernel_inception_distance
 from gantransfer.metrics.mixture import mixture_metrics
 from gantransfer.metrics.prdc import prdc
 from gantransfer.metrics.protocols import count_label
+from gantransfer.metrics.streaming import Accumulator
 from gantransfer.models.sampling import draw_inputs, generate
 from gantransfer.models.config import GeneratorConfig
-from gantransfer.models.store import load_generator
 
 TOYS = ("ring8", "grid25")
 COVERED_SHARE = 0.5  # a class counts as covered when it gets at least half of its reference share
@@ -156,7 +156,7 @@ class FeatureAccumulator:
             raise ValueError(f"image metrics need at least 2 samples, got {self.n}")
         ref, tag = self.ref, self.tag
         kept = torch.cat(self._kept)
-        mu, sigma = self.stats.stats()
+        mu, sigma = self.stats.result()
         kid_mean, kid_std = kernel_inception_distance(ref["features"], kept, subsets=self.kid_subsets, seed=self.seed)
         pr = prdc(ref["features"], kept, k=5)
         k = len(self._counts)
@@ -195,7 +195,7 @@ def image_metrics(images: torch.Tensor, classifier: FeatureClassifier, ref: dict
 def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, n: int, seed: int = 0,
                        classes: list[int] | None = None, batch_size: int = 500,
                        device: torch.device | str = "cpu", protocols: list[str] | None = None,
-                       desc: str = "evaluating", also: list[Any] | None = None) -> dict[str, Any]:
+                       desc: str = "evaluating", also: list[Accumulator] | None = None) -> dict[str, Any]:
     """Metrics of an in-memory generator under ``dataset``'s protocols (all shipped ones, or those named in
     ``protocols``), used by ``eval`` and by training; a progress bar named ``desc`` in a terminal (none when
     stderr is not one). ``also``: more accumulators (``update(images)``) fed every generated batch of images."""
@@ -260,12 +260,8 @@ def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, 
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """All metrics of the generator in ``cfg.generator``; a JSON-ready dict."""
     device = resolve_device(cfg.device)
-    from gantransfer.deploy.runtime import is_exported, open_exported
-    if is_exported(cfg.generator):  # an exported file, run by its runtime (returns tensors on ``device``)
-        g = open_exported(cfg.generator)
-        gcfg = g.config
-    else:
-        g, gcfg = load_generator(cfg.generator, device)
+    from gantransfer.deploy.opener import open_generator
+    g, gcfg = open_generator(cfg.generator, device)  # an exported file runs by its runtime (tensors on ``device``)
     dataset = cfg.data or gcfg.dataset
     user_ref = cfg.reference is not None or cfg.inception is not None
     if not dataset and not user_ref:

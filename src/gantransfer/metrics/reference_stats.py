@@ -145,7 +145,7 @@ def reference_stats(source: str | Path, inception: str | Path | None = None, pro
             stats.update(net.features(b))
     if stats.n < 2:
         raise DataError(f"{described} has {stats.n} image; statistics need at least 2")
-    mu, sigma = stats.stats()
+    mu, sigma = stats.result()
     sizes = {tuple(b.shape[-2:]) for b in batches}
     h, w = next(iter(sizes))
     size = h if len(sizes) == 1 and h == w else 0  # recorded when every image has one square size
@@ -233,7 +233,7 @@ def read_stats(path: str | Path, dim: int | None = None, network: str | None = N
 
 def fid_against(features: RunningStats, ref: dict[str, Any]) -> float:
     """FID of accumulated features against a stats file's ``mu``/``sigma``."""
-    return frechet_distance(*features.stats(), ref["mu"], ref["sigma"])
+    return frechet_distance(*features.result(), ref["mu"], ref["sigma"])
 
 
 def prepare_reference(stats_path: str | Path | None, inception: str | Path | None, dataset: str | None,
