@@ -56,7 +56,7 @@ def main() -> None:
         t0 = time.perf_counter()
         g, gcfg = load_generator(path)
         res = evaluate_generator(g, gcfg, DATASET, args.n, seed=0, classes=gcfg.evaluation_classes)
-        loss_networks = list(gcfg.meta.get("loss_networks") or [])
+        loss_networks = list(gcfg.loss_networks)
         rows[name] = {"name": name, "path": str(path), "params": sum(p.numel() for p in g.parameters()),
                       "loss_networks": loss_networks, "seconds": round(time.perf_counter() - t0, 1),
                       **{p: {**figures(res["metrics"], p), "used_by_loss": p in loss_networks} for p in names}}

@@ -306,6 +306,20 @@ def test_version_1_configs_are_migrated_field_by_field():
                  "format_version": FORMAT_VERSION}
 
 
+def test_version_2_meta_keys_become_typed_fields(tmp_path):
+    """Version 2 wrote a student's latent space and its losses' networks into meta; they load as fields."""
+    g, cfg = load_generator(SHIPPED_TEACHER)
+    save_generator(g, cfg, tmp_path / "v2")
+    raw = json.loads((tmp_path / "v2" / "config.json").read_text())
+    raw = {k: v for k, v in raw.items() if k not in ("latent_space", "loss_networks")}
+    raw.update(format_version=2, meta={**raw["meta"], "latent_space": "z", "loss_networks": ["digits-perceptual-v1"]})
+    (tmp_path / "v2" / "config.json").write_text(json.dumps(raw))
+    old = load_config(tmp_path / "v2")
+    assert old.latent_space == "z" and old.loss_networks == ["digits-perceptual-v1"]
+    assert "latent_space" not in old.meta and "loss_networks" not in old.meta and old.format_version == FORMAT_VERSION
+    assert GeneratorConfig().latent_space is None and GeneratorConfig().loss_networks == []
+
+
 def test_shipped_version_1_assets_load_and_unknown_versions_are_refused(tmp_path):
     raw = json.loads((SHIPPED_TEACHER / "config.json").read_text())
     assert raw["format_version"] == 1  # the shipped files are left as they are and migrated on load

@@ -290,7 +290,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     result["seconds"] = round(time.perf_counter() - t0, 2)
     if "protocols" in result:  # a run whose loss used a protocol's network says so (recorded by distill/fuse)
         from gantransfer.metrics.protocols import mark_loss_networks
-        result = mark_loss_networks(result, list(gcfg.meta.get("loss_networks") or []))
+        result = mark_loss_networks(result, list(gcfg.loss_networks))
     return result
 
 

@@ -15,7 +15,7 @@ from gantransfer.models.family import ModelFamily, family
 from gantransfer.typed import from_dict as typed_from_dict
 from gantransfer.typed import to_dict as typed_to_dict
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 FUSION_MODES = ("teacher", "merge", "unconditional", "baseline")
 
 
@@ -79,6 +79,9 @@ class GeneratorConfig:
     fusion: FusionRecord | None = None         # fused students and baselines: teachers, weights, label map
     options: Any = None                        # the family's typed options (None: its defaults)
     extension: ExtensionRecord | None = None   # extended generators: which labels came when, from what data
+    latent_space: str | None = None            # distilled students: the teacher's space they were matched in (w, z)
+    loss_networks: list[str] = field(default_factory=list)  # frozen networks its run's losses used (evaluation
+                                                            # marks a protocol whose network is among them)
     format_version: int = FORMAT_VERSION
     meta: dict[str, Any] = field(default_factory=dict)  # provenance only (steps, commands, figures)
 

@@ -58,7 +58,8 @@ def adapt_models(cfg: AdaptConfig, sources: list[Teacher]) -> tuple[torch.nn.Mod
     src = sources[0]
     scfg = dataclasses.replace(src.config, num_classes=0 if cfg.method == "minegan" else src.config.num_classes,
                                dataset=cfg.data, trained_classes=None, fusion=None, data_classes=None,
-                               label_weights=None, meta={"sources": [s.source for s in sources], "method": cfg.method})
+                               label_weights=None, latent_space=None, loss_networks=[],
+                               meta={"sources": [s.source for s in sources], "method": cfg.method})
     if cfg.method == "scratch":
         g = build_generator(scfg)
     elif cfg.method == "minegan":

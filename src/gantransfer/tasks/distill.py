@@ -105,14 +105,14 @@ def student_config(cfg: DistillConfig, teacher: Teacher) -> GeneratorConfig:
             raise ConfigError(f"--start-resolution applies to DCGAN students, not {arch}")
         options = dataclasses.replace(options, start_resolution=cfg.start_resolution)
     scfg = dataclasses.replace(t, arch=arch, width=cfg.width, options=options, fusion=None, data_classes=None,
-                               label_weights=None, meta={"teacher": teacher.source})
+                               label_weights=None, latent_space=None, loss_networks=[],
+                               meta={"teacher": teacher.source})
     if cfg.truncation_psi != 1 and not teacher.capabilities.mapping_network:
         raise ConfigError(f"--truncation-psi truncates W, but teacher {teacher.source} has no mapping network "
                           "(white-box stylegan2 only); use --truncation T to truncate its latents instead")
     space = resolve_latent_space(cfg.latent_space, teacher, scfg)
     scfg = student_options_for(t, scfg, space, cfg.truncation_psi, cfg.student_options)
-    scfg = dataclasses.replace(scfg, meta={**scfg.meta, "latent_space": space,
-                                           "truncation_psi": cfg.truncation_psi})
+    scfg = dataclasses.replace(scfg, latent_space=space, meta={**scfg.meta, "truncation_psi": cfg.truncation_psi})
     try:
         scfg.validate()
     except ValueError as e:
@@ -132,14 +132,14 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     device = resolve_device(cfg.device)
     teacher = resolve_teacher(cfg, device, teacher)
     scfg = student_config(cfg, teacher)
-    space, styled = scfg.meta["latent_space"], teacher.capabilities.mapping_network
+    space, styled = scfg.latent_space, teacher.capabilities.mapping_network
     teacher = truncated(teacher, cfg.truncation_psi)
     choice = distill_terms(cfg.terms, cfg.perceptual_net, teacher, scfg.family.capabilities.feature_taps,
                            cfg.term_weights)
     choice.announce("distill")
     weights = choice.weights
     network = resolve_perceptual(choice.perceptual_net, teacher.config.dataset, teacher.discriminator)
-    scfg.meta["loss_networks"] = loss_network_names(weights, network)
+    scfg.loss_networks = loss_network_names(weights, network)
     resolved = {**dataclasses.asdict(cfg), "terms": choice.terms, "perceptual_net": choice.perceptual_net}
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)

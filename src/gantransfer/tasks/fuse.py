@@ -46,7 +46,7 @@ def fuse(config: FuseConfig, resume: bool = False, overwrite: bool = False) -> P
     choice.announce("fuse")
     weights = choice.weights
     network = resolve_perceptual(cfg.perceptual_net, scfg.dataset, None)
-    scfg.meta = {**scfg.meta, "loss_networks": loss_network_names(weights, network)}
+    scfg.loss_networks = loss_network_names(weights, network)
     resolved = {**dataclasses.asdict(cfg), "terms": choice.terms}
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)

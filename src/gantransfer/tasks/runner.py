@@ -107,7 +107,7 @@ def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: boo
         result = plan.final(run)
         if result is not None:  # which protocols' figures a loss of this run could have flattered
             from gantransfer.metrics.protocols import mark_loss_networks
-            write_json(run / "eval.json", mark_loss_networks(result, list(gcfg.meta.get("loss_networks") or [])))
+            write_json(run / "eval.json", mark_loss_networks(result, list(gcfg.loss_networks)))
     if getattr(plan.settings, "report", True) and engine.group.is_main:  # rank 0 alone writes the run's files
         from gantransfer.report.build import write_run_report
         write_run_report(run)
