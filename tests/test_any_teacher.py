@@ -54,6 +54,7 @@ def test_auto_keeps_the_builtin_default_and_chooses_from_what_an_unknown_teacher
     assert explicit.terms == "pixel=1" and not explicit.auto
 
 
+@pytest.mark.slow
 def test_distill_with_no_loss_flags_runs_for_an_unknown_teacher_and_records_why(tmp_path):
     teacher = make_generator(tmp_path / "t")
     out = tmp_path / "s"

@@ -408,13 +408,13 @@ FLOORS = [
     ("engine",),
     ("losses",),
     ("models",),
-    ("teachers", "teacher_set", "config"),
+    ("teachers", "teacher_set", "config", "card", "report.runs"),
     ("deploy",),
     ("metrics",),
     ("report",),
     ("tasks",),
     ("api", "demo"),
-    ("cli", "__main__", ""),
+    ("cli", "ecosystem_cli", "__main__", ""),
 ]
 
 

@@ -31,6 +31,7 @@ def log(run):
     return [json.loads(line) for line in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_pixel_distillation_reduces_the_gap(teacher, tmp_path):
     run = distill(DistillConfig(teacher=str(teacher), width=0.125, terms="pixel=1", steps=80, log_every=10,
                                 eval_n=0, progress=False, out=str(tmp_path / "s")))

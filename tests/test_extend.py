@@ -246,6 +246,7 @@ def test_bad_input_is_refused_and_the_base_is_left_as_it_was(base_run, tmp_path,
     assert tree_hash(base_run) == before
 
 
+@pytest.mark.slow
 def test_sequence_killed_mid_step_two_resumes_from_its_checkpoint_and_keeps_step_one(base_run, tmp_path):
     out = tmp_path / "k"
     argv = [sys.executable, "-m", "gantransfer", "extend-sequence", "--base", str(base_run), "--data", "fashion-mnist",

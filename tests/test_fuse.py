@@ -14,6 +14,8 @@ from gantransfer.tasks.fuse import fuse
 from gantransfer.teacher_set import balanced_counts, load_teacher_set
 from gantransfer.tasks.train import train
 
+pytestmark = pytest.mark.slow  # builds teachers once for the module (about 10 s) and trains a student per test
+
 FAST = dict(steps=3, batch_size=32, progress=False)
 
 

@@ -46,6 +46,7 @@ def config(teacher, out, **kw):
     return DistillConfig(**{**base, **kw})
 
 
+@pytest.mark.slow
 def test_w_space_student_reuses_the_frozen_mapping_and_keeps_psi(teacher, tmp_path):
     run = distill(config(teacher, tmp_path / "w", latent_space="w", truncation_psi=0.7, terms="pixel=1,feature=1"))
     s, scfg = load_generator(run)
@@ -88,6 +89,7 @@ def test_the_student_sees_the_teachers_w_and_noise(teacher):
     assert torch.equal(fresh["teacher"], batch["teacher"])  # a function of the engine's generator: exact resume
 
 
+@pytest.mark.slow
 def test_z_space_and_dcgan_students_with_feature_matching(teacher, tmp_path):
     z = distill(config(teacher, tmp_path / "z", latent_space="z", terms="pixel=1,feature=1", eval_n=20))
     s, scfg = load_generator(z)
@@ -111,6 +113,7 @@ def test_auto_space_is_w_for_a_stylegan2_student(teacher, tmp_path):
                           ).latent_space == "z"
 
 
+@pytest.mark.slow
 def test_an_imported_rosinality_teacher_distils_and_the_student_exports(tmp_path):
     from test_stylegan2_import import rgb_generator, to_rosinality
     g, _ = rgb_generator()
@@ -124,6 +127,7 @@ def test_an_imported_rosinality_teacher_distils_and_the_student_exports(tmp_path
     assert max(report["parity"].values()) <= 1e-4
 
 
+@pytest.mark.slow
 def test_fusion_of_a_stylegan2_and_a_dcgan_teacher(teacher, tmp_path):
     dcgan = distill(config(teacher, tmp_path / "d", student_arch="dcgan", steps=2))
     code = main(["fuse", "--teacher", str(teacher), "--teacher", str(dcgan), "--steps", "3", "--batch-size", "8",
@@ -133,6 +137,7 @@ def test_fusion_of_a_stylegan2_and_a_dcgan_teacher(teacher, tmp_path):
     assert fcfg.fusion.teacher_names == ["teacher", "d"] and fcfg.num_classes == 2
 
 
+@pytest.mark.slow
 def test_minegan_in_w_starts_as_the_source_and_trains(teacher, tmp_path):
     from gantransfer.models.miner import MinedGenerator, MinerOptions, WMiner
     t, tcfg = load_generator(teacher)
@@ -160,6 +165,7 @@ def test_truncation_psi_outside_0_1_is_refused(teacher, tmp_path, capsys, psi):
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_w_space_needs_a_mapping_network_on_both_sides(teacher, tmp_path, capsys):
     dcgan = distill(config(teacher, tmp_path / "d", student_arch="dcgan", steps=1))
     cases = [(["--teacher", str(dcgan), "--latent-space", "w"], "is a dcgan generator, without one; use "
@@ -191,6 +197,7 @@ def test_a_student_family_without_labels_is_refused_for_a_conditional_teacher(tm
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_imported_files_in_fuse_and_adapt_and_a_w_student_through_the_export_command(tmp_path, capsys,
                                                                                       nvlabs_modules):
     """Issue 15 part 3: a rosinality .pt and an NVlabs .pkl teacher (read without running pickled code) work in

@@ -91,18 +91,32 @@ def bench(path: str | Path, against: str | Path | None = None, repeats: int = 20
 
 
 def export(path: str | Path, format: str, out: str | Path, int8: bool = False, calibration: int | None = None,
-           overwrite: bool = False, fid_n: int | None = None) -> dict:
+           overwrite: bool = False, fid_n: int | None = None, with_example: bool = False) -> dict:
     """Export a generator directory to ONNX (fp32, or int8 with ``calibration`` latents) or TorchScript, checked
-    for parity before it is written; returns the export's report."""
+    for parity before it is written, with a model card beside it (and, ``with_example``, a standalone sampling
+    script); returns the export's report."""
     from gantransfer.deploy.export import export_generator
-    return export_generator(path, format, out, int8=int8, calibration=calibration, overwrite=overwrite, fid_n=fid_n,
-                            judge=protocol_judge)
+    from gantransfer.deploy.handoff import check_example, write_handoff
+    check_example(out, format, with_example, overwrite)
+    report = export_generator(path, format, out, int8=int8, calibration=calibration, overwrite=overwrite,
+                              fid_n=fid_n, judge=protocol_judge)
+    report["written"] = write_handoff(path, out, format, with_example)
+    return report
 
 
 def protocol_judge(g: Any, cfg: GeneratorConfig, n: int, what: str) -> dict[str, Any]:
     """``evaluate_generator`` on ``cfg``'s data set and evaluation classes: how export judges an int8 file."""
     from gantransfer.metrics.evaluate import evaluate_generator
     return evaluate_generator(g, cfg, cfg.dataset, n, classes=cfg.evaluation_classes, desc=what)
+
+
+def import_generator(file: str | Path, out: str | Path, dataset: str = "") -> Path:
+    """Convert a foreign checkpoint into a generator directory (``out/generator``, with its model card)."""
+    from gantransfer.card import write_card
+    from gantransfer.models.importers import import_checkpoint
+    dest = import_checkpoint(file, out, dataset)
+    write_card(dest / "generator")
+    return dest
 
 
 def bench_backends(paths: list[str | Path], against: str | Path | None = None, backends: list[str] | None = None,

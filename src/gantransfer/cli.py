@@ -166,7 +166,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from gantransfer.api import export
     report = export(args.generator, args.format, args.out, int8=args.int8, calibration=args.calibration,
-                    overwrite=args.overwrite, fid_n=args.fid_n)
+                    overwrite=args.overwrite, fid_n=args.fid_n, with_example=args.with_example)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -179,6 +179,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             print(f"int8: PSNR {q['psnr_vs_fp32_db']:.2f} dB against fp32; int8 kernels {q['kernels']['int8']}, "
                   f"float {q['kernels']['float']}; " + (f"{fid['key']} {fid['fp32']:.4f} -> {fid['int8']:.4f} "
                   f"({100 * fid['relative_change']:+.2f}%)" if "key" in fid else f"FID not measured: {fid['skipped']}"))
+        print("wrote " + " and ".join(f"{k} {v}" for k, v in report["written"].items()))
     return 0
 
 
@@ -233,8 +234,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from gantransfer.models.importers import import_checkpoint
-    dest = import_checkpoint(args.file, args.out, args.data)
+    from gantransfer.api import import_generator
+    dest = import_generator(args.file, args.out, args.data)
     print(f"wrote {dest / 'generator'}" + (f" and {dest / 'discriminator'}" if (dest / "discriminator").is_dir()
                                            else ""))
     return 0
@@ -358,7 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "set's protocol (default: 5000; 0: skip)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print the export report as JSON")
+    p.add_argument("--with-example", action="store_true", help="ONNX: also write STEM_sample.py beside --out, a "
+                   "standalone sampler needing only onnxruntime and numpy")
     p.set_defaults(func=_cmd_export)
+    from gantransfer.ecosystem_cli import add_ecosystem_commands  # card, dataset export
+    add_ecosystem_commands(sub)
 
     p = sub.add_parser("import", help="convert a foreign checkpoint (StyleGAN2 .pt/.pkl, PyTorch DCGAN) into a "
                        "generator directory", description="Read a rosinality/stylegan2-pytorch .pt, an NVlabs "

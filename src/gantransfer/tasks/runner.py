@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from gantransfer import killpoints
+from gantransfer.card import write_card
 from gantransfer.engine.distributed import is_main_process, local_device
 from gantransfer.devices import check_precision, resolve_device
 from gantransfer.engine.loop import Engine, Phase, TrainingTask
@@ -80,6 +81,7 @@ def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: boo
     def export(run_dir: Path, step: int) -> None:
         meta = {**gcfg.meta, "train_steps": step, plan.config_key: plan.resolved}
         save_generator(snapshot.at(step), dataclasses.replace(gcfg, meta=meta), run_dir / "generator")
+        write_card(run_dir / "generator")  # the model card, rewritten with the figures once eval.json exists
         if plan.discriminator is not None:
             save_discriminator(modules["D"], plan.discriminator, run_dir / "discriminator")
 
@@ -108,6 +110,7 @@ def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: boo
         if result is not None:  # which protocols' figures a loss of this run could have flattered
             from gantransfer.metrics.protocols import mark_loss_networks
             write_json(run / "eval.json", mark_loss_networks(result, list(gcfg.loss_networks)))
+            write_card(run / "generator")
     if getattr(plan.settings, "report", True) and engine.group.is_main:  # rank 0 alone writes the run's files
         from gantransfer.report.build import write_run_report
         write_run_report(run)
