@@ -598,7 +598,7 @@ register_task(Task(
     "Distil a teacher into a student of --width, matching it on the same latents with pixel, perceptual and "
     "adversarial terms (--loss pixel=1,perceptual=1).", produced="student",
     summary="gantransfer.report.page:distill_summary", figures="gantransfer.report.figures:teacher_vs_student",
-    figures_heading="Teacher and student on the same latents"))
+    figures_heading="Teacher and student on the same latents", cost_reference="teacher"))
 register_task(Task(
     "fuse", FuseConfig, "gantransfer.tasks.fuse:fuse", "fuse several teacher generators into one student (data-free)",
     "Fuse teachers (--teacher A --teacher B ...) into one student of --width, conditional on the teacher id "

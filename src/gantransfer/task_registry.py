@@ -9,7 +9,7 @@ named as ``"gantransfer.module:function"`` and imported when called); readers im
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from gantransfer.registry import Registry, resolve
@@ -44,8 +44,9 @@ class Task:
     summary: Ref | None = None                    # report: run -> one sentence (default: the generic one)
     figures: Ref | None = None                    # report: (run, out, prefix, device) -> the task's figures
     figures_heading: str = ""                     # report: the heading of those figures
+    cost_reference: str = ""                      # report: the config field naming the model its costs are
+                                                  # compared against (distill: "teacher")
     export: str = ""                              # the name under which ``import gantransfer`` offers ``run``
-    extra: dict[str, Any] = field(default_factory=dict)  # anything a later hook needs
 
     @property
     def api_name(self) -> str:
