@@ -2,7 +2,7 @@
 256x256 RGB, e.g. horse2zebra's ``latest_net_G.pth``) against the compact ``mobile-resnet`` family, plus pix2pix's
 ``unet_256`` for reference.
 
-For each: parameters, MACs per 256x256 image (the project's counter, ``deploy.bench.count_macs``: torch's
+For each: parameters, MACs per 256x256 image (the project's counter, ``models.cost.count_macs``: torch's
 FlopCounterMode / 2) and CPU latency at batch 1 (median). For the resnet_9blocks teacher, also the time to import
 a junyanz-layout state-dict file of that size (``torch.save`` of a randomly initialised network with the same
 keys; import cost does not depend on the weights).
@@ -38,8 +38,9 @@ def main() -> None:
     p.add_argument("--resolution", type=int, default=256)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    from gantransfer.deploy.bench import count_macs, count_params, time_batch
-    from gantransfer.models.registry import GeneratorConfig, build_generator
+    from gantransfer.deploy.bench import time_batch
+    from gantransfer.models.cost import count_macs, count_params
+    from gantransfer.models.config import GeneratorConfig, build_generator
     from gantransfer.models.translator_import import import_translator
     rows = []
     for name, arch, options in VARIANTS:

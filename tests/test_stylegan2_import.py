@@ -12,7 +12,7 @@ import torch
 
 from gantransfer.cli import main
 from gantransfer.errors import CheckpointError
-from gantransfer.models.stylegan2_import import import_checkpoint, import_file
+from gantransfer.models.importers import import_checkpoint, import_file
 from gantransfer.teachers import load_teacher
 from test_stylegan2 import tiny
 

@@ -8,7 +8,7 @@ from PIL import Image
 import gantransfer
 from conftest import run_cli
 from gantransfer.errors import CheckpointError, ConfigError
-from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.models.config import GeneratorConfig, build_generator
 from gantransfer.models.translator_import import import_translator
 from junyanz_reference import RefResnetGenerator, RefUnetGenerator, randomise
 
@@ -99,7 +99,7 @@ def test_families_declare_feature_taps_at_their_resolutions(arch, options):
 
 
 def test_mobile_resnet_is_much_cheaper_than_resnet():
-    from gantransfer.deploy.bench import count_macs, count_params
+    from gantransfer.models.cost import count_macs, count_params
     def build(arch):
         cfg = GeneratorConfig(arch=arch, latent_dim=0, input_channels=3, channels=3, resolution=32,
                               options={"ngf": 16, "n_blocks": 9})
@@ -272,7 +272,7 @@ def test_noise_commands_refuse_a_translator_and_say_what_fits(tmp_path, capsys):
     assert not (tmp_path / "d").exists()
     torch.save({"fc.weight": torch.zeros(3, 3)}, tmp_path / "other.pth")
     code, _, err = run_cli(capsys, "import", str(tmp_path / "other.pth"), "--out", str(tmp_path / "o"))
-    assert code != 0 and "nor a pix2pix/CycleGAN generator" in err and not (tmp_path / "o").exists()
+    assert code != 0 and "nor is it a pix2pix/CycleGAN generator" in err and not (tmp_path / "o").exists()
     code, _, err = run_cli(capsys, "import", str(tmp_path / "other.pth"), "--out", str(tmp_path / "o"),
                            "--arch", "unet_256")
-    assert code != 0 and "is not a pix2pix/CycleGAN generator, so arch" in err
+    assert code != 0 and "so arch do not apply (they are for pix2pix-cyclegan files)" in err

@@ -14,7 +14,7 @@ def _cmd_card(args: argparse.Namespace) -> int:
 
 
 def _cmd_dataset_export(args: argparse.Namespace) -> int:
-    from gantransfer.data.ada_layout import export_dataset
+    from gantransfer.data.ada_export import export_dataset
     result = export_dataset(args.data, args.out, split=args.split, overwrite=args.overwrite,
                             resolution=args.resolution, limit=args.limit)
     if args.json:

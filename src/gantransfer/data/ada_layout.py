@@ -230,18 +230,3 @@ def check_zip_out(out: str | Path, overwrite: bool) -> Path:
     if p.exists() and not overwrite:
         raise DataError(f"--out {p} already exists; pass --overwrite to replace it or choose another --out")
     return p
-
-
-def export_dataset(name: str, out: str | Path, split: str = "train", overwrite: bool = False,
-                   resolution: int | None = None, limit: int | None = None) -> dict:
-    """Write a data set (built-in or folder) as a dataset_tool zip: its images at the resolution gantransfer
-    trains on (or ``resolution``) and its classes as labels. Returns what was written."""
-    from gantransfer.data.registry import load_dataset
-    p = check_zip_out(out, overwrite)
-    data = load_dataset(name, split, resolution=resolution, limit=limit)
-    if data.kind != "image":
-        raise DataError(f"{name} is a data set of 2-D points, not images: dataset_tool zips hold images")
-    labelled = len(data.class_names) > 1
-    n = write_ada_zip(p, data.x, data.y if labelled else None)
-    return {"out": str(p), "images": n, "resolution": int(data.x.shape[-1]), "channels": int(data.x.shape[1]),
-            "classes": data.class_names if labelled else [], "split": split}

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from gantransfer.models.registry import GeneratorConfig
+    from gantransfer.models.config import GeneratorConfig
 
 NORMS = ("instance", "batch", "none")
 MAX_INPUT_SIDE = 4096  # the largest image side a translator is run on (memory bound, not a network limit)

@@ -21,8 +21,9 @@ import torch
 from torch import nn
 
 from gantransfer.errors import CheckpointError
-from gantransfer.models.importers import read_state_dict
-from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.models.dcgan_import import read_state_dict
+from gantransfer.models.importers import Imported, Importer, register_importer
+from gantransfer.models.config import GeneratorConfig, build_generator
 
 ARCHS = {"resnet_9blocks": ("resnet", 9), "resnet_6blocks": ("resnet", 6), "unet_128": ("unet", 7),
          "unet_256": ("unet", 8)}
@@ -187,7 +188,21 @@ def import_translator(path: str | Path, arch: str = "auto", norm: str = "auto", 
 
 def is_junyanz_file(path: str | Path, loaded: Any) -> bool:
     """Whether ``loaded`` (a file's weights-only contents) is a pix2pix/CycleGAN generator state dict."""
+    if loaded is None:
+        return False
     try:
         return looks_like_junyanz(read_state_dict(path, loaded))
     except CheckpointError:
         return False
+
+
+def _mismatch(loaded: Any) -> str:
+    return "a pix2pix/CycleGAN generator (model.1.weight or model.model.0.weight)"
+
+
+register_importer(Importer(
+    "pix2pix-cyclegan", detect=is_junyanz_file,
+    load=lambda path, dataset, loaded, **options: Imported(*import_translator(path, dataset=dataset, loaded=loaded,
+                                                                              **options)),
+    mismatch=_mismatch, options=("arch", "norm", "dropout"),
+    description="junyanz/pytorch-CycleGAN-and-pix2pix generator state dict (ResnetGenerator, UnetGenerator)"))

@@ -20,7 +20,7 @@ from gantransfer.models.translator_blocks import (ResidualBlock, ResnetOptions, 
                                                   norm_layer, validate_translator)
 
 if TYPE_CHECKING:
-    from gantransfer.models.registry import GeneratorConfig
+    from gantransfer.models.config import GeneratorConfig
 
 DOWNSAMPLINGS = 2
 FIRST_BLOCK = 10  # index of the first residual block in ``model``

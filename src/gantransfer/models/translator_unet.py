@@ -18,7 +18,7 @@ from gantransfer.models.translator_blocks import (UnetOptions, check_translator_
                                                   init_translator_weights, norm_layer, validate_translator)
 
 if TYPE_CHECKING:
-    from gantransfer.models.registry import GeneratorConfig
+    from gantransfer.models.config import GeneratorConfig
 
 MIN_DOWNS = 5  # outermost, three widening levels and the innermost
 

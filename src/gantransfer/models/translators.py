@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from gantransfer.errors import ConfigError
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 
 
 def open_translator(source: str | Path, device: str | torch.device = "cpu", import_options: dict | None = None,
@@ -16,8 +16,8 @@ def open_translator(source: str | Path, device: str | torch.device = "cpu", impo
     the fly (``import_options``: the importer's arch/norm/dropout); ConfigError for a noise-to-image generator."""
     p = Path(source)
     if p.is_file():
-        from gantransfer.models.stylegan2_import import import_file
-        imported = import_file(p, translator=import_options)
+        from gantransfer.models.importers import import_file
+        imported = import_file(p, options=import_options)
         g, cfg = imported.generator, imported.config
     else:
         if import_options:
