@@ -5,8 +5,9 @@ it reads it; the first that does loads it. The ``fallback`` importer (DCGAN) loa
 names what every other importer expected.
 
 Built-in importers register themselves in their modules (``BUILTIN``, imported on first lookup):
-``models/stylegan2_import.py`` (NVlabs ``.pkl``, rosinality ``.pt``) and ``models/dcgan_import.py``. A new one
-(e.g. a pix2pix/CycleGAN translator) is one module that calls ``register_importer(Importer(...))``.
+``models/stylegan2_import.py`` (NVlabs ``.pkl``, rosinality ``.pt``), ``models/translator_import.py``
+(pix2pix/CycleGAN generators, with keyword options ``arch``, ``norm``, ``dropout``) and ``models/dcgan_import.py``.
+A new one is one module that calls ``register_importer(Importer(...))``.
 """
 from __future__ import annotations
 
