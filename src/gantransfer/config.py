@@ -281,8 +281,6 @@ class StudentTraining(EngineSettings):
 class DistillConfig(StudentTraining):
     """``gantransfer distill``: a smaller student that reproduces a teacher generator, data-free."""
 
-    ALIASES: ClassVar[dict[str, str]] = {"data": "real_data"}
-
     teacher: str | None = setting(None, "teacher: a generator or run directory, or a PyTorch DCGAN checkpoint "
                                         "(.pt/.pth/.tar)")
     teacher_module: str | None = setting(None, "teacher from Python: pkg.module:factory returning an nn.Module or a "
@@ -307,6 +305,12 @@ class DistillConfig(StudentTraining):
                                          "(0, 1] (1: none); a W-space student keeps it")
     real_data: str | None = setting(None, "real images for the real side of the adversarial term (default: the "
                                           "teacher's images, data-free)")
+    data: str | None = setting(None, "translator teachers: the input-domain images (a folder or a data set name); "
+                                     "for a noise teacher, the old name of --real-data")
+    input_source: str = setting("auto", "translator teachers: where the input images come from: teacher-data (the "
+                                        "data set it records or --teacher-data), folder (--data), augment (--data "
+                                        "with flips, crops and colour jitter); auto: folder with --data")
+    input_limit: int = setting(0, "translator teachers: train on only the first N input images (0: all)")
     data_dir: str | None = setting(None, "where a built-in --real-data set's files are, when not in the default "
                                          "place")
     out: str = setting("runs/student", "run directory to write")
@@ -334,9 +338,9 @@ class DistillConfig(StudentTraining):
                 f"latent_space must be auto, w or z, got {self.latent_space!r}")
         require(0 < self.truncation_psi <= 1, f"--truncation-psi must be in (0, 1] (1: no truncation; 0 would "
                 f"collapse every sample to the mean W), got {self.truncation_psi}")
-        require(not self.real_data or weights.get("adversarial", 0) > 0,
-                "--real-data feeds real images to the adversarial term; add adversarial=W to --terms "
-                "(e.g. --terms pixel=1,perceptual=1,adversarial=0.1) or drop --real-data")
+        require(self.input_source in ("auto", "teacher-data", "folder", "augment"),
+                f"input_source must be auto, teacher-data, folder or augment, got {self.input_source!r}")
+        require(self.input_limit >= 0, f"input_limit must be >= 0 (0: all), got {self.input_limit}")
         require(self.discriminator_width >= 0, f"discriminator_width must be >= 0 (0: the teacher's), got "
                 f"{self.discriminator_width}")
         from gantransfer.models.family import family_names
@@ -348,8 +352,8 @@ class DistillConfig(StudentTraining):
         if not self.teacher_module:
             out.update(latent_dim="applies only to --teacher-module teachers (a directory or checkpoint records it)",
                        num_classes="applies only to --teacher-module teachers")
-        if not self.real_data:
-            out["data_dir"] = "applies only with --real-data"
+        if not self.real_data and not self.data:
+            out["data_dir"] = "applies only with --real-data or --data"
         if self.terms != "auto" and not self.term_weights.get("adversarial"):
             out["discriminator_width"] = "applies only with an adversarial term in --terms"
         return out
