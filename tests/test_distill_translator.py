@@ -123,10 +123,12 @@ def test_imported_junyanz_file_is_a_teacher(tmp_path, capsys):
     torch.save(ref.state_dict(), tmp_path / "latest_net_G.pth")
     data = make_inputs(tmp_path)
     code, _, err = run_cli(capsys, *distill_argv(tmp_path / "latest_net_G.pth", data, tmp_path / "run",
-                                                 "--terms", "pixel=1,feature=1", "--eval-n", "0"))
+                                                 "--terms", "pixel=1,feature=1", "--eval-n", "0",
+                                                 "--input-size", "32"))
     assert code == 0, err
     _, cfg = load_generator(tmp_path / "run")
     assert cfg.arch == "resnet" and cfg.options.n_blocks == 6 and cfg.options.ngf == 2
+    assert cfg.resolution == 32  # --input-size: the imported file's nominal 256 is not what it was distilled at
 
 
 @pytest.mark.parametrize("make_args,needle", [
@@ -135,6 +137,7 @@ def test_imported_junyanz_file_is_a_teacher(tmp_path, capsys):
     (lambda t, d, p: ["--data", str(p / "none")], "unknown data set"),
     (lambda t, d, p: ["--perceptual-net", "discriminator", "--terms", "pixel=1,perceptual=1"], "brings no discriminator"),
     (lambda t, d, p: ["--input-source", "teacher-data"], "records no data set"),
+    (lambda t, d, p: ["--input-size", "30"], "multiple of 4"),
 ])
 def test_bad_translator_settings_are_refused_in_one_line(tmp_path, capsys, make_args, needle):
     teacher, data = make_teacher(tmp_path), make_inputs(tmp_path)

@@ -311,6 +311,8 @@ class DistillConfig(StudentTraining):
                                         "data set it records or --teacher-data), folder (--data), augment (--data "
                                         "with flips, crops and colour jitter); auto: folder with --data")
     input_limit: int = setting(0, "translator teachers: train on only the first N input images (0: all)")
+    input_size: int = setting(0, "translator teachers: the side input images are resized to and the student's "
+                                 "nominal resolution (0: the teacher's)")
     data_dir: str | None = setting(None, "where a built-in --real-data set's files are, when not in the default "
                                          "place")
     out: str = setting("runs/student", "run directory to write")
@@ -341,6 +343,7 @@ class DistillConfig(StudentTraining):
         require(self.input_source in ("auto", "teacher-data", "folder", "augment"),
                 f"input_source must be auto, teacher-data, folder or augment, got {self.input_source!r}")
         require(self.input_limit >= 0, f"input_limit must be >= 0 (0: all), got {self.input_limit}")
+        require(self.input_size >= 0, f"input_size must be >= 0 (0: the teacher's), got {self.input_size}")
         require(self.discriminator_width >= 0, f"discriminator_width must be >= 0 (0: the teacher's), got "
                 f"{self.discriminator_width}")
         from gantransfer.models.family import family_names
