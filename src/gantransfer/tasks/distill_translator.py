@@ -28,6 +28,7 @@ from gantransfer.losses.structure import RandomFeatures
 from gantransfer.models.config import GeneratorConfig, build_generator
 from gantransfer.models.family import family
 from gantransfer.models.translator_patchgan import PatchDiscriminator
+from gantransfer.models.translators import check_size
 from gantransfer.tasks.default_terms import translator_terms
 from gantransfer.tasks.gan import gan_phases
 from gantransfer.tasks.matching import PerceptualNetwork, loss_network_names, matching_terms, resolve_perceptual
@@ -91,7 +92,7 @@ def tap_adapters(teacher: Teacher, student: torch.nn.Module, scfg: GeneratorConf
     x = torch.zeros(2, *scfg.input_shape)
     with torch.no_grad():
         _, ft = teacher.module.forward_features(x.to(device))
-        _, fs = student.forward_features(x)
+        _, fs = student.forward_features(x.to(device))
     pairs = pair_taps([f.shape[-1] for f in fs], [f.shape[-1] for f in ft])
     if not pairs:
         raise ConfigError("teacher and student share no feature-map resolution; drop feature= from --terms")
@@ -154,7 +155,6 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
     if cfg.black_box:
         teacher = dataclasses.replace(teacher, white_box=False)
     if cfg.input_size:  # the teacher's resolution is nominal: any side its downsampling divides
-        from gantransfer.models.translators import check_size
         check_size(cfg.input_size, teacher.config, teacher.module)
         teacher = dataclasses.replace(teacher, config=dataclasses.replace(teacher.config, resolution=cfg.input_size))
     scfg = student_config(cfg, teacher)
