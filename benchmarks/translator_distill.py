@@ -15,6 +15,7 @@ the MACs reduction.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -38,10 +39,11 @@ def make_teacher(path: Path) -> None:
 
 
 def run(teacher: Path, out: Path, arch: str, terms: str, steps: int, extra: list[str]) -> dict:
+    """One distillation through the command line; its eval.json figures and CPU seconds."""
     from gantransfer.cli import main
-    import json
     argv = ["distill", "--teacher", str(teacher), "--data", "fashion-mnist", "--student-arch", arch,
-            "--width", "0.25", "--input-size", "32", "--terms", terms, "--steps", str(steps), "--batch-size", "16", "--eval-n", "200",
+            "--width", "0.25", "--input-size", "32", "--terms", terms, "--steps", str(steps), "--batch-size", "16",
+            "--eval-n", "200",
             "--input-limit", "2000", "--log-every", "100", "--checkpoint-every", str(steps), "--out", str(out),
             "--seed", "0", *extra]
     with Stopwatch("cpu") as sw:

@@ -135,7 +135,8 @@ def test_imported_junyanz_file_is_a_teacher(tmp_path, capsys):
     (lambda t, d, p: ["--student-arch", "dcgan"], "not an image-to-image translator family"),
     (lambda t, d, p: ["--data", str(make_inputs(p, channels=1, name="grey"))], None),
     (lambda t, d, p: ["--data", str(p / "none")], "unknown data set"),
-    (lambda t, d, p: ["--perceptual-net", "discriminator", "--terms", "pixel=1,perceptual=1"], "brings no discriminator"),
+    (lambda t, d, p: ["--perceptual-net", "discriminator", "--terms", "pixel=1,perceptual=1"],
+     "brings no discriminator"),
     (lambda t, d, p: ["--input-source", "teacher-data"], "records no data set"),
     (lambda t, d, p: ["--input-size", "30"], "multiple of 4"),
 ])

@@ -246,8 +246,8 @@ class StudentTraining(EngineSettings):
     teacher_data: str | None = setting(None, "data set the teachers model: their evaluation protocol and the "
                                              "perceptual classifier (default: the one they record)")
     terms: str = setting("auto", "weighted matching terms, e.g. pixel=1,perceptual=1,adversarial=0.1 (pixel, "
-                                 "pixel_l2, perceptual, adversarial, feature), or auto: chosen from what the teacher "
-                                 "offers (docs/any-teacher.md)")
+                                 "pixel_l2, perceptual, adversarial, feature, ssim, gram, tv), or auto: chosen from "
+                                 "what the teacher offers (docs/any-teacher.md, docs/translators.md)")
     perceptual_net: str = setting("auto", "features of the perceptual term: auto (the data set's perceptual "
                                           "network, which no protocol uses, when shipped), perceptual, classifier "
                                           "(the first protocol's: its figures are then marked), discriminator (the "
