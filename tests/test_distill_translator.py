@@ -66,6 +66,8 @@ def test_distill_translator_every_term_trains_and_evaluates(tmp_path, capsys, te
         assert any(name in k for k in logged), (name, logged)
     if "feature" in terms:
         assert info["feature_pairs"] == [[0, 2]]  # the student's one block meets the teacher's last of 3
+    else:  # no protocol uses the frozen random network; the student records it as a loss network
+        assert info["perceptual_network"] == "random-conv-v1" and cfg.loss_networks == ["random-conv-v1"]
     assert (run / "report" / "teacher_vs_student.png").is_file()
 
 
@@ -161,3 +163,12 @@ def test_a_noise_generator_is_not_given_input_settings(tmp_path, capsys):
     code, _, err = run_cli(capsys, "distill", "--teacher", str(teacher), "--data", str(make_inputs(tmp_path)),
                            "--out", str(tmp_path / "run"), "--steps", "1")
     assert code != 0 and "makes images from latents, not from input images" in err
+
+
+def test_python_api_takes_a_loaded_translator(tmp_path):
+    import gantransfer
+    from gantransfer.config import DistillConfig
+    module, cfg = load_generator(make_teacher(tmp_path))
+    run = gantransfer.distill(DistillConfig(data=str(make_inputs(tmp_path)), terms="pixel=1", steps=2, batch_size=4,
+                                            eval_n=0, out=str(tmp_path / "run")), teacher=(module, cfg))
+    assert load_generator(run)[1].is_translator
