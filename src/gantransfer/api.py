@@ -83,6 +83,9 @@ def bench(path: str | Path, against: str | Path | None = None, repeats: int = 20
     result = {"generator": {"path": str(path), **measure(g, cfg, repeats)}}
     if against is not None:
         rg, rcfg = load(against)
+        if rcfg.is_translator != cfg.is_translator:
+            raise ConfigError(f"{path} and {against} are not of one kind (an image-to-image translator and a "
+                              "noise-to-image generator); compare translators with translators")
         result["reference"] = {"path": str(against), **measure(rg, rcfg, repeats)}
         result["ratios"] = compare({k: v for k, v in result["generator"].items() if k != "path"},
                                    {k: v for k, v in result["reference"].items() if k != "path"})
@@ -98,6 +101,11 @@ def export(path: str | Path, format: str, out: str | Path, int8: bool = False, c
     from gantransfer.deploy.export import export_generator
     from gantransfer.deploy.handoff import check_example, write_handoff
     check_example(out, format, with_example, overwrite)
+    if with_example:
+        from gantransfer.models.store import load_config
+        if load_config(path).is_translator:
+            raise ConfigError("--with-example writes a noise sampler; a translator's ONNX file is run as its card "
+                              "says (input `input`, output `image`): drop --with-example")
     report = export_generator(path, format, out, int8=int8, calibration=calibration, overwrite=overwrite,
                               fid_n=fid_n, judge=protocol_judge)
     report["written"] = write_handoff(path, out, format, with_example)
@@ -110,11 +118,12 @@ def protocol_judge(g: Any, cfg: GeneratorConfig, n: int, what: str) -> dict[str,
     return evaluate_generator(g, cfg, cfg.dataset, n, classes=cfg.evaluation_classes, desc=what)
 
 
-def import_generator(file: str | Path, out: str | Path, dataset: str = "") -> Path:
-    """Convert a foreign checkpoint into a generator directory (``out/generator``, with its model card)."""
+def import_generator(file: str | Path, out: str | Path, dataset: str = "", options: dict | None = None) -> Path:
+    """Convert a foreign checkpoint into a generator directory (``out/generator``, with its model card);
+    ``options``: keyword options of the importer that reads it (pix2pix/CycleGAN: arch, norm, dropout)."""
     from gantransfer.card import write_card
     from gantransfer.models.importers import import_checkpoint
-    dest = import_checkpoint(file, out, dataset)
+    dest = import_checkpoint(file, out, dataset, options)
     write_card(dest / "generator")
     return dest
 

@@ -286,6 +286,23 @@ def _made_by(inp: dict) -> str:
     return f"gantransfer {command} ..." if command else ""
 
 
+def _translator_loading(onnx: str | None) -> list[str]:
+    """How to run an image-to-image translator: a directory with gantransfer, or its ONNX export."""
+    install = "Install gantransfer's wheel (`pip install gantransfer-0.1.0-py3-none-any.whl`), then:"
+    where = shlex.quote(onnx) if onnx else "path/to/this/folder"
+    with_gt = fenced(f"gantransfer translate {where} --input photos/ --out translated/   # one PNG per input", "bash")
+    if not onnx:
+        with_gt += "\n\n" + fenced("import gantransfer, torch\n"
+                                   "g, cfg = gantransfer.load(\"path/to/this/folder\")  # config.json + "
+                                   "model.safetensors, no pickle\n"
+                                   "y = g(x)  # x: (N, cfg.input_channels, H, W) in cfg.data_range", "python")
+    exported = md(onnx) if onnx else "An ONNX export (`gantransfer export path/to/this/folder --format onnx --out " \
+                                     "model.onnx`)"
+    without = [f"{exported} runs on onnxruntime alone: input `input` (N, C, H, W) float32 in the value range, "
+               "dynamic batch, height and width; output `image`."]
+    return ["### With gantransfer", "", install, "", with_gt, "", "### Without gantransfer (ONNX)", "", *without]
+
+
 def _loading(conditional: bool, onnx: str | None, script: str | None, exported_name: str,
              dataset: str) -> list[str]:
     """How to load the model: a generator directory (``onnx`` None) or an exported file and its sampler."""
@@ -336,11 +353,22 @@ def render_card(gen_dir: str | Path, name: str | None = None, onnx: str | None =
                       if _text(cfg.get(key)))
     value_range = cfg.get("data_range")
     value_range = [_num(v) for v in value_range] if isinstance(value_range, list) and len(value_range) == 2 else []
-    what = (f"{'A class-conditional' if conditional else 'An unconditional'} **{md(cfg.get('arch'), 40)}** generator"
-            f"{f' ({sizes})' if sizes else ''} producing {md(shape)}{' of ' + md(dataset) if dataset else ''}"
-            + (f", values in [{value_range[0]:g}, {value_range[1]:g}]." if None not in value_range and value_range
-               else "."))
-    lines = [front_matter(inp, name, ["onnx"] if onnx else []), "", f"# {md(name)}", "", what]
+    translator = isinstance(cfg.get("input_channels"), int) and not isinstance(cfg["input_channels"], bool) \
+        and cfg["input_channels"] > 0
+    if translator:
+        sizes = ", ".join(f"{md(k, 20)} {md(v, 20)}" for k, v in _dict(cfg.get("options")).items())
+        shape = f"{md(cfg['input_channels'], 4)}-channel images to {ch}-channel images (nominal side {res})"
+    ends = (f", values in [{value_range[0]:g}, {value_range[1]:g}]." if None not in value_range and value_range
+            else ".")
+    if translator:
+        what = (f"An image-to-image **{md(cfg.get('arch'), 40)}** translator{f' ({sizes})' if sizes else ''} "
+                f"mapping {shape}{ends}")
+    else:
+        what = (f"{'A class-conditional' if conditional else 'An unconditional'} **{md(cfg.get('arch'), 40)}** "
+                f"generator{f' ({sizes})' if sizes else ''} producing {md(shape)}"
+                f"{' of ' + md(dataset) if dataset else ''}{ends}")
+    tags = (["onnx"] if onnx else []) + (["image-to-image"] if translator else [])
+    lines = [front_matter(inp, name, tags), "", f"# {md(name)}", "", what]
     if classes:
         lines += ["", f"Classes ({len(classes)}): {', '.join(classes)}."]
     made = _made_by(inp)
@@ -354,7 +382,8 @@ def render_card(gen_dir: str | Path, name: str | None = None, onnx: str | None =
     warnings = [md(w) for w in inp["evaluation"].get("warnings") or [] if isinstance(w, str)][:10]
     lines += ["", *(f"- warning: {w}" for w in warnings)] if warnings else []
     lines += ["", "## Costs", ""] + _costs(inp, teachers)
-    lines += ["", "## How to load it", ""] + _loading(conditional, onnx, script, "model", dataset)
+    lines += ["", "## How to load it", ""] + (_translator_loading(onnx) if translator else
+                                              _loading(conditional, onnx, script, "model", dataset))
     if onnx:
         lines += ["", f"Files: {md(onnx)} (the exported generator, checked against the PyTorch one before it was "
                   f"written){f', {md(script)} (the sampler)' if script else ''}; written by `gantransfer export`.", ""]

@@ -132,7 +132,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.out:  # refused before the evaluation, not after it
         from gantransfer.io import check_file_out
         check_file_out(args.out, args.overwrite, "eval.json")
-    if cfg.against:
+    if cfg.input or cfg.target:
+        from gantransfer.devices import resolve_device
+        from gantransfer.metrics.translation import evaluate_translator
+        if not cfg.input:
+            raise ConfigError("--target needs --input (the images to translate)")
+        results = evaluate_translator(cfg.generator, cfg.input, cfg.target, cfg.against,
+                                      device=resolve_device(cfg.device))
+        print(json.dumps(results, indent=2))
+    elif cfg.against:
         from gantransfer.devices import resolve_device
         from gantransfer.metrics.teacher_relative import evaluate_against
         results = evaluate_against(cfg.generator, cfg.against, cfg.n, resolve_device(cfg.device))
@@ -233,12 +241,37 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _translator_options(args: argparse.Namespace) -> dict:
+    """The pix2pix/CycleGAN importer options given on the command line (none: every one detected)."""
+    given = {"arch": args.arch, "norm": args.norm, "dropout": args.dropout or None}
+    return {k: v for k, v in given.items() if v not in (None, "auto")}
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from gantransfer.api import import_generator
-    dest = import_generator(args.file, args.out, args.data)
+    dest = import_generator(args.file, args.out, args.data, _translator_options(args))
     print(f"wrote {dest / 'generator'}" + (f" and {dest / 'discriminator'}" if (dest / "discriminator").is_dir()
                                            else ""))
     return 0
+
+
+def _cmd_translate(args: argparse.Namespace) -> int:
+    from gantransfer.devices import resolve_device
+    from gantransfer.tasks.translate import translate_folder
+    result = translate_folder(args.generator, args.input, args.out, size=args.size, overwrite=args.overwrite,
+                              train_mode=args.train_mode, seed=args.seed, device=resolve_device(args.device),
+                              import_options=_translator_options(args))
+    print(f"wrote {len(result.written)} image(s) to {args.out}" +
+          (f"; skipped {len(result.skipped)} unreadable" if result.skipped else ""))
+    return 0
+
+
+def _add_translator_import_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--arch", default="auto", help="pix2pix/CycleGAN files: auto (read off the keys), "
+                   "resnet_9blocks, resnet_6blocks, unet_128 or unet_256 (checked against the file)")
+    p.add_argument("--norm", default="auto", help="pix2pix/CycleGAN files: auto, instance, batch or none (checked)")
+    p.add_argument("--dropout", action="store_true", help="pix2pix/CycleGAN U-Net files: it was trained with "
+                   "dropout (pix2pix's default; a U-Net file keeps no trace of it); only --train-mode uses it")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -365,15 +398,34 @@ def build_parser() -> argparse.ArgumentParser:
     from gantransfer.ecosystem_cli import add_ecosystem_commands  # card, dataset export
     add_ecosystem_commands(sub)
 
-    p = sub.add_parser("import", help="convert a foreign checkpoint (StyleGAN2 .pt/.pkl, PyTorch DCGAN) into a "
-                       "generator directory", description="Read a rosinality/stylegan2-pytorch .pt, an NVlabs "
-                       "stylegan2-ada-pytorch .pkl (with a restricted unpickler: nothing in the file is run) or a "
-                       "PyTorch DCGAN checkpoint, and write it as a gantransfer generator directory (and its "
-                       "discriminator when the file has one). Commands also take such files directly as --teacher.")
+    p = sub.add_parser("import", help="convert a foreign checkpoint (StyleGAN2 .pt/.pkl, pix2pix/CycleGAN .pth, "
+                       "PyTorch DCGAN) into a generator directory", description="Read a rosinality/stylegan2-pytorch "
+                       ".pt, an NVlabs stylegan2-ada-pytorch .pkl (with a restricted unpickler: nothing in the file is "
+                       "run), a pix2pix/CycleGAN generator .pth (architecture read off its keys) or a PyTorch DCGAN "
+                       "checkpoint, and write it as a gantransfer generator directory (and its discriminator when "
+                       "the file has one). Commands also take such files directly as --teacher.")
     p.add_argument("file", help="the checkpoint file")
     p.add_argument("--out", required=True, help="a new or empty directory to write")
     p.add_argument("--data", default="", help="the data set it models (its evaluation protocol), when one is shipped")
+    _add_translator_import_options(p)
     p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("translate", help="run an image-to-image translator over a folder: one PNG per input",
+                       description="Translate every PNG/JPEG under --input (recursively) with a translator (a "
+                       "generator directory, a run, or a pix2pix/CycleGAN .pth file) into --out, mirroring the "
+                       "inputs' relative paths with a .png suffix. Existing outputs are refused without --overwrite.")
+    p.add_argument("generator", help="translator directory, run directory, or pix2pix/CycleGAN generator .pth")
+    p.add_argument("--input", required=True, help="folder of input images")
+    p.add_argument("--out", required=True, help="output folder (created when missing)")
+    p.add_argument("--size", type=int, default=None, help="image side fed to the translator (default: its "
+                   "resolution); each input is resized (shorter side) and centre-cropped to it")
+    p.add_argument("--train-mode", action="store_true", help="run as pix2pix's test.py does without --eval: batch "
+                   "norm on each image's own statistics and dropout active (random, seeded by --seed)")
+    p.add_argument("--seed", type=int, default=0, help="--train-mode: the dropout seed")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    _add_translator_import_options(p)
+    p.set_defaults(func=_cmd_translate)
 
     p = sub.add_parser("demo", help="the main job on shipped defaults: no download, no data set needed")
     p.add_argument("--out", default=None, help="a new or empty report directory (default: runs/demo, or "

@@ -212,6 +212,10 @@ class EvalConfig:
                                           "pytorch-fid --save-stats): FID against them")
     against: str | None = setting(None, "a teacher: figures relative to it that need no pretrained network "
                                         "(two-sample test, FD/KID in its learned feature space, PSNR/SSIM)")
+    input: str | None = setting(None, "translators: a folder of input images to evaluate on (with --target "
+                                      "and/or --against)")
+    target: str | None = setting(None, "translators: ground-truth images named like the --input ones (paired "
+                                       "tasks): PSNR, SSIM and L1 against them")
 
     def validate(self) -> None:
         require(bool(self.generator), "eval needs a generator directory")

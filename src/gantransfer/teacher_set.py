@@ -132,7 +132,8 @@ def make_teacher_set(teachers: list[Teacher], weights: list[float] | None = None
         raise ConfigError(f"fusion mode must be one of {', '.join(MODES)}, got {mode!r}")
     for t in teachers:
         if t.config.kind != "image":
-            raise ConfigError(f"teacher {t.source} makes 2-D points; fusion works on image generators")
+            raise ConfigError(f"teacher {t.source} {t.config.what_it_makes}; fusion works on noise-to-image "
+                              "generators")
     unconditional = mode == "unconditional"
     names = [teacher_name(t) for t in teachers]
     if len(set(names)) < len(names):

@@ -26,9 +26,15 @@ def time_batch(g: nn.Module, cfg: GeneratorConfig, batch: int, repeats: int, war
     return statistics.median(times)
 
 
+TRANSLATOR_THROUGHPUT_BATCH = 8  # translators: images at their resolution per throughput call
+
+
 def measure(g: nn.Module, cfg: GeneratorConfig, repeats: int = 20, throughput_batch: int = 256) -> dict[str, Any]:
-    """Params, MACs per sample, latency at batch 1 (ms) and throughput at ``throughput_batch`` (samples/s)."""
+    """Params, MACs per sample, latency at batch 1 (ms) and throughput at ``throughput_batch`` (samples/s;
+    translators: images of their resolution, at most ``TRANSLATOR_THROUGHPUT_BATCH`` per call)."""
     g = g.eval()
+    if cfg.is_translator:
+        throughput_batch = min(throughput_batch, TRANSLATOR_THROUGHPUT_BATCH)
     latency = time_batch(g, cfg, 1, repeats)
     big = time_batch(g, cfg, throughput_batch, max(3, repeats // 4))
     return {"params": count_params(g), "macs": count_macs(g, cfg), "latency_ms_batch1": latency * 1e3,

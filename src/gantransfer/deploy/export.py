@@ -129,6 +129,8 @@ def export_generator(source: str | Path, fmt: str, out: str | Path, int8: bool =
                               "batchnorm_folded": plan.folded, "fold_rejected": plan.fold_rejected,
                               "parity_latents": PARITY_LATENTS}
     from gantransfer.deploy.graph import noise_inputs
+    if int8 and cfg.is_translator:
+        raise ConfigError(f"--int8 is not offered for {cfg.arch} translators yet; export in fp32 (drop --int8)")
     if int8 and noise_inputs(module):
         raise ConfigError(f"--int8 is not offered for {cfg.arch} generators: their modulated convolutions compute "
                           "their weights per sample, which static int8 quantization cannot calibrate. Export in "

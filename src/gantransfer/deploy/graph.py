@@ -6,7 +6,7 @@ from torch import nn
 
 from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.sampling import draw_inputs
-from gantransfer.deploy.metadata import INPUT_LABEL, INPUT_Z, NOISE_PREFIX
+from gantransfer.deploy.metadata import NOISE_PREFIX, input_names_of
 
 
 class ExportModule(nn.Module):
@@ -54,5 +54,4 @@ def example_inputs(cfg: GeneratorConfig, n: int = 2, module: nn.Module | None = 
 
 
 def input_names(cfg: GeneratorConfig, module: nn.Module | None = None) -> list[str]:
-    names = [INPUT_Z, INPUT_LABEL] if cfg.num_classes else [INPUT_Z]
-    return names + [f"{NOISE_PREFIX}{i}" for i in range(len(noise_inputs(module)) if module is not None else 0)]
+    return input_names_of(cfg) + [f"{NOISE_PREFIX}{i}" for i in range(len(noise_inputs(module)) if module is not None else 0)]

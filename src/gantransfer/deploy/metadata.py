@@ -10,6 +10,7 @@ from gantransfer.models.config import GeneratorConfig
 
 FORMAT = "gantransfer-export-1"
 INPUT_Z, INPUT_LABEL, OUTPUT = "z", "label", "image"
+INPUT_IMAGE = "input"    # translators: the input image (N, C_in, H, W), dynamic batch and spatial size
 NOISE_PREFIX = "noise_"  # StyleGAN2 exports: optional inputs noise_0, noise_1, ... (N, 1, R, R); default: stored
 TORCHSCRIPT_EXTRA = "gantransfer.json"  # the extra file of a TorchScript archive holding the metadata
 
@@ -26,10 +27,18 @@ def export_metadata(cfg: GeneratorConfig, precision: str, report: dict[str, Any]
         "value_range": json.dumps(list(cfg.data_range)),
         "sample_shape": json.dumps(list(cfg.sample_shape)),
         "precision": precision,
-        "inputs": json.dumps([INPUT_Z, INPUT_LABEL] if cfg.num_classes else [INPUT_Z]),
+        "inputs": json.dumps(input_names_of(cfg)),
+        "input_shape": json.dumps(list(cfg.input_shape)),
         "output": OUTPUT,
         "gantransfer.report": json.dumps(report),
     }
+
+
+def input_names_of(cfg: GeneratorConfig) -> list[str]:
+    """The inputs of an export: ``input`` for translators; ``z`` (and ``label`` when conditional) otherwise."""
+    if cfg.is_translator:
+        return [INPUT_IMAGE]
+    return [INPUT_Z, INPUT_LABEL] if cfg.num_classes else [INPUT_Z]
 
 
 def _fallback_config(meta: dict[str, str]) -> GeneratorConfig:

@@ -15,10 +15,12 @@ OPSET = 18  # the newest opset torch's TorchScript-based exporter writes without
 
 
 def write_onnx(module: nn.Module, cfg: GeneratorConfig, path: str | Path, opset: int = OPSET) -> None:
-    """Trace ``module`` to ONNX at ``path`` with a dynamic batch axis on every input and the output."""
+    """Trace ``module`` to ONNX at ``path`` with a dynamic batch axis on every input and the output (translators:
+    dynamic height and width too)."""
     names = input_names(cfg, module)
     wrapper = export_module(module, cfg)
-    axes = {n: {0: "batch"} for n in [*names, OUTPUT]}
+    dims = {0: "batch", 2: "height", 3: "width"} if cfg.is_translator else {0: "batch"}
+    axes = {n: dict(dims) for n in [*names, OUTPUT]}
     # traced with autograd on (nothing is trained): a family that branches on it for sampling (MineGAN's
     # per-source indexing) then takes its batch-wise path, which traces; the parity check confirms the function
     with warnings.catch_warnings(), torch.inference_mode(False), torch.enable_grad():

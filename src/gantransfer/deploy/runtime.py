@@ -14,7 +14,7 @@ from gantransfer.deploy.formats import format_of_file
 from gantransfer.errors import CheckpointError, ConfigError
 from gantransfer.models.contract import ConfiguredGenerator
 from gantransfer.deploy.metadata import (INPUT_LABEL, INPUT_Z, NOISE_PREFIX, OUTPUT, TORCHSCRIPT_EXTRA,
-                                         config_from_metadata)
+                                         config_from_metadata, input_names_of)
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -84,7 +84,8 @@ class OnnxGenerator(ConfiguredGenerator):
         inputs = {i.name: i for i in self.session.get_inputs()}
         optional = {i.name: i for i in self.session.get_overridable_initializers()}  # inputs with a default
         outputs = [o.name for o in self.session.get_outputs()]
-        expected = [INPUT_Z, INPUT_LABEL] if self.config.num_classes else [INPUT_Z]
+        expected = input_names_of(self.config)
+        self.input_name = expected[0]
         self.noise_inputs = sorted((n for n in {**inputs, **optional} if n.startswith(NOISE_PREFIX)),
                                    key=lambda n: int(n[len(NOISE_PREFIX):]) if n[len(NOISE_PREFIX):].isdigit() else -1)
         self._noise_shapes = [tuple(optional.get(n, inputs.get(n)).shape[-2:]) for n in self.noise_inputs]
@@ -92,6 +93,9 @@ class OnnxGenerator(ConfiguredGenerator):
         problems = []
         if sorted(inputs) != sorted(expected):
             problems.append(f"inputs {sorted(inputs)} (expected {expected})")
+        elif self.config.is_translator:
+            if inputs[self.input_name].type != "tensor(float)":
+                problems.append(f"input {self.input_name} of type {inputs[self.input_name].type} (expected float32)")
         elif inputs[INPUT_Z].type != "tensor(float)" or (
                 isinstance(inputs[INPUT_Z].shape[-1], int) and inputs[INPUT_Z].shape[-1] != self.latent_dim):
             problems.append(f"input z of type {inputs[INPUT_Z].type} and shape {inputs[INPUT_Z].shape} "
@@ -109,7 +113,7 @@ class OnnxGenerator(ConfiguredGenerator):
                   noise: list[np.ndarray] | None = None) -> np.ndarray:
         """One forward pass on numpy arrays (no torch conversion: the benchmark's path); ``noise`` feeds the noise
         inputs of a StyleGAN2 export (not fed: its stored noise)."""
-        feeds = {INPUT_Z: z}
+        feeds = {self.input_name: z}
         if self.config.num_classes:
             feeds[INPUT_LABEL] = labels
         if noise is not None:

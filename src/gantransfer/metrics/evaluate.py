@@ -262,6 +262,10 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     from gantransfer.deploy.opener import open_generator
     g, gcfg = open_generator(cfg.generator, device)  # an exported file runs by its runtime (tensors on ``device``)
+    if gcfg.is_translator:
+        raise ConfigError(f"{cfg.generator} is an image-to-image translator ({gcfg.arch}); eval measures "
+                          "noise-to-image generators. Give --input DIR with --target DIR (ground truth) and/or "
+                          "--against TEACHER for a translator's figures")
     dataset = cfg.data or gcfg.dataset
     user_ref = cfg.reference is not None or cfg.inception is not None
     if not dataset and not user_ref:

@@ -178,8 +178,9 @@ def evaluate_against(student_path: str, against: str, n: int, device: torch.devi
     except (OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"--against {against} cannot be read as a generator: {e}") from None
     if teacher.config.kind != "image" or scfg.kind != "image":
-        raise ConfigError("--against compares image generators; "
-                          f"{'the teacher' if teacher.config.kind != 'image' else 'the student'} makes 2-D points")
+        who, odd = ("the teacher", teacher.config) if teacher.config.kind != "image" else ("the student", scfg)
+        hint = " (translators: eval STUDENT --input DIR --against TEACHER)" if odd.is_translator else ""
+        raise ConfigError(f"--against compares noise-to-image generators; {who} {odd.what_it_makes}{hint}")
     run = resolve_generator_dir(student_path).parent
     own = run if (run / "run.json").is_file() and (run / "generator").is_dir() else None
     result = teacher_relative(student, scfg, teacher, n, device, own)

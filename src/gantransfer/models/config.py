@@ -84,6 +84,7 @@ class GeneratorConfig:
                                                             # marks a protocol whose network is among them)
     format_version: int = FORMAT_VERSION
     meta: dict[str, Any] = field(default_factory=dict)  # provenance only (steps, commands, figures)
+    input_channels: int = 0       # translators: channels of the input image (latent_dim is then 0); else 0
 
     def __post_init__(self) -> None:
         if self.options is None:
@@ -106,6 +107,26 @@ class GeneratorConfig:
         return (self.channels, self.resolution, self.resolution)
 
     @property
+    def is_translator(self) -> bool:
+        """Whether it maps images to images (input ``input_shape``) rather than latents to samples."""
+        return self.kind == "translator"
+
+    @property
+    def what_it_makes(self) -> str:
+        """What it is, for messages refusing it: "makes images", "makes 2-D points" or "is an image-to-image
+        translator (run it with `gantransfer translate`)"."""
+        if self.is_translator:
+            return "is an image-to-image translator (run it with `gantransfer translate`)"
+        return "makes 2-D points" if self.kind == "points" else "makes images"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one input: an image (input_channels, R, R) for translators, else a latent (latent_dim,)."""
+        if self.is_translator:
+            return (self.input_channels, self.resolution, self.resolution)
+        return (self.latent_dim,)
+
+    @property
     def evaluation_classes(self) -> list[int] | None:
         """The real data classes its samples should be compared with: those a fused student or baseline covers,
         else those it was trained on (None: all)."""
@@ -124,8 +145,17 @@ class GeneratorConfig:
         if not isinstance(self.options, fam.options):
             raise ValueError(f"options of a {self.arch} generator must be {fam.options.__name__}, "
                              f"got {type(self.options).__name__}")
-        if self.latent_dim < 1:
+        if self.is_translator:
+            from gantransfer.image_space import check_channels
+            check_channels(self.input_channels, ValueError)
+            if self.latent_dim:
+                raise ValueError(f"a translator takes an image, not a latent: latent_dim must be 0, "
+                                 f"got {self.latent_dim}")
+        elif self.latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {self.latent_dim}")
+        elif self.input_channels:
+            raise ValueError(f"input_channels is for translators; a {self.arch} generator takes a latent "
+                             f"(input_channels must be 0, got {self.input_channels})")
         if not (1 / 16 - 1e-9 <= self.width <= 2 + 1e-9):
             raise ValueError(f"width must be between 1/16 and 2, got {self.width}")
         if self.num_classes < 0:
@@ -134,7 +164,7 @@ class GeneratorConfig:
             raise ValueError(f"{self.arch} generators cannot be class-conditional")
         if self.label_weights is not None and len(self.label_weights) != self.num_classes:
             raise ValueError(f"label_weights has {len(self.label_weights)} entries for {self.num_classes} labels")
-        if self.kind == "image":
+        if self.kind in ("image", "translator"):
             from gantransfer.image_space import check_channels, check_resolution
             check_resolution(self.resolution, ValueError, fam.max_resolution)
             check_channels(self.channels, ValueError)

@@ -4,6 +4,10 @@ Anything with a latent size, a label count, a sample shape, a value range and ``
 generator: a loaded gantransfer directory, a Teacher, a user's module wrapped by ``teacher_from_model``, and
 later an exported file run by a runtime. ``config_of`` turns one into the GeneratorConfig that sampling and the
 metrics read.
+
+An image-to-image translator (``config.is_translator``) keeps this contract with an image for input: its
+``latent_dim`` is 0 and ``input_shape`` is (input_channels, R, R); ``__call__(x, labels=None)`` maps images to
+images. Noise-only paths (sampling, noise-to-image evaluation) refuse it by name.
 """
 from __future__ import annotations
 
@@ -51,6 +55,11 @@ class ConfiguredGenerator:
     @property
     def value_range(self) -> tuple[float, float]:
         return tuple(self.config.data_range)  # type: ignore[return-value]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One input's shape: (latent_dim,) for noise generators, (C_in, R, R) for translators."""
+        return self.config.input_shape
 
 
 @dataclass

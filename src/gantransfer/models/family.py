@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
 
 BUILTIN = {"dcgan": "gantransfer.models.dcgan", "mlp": "gantransfer.models.mlp", "minegan": "gantransfer.models.miner",
-           "stylegan2": "gantransfer.models.stylegan2"}
+           "stylegan2": "gantransfer.models.stylegan2", "resnet": "gantransfer.models.translator_resnet",
+           "mobile-resnet": "gantransfer.models.translator_resnet", "unet": "gantransfer.models.translator_unet"}
 _REGISTRY: dict[str, "ModelFamily"] = {}
 
 
@@ -27,7 +28,7 @@ class Capabilities:
 
     labels: bool = False                   # class-conditional generators and discriminators
     mixture_latent: bool = False           # unconditional mixtures that pick a component from the last latent
-    feature_taps: bool = False             # G.forward_features(z, labels) -> (images, hidden activations)
+    feature_taps: bool = False             # G.forward_features(z or x, labels) -> (images, hidden activations)
     discriminator_blocks: bool = False     # D.blocks: an ordered list whose first K can be frozen (FreezeD)
     discriminator_features: bool = False   # D.features(x) -> feature maps (the perceptual term)
     noise_inputs: bool = False             # per-layer noise buffers (StyleGAN-like)
@@ -40,7 +41,7 @@ class ModelFamily:
     """A generator family: its options dataclass, builders and capabilities."""
 
     name: str
-    kind: str                                                        # image | points
+    kind: str                                                        # image | points | translator
     options: type                                                    # dataclass of family-specific settings
     capabilities: Capabilities
     build_generator: Callable[["GeneratorConfig"], "nn.Module"]

@@ -5,8 +5,9 @@ it reads it; the first that does loads it. The ``fallback`` importer (DCGAN) loa
 names what every other importer expected.
 
 Built-in importers register themselves in their modules (``BUILTIN``, imported on first lookup):
-``models/stylegan2_import.py`` (NVlabs ``.pkl``, rosinality ``.pt``) and ``models/dcgan_import.py``. A new one
-(e.g. a pix2pix/CycleGAN translator) is one module that calls ``register_importer(Importer(...))``.
+``models/stylegan2_import.py`` (NVlabs ``.pkl``, rosinality ``.pt``), ``models/translator_import.py``
+(pix2pix/CycleGAN generators, with keyword options ``arch``, ``norm``, ``dropout``) and ``models/dcgan_import.py``.
+A new one is one module that calls ``register_importer(Importer(...))``.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from gantransfer.errors import CheckpointError
 from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
 from gantransfer.registry import Registry
 
-BUILTIN = ("gantransfer.models.stylegan2_import", "gantransfer.models.dcgan_import")
+BUILTIN = ("gantransfer.models.stylegan2_import", "gantransfer.models.translator_import",
+           "gantransfer.models.dcgan_import")
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Importer:
     fallback: bool = False                         # loads what no other importer claims
     reads_with_torch_load: bool = True             # its files are read with the weights-only loader first
     description: str = ""
+    options: tuple[str, ...] = ()                  # keyword options its load takes (e.g. a translator's arch)
 
 
 IMPORTERS: Registry[Importer] = Registry("checkpoint importer")
@@ -88,26 +91,40 @@ def read_checkpoint(path: Path) -> Any:
                               f"({str(e).splitlines()[0][:300]})") from None
 
 
-def import_file(path: str | Path, dataset: str = "") -> Imported:
+def _load(imp: Importer, p: Path, dataset: str, loaded: Any, options: dict[str, Any] | None) -> Imported:
+    """``imp.load``, with ``options`` when it takes them (CheckpointError naming the file's kind otherwise)."""
+    if not options:
+        return imp.load(p, dataset, loaded)
+    if not set(options) <= set(imp.options):
+        takers = ", ".join(i.name for i in importers() if set(options) <= set(i.options)) or "no importer"
+        raise CheckpointError(f"{p} is read by the {imp.name} importer, so {', '.join(sorted(options))} do not "
+                              f"apply (they are for {takers} files); drop them")
+    return imp.load(p, dataset, loaded, **options)
+
+
+def import_file(path: str | Path, dataset: str = "", options: dict[str, Any] | None = None) -> Imported:
     """Any checkpoint file a registered importer reads (built in: NVlabs ``.pkl``, rosinality ``.pt``, PyTorch
-    DCGAN): read once, given to the first importer that claims it, else to the fallback."""
+    DCGAN, pix2pix/CycleGAN translators): read once, given to the first importer that claims it, else to the
+    fallback. ``options``: keyword options for the importer that reads it (refused by one that takes none)."""
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"checkpoint {p} does not exist")
     every = [imp for imp in importers() if not imp.fallback]
     for imp in every:  # importers that read the file their own way (a restricted unpickler) decide by the path
         if not imp.reads_with_torch_load and imp.detect(p, None):
-            return imp.load(p, dataset, None)
+            return _load(imp, p, dataset, None, options)
     try:
         loaded = read_checkpoint(p)
     except CheckpointError:
         loaded = None  # the fallback says why, reading it itself
     for imp in every:
         if imp.reads_with_torch_load and imp.detect(p, loaded):
-            return imp.load(p, dataset, loaded)
+            return _load(imp, p, dataset, loaded, options)
     fallback = next((imp for imp in importers() if imp.fallback), None)
     if fallback is None:
         raise CheckpointError(f"{p} is not a checkpoint any importer reads ({', '.join(i.name for i in every)})")
+    if options:
+        _load(fallback, p, dataset, loaded, options)  # refuses: the fallback takes no options
     try:
         return fallback.load(p, dataset, loaded)
     except CheckpointError as e:
@@ -115,7 +132,8 @@ def import_file(path: str | Path, dataset: str = "") -> Imported:
         raise CheckpointError("; nor is it ".join([str(e), *others])) from None
 
 
-def import_checkpoint(path: str | Path, out: str | Path, dataset: str = "") -> Path:
+def import_checkpoint(path: str | Path, out: str | Path, dataset: str = "",
+                      options: dict[str, Any] | None = None) -> Path:
     """Write the generator of checkpoint ``path`` as gantransfer directory ``out`` (``out/generator`` and
     ``out/discriminator`` when the file has one). ``out`` must be new or empty; it is written in a temporary
     directory and renamed, so nothing is left half-way."""
@@ -123,7 +141,7 @@ def import_checkpoint(path: str | Path, out: str | Path, dataset: str = "") -> P
     dest = Path(out)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise CheckpointError(f"{dest} exists and is not an empty directory; give a new --out")
-    imported = import_file(path, dataset)
+    imported = import_file(path, dataset, options)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:

@@ -29,7 +29,11 @@ def truncated_normal(n: int, dim: int, generator: torch.Generator, truncation: f
 def draw_inputs(cfg: GeneratorConfig, n: int, generator: torch.Generator,
                 labels: torch.Tensor | None = None, truncation: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Latents N(0, I) (truncated when asked) and, for conditional generators, labels uniform over the trained
-    classes (or drawn by ``cfg.label_weights``, indexed by label, when recorded)."""
+    classes (or drawn by ``cfg.label_weights``, indexed by label, when recorded). Translators: images uniform in
+    their value range (N, *cfg.input_shape), for parity checks, calibration and timing, never for sampling."""
+    if cfg.is_translator:
+        lo, hi = cfg.data_range
+        return lo + (hi - lo) * torch.rand(n, *cfg.input_shape, generator=generator), None
     z = truncated_normal(n, cfg.latent_dim, generator, truncation)
     if cfg.num_classes == 0:
         return z, None
@@ -50,6 +54,10 @@ def generate(g: nn.Module, cfg: GeneratorConfig, n: int, seed: int = 0, batch_si
              noise_mode: str = "random") -> tuple[torch.Tensor, torch.Tensor | None]:
     """``n`` samples (on CPU, float32) and their labels; deterministic for a given seed. ``truncation_psi`` and
     ``noise_mode`` reach generators with a mapping network (StyleGAN2) only when not the defaults."""
+    if cfg.is_translator:
+        from gantransfer.errors import ConfigError
+        raise ConfigError(f"this is an image-to-image translator ({cfg.arch}): it needs input images, not latents. "
+                          "Use `gantransfer translate GENERATOR --input DIR --out DIR`")
     styled = {} if (truncation_psi, noise_mode) == (1.0, "random") else {"truncation_psi": truncation_psi,
                                                                          "noise_mode": noise_mode}
     rng = torch.Generator().manual_seed(seed)

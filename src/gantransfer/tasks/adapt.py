@@ -39,7 +39,7 @@ def sources_of(cfg: AdaptConfig, device: torch.device) -> list[Teacher]:
     sources = [load_teacher(p, device) for p in cfg.sources]
     for p, s in zip(cfg.sources, sources):
         if s.config.kind != "image":
-            raise ConfigError(f"source {p} makes 2-D points; adapt works on image generators")
+            raise ConfigError(f"source {p} {s.config.what_it_makes}; adapt works on noise-to-image generators")
     if cfg.method == "minegan" and any(s.config.num_classes for s in sources):
         raise ConfigError("minegan steers unconditional sources; this source is class-conditional")
     if cfg.method == "minegan" and cfg.miner_space == "w":

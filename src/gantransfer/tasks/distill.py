@@ -78,7 +78,7 @@ def resolve_teacher(cfg: DistillConfig, device: torch.device, teacher=None) -> T
     if cfg.teacher_data:
         t.config.dataset = cfg.teacher_data
     if t.config.kind != "image":
-        raise ConfigError("distill works on image generators; this teacher makes 2-D points")
+        raise ConfigError(f"distill works on noise-to-image generators; this teacher {t.config.what_it_makes}")
     return t
 
 

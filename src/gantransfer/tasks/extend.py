@@ -55,7 +55,7 @@ def load_base(cfg: ExtendConfig, device: torch.device) -> Teacher:
     base = load_teacher(cfg.base, device)
     bcfg = base.config
     if bcfg.kind != "image":
-        raise ConfigError(f"base {cfg.base} makes 2-D points; extend works on image generators")
+        raise ConfigError(f"base {cfg.base} {bcfg.what_it_makes}; extend works on noise-to-image generators")
     if not bcfg.family.capabilities.labels:
         raise ConfigError(f"base {cfg.base} is a {bcfg.arch} generator, a family without labels; extend grows a "
                           "label space (dcgan, stylegan2)")

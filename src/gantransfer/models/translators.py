@@ -1,0 +1,41 @@
+"""Opening a translator for use: a gantransfer directory or a pix2pix/CycleGAN ``.pth`` file, checked to be an
+image-to-image translator (a noise generator is refused with the command that fits it)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gantransfer.errors import ConfigError
+from gantransfer.models.config import GeneratorConfig
+
+
+def open_translator(source: str | Path, device: str | torch.device = "cpu", import_options: dict | None = None,
+                    flag: str = "") -> tuple[torch.nn.Module, GeneratorConfig]:
+    """A translator (eval mode) from a generator or run directory, or a pix2pix/CycleGAN ``.pth`` file imported on
+    the fly (``import_options``: the importer's arch/norm/dropout); ConfigError for a noise-to-image generator."""
+    p = Path(source)
+    if p.is_file():
+        from gantransfer.models.importers import import_file
+        imported = import_file(p, options=import_options)
+        g, cfg = imported.generator, imported.config
+    else:
+        if import_options:
+            raise ConfigError("--arch/--norm/--dropout apply to a pix2pix/CycleGAN .pth file, not to a directory")
+        from gantransfer.models.store import load_generator
+        g, cfg = load_generator(p, device)
+    if not cfg.is_translator:
+        raise ConfigError(f"{flag + ' ' if flag else ''}{source} is a noise-to-image generator ({cfg.arch}), not an "
+                          f"image-to-image translator; use `gantransfer sample {source} --out FILE`")
+    return g.to(device).eval(), cfg
+
+
+def check_size(size: int, cfg: GeneratorConfig, module: torch.nn.Module) -> None:
+    """ConfigError unless ``size`` is a side the translator takes (a multiple of its downsampling factor)."""
+    from gantransfer.models.translator_blocks import MAX_INPUT_SIDE, nearest_sizes
+    multiple = int(getattr(module, "multiple", 1))
+    if not 1 <= size <= MAX_INPUT_SIDE:
+        raise ConfigError(f"--size must be between 1 and {MAX_INPUT_SIDE}, got {size}")
+    if size % multiple:
+        raise ConfigError(f"--size {size} does not fit this {cfg.arch} translator: the side must be a multiple of "
+                          f"{multiple}; nearest valid: {nearest_sizes(size, multiple)}")
