@@ -74,7 +74,9 @@ def _add_flag(parser: argparse.ArgumentParser, flags: list[str], dest: str, base
 def config_from_args(cls: type, args: argparse.Namespace, extra: dict[str, Any] | None = None):
     """--config FILE, then explicit flags on top; validated by the config's own rules."""
     from gantransfer.config import from_dict, load_config_file
+    from gantransfer.trust import check_file_entry_points
     data: dict[str, Any] = load_config_file(args.config) if getattr(args, "config", None) else {}
+    check_file_entry_points(data, args.config)  # a recipe handed to the user must not make us import code
     names = {f.name for f in dataclasses.fields(cls)}
     data.update({k: v for k, v in vars(args).items() if k in names})
     data.update({k[len(ALIAS_PREFIX):]: v for k, v in vars(args).items() if k.startswith(ALIAS_PREFIX)})
@@ -163,6 +165,8 @@ def _cmd_extend_sequence(args: argparse.Namespace) -> int:
 
 def _cmd_sample(args: argparse.Namespace) -> int:
     _check_seed(args.seed)
+    from gantransfer.deploy.export import check_file_out
+    check_file_out(args.out, args.overwrite, "samples.png")  # a user's file is never replaced unasked
     if args.truncation_psi != 1.0 or args.noise_mode != "random":
         from gantransfer.models.stylegan2_sampling import styled_sample_grid
         path = styled_sample_grid(args.generator, args.out, n=args.n, seed=args.seed, classes=args.classes,
@@ -337,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="latent seed (default: 0)")
     p.add_argument("--classes", type=_parse_list(int), default=None, help="classes to sample (conditional generators)")
     p.add_argument("--out", default="samples.png", help="PNG file to write (default: samples.png)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--truncation-psi", type=float, default=1.0, help="StyleGAN2: pull W towards its mean, "
                    "1 = off, 0 = the mean image (default: 1)")
     p.add_argument("--noise-mode", default="random", choices=("random", "const", "none"),
@@ -478,7 +483,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "run: RUN/report; required for several)")
     p.add_argument("--no-bench", action="store_true", help="leave out the CPU latency and throughput measurement")
     p.set_defaults(func=_cmd_report)
+    for p in sub.choices.values():
+        _add_trust_flags(p)
     return parser
+
+
+def _add_trust_flags(p: argparse.ArgumentParser) -> None:
+    """--trust-code and --allow-entry-points, on every command (see gantransfer.trust)."""
+    p.add_argument("--trust-code", action="store_true", help="let TorchScript files run (a TorchScript archive is "
+                   "code: only for files from someone you trust; ONNX files need no trust)")
+    p.add_argument("--allow-entry-points", action="store_true", help="accept entry points (pkg.module:factory) "
+                   "named in a JSON --config file (those on the command line are always accepted)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -487,8 +502,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     default_format = warnings.formatwarning
     warnings.formatwarning = lambda message, *_args, **_kw: f"gantransfer {args.command}: warning: {message}\n"
+    from gantransfer.trust import trusting
     try:
-        return args.func(args)
+        with trusting(code=args.trust_code, entry_points=args.allow_entry_points):
+            return args.func(args)
     except GantransferError as e:
         print(f"gantransfer {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
@@ -505,6 +522,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         warnings.formatwarning = default_format
+        from gantransfer.manifest import disown_all
+        from gantransfer.tasks.runlock import release_all
+        disown_all()
+        release_all()
 
 
 if __name__ == "__main__":

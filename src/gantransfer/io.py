@@ -11,6 +11,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from gantransfer import manifest
 from gantransfer.engine import killpoints
 from gantransfer.errors import CheckpointError
 
@@ -41,6 +42,7 @@ def commit(tmp: str | Path, path: str | Path) -> None:
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
+    manifest.record(path)  # a run's own file (when written into a run this process owns)
 
 
 def write_json(path: str | Path, obj: Any) -> None:

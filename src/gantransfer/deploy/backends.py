@@ -72,7 +72,7 @@ class Subject:
                 run = compiled(run)
         elif backend == "torchscript":
             from gantransfer.deploy.runtime import TorchScriptGenerator
-            run = TorchScriptGenerator(self._export(backend, source))
+            run = TorchScriptGenerator(self._export(backend, source), own=True)  # exported here, now
         else:
             from gantransfer.deploy.runtime import OnnxGenerator
             run = OnnxGenerator(self._export(backend, source), threads=threads, spin=True)

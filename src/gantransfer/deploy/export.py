@@ -152,7 +152,7 @@ def _export_torchscript(prepared, cfg, out: Path, report: dict, reference) -> No
             write_torchscript(prepared, cfg, tmp, export_metadata(cfg, "fp32", report))
         except (RuntimeError, ValueError, TypeError) as e:
             raise ExportError(f"{cfg.arch} generator cannot be traced to TorchScript: {str(e).splitlines()[0]}") from None
-        report["parity"] = _parity(reference, TorchScriptGenerator(tmp), cfg, "TorchScript")
+        report["parity"] = _parity(reference, TorchScriptGenerator(tmp, own=True), cfg, "TorchScript")
         with temp_beside(out, "final") as final, warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.jit.save(torch.jit.load(str(tmp), map_location="cpu"), str(final),

@@ -136,8 +136,12 @@ class OnnxGenerator(ConfiguredGenerator):
 class TorchScriptGenerator(ConfiguredGenerator):
     """A TorchScript export run by torch.jit (no Python model code; the archive holds code and tensors)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, own: bool = False) -> None:
+        """``own``: a file this process just wrote (export's parity check); any other needs the user's trust."""
         self.path = Path(path)
+        if not own:
+            from gantransfer.trust import require_code_trust
+            require_code_trust(self.path)
         extra = {TORCHSCRIPT_EXTRA: ""}
         try:
             with warnings.catch_warnings():

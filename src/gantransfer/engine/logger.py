@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from gantransfer import manifest
 from gantransfer.engine import killpoints
 from gantransfer.io import atomic_write
 
@@ -55,6 +56,7 @@ class MetricsLog:
             f.flush()
             killpoints.reached("log")  # fault tests: a kill with half the line written
             f.write(line[len(line) // 2:])
+        manifest.record(self.path)
         if self._tb is not None:
             for k, v in values.items():
                 if isinstance(v, (int, float)):
