@@ -162,3 +162,106 @@ def test_a_run_named_like_a_url_scheme_is_no_link_target(ring_run, tmp_path, cap
     assert code == 0, err
     html = (tmp_path / "cmp" / "index.html").read_text()
     assert 'href="javascript:' not in html and 'href="./javascript%3Aalert%281%29/index.html"' in html
+
+
+# ---- wrong numbers are errors ------------------------------------------------------------------------------------
+
+TEACHER = Path(__file__).resolve().parents[1] / "src" / "gantransfer" / "assets" / "teachers" / "fashion-mnist-dcgan"
+
+
+@pytest.fixture(scope="module")
+def nan_generator(tmp_path_factory) -> Path:
+    """The shipped teacher with one negative batch-norm variance: finite weights, NaN images."""
+    import shutil
+    from safetensors.torch import load_file, save_file
+    d = tmp_path_factory.mktemp("nan") / "gen"
+    shutil.copytree(TEACHER, d, ignore=shutil.ignore_patterns("discriminator"))
+    w = load_file(str(d / "model.safetensors"))
+    w["main.1.running_var"] = -w["main.1.running_var"].abs() - 1
+    save_file(w, str(d / "model.safetensors"))
+    return d
+
+
+@pytest.mark.parametrize("argv", [["sample", "{g}", "--out", "{tmp}/s.png"],
+                                  ["eval", "{g}", "--n", "50"],
+                                  ["eval", "{g}", "--n", "50", "--reference", "{ref}"],
+                                  ["export", "{g}", "--format", "onnx", "--out", "{tmp}/g.onnx"],
+                                  ["bench", "{g}", "--repeats", "1"]])
+def test_a_generator_of_nan_images_is_refused(nan_generator, tmp_path_factory, tmp_path, capsys, argv):
+    import numpy as np
+    ref = tmp_path_factory.mktemp("ref") / "ref.npz"  # the shipped classifier protocol's 128 features
+    np.savez(ref, mu=np.zeros(128), sigma=np.eye(128))
+    code, _, err = run_cli(capsys, *[a.format(g=nan_generator, tmp=tmp_path, ref=ref) for a in argv])
+    _one_clear_error(code, err, "NaN or infinite values")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _stats(path, mu, sigma):
+    import numpy as np
+    np.savez(path, mu=mu, sigma=sigma)
+    return path
+
+
+@pytest.mark.parametrize("case, needle", [("negative_definite", "not positive semi-definite"),
+                                          ("asymmetric", "not symmetric"),
+                                          ("header_bomb", "declares shape")])
+def test_reference_statistics_are_checked_before_use(tmp_path, case, needle):
+    import numpy as np
+    from gantransfer.errors import CheckpointError
+    from gantransfer.metrics.reference_stats import read_stats
+    d = 16
+    mu = np.zeros(d)
+    if case == "negative_definite":
+        p = _stats(tmp_path / "s.npz", mu, -np.eye(d) * 1e3)
+    elif case == "asymmetric":
+        s = np.eye(d)
+        s[0, 1] = 0.5
+        p = _stats(tmp_path / "s.npz", mu, s)
+    else:  # a header that declares 1e10 elements over a few bytes of data
+        p = _stats(tmp_path / "s.npz", mu, np.eye(d))
+        import zipfile
+        with zipfile.ZipFile(p) as z:
+            members = {n: z.read(n) for n in z.namelist()}
+        members["sigma.npy"] = members["sigma.npy"].replace(b"(16, 16)", b"(100000, 100000)")
+        with zipfile.ZipFile(p, "w") as z:
+            for n, b in members.items():
+                z.writestr(n, b)
+    with pytest.raises(CheckpointError, match=needle):
+        read_stats(p)
+    good = _stats(tmp_path / "good.npz", mu, np.cov(np.random.default_rng(0).normal(size=(d, 100))))
+    assert read_stats(good)["sigma"].shape == (d, d)
+
+
+@pytest.fixture(scope="module")
+def onnx_file(tmp_path_factory) -> Path:
+    from gantransfer.cli import main
+    out = tmp_path_factory.mktemp("onnx") / "g.onnx"
+    assert main(["export", str(TEACHER), "--format", "onnx", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("case, needle", [("fixed_batch", "free batch size"), ("symbolic_latent", "latent size"),
+                                          ("output_disagrees", "its own metadata says")])
+def test_a_crafted_onnx_file_is_refused(onnx_file, tmp_path, capsys, case, needle):
+    import onnx
+    model = onnx.load(str(onnx_file))
+    z = model.graph.input[0].type.tensor_type.shape.dim
+    if case == "fixed_batch":
+        z[0].dim_value = 1
+    elif case == "symbolic_latent":
+        z[1].dim_param = "latent"
+    else:  # the metadata claims another image size than the graph makes
+        meta = {p.key: p.value for p in model.metadata_props}
+        cfg = json.loads(meta["gantransfer.config"])
+        cfg["resolution"] = 2 * cfg["resolution"]
+        meta["gantransfer.config"] = json.dumps(cfg)
+        shape = json.loads(meta["sample_shape"])
+        meta["sample_shape"] = json.dumps([shape[0], 2 * shape[1], 2 * shape[2]])
+        del model.metadata_props[:]
+        for k, v in meta.items():
+            model.metadata_props.add(key=k, value=v)
+    path = tmp_path / "crafted.onnx"
+    onnx.save(model, str(path))
+    code, _, err = run_cli(capsys, "sample", str(path), "--out", str(tmp_path / "s.png"))
+    _one_clear_error(code, err, needle)
+    assert not (tmp_path / "s.png").exists()

@@ -63,10 +63,13 @@ def bench(path: str | Path, against: str | Path | None = None, repeats: int = 20
     from gantransfer.deploy.bench import compare, measure
     if threads:
         torch.set_num_threads(threads)
+    from gantransfer.models.sampling import probe_finite
     g, cfg = load(path)
+    probe_finite(g, cfg, f"generator {path}")  # a timing of a generator of NaN images is no figure
     result = {"generator": {"path": str(path), **measure(g, cfg, repeats)}}
     if against is not None:
         rg, rcfg = load(against)
+        probe_finite(rg, rcfg, f"generator {against}")
         result["reference"] = {"path": str(against), **measure(rg, rcfg, repeats)}
         result["ratios"] = compare({k: v for k, v in result["generator"].items() if k != "path"},
                                    {k: v for k, v in result["reference"].items() if k != "path"})

@@ -121,6 +121,8 @@ def export_generator(source: str | Path, fmt: str, out: str | Path, int8: bool =
         require_onnx()
     t0 = time.perf_counter()
     module, cfg = load_generator(source)
+    from gantransfer.models.sampling import probe_finite
+    probe_finite(module, cfg, f"generator {source}")  # no file is exported from a generator of NaN images
     prepared, plan = prepare_for_inference(module, cfg)
     report: dict[str, Any] = {"source": str(source), "format": fmt, "precision": "int8" if int8 else "fp32",
                               "batchnorm_folded": plan.folded, "fold_rejected": plan.fold_rejected,

@@ -82,14 +82,22 @@ class OnnxGenerator(ConfiguredGenerator):
         problems = []
         if sorted(inputs) != sorted(expected):
             problems.append(f"inputs {sorted(inputs)} (expected {expected})")
-        elif inputs[INPUT_Z].type != "tensor(float)" or (
-                isinstance(inputs[INPUT_Z].shape[-1], int) and inputs[INPUT_Z].shape[-1] != self.latent_dim):
+        elif inputs[INPUT_Z].type != "tensor(float)" or len(inputs[INPUT_Z].shape) != 2 or \
+                inputs[INPUT_Z].shape[-1] != self.latent_dim or isinstance(inputs[INPUT_Z].shape[0], int):
             problems.append(f"input z of type {inputs[INPUT_Z].type} and shape {inputs[INPUT_Z].shape} "
-                            f"(expected float32 (N, {self.latent_dim}))")
+                            f"(expected float32 (N, {self.latent_dim}): a free batch size N and the metadata's "
+                            "latent size)")
         elif self.config.num_classes and inputs[INPUT_LABEL].type != "tensor(int64)":
             problems.append(f"input label of type {inputs[INPUT_LABEL].type} (expected int64 (N,))")
         if OUTPUT not in outputs:
             problems.append(f"outputs {outputs} (expected {OUTPUT!r})")
+        bad_noise = [n for n, shp in zip(self.noise_inputs, self._noise_shapes)
+                     if not n[len(NOISE_PREFIX):].isdigit() or not all(isinstance(d, int) and d > 0
+                                                                                      for d in shp)]
+        required_noise = [n for n in self.noise_inputs if n not in optional]
+        if bad_noise or required_noise:
+            problems.append(f"noise inputs {sorted(set(bad_noise + required_noise))} (expected optional inputs "
+                            f"{NOISE_PREFIX}0.. of shape (N, 1, R, R), stored in the file)")
         if problems:
             raise CheckpointError(f"{self.path} has unexpected " + "; ".join(problems) + ". A gantransfer export "
                                   "has inputs z (and label when conditional) and output image; re-export it with "
@@ -106,7 +114,13 @@ class OnnxGenerator(ConfiguredGenerator):
             if len(noise) != len(self.noise_inputs):
                 raise ValueError(f"this export takes {len(self.noise_inputs)} noise inputs, got {len(noise)}")
             feeds.update(zip(self.noise_inputs, noise))
-        return self.session.run([OUTPUT], feeds)[0]
+        out = self.session.run([OUTPUT], feeds)[0]
+        expected = (len(z), *self.sample_shape)
+        if tuple(out.shape) != expected or out.dtype != np.float32:
+            raise CheckpointError(f"{self.path}: its output image is {out.dtype} of shape {tuple(out.shape)}, but "
+                                  f"its own metadata says float32 {expected}; the file is inconsistent. Re-export it "
+                                  "with `gantransfer export`")
+        return out
 
     def noise_shapes(self) -> list[tuple[int, int]]:
         """(H, W) of each noise input (empty for families without noise)."""

@@ -30,7 +30,7 @@ from gantransfer.metrics.fid import RunningStats, frechet_distance, gaussian_sta
 from gantransfer.metrics.kid import kernel_inception_distance
 from gantransfer.metrics.mixture import mixture_metrics
 from gantransfer.metrics.prdc import prdc
-from gantransfer.models.sampling import draw_inputs, generate
+from gantransfer.models.sampling import check_finite, draw_inputs, generate
 from gantransfer.models.registry import GeneratorConfig
 from gantransfer.models.store import load_generator
 
@@ -242,7 +242,7 @@ def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, 
                                       disable=None) as bar:
         for i in range(0, n, batch_size):
             yi = None if y is None else y[i:i + batch_size].to(device)
-            x = g(z[i:i + batch_size].to(device), yi).float()
+            x = check_finite(g(z[i:i + batch_size].to(device), yi).float(), f"generator {gcfg.arch}")
             for *_, acc in accs:
                 acc.update(x)
             for extra in also or []:
