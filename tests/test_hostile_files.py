@@ -265,3 +265,59 @@ def test_a_crafted_onnx_file_is_refused(onnx_file, tmp_path, capsys, case, needl
     code, _, err = run_cli(capsys, "sample", str(path), "--out", str(tmp_path / "s.png"))
     _one_clear_error(code, err, needle)
     assert not (tmp_path / "s.png").exists()
+
+
+# ---- budgets before allocation -----------------------------------------------------------------------------------
+
+def _teacher_with(tmp_path, **changes) -> Path:
+    import shutil
+    d = tmp_path / "gen"
+    shutil.copytree(TEACHER, d, ignore=shutil.ignore_patterns("discriminator"))
+    cfg = json.loads((d / "config.json").read_text())
+    cfg.update(changes)
+    (d / "config.json").write_text(json.dumps(cfg))
+    return d
+
+
+@pytest.mark.parametrize("changes, needle", [({"latent_dim": 10 ** 9}, "'latent_dim' is 1000000000"),
+                                             ({"latent_dim": 60000}, "'main.0.weight' is (100, 256, 4, 4)"),
+                                             ({"num_classes": 900000}, "embed.weight"),
+                                             ({"channels": 10 ** 6}, "channels must be 1 (gray) or 3")])
+def test_a_config_declaring_a_huge_model_is_refused_before_it_is_built(tmp_path, capsys, changes, needle):
+    d = _teacher_with(tmp_path, **changes)
+    code, _, err = run_cli(capsys, "sample", str(d), "--out", str(tmp_path / "s.png"))
+    _one_clear_error(code, err, needle)
+    assert not (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["sample", "{t}", "--n", "100000000", "--out", "{tmp}/s.png"], "needs about 1.1 TiB"),
+    (["sample", "{t}", "--n", "100", "--out", "{tmp}/s.png", "--max-memory", "100K"], "limit of 100.0 KiB (--max-memory)"),
+    (["eval", "{t}", "--n", "1000000000"], "--n 1000000000 is beyond"),
+    (["bench", "{t}", "--batch", "100000000", "--repeats", "1"], "TiB of memory"),
+    (["export", "{t}", "--format", "onnx", "--int8", "--calibration", "2000000", "--out", "{tmp}/g.onnx"],
+     "--calibration 2000000 is beyond"),
+    (["distill", "--teacher", "{t}", "--bank-size", "1000000000", "--steps", "1", "--out", "{tmp}/d", "--device",
+      "cpu"], "--bank-size 1000000000 is beyond"),
+    (["distill", "--teacher", "{t}", "--student-arch", "stylegan2", "--student-options", '{{"w_dim": 1000000}}',
+      "--steps", "1", "--out", "{tmp}/d", "--device", "cpu"], "'options.w_dim' is 1000000"),
+])
+def test_counts_and_sizes_from_flags_are_refused_before_allocation(tmp_path, capsys, argv, needle):
+    code, _, err = run_cli(capsys, *[a.format(t=TEACHER, tmp=tmp_path) for a in argv])
+    assert code == 2 and needle in err and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("gantransfer ") and list(tmp_path.iterdir()) == []
+
+
+def test_a_thin_png_is_skipped_and_a_gzip_bomb_refused(tmp_path, monkeypatch):
+    import gzip
+    from PIL import Image
+    from gantransfer.data.folder import _decode
+    from gantransfer.data.idx import read_idx
+    from gantransfer.errors import DataError
+    Image.new("L", (1, 2_000_000)).save(tmp_path / "thin.png")  # 4 KB on disk
+    with pytest.raises(ValueError, match="side ratio"):
+        _decode(tmp_path / "thin.png", 28)
+    monkeypatch.setattr("gantransfer.data.idx.MAX_IDX_BYTES", 1 << 20)  # 1 GiB in use; a small bomb here
+    (tmp_path / "x-idx3-ubyte.gz").write_bytes(gzip.compress(b"\0\0\x08\x01" + b"\0" * (2 << 20), 1))
+    with pytest.raises(DataError, match="gzip bomb"):
+        read_idx(tmp_path / "x-idx3-ubyte.gz")

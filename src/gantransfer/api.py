@@ -51,6 +51,8 @@ def sample_grid(path: str | Path, out: str | Path, n: int = 64, seed: int = 0,
     if n < 1:
         raise ConfigError(f"--n must be at least 1, got {n}")
     g, cfg = open_generator(path)
+    from gantransfer.budget import require, sample_bytes
+    require(sample_bytes(cfg, n, copies=3), f"sample --n {n}")  # the samples, their grid and the PNG buffer
     labels = class_labels(cfg, n, classes)
     x, _ = generate(g, cfg, n, seed=seed, labels=labels)
     nrow = len(classes or sample_classes(cfg)) if cfg.num_classes else None  # one column per class

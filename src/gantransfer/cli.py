@@ -488,8 +488,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _max_memory(text: str) -> int:
+    from gantransfer.budget import parse_size
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 64G or 512M, got {text!r}") from None
+
+
 def _add_trust_flags(p: argparse.ArgumentParser) -> None:
-    """--trust-code and --allow-entry-points, on every command (see gantransfer.trust)."""
+    """--trust-code, --allow-entry-points (gantransfer.trust) and --max-memory (gantransfer.budget), on every
+    command."""
+    p.add_argument("--max-memory", type=_max_memory, default=None, metavar="SIZE", help="memory a command may "
+                   "plan to use, e.g. 64G (default: this machine's memory); larger declared models and counts are "
+                   "refused before anything is allocated")
     p.add_argument("--trust-code", action="store_true", help="let TorchScript files run (a TorchScript archive is "
                    "code: only for files from someone you trust; ONNX files need no trust)")
     p.add_argument("--allow-entry-points", action="store_true", help="accept entry points (pkg.module:factory) "
@@ -502,9 +514,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     default_format = warnings.formatwarning
     warnings.formatwarning = lambda message, *_args, **_kw: f"gantransfer {args.command}: warning: {message}\n"
+    from gantransfer.budget import limited
     from gantransfer.trust import trusting
     try:
-        with trusting(code=args.trust_code, entry_points=args.allow_entry_points):
+        with trusting(code=args.trust_code, entry_points=args.allow_entry_points), limited(args.max_memory):
             return args.func(args)
     except GantransferError as e:
         print(f"gantransfer {args.command}: error: {e}", file=sys.stderr)

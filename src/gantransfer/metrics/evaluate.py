@@ -264,6 +264,8 @@ def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, 
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """All metrics of the generator in ``cfg.generator``; a JSON-ready dict."""
     device = resolve_device(cfg.device)
+    from gantransfer.budget import require_count
+    require_count(cfg.n, "--n")
     from gantransfer.deploy.runtime import is_exported, open_exported
     if is_exported(cfg.generator):  # an exported file, run by its runtime (returns tensors on ``device``)
         g = open_exported(cfg.generator)

@@ -80,8 +80,9 @@ def _decode_native(path: Path) -> np.ndarray:
     """uint8 (C, H, W) of an image file at its own size: C = 1 for gray, 3 for colour."""
     from PIL import Image, ImageOps
 
-    from gantransfer.data.folder import _GRAY_MODES
+    from gantransfer.data.folder import _GRAY_MODES, check_pixels
     with Image.open(path) as im:
+        check_pixels(im.size)  # before decoding: a small file may declare a huge or absurdly thin image
         im.load()
         im = ImageOps.exif_transpose(im)
         if im.mode in _GRAY_MODES:

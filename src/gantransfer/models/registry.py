@@ -171,8 +171,10 @@ def discriminator_config_for(gcfg: GeneratorConfig, width: float | None = None) 
 
 
 def build_generator(cfg: GeneratorConfig) -> Any:
-    """A freshly initialised generator for ``cfg``."""
+    """A freshly initialised generator for ``cfg`` (refused when its declared sizes cannot fit in memory)."""
     cfg.validate()
+    from gantransfer.budget import check_generator
+    check_generator(cfg, "the generator config")
     return cfg.family.build_generator(cfg)
 
 
