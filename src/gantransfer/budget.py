@@ -27,6 +27,7 @@ MAX_LAYERS = 1 << 10          # any field named *layers*, *blocks* or *depth*
 MAX_INT = 1 << 24             # any other declared integer size
 MAX_WIDTH = 64.0              # channel multipliers (width)
 ORDINARY = 4096               # every declared size at most this (and width <= 8): no estimate needed
+ORDINARY_BY_NAME = {"channel_base": 1 << 16}  # scales whose usual values are larger
 MAX_COUNT = 10_000_000        # samples of one eval, baseline or calibration
 
 
@@ -113,7 +114,7 @@ def screen(cfg: Any, where: str) -> bool:
             if v > most:
                 raise ConfigError(f"{where}: '{key}' is {v}, beyond the {most:,} any model of this kind uses; "
                                   f"give a {key} of at most {most:,}")
-            unusual |= v > ORDINARY
+            unusual |= v > ORDINARY_BY_NAME.get(name, ORDINARY)
         elif isinstance(v, float) and name == "width":
             if not 0 < v <= MAX_WIDTH:
                 raise ConfigError(f"{where}: 'width' is {v}, expected a multiplier in (0, {MAX_WIDTH:g}]")
@@ -125,8 +126,12 @@ def estimate_model(build, cfg: Any, batch: int = 0, inputs=None) -> tuple[int, i
     """(parameter and buffer bytes, activation bytes at ``batch``) of the module ``build(cfg)`` makes, measured on
     the meta device (nothing allocated). ``inputs(batch)``: the forward's arguments (default: latents and labels)."""
     import torch
-    with torch.device("meta"):
-        module = build(cfg)
+    try:
+        with torch.device("meta"):
+            module = build(cfg)
+    except Exception as e:  # noqa: BLE001 - a builder the meta device cannot run: refuse rather than allocate
+        raise ConfigError(f"the declared sizes of {getattr(cfg, 'arch', 'this model')} cannot be checked before "
+                          f"it is built ({type(e).__name__}: {str(e)[:100]}); pass smaller sizes") from None
     params = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
     if batch <= 0:
         return params, 0

@@ -61,8 +61,9 @@ def read_json(path: str | Path, what: str = "file") -> Any:
         raise CheckpointError(f"{what} {path} does not exist")
     try:
         return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{what} {path} is not valid JSON ({e}); restore it or re-create the run") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise CheckpointError(f"{what} {path} is not valid JSON ({str(e)[:120]}); restore it or re-create the "
+                              "run") from None
 
 
 def write_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:

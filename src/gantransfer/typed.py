@@ -99,6 +99,25 @@ def from_dict(cls: type[T], data: dict[str, Any], what: str | None = None) -> T:
     return obj
 
 
+def check_fields(cls: type, data: Any, where: str) -> dict[str, Any]:
+    """``data`` when it is a JSON object whose keys that name fields of ``cls`` hold values of their declared types
+    (other keys are left to the reader: a record may carry more); ConfigError otherwise, one message naming
+    ``where`` (the file), the key path, what was found and what was expected. Nothing is built or validated beyond
+    the types: the schema check of a record read for display (a report) or before it is used."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: found {type(data).__name__}, expected a JSON object")
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            try:
+                check_value(f.name, data[f.name], hints[f.name])
+            except ConfigError as e:
+                raise ConfigError(f"{where}: {e}") from None
+            except RecursionError:
+                raise ConfigError(f"{where}: config field {f.name!r} nests too deeply") from None
+    return data
+
+
 def to_dict(obj: Any) -> dict[str, Any]:
     """A JSON-ready dict of a config dataclass (nested dataclasses included, tuples as lists)."""
     def plain(v: Any) -> Any:

@@ -166,7 +166,9 @@ class TorchScriptGenerator(ConfiguredGenerator):
                                   "Re-export it with `gantransfer export RUN --format torchscript --out FILE`") from None
         try:
             meta = json.loads(extra[TORCHSCRIPT_EXTRA] or "{}")
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            meta = {}
+        if not isinstance(meta, dict):
             meta = {}
         self.config = config_from_metadata(meta, str(self.path))
 
