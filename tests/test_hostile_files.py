@@ -167,6 +167,7 @@ def test_a_run_named_like_a_url_scheme_is_no_link_target(ring_run, tmp_path, cap
 # ---- wrong numbers are errors ------------------------------------------------------------------------------------
 
 TEACHER = Path(__file__).resolve().parents[1] / "src" / "gantransfer" / "assets" / "teachers" / "fashion-mnist-dcgan"
+STUDENT_DIR = TEACHER.parents[1] / "students" / "fashion-mnist-dcgan-w0.125"
 
 
 @pytest.fixture(scope="module")
@@ -321,3 +322,70 @@ def test_a_thin_png_is_skipped_and_a_gzip_bomb_refused(tmp_path, monkeypatch):
     (tmp_path / "x-idx3-ubyte.gz").write_bytes(gzip.compress(b"\0\0\x08\x01" + b"\0" * (2 << 20), 1))
     with pytest.raises(DataError, match="gzip bomb"):
         read_idx(tmp_path / "x-idx3-ubyte.gz")
+
+
+def test_an_onnx_file_that_loops_without_end_is_stopped_on_its_first_call(onnx_file, tmp_path, capsys, monkeypatch):
+    import onnx
+    from onnx import TensorProto, helper
+    model = onnx.load(str(onnx_file))
+    for node in model.graph.node:  # the graph reads z only through a Loop of 10^15 turns
+        node.input[:] = ["z_looped" if i == "z" else i for i in node.input]
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Identity", ["v_in"], ["v_out"])],
+        "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                 helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+                 helper.make_tensor_value_info("v_in", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, None)])
+    model.graph.initializer.extend([helper.make_tensor("trips", TensorProto.INT64, [], [10 ** 15]),
+                                    helper.make_tensor("go", TensorProto.BOOL, [], [True])])
+    model.graph.node.insert(0, helper.make_node("Loop", ["trips", "go", "z"], ["z_looped"], body=body))
+    path = tmp_path / "loop.onnx"
+    onnx.save(model, str(path))
+    monkeypatch.setattr("gantransfer.deploy.runtime.OnnxGenerator.FIRST_CALL_SECONDS", 1.0)
+    code, _, err = run_cli(capsys, "sample", str(path), "--n", "4", "--out", str(tmp_path / "s.png"))
+    _one_clear_error(code, err, "was stopped; the graph may loop without end")
+
+
+def test_sigterm_during_export_leaves_no_temporary_file(tmp_path, capsys, monkeypatch):
+    import signal
+    import gantransfer.deploy.export as export
+    real = export._parity
+
+    def terminated(*a, **k):  # SIGTERM while the temporary export is being checked
+        assert any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(*a, **k)
+    monkeypatch.setattr(export, "_parity", terminated)
+    code, _, err = run_cli(capsys, "export", str(STUDENT_DIR), "--format", "onnx", "--out", str(tmp_path / "g.onnx"))
+    assert code == 143 and "terminated" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_errors_name_the_users_path_not_a_temporary_name():
+    from gantransfer.io import user_path
+    assert user_path("out/.ro.buxdef3_.tmp") == "out/ro"
+    assert user_path("d/.g.onnx.abc12345.fp32.tmp") == "d/g.onnx"
+    assert user_path("x/.rep.report-ab12cd34/index.html") == "x/rep/index.html"
+    assert user_path("a/.hidden/file") == "a/.hidden/file"
+
+
+@pytest.mark.parametrize("case", ["data_range", "inception_text", "same_teacher"])
+def test_listed_tracebacks_are_one_message(tmp_path, capsys, case):
+    if case == "data_range":
+        d = _teacher_with(tmp_path, data_range=[1, 1])
+        argv, needle = ["sample", str(d), "--out", str(tmp_path / "s.png")], "data_range must be two finite numbers"
+    elif case == "inception_text":
+        (tmp_path / "inception.pth").write_text("hello")
+        (tmp_path / "imgs").mkdir()
+        from PIL import Image
+        Image.new("L", (28, 28)).save(tmp_path / "imgs" / "a.png")
+        argv = ["stats", str(tmp_path / "imgs"), "--inception", str(tmp_path / "inception.pth"), "--out",
+                str(tmp_path / "s.npz")]
+        needle = "cannot be read as a state dict"
+    else:
+        argv = ["fuse", "--teacher", str(TEACHER), "--teacher", str(TEACHER) + "/", "--steps", "1", "--out",
+                str(tmp_path / "f")]
+        needle = "the same teacher is given twice"
+    code, _, err = run_cli(capsys, *argv)
+    _one_clear_error(code, err, needle)

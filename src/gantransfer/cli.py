@@ -508,6 +508,23 @@ def _add_trust_flags(p: argparse.ArgumentParser) -> None:
                    "named in a JSON --config file (those on the command line are always accepted)")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` removes its temporary files."""
+
+
+def _terminate_as_interrupt():
+    """Make SIGTERM raise ``Terminated`` in the main thread; returns the handler it replaced (None when not
+    installed: not the main thread)."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise Terminated()
+    return signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gantransfer`` command."""
     parser = build_parser()
@@ -516,6 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = lambda message, *_args, **_kw: f"gantransfer {args.command}: warning: {message}\n"
     from gantransfer.budget import limited
     from gantransfer.trust import trusting
+    previous = _terminate_as_interrupt()
     try:
         with trusting(code=args.trust_code, entry_points=args.allow_entry_points), limited(args.max_memory):
             return args.func(args)
@@ -524,16 +542,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.exit_code
     except OSError as e:  # a full disk, a read-only or unreadable path: the writes are atomic, earlier files intact
         import errno
-        where = f" ({e.filename})" if e.filename else ""
+        from gantransfer.io import user_path
+        where = f" ({user_path(e.filename)})" if e.filename else ""  # the user's path, never a temporary name
         fix = ("free some space and run it again (with --resume for a training run); every file written before "
                "is intact") if e.errno == errno.ENOSPC else "check the path and its permissions"
         print(f"gantransfer {args.command}: error: {e.strerror or e}{where}; {fix}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"gantransfer {args.command}: interrupted; the last checkpoint is kept (continue with --resume)",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print(f"gantransfer {args.command}: {'terminated' if isinstance(e, Terminated) else 'interrupted'}; the last "
+              "checkpoint is kept (continue with --resume) and no temporary file is left", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
     finally:
+        if previous is not None:
+            import signal
+            signal.signal(signal.SIGTERM, previous)
         warnings.formatwarning = default_format
         from gantransfer.manifest import disown_all
         from gantransfer.tasks.runlock import release_all

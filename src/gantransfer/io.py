@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,19 @@ def commit(tmp: str | Path, path: str | Path) -> None:
     os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
     manifest.record(path)  # a run's own file (when written into a run this process owns)
+
+
+_TEMP_NAME = re.compile(r"^\.(.+?)\.(?:report-)?[A-Za-z0-9_]{8}(?:\.[a-z0-9]+)?(?:\.tmp)?$")
+
+
+def user_path(path: str | Path) -> str:
+    """``path`` with each temporary name this package makes (``.NAME.XXXXXXXX[.tag].tmp``, a report's
+    ``.NAME.report-XXXXXXXX``) replaced by the NAME the user asked for: what an error message should show."""
+    parts = []
+    for part in Path(path).parts:
+        m = _TEMP_NAME.match(part) if part.startswith(".") and part not in (".", "..") else None
+        parts.append(m.group(1) if m and (part.endswith(".tmp") or ".report-" in part) else part)
+    return str(Path(*parts)) if parts else str(path)
 
 
 def write_json(path: str | Path, obj: Any) -> None:

@@ -114,12 +114,37 @@ class OnnxGenerator(ConfiguredGenerator):
             if len(noise) != len(self.noise_inputs):
                 raise ValueError(f"this export takes {len(self.noise_inputs)} noise inputs, got {len(noise)}")
             feeds.update(zip(self.noise_inputs, noise))
-        out = self.session.run([OUTPUT], feeds)[0]
+        out = self._first_run(feeds) if not getattr(self, "_ran", False) else self.session.run([OUTPUT], feeds)[0]
         expected = (len(z), *self.sample_shape)
         if tuple(out.shape) != expected or out.dtype != np.float32:
             raise CheckpointError(f"{self.path}: its output image is {out.dtype} of shape {tuple(out.shape)}, but "
                                   f"its own metadata says float32 {expected}; the file is inconsistent. Re-export it "
                                   "with `gantransfer export`")
+        return out
+
+    FIRST_CALL_SECONDS = 120.0  # a foreign file's first call: beyond this it is stopped (a Loop of 1e15 turns)
+
+    def _first_run(self, feeds: dict) -> np.ndarray:
+        """The first call, stopped after ``FIRST_CALL_SECONDS`` per 64 samples (onnxruntime's terminate flag)."""
+        import threading
+        import onnxruntime as ort
+        options = ort.RunOptions()
+        limit = self.FIRST_CALL_SECONDS * max(1.0, len(feeds[INPUT_Z]) / 64)
+        timer = threading.Timer(limit, lambda: setattr(options, "terminate", True))
+        timer.start()
+        try:
+            out = self.session.run([OUTPUT], feeds, options)[0]
+        except Exception as e:  # onnxruntime's own types: a terminated run, a graph that fails on these inputs
+            if options.terminate:
+                raise CheckpointError(f"{self.path}: its first call ran for more than {limit:.0f} s on "
+                                      f"{len(feeds[INPUT_Z])} latents and was stopped; the graph may loop without "
+                                      "end. Use a file you trust to finish") from None
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise CheckpointError(f"{self.path}: its first call failed ({first[:200]}); re-export it with "
+                                  "`gantransfer export`") from None
+        finally:
+            timer.cancel()
+        self._ran = True
         return out
 
     def noise_shapes(self) -> list[tuple[int, int]]:

@@ -6,6 +6,7 @@ are migrated (``models/migrate.py``).
 """
 from __future__ import annotations
 
+import math
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,6 +130,10 @@ class GeneratorConfig:
             raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
         if self.num_classes and not fam.capabilities.labels:
             raise ValueError(f"{self.arch} generators cannot be class-conditional")
+        lo, hi = self.data_range if len(self.data_range) == 2 else (0.0, 0.0)
+        if len(self.data_range) != 2 or not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ValueError(f"data_range must be two finite numbers [low, high] with low < high, got "
+                             f"{list(self.data_range)}")
         if self.label_weights is not None and len(self.label_weights) != self.num_classes:
             raise ValueError(f"label_weights has {len(self.label_weights)} entries for {self.num_classes} labels")
         if self.kind == "image":
