@@ -161,7 +161,7 @@ def test_a_run_named_like_a_url_scheme_is_no_link_target(ring_run, tmp_path, cap
     code, _, err = run_cli(capsys, "report", str(ring_run), str(odd), "--out", str(tmp_path / "cmp"), "--no-bench")
     assert code == 0, err
     html = (tmp_path / "cmp" / "index.html").read_text()
-    assert 'href="javascript:' not in html and 'href="./javascript%3Aalert%281%29/index.html"' in html
+    assert 'href="javascript:' not in html and 'href="javascript%3Aalert%281%29/index.html"' in html
 
 
 # ---- wrong numbers are errors ------------------------------------------------------------------------------------

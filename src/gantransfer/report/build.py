@@ -103,7 +103,7 @@ def build_report(paths: list[str | Path], out: str | Path | None = None, measure
                 p = run_page(r, tmp / name, measure=measure, device=device)
                 _write_run_page(p, tmp / name)
                 pages.append(p)
-                links.append("./" + quote(name) + "/index.html")  # relative: a name like javascript:... is no scheme
+                links.append(quote(name, safe="") + "/index.html")  # a name like javascript:... becomes no scheme
             title, intro, sections = comparison_page(pages, links, notes)
             write_page(tmp / "index.html", page(title, intro, sections, sortable=True))
         _move_in(tmp, out, runs)
@@ -121,6 +121,11 @@ def _move_in(tmp: Path, out: Path, runs: list[Run]) -> None:
     if isinstance(stamps, dict):
         manifest.remove_stamped(out, stamps)
     files = sorted(os.listdir(tmp))
+    if out.name == "report" and (out.parent / manifest.MANIFEST).is_file():  # a run's own report/: its files
+        own = manifest.read_manifest(out.parent) or {}  # that the run wrote there (figures) are replaced too
+        manifest.remove_stamped(out.parent, {rel: st for rel, st in own.items()
+                                             if rel.split("/")[:1] == ["report"] and rel.split("/")[1:2][0] in files})
+    out.mkdir(parents=True, exist_ok=True)  # emptied by the removals above
     in_the_way = [name for name in files if (out / name).exists() or (out / name).is_symlink()]
     if in_the_way:
         raise ConfigError(f"--out {out} already holds {', '.join(in_the_way[:5])}, which the earlier report did not "
