@@ -203,8 +203,20 @@ def _stats(path, mu, sigma):
     return path
 
 
-@pytest.mark.parametrize("case, needle", [("negative_definite", "not positive semi-definite"),
-                                          ("asymmetric", "not symmetric"),
+@pytest.mark.parametrize("case, needle", [("asymmetric", "not symmetric"), ("indefinite", "not positive semi")])
+def test_reference_statistics_are_checked_before_the_fid(tmp_path, capsys, case, needle):
+    import numpy as np
+    sigma = np.eye(128)
+    if case == "asymmetric":
+        sigma[0, 1] = 0.5
+    else:  # positive variances, and still no covariance: FID against it would be meaningless
+        sigma[0, 1] = sigma[1, 0] = 3.0
+    ref = _stats(tmp_path / "ref.npz", np.zeros(128), sigma)
+    code, _, err = run_cli(capsys, "eval", str(STUDENT_DIR), "--n", "20", "--reference", str(ref))
+    _one_clear_error(code, err, needle)
+
+
+@pytest.mark.parametrize("case, needle", [("negative_definite", "negative variances"),
                                           ("header_bomb", "declares shape")])
 def test_reference_statistics_are_checked_before_use(tmp_path, case, needle):
     import numpy as np
@@ -214,10 +226,6 @@ def test_reference_statistics_are_checked_before_use(tmp_path, case, needle):
     mu = np.zeros(d)
     if case == "negative_definite":
         p = _stats(tmp_path / "s.npz", mu, -np.eye(d) * 1e3)
-    elif case == "asymmetric":
-        s = np.eye(d)
-        s[0, 1] = 0.5
-        p = _stats(tmp_path / "s.npz", mu, s)
     else:  # a header that declares 1e10 elements over a few bytes of data
         p = _stats(tmp_path / "s.npz", mu, np.eye(d))
         import zipfile

@@ -228,8 +228,9 @@ def _check_members(p: Path) -> None:
 
 
 def check_covariance(mu: np.ndarray, sigma: np.ndarray, where: str) -> None:
-    """CheckpointError unless ``sigma`` is a covariance of ``mu``'s dimension: finite, symmetric and positive
-    semi-definite within tolerance (a negative-definite one makes FID meaningless, e.g. -1.3e8)."""
+    """CheckpointError unless ``sigma`` is a covariance: symmetric and positive semi-definite within tolerance (a
+    negative-definite one makes FID meaningless, e.g. -1.3e8). O(D^3): run once, where the FID is computed
+    (``fid_against``); reading a stats file checks only what is O(D) (``read_stats``)."""
     scale = max(1.0, float(np.abs(sigma).max())) if sigma.size else 1.0
     asym = float(np.abs(sigma - sigma.T).max()) if sigma.size else 0.0
     if asym > SYMMETRY_TOL * scale:
@@ -276,7 +277,9 @@ def read_stats(path: str | Path, dim: int | None = None, network: str | None = N
         raise CheckpointError(f"reference stats {p}: mu {mu.shape} and sigma {sigma.shape} must be (D,) and (D, D)")
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
         raise CheckpointError(f"reference stats {p} hold NaN or infinite values; re-create them")
-    check_covariance(mu, sigma, str(p))
+    if d and float(np.diagonal(sigma).min()) < 0:  # O(D) here; symmetry and PSD before the FID (fid_against)
+        raise CheckpointError(f"reference stats {p}: sigma has negative variances on its diagonal, so it is no "
+                              "covariance (not positive semi-definite); re-create them with `gantransfer stats`")
     if dim is not None and d != dim:
         raise CheckpointError(f"reference stats {p} are {d}-dimensional but the {network or 'chosen'} features are "
                               f"{dim}-dimensional; use stats made with the same network"
@@ -285,11 +288,14 @@ def read_stats(path: str | Path, dim: int | None = None, network: str | None = N
         raise CheckpointError(f"reference stats {p} were made with {recorded}, not {network}; use stats made with "
                               "the same network")
     return {"mu": torch.from_numpy(mu), "sigma": torch.from_numpy(sigma), "network": recorded, "images": images,
-            "image_size": size or None}
+            "image_size": size or None, "path": str(p)}
 
 
 def fid_against(features: RunningStats, ref: dict[str, Any]) -> float:
     """FID of accumulated features against a stats file's ``mu``/``sigma``."""
+    if not ref.get("checked"):  # once per file read: a covariance, or no figure at all
+        check_covariance(ref["mu"].numpy(), ref["sigma"].numpy(), str(ref.get("path", "")))
+        ref["checked"] = True
     return frechet_distance(*features.stats(), ref["mu"], ref["sigma"])
 
 
