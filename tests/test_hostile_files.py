@@ -397,3 +397,32 @@ def test_listed_tracebacks_are_one_message(tmp_path, capsys, case):
         needle = "the same teacher is given twice"
     code, _, err = run_cli(capsys, *argv)
     _one_clear_error(code, err, needle)
+
+
+@pytest.mark.parametrize("line, needle", [('{"step": "abc"}', "'step' is abc"),
+                                          ('{"step": 1, "time/sec_per_step": [1]}', "expected a finite number"),
+                                          ('{"step": 1, "time/sec_per_step": NaN}', "expected a finite number"),
+                                          ('"just a string"', "expected a JSON object"),
+                                          ('{"generator": ' + "[" * 5000 + "]" * 5000 + '}', "not valid JSON")])
+def test_a_run_record_or_log_of_wrong_types_is_one_message(ring_run, tmp_path, capsys, line, needle):
+    import shutil
+    run = tmp_path / "r"
+    shutil.copytree(ring_run, run)
+    log = run / "logs" / "metrics.jsonl"
+    if line.startswith('{"generator"'):
+        (run / "run.json").write_text(line)
+    else:
+        log.write_text(line + "\n" + log.read_text())
+    code, _, err = run_cli(capsys, "report", str(run), "--no-bench", "--out", str(tmp_path / "rep"))
+    _one_clear_error(code, err, needle)
+
+
+def test_a_run_record_whose_generator_is_a_list_is_one_message(ring_run, tmp_path, capsys):
+    import shutil
+    run = tmp_path / "r"
+    shutil.copytree(ring_run, run)
+    record = json.loads((run / "run.json").read_text())
+    record["generator"] = [1, 2]
+    (run / "run.json").write_text(json.dumps(record))
+    code, _, err = run_cli(capsys, "report", str(run), "--no-bench", "--out", str(tmp_path / "rep"))
+    _one_clear_error(code, err, "run.json generator: found list, expected a JSON object")

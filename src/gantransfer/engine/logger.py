@@ -115,8 +115,8 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
 
 
 def check_record(record: Any, where: str) -> dict[str, Any]:
-    """``record`` when it is a log record: an object with an integer ``step`` >= 0; CheckpointError naming
-    ``where``, the key, what was found and what was expected otherwise."""
+    """``record`` when it is a log record: an object with an integer ``step`` >= 0 and finite numbers or strings as
+    values; CheckpointError naming ``where``, the key, what was found and what was expected otherwise."""
     from gantransfer.errors import CheckpointError
     if not isinstance(record, dict):
         raise CheckpointError(f"{where}: found {type(record).__name__}, expected a JSON object "
@@ -125,4 +125,8 @@ def check_record(record: Any, where: str) -> dict[str, Any]:
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise CheckpointError(f"{where}: 'step' is {str(step)[:40]!s} ({type(step).__name__}), expected an integer "
                               ">= 0; restore the log, or start a new run")
+    for k, v in record.items():  # what the log writes: finite numbers, and non-finite ones as strings ("nan")
+        if not (isinstance(v, (str, bool)) or v is None or (isinstance(v, (int, float)) and math.isfinite(v))):
+            raise CheckpointError(f"{where}: '{str(k)[:60]}' is {str(v)[:30]} ({type(v).__name__}), expected a finite "
+                                  "number or a string; restore the log, or start a new run")
     return record
