@@ -320,12 +320,12 @@ def test_counts_and_sizes_from_flags_are_refused_before_allocation(tmp_path, cap
 def test_a_thin_png_is_skipped_and_a_gzip_bomb_refused(tmp_path, monkeypatch):
     import gzip
     from PIL import Image
-    from gantransfer.data.folder import _decode
+    from gantransfer.data.folder import decode_image
     from gantransfer.data.idx import read_idx
     from gantransfer.errors import DataError
     Image.new("L", (1, 2_000_000)).save(tmp_path / "thin.png")  # 4 KB on disk
     with pytest.raises(ValueError, match="side ratio"):
-        _decode(tmp_path / "thin.png", 28)
+        decode_image(tmp_path / "thin.png", 28)
     monkeypatch.setattr("gantransfer.data.idx.MAX_IDX_BYTES", 1 << 20)  # 1 GiB in use; a small bomb here
     (tmp_path / "x-idx3-ubyte.gz").write_bytes(gzip.compress(b"\0\0\x08\x01" + b"\0" * (2 << 20), 1))
     with pytest.raises(DataError, match="gzip bomb"):

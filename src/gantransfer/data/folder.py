@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -53,13 +54,13 @@ def check_pixels(size: tuple[int, int], resolution: int = 0) -> None:
         raise ValueError(f"its {w} x {h} pixels are beyond {MAX_PIXELS:,} pixels or a side ratio of {MAX_ASPECT}")
 
 
-def _decode(path: Path, resolution: int | None) -> tuple[np.ndarray, int]:
-    """(uint8 (C, R, R) with C = 1 for gray or 3 for colour content, min side of the original)."""
+def decode_image(path: Path | BinaryIO, resolution: int | None) -> tuple[np.ndarray, int, tuple[int, int]]:
+    """(uint8 (C, R, R) with C = 1 for gray or 3 for colour content, min side of the original, its (W, H))."""
     with Image.open(path) as im:
         check_pixels(im.size)  # before decoding: a small file may declare a huge or absurdly thin image
         im.load()
         im = ImageOps.exif_transpose(im)
-        native = min(im.size)
+        native, original = min(im.size), im.size
         if im.mode in _GRAY_MODES:
             if im.mode.startswith("I"):  # 16-bit gray PNG: 0..65535
                 im = Image.fromarray((np.asarray(im, dtype=np.float64) / 257.0).round().clip(0, 255)
@@ -75,11 +76,11 @@ def _decode(path: Path, resolution: int | None) -> tuple[np.ndarray, int]:
         left, top = (im.width - res) // 2, (im.height - res) // 2
         arr = np.array(im.crop((left, top, left + res, top + res)), dtype=np.uint8)
     if arr.ndim == 2:
-        return arr[None], native
+        return arr[None], native, original
     arr = arr.transpose(2, 0, 1)
     if (arr[0] == arr[1]).all() and (arr[1] == arr[2]).all():
-        return arr[:1], native  # colour mode but gray content
-    return arr, native
+        return arr[:1], native, original  # colour mode but gray content
+    return arr, native, original
 
 
 def load_folder(root: Path, resolution: int | None = None,
@@ -96,7 +97,7 @@ def load_folder(root: Path, resolution: int | None = None,
     arrays, kept, bad, native = [], [], [], None
     for path, label in zip(files, labels):
         try:
-            arr, size = _decode(path, resolution)
+            arr, size, _ = decode_image(path, resolution)
         except _DECODE_ERRORS:
             bad.append(path)
             continue

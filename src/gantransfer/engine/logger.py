@@ -7,8 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from gantransfer import manifest
-from gantransfer.engine import killpoints
+from gantransfer import killpoints, manifest
 from gantransfer.io import atomic_write
 
 

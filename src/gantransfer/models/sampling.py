@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from gantransfer.errors import CheckpointError
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 
 PROBE = 8  # latents of the probe call that checks a generator's outputs before it is used
 
