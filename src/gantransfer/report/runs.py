@@ -88,12 +88,12 @@ def load_run(path: str | Path) -> Run:
     if not (p / "generator" / "config.json").is_file():
         raise ConfigError(f"{p} holds no generator/ yet (the run has not reached its first checkpoint); "
                           f"{WHAT_A_RUN_HOLDS}")
-    from gantransfer.models.registry import GeneratorConfig
+    from gantransfer.models.config import GeneratorConfig
     from gantransfer.typed import check_fields
     from gantransfer.config import upgrade_run_config
-    if command in TASK_CONFIGS:  # the schema of the command's config, before any of it is used
-        check_fields(TASK_CONFIGS[command], upgrade_run_config(TASK_CONFIGS[command], record["config"]),
-                     f"{p / 'run.json'} config")
+    if command in task_names():  # the schema of the command's config, before any of it is used
+        cls = config_class(command)
+        check_fields(cls, upgrade_run_config(cls, record["config"]), f"{p / 'run.json'} config")
     if "generator" in record:
         check_fields(GeneratorConfig, record["generator"], f"{p / 'run.json'} generator")
     ev = read_json(p / "eval.json", "evaluation") if (p / "eval.json").is_file() else None
