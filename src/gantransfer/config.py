@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,8 +91,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {p} does not exist" + (" (it is a directory)" if p.is_dir() else ""))
     try:
         data = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"config file {p} is not valid JSON: {e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ConfigError(f"config file {p} is not valid JSON: {str(e)[:120]}") from None
     except OSError as e:
         raise ConfigError(f"config file {p} cannot be read: {e.strerror}") from None
     if not isinstance(data, dict):
@@ -180,7 +181,8 @@ class BaselineConfig(TrainConfig):
         super().validate()
         require(len(self.teachers) >= 2, f"baseline needs at least two teachers (--teacher A --teacher B), got "
                 f"{len(self.teachers)}")
-        require(len(set(self.teachers)) == len(self.teachers), f"the same teacher is given twice: {self.teachers}")
+        require(len(set(map(os.path.realpath, self.teachers))) == len(self.teachers),
+                f"the same teacher is given twice: {self.teachers}")
         require(self.n >= 2, f"n must be at least 2, got {self.n}")
         require(self.weights is None or (len(self.weights) == len(self.teachers) and min(self.weights) > 0),
                 f"--weights needs one positive value per teacher ({len(self.teachers)}), got {self.weights}")
@@ -379,7 +381,8 @@ class FuseConfig(StudentTraining):
     def validate(self) -> None:
         require(len(self.teachers) >= 2, f"fuse needs at least two teachers (--teacher A --teacher B); got "
                 f"{len(self.teachers)}. To compress one teacher, use `gantransfer distill`")
-        require(len(set(self.teachers)) == len(self.teachers), f"the same teacher is given twice: {self.teachers}")
+        require(len(set(map(os.path.realpath, self.teachers))) == len(self.teachers),
+                f"the same teacher is given twice: {self.teachers}")
         require(self.labels in ("teacher", "merge"), f"labels must be teacher or merge, got {self.labels!r}")
         require(not (self.unconditional and self.labels == "merge"), "--labels merge needs a conditional student; "
                 "drop --unconditional")

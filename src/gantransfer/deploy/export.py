@@ -118,12 +118,19 @@ def export_generator(source: str | Path, fmt: str, out: str | Path, int8: bool =
     fid_n = DEFAULT_FID_N if fid_n is None else fid_n
     if fid_n < 0:
         raise ConfigError(f"--fid-n must be >= 0, got {fid_n}")
+    from gantransfer.budget import require_count
+    require_count(calibration, "--calibration", 1_000_000)
     out = check_out(out, fmt, overwrite)
     spec = export_format(fmt)
     if spec.require is not None:
         resolve(spec.require)()
     t0 = time.perf_counter()
     module, cfg = load_generator(source)
+    from gantransfer.models.sampling import probe_finite
+    probe_finite(module, cfg, f"generator {source}")  # no file is exported from a generator of NaN images
+    if int8:  # calibration feeds the latents in one go: their images and activations must fit
+        from gantransfer.budget import check_generator
+        check_generator(cfg, f"--calibration {calibration} of {source}", batch=calibration, force=True)
     prepared, plan = prepare_for_inference(module, cfg)
     report: dict[str, Any] = {"source": str(source), "format": fmt, "precision": "int8" if int8 else "fp32",
                               "batchnorm_folded": plan.folded, "fold_rejected": plan.fold_rejected,
@@ -155,7 +162,7 @@ def write_torchscript_file(prepared, cfg, out: Path, report: dict, reference, op
             write_torchscript(prepared, cfg, tmp, export_metadata(cfg, "fp32", report))
         except (RuntimeError, ValueError, TypeError) as e:
             raise ExportError(f"{cfg.arch} generator cannot be traced to TorchScript: {str(e).splitlines()[0]}") from None
-        report["parity"] = _parity(reference, TorchScriptGenerator(tmp), cfg, "TorchScript")
+        report["parity"] = _parity(reference, TorchScriptGenerator(tmp, own=True), cfg, "TorchScript")
         with temp_beside(out, "final") as final, warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.jit.save(torch.jit.load(str(tmp), map_location="cpu"), str(final),
