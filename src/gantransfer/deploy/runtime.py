@@ -129,7 +129,8 @@ class OnnxGenerator(ConfiguredGenerator):
                 raise ValueError(f"this export takes {len(self.noise_inputs)} noise inputs, got {len(noise)}")
             feeds.update(zip(self.noise_inputs, noise))
         out = self._first_run(feeds) if not getattr(self, "_ran", False) else self.session.run([OUTPUT], feeds)[0]
-        expected = (len(z), *self.sample_shape)
+        expected = ((len(z), self.config.channels, *z.shape[-2:]) if self.config.is_translator
+                    else (len(z), *self.sample_shape))  # a translator's output has its input's size
         if tuple(out.shape) != expected or out.dtype != np.float32:
             raise CheckpointError(f"{self.path}: its output image is {out.dtype} of shape {tuple(out.shape)}, but "
                                   f"its own metadata says float32 {expected}; the file is inconsistent. Re-export it "
@@ -143,7 +144,8 @@ class OnnxGenerator(ConfiguredGenerator):
         import threading
         import onnxruntime as ort
         options = ort.RunOptions()
-        limit = self.FIRST_CALL_SECONDS * max(1.0, len(feeds[INPUT_Z]) / 64)
+        n = len(feeds[self.input_name])
+        limit = self.FIRST_CALL_SECONDS * max(1.0, n / 64)
         timer = threading.Timer(limit, lambda: setattr(options, "terminate", True))
         timer.start()
         try:
@@ -151,7 +153,7 @@ class OnnxGenerator(ConfiguredGenerator):
         except Exception as e:  # onnxruntime's own types: a terminated run, a graph that fails on these inputs
             if options.terminate:
                 raise CheckpointError(f"{self.path}: its first call ran for more than {limit:.0f} s on "
-                                      f"{len(feeds[INPUT_Z])} latents and was stopped; the graph may loop without "
+                                      f"{n} inputs and was stopped; the graph may loop without "
                                       "end. Use a file you trust to finish") from None
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise CheckpointError(f"{self.path}: its first call failed ({first[:200]}); re-export it with "
