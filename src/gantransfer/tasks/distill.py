@@ -201,16 +201,28 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     return execute(plan, cfg.out, resume, overwrite)
 
 
+PREVIEW_LATENTS = 32
+PREVIEW_PIXELS = PREVIEW_LATENTS * 256 * 256  # output pixels of the preview: 32 latents up to 256 px
+
+
+def preview_count(scfg: GeneratorConfig) -> int:
+    """Latents of the side-by-side preview: 32 up to 256 px; above, ``PREVIEW_PIXELS`` worth in whole rows of 8
+    (at least one row): a 1024 px teacher renders 8 images when a run starts, not 32 in one batch."""
+    n = PREVIEW_PIXELS // max(1, scfg.resolution ** 2)
+    return max(8, min(PREVIEW_LATENTS, n // 8 * 8))
+
+
 def side_by_side_preview(teacher: Teacher, scfg: GeneratorConfig, device: torch.device):
-    """A grid whose rows alternate teacher / student on the same 32 latents."""
-    preview_z, preview_y = draw_inputs(scfg, 32, torch.Generator().manual_seed(1234))
+    """A grid whose rows alternate teacher / student on the same latents (``preview_count``: 32 up to 256 px)."""
+    n = preview_count(scfg)
+    preview_z, preview_y = draw_inputs(scfg, n, torch.Generator().manual_seed(1234))
     with torch.no_grad():
         preview_teacher = teacher(preview_z.to(device), None if preview_y is None else preview_y.to(device)).cpu()
 
     def preview(s: torch.nn.Module, run: Path, step: int) -> None:
         with torch.inference_mode():
             x = s(preview_z.to(device), None if preview_y is None else preview_y.to(device)).cpu()
-        pairs = torch.stack([preview_teacher.view(4, 8, *x.shape[1:]), x.view(4, 8, *x.shape[1:])], 1)
+        pairs = torch.stack([preview_teacher.view(n // 8, 8, *x.shape[1:]), x.view(n // 8, 8, *x.shape[1:])], 1)
         save_image_grid(pairs.reshape(-1, *x.shape[1:]), run / "samples" / f"step-{step:07d}.png", nrow=8)
     return preview
 
