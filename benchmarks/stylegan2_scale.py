@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from harness import write_results  # noqa: E402
+from harness import markdown_table, write_results  # noqa: E402
 
 CONFIG_F = dict(latent_dim=512, channels=3, width=2.0, w_dim=512, mapping_layers=8)  # channel_base 16384 x 2
 LAYOUTS = {"rosinality": ".pt", "nvlabs": ".pkl"}
@@ -111,6 +111,11 @@ def child_distill(a: dict) -> dict:
     """``gantransfer distill`` for ``steps`` steps at ``batch``; seconds per step from the run's own log."""
     from gantransfer.cli import main
     from gantransfer.engine.logger import read_log
+    import gantransfer.report.build as report_build
+    report_build.write_run_report = lambda run, measure=True: None  # the end-of-run report is no part of a step
+    if a.get("probe"):  # batch probes: the smallest side-by-side preview, so that the peak is the steps'
+        import gantransfer.tasks.distill as distill_task
+        distill_task.preview_count = lambda scfg: 8
     args = ["distill", "--teacher", a["teacher"], "--width", "0.25", "--latent-space", "w", "--batch-size",
             str(a["batch"]), "--steps", str(a["steps"]), "--eval-n", "0", "--out", a["out"], "--log-every", "1",
             "--sample-every", "100000", "--checkpoint-every", "100000", "--no-progress", "--device", "cpu"]
@@ -180,7 +185,7 @@ def probe_batches(teacher: Path, work: Path, threads: int, a: argparse.Namespace
             if sec_next > a.probe_seconds:
                 stop = f"batch {batch} not tried: predicted {sec_next:.0f} s per step > --probe-seconds"
                 break
-        r = measure("distill", {"teacher": str(teacher), "batch": batch, "steps": 1,
+        r = measure("distill", {"teacher": str(teacher), "batch": batch, "steps": 1, "probe": True,
                                 "out": str(work / f"probe-{teacher.name}-b{batch}")}, threads, a.timeout)
         tried.append({"batch": batch, **{k: r.get(k) for k in ("peak_rss_gib", "seconds_per_step", "error")}})
         if "error" in r:
@@ -202,6 +207,32 @@ def probe_batches(teacher: Path, work: Path, threads: int, a: argparse.Namespace
     return out
 
 
+def table(results: dict) -> str:
+    """The Markdown table docs/stylegan2.md quotes, from the result JSON."""
+    def fig(d: dict | None, key: str, fmt: str) -> str:
+        return "n/a" if not d or d.get(key) is None else format(d[key], fmt)
+
+    rows = []
+    for res, row in sorted(results.get("sizes", {}).items(), key=lambda kv: int(kv[0])):
+        imp = " / ".join(fig(row[layout]["import"], "wall_s", ".1f") for layout in LAYOUTS)
+        rss_imp = max(row[layout]["import"].get("peak_rss_gib", 0) for layout in LAYOUTS)
+        s, e, d = row.get("sample", {}), row.get("export_onnx"), row.get("distill_batch4", {})
+        steps = d.get("seconds_per_step") or []
+        step = sorted(steps[1:] or steps)[len(steps[1:] or steps) // 2] if steps else None
+        big = row.get("largest_batch", {})
+        rows.append([res, f"{row['params'] / 1e6:.2f}M", imp, f"{rss_imp:.2f}",
+                     f"{fig(s, 'images_per_s_batch1', '.2f')} / {fig(s, 'images_per_s_batch8', '.2f')}",
+                     fig(s, "peak_rss_gib", ".1f"),
+                     "n/a" if not e or "error" in e else f"{e['seconds']:.0f} s, {e['file_bytes'] / 1e6:.0f} MB, "
+                     f"{max(e['parity'].values()):.1e}", "n/a" if step is None else f"{step:.1f}",
+                     fig(d, "peak_rss_gib", ".1f"), f"{big.get('largest_measured', 'n/a')}"
+                     + (f" (~{big['extrapolated_batch_at_24gib']} at 24 GiB)" if "extrapolated_batch_at_24gib" in big
+                        else "")])
+    return markdown_table(["px", "G params", "import s (.pt / .pkl)", "import GiB", "images/s (batch 1 / 8)",
+                           "sample GiB", "ONNX export (time, size, max error)", "s/step (batch 4)", "distill GiB",
+                           "largest batch"], rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default="/tmp/gantransfer-stylegan2-scale")
@@ -213,7 +244,11 @@ def main() -> None:
     ap.add_argument("--rss-cap", type=float, default=20.0, help="GiB a batch probe may use")
     ap.add_argument("--probe-seconds", type=float, default=90.0, help="longest predicted step a probe may take")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: export, probe")
+    ap.add_argument("--table", action="store_true", help="print the Markdown table of --out and stop")
     a = ap.parse_args()
+    if a.table:
+        print(table(json.loads(Path(a.out).read_text())))
+        return
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, a.skip.split(",")))
@@ -223,7 +258,9 @@ def main() -> None:
     results.update({"command": "python " + " ".join([str(Path(__file__).relative_to(ROOT))] + sys.argv[1:]),
                     "threads": a.threads, "torch": torch.__version__, "config": {**CONFIG_F, "channel_base": 32768,
                     "channel_max": 512}, "student": "width 0.25 (width-cut W-space student: the teacher's mapping "
-                    "reused, frozen; --init prune not merged yet)"})
+                    "reused, frozen; --init prune not merged yet)", "note": "distill children skip the end-of-run "
+                    "report (its cost table times the teacher; not part of a step); batch probes render an 8-image "
+                    "preview at setup instead of the 32 of <= 256 px runs, so that their peak RSS is the steps'"})
     sizes = results.setdefault("sizes", {})
     for res in (int(s) for s in a.sizes.split(",")):
         row: dict[str, Any] = {}

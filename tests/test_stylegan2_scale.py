@@ -62,3 +62,9 @@ def test_truncated_teacher_shares_the_weights_and_leaves_the_original_psi():
     z = torch.randn(2, 12)
     with torch.no_grad():
         assert torch.equal(t(z), g(z, truncation_psi=0.5)) and not torch.equal(t(z), g(z))
+
+
+def test_bench_throughput_batch_is_256_up_to_64_px_and_scales_down_above():
+    from gantransfer.deploy.bench import throughput_batch_for
+    assert [throughput_batch_for(image_cfg(r)) for r in (28, 64, 128, 256, 1024)] == [256, 256, 64, 16, 1]
+    assert throughput_batch_for(GeneratorConfig(arch="mlp", latent_dim=2, resolution=0, channels=0)) == 256
