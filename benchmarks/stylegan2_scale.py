@@ -123,9 +123,13 @@ def child_distill(a: dict) -> dict:
     log = [r for r in read_log(Path(a["out"]) / "logs" / "metrics.jsonl") if "time/sec_per_step" in r]
     steps = [r["time/sec_per_step"] * r["step"] for r in log]  # cumulative seconds after each step
     per = [b - c for b, c in zip(steps, [0.0] + steps[:-1])]
+    from gantransfer.models.store import load_generator
+    run = json.loads((Path(a["out"]) / "run.json").read_text())
+    student, _ = load_generator(Path(a["out"]) / "generator")
     return {"rc": rc, "command": "gantransfer " + " ".join(args), "seconds_per_step": per,
-            "terms": json.loads((Path(a["out"]) / "config.json").read_text()).get("terms")
-            if (Path(a["out"]) / "config.json").exists() else None}
+            "terms": run.get("terms_chosen", {}).get("terms"),
+            "student_trained_params": sum(p.numel() for n, p in student.named_parameters()
+                                          if not n.startswith("mapping."))}
 
 
 CHILDREN = {"make": child_make, "import": child_import, "sample": child_sample, "export": child_export,
@@ -218,7 +222,8 @@ def table(results: dict) -> str:
         rss_imp = max(row[layout]["import"].get("peak_rss_gib", 0) for layout in LAYOUTS)
         s, e, d = row.get("sample", {}), row.get("export_onnx"), row.get("distill_batch4", {})
         steps = d.get("seconds_per_step") or []
-        step = sorted(steps[1:] or steps)[len(steps[1:] or steps) // 2] if steps else None
+        later = steps[1:] or steps  # the first step pays first-call costs
+        step = sum(later) / len(later) if later else None
         big = row.get("largest_batch", {})
         rows.append([res, f"{row['params'] / 1e6:.2f}M", imp, f"{rss_imp:.2f}",
                      f"{fig(s, 'images_per_s_batch1', '.2f')} / {fig(s, 'images_per_s_batch8', '.2f')}",
@@ -263,7 +268,7 @@ def main() -> None:
                     "preview at setup instead of the 32 of <= 256 px runs, so that their peak RSS is the steps'"})
     sizes = results.setdefault("sizes", {})
     for res in (int(s) for s in a.sizes.split(",")):
-        row: dict[str, Any] = {}
+        row: dict[str, Any] = sizes.get(str(res), {})  # parts skipped in this run keep their earlier figures
         for layout, suffix in LAYOUTS.items():
             f = work / f"config-f-{res}{suffix}"
             made = measure("make", {"resolution": res, "layout": layout, "path": str(f), "seed": 0}, a.threads,

@@ -68,3 +68,15 @@ def test_bench_throughput_batch_is_256_up_to_64_px_and_scales_down_above():
     from gantransfer.deploy.bench import throughput_batch_for
     assert [throughput_batch_for(image_cfg(r)) for r in (28, 64, 128, 256, 1024)] == [256, 256, 64, 16, 1]
     assert throughput_batch_for(GeneratorConfig(arch="mlp", latent_dim=2, resolution=0, channels=0)) == 256
+
+
+def test_preview_renders_in_one_batch_up_to_64_px_and_in_small_ones_above():
+    from gantransfer.tasks.distill import preview_chunk, render_in_chunks
+    assert [preview_chunk(image_cfg(r)) for r in (28, 64, 128, 256, 1024)] == [32, 32, 8, 2, 1]
+    g, cfg = tiny(16)
+    seen = []
+    g.register_forward_hook(lambda m, i, o: seen.append(len(o)))
+    z = torch.randn(5, 12)
+    with torch.no_grad():
+        out = render_in_chunks(g, z, None, 2, torch.device("cpu"))
+        assert seen == [2, 2, 1] and torch.equal(out[:2], g(z[:2]))
