@@ -166,6 +166,20 @@ def measure(kind: str, args: dict, threads: int, timeout: float) -> dict:
     return out
 
 
+def commit() -> str:
+    """The measured code's commit (``+dirty`` with uncommitted changes under src/)."""
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True)
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def keep(row: dict, key: str, value: dict) -> None:
+    """``row[key] = value``, an earlier figure under that key moved to ``row["earlier"][key]`` (before/after)."""
+    if key in row:
+        row.setdefault("earlier", {}).setdefault(key, []).append(row[key])
+    row[key] = {**value, "commit": commit()}
+
+
 def available_gib() -> float:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemAvailable:"):
@@ -248,7 +262,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="distillation steps at batch 4")
     ap.add_argument("--rss-cap", type=float, default=20.0, help="GiB a batch probe may use")
     ap.add_argument("--probe-seconds", type=float, default=90.0, help="longest predicted step a probe may take")
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: export, probe")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip (their earlier figures "
+                    "stay): sample, export, distill (the batch-4 steps), probe")
     ap.add_argument("--table", action="store_true", help="print the Markdown table of --out and stop")
     a = ap.parse_args()
     if a.table:
@@ -281,19 +296,22 @@ def main() -> None:
             row[layout] = {"file": made, "import": imp}
         teacher = work / f"imported-{res}-rosinality"
         row["params"] = row["rosinality"]["file"].get("params")
-        row["sample"] = measure("sample", {"generator": str(teacher)}, a.threads, a.timeout)
+        if "sample" not in skip:
+            keep(row, "sample", measure("sample", {"generator": str(teacher)}, a.threads, a.timeout))
         if "export" not in skip:
-            row["export_onnx"] = measure("export", {"generator": str(teacher), "out": str(work / f"g{res}.onnx")},
-                                         a.threads, a.timeout)
+            keep(row, "export_onnx", measure("export", {"generator": str(teacher), "out": str(work / f"g{res}.onnx")},
+                                                 a.threads, a.timeout))
         import shutil
-        shutil.rmtree(work / f"distill-{res}-b4", ignore_errors=True)
-        first = measure("distill", {"teacher": str(teacher), "batch": 4, "steps": a.steps,
-                                    "out": str(work / f"distill-{res}-b4")}, a.threads, a.timeout)
-        row["distill_batch4"] = first
+        if "distill" not in skip:
+            shutil.rmtree(work / f"distill-{res}-b4", ignore_errors=True)
+            keep(row, "distill_batch4", measure("distill", {"teacher": str(teacher), "batch": 4, "steps": a.steps,
+                                                            "out": str(work / f"distill-{res}-b4")},
+                                                a.threads, a.timeout))
+        first = row.get("distill_batch4", {"error": "not measured"})
         if "probe" not in skip:
             for p in work.glob(f"probe-{teacher.name}-b*"):
                 shutil.rmtree(p)
-            row["largest_batch"] = probe_batches(teacher, work, a.threads, a, first)
+            keep(row, "largest_batch", probe_batches(teacher, work, a.threads, a, first))
         sizes[str(res)] = row
         write_results(out_path, results)
     print(f"wrote {out_path}")
