@@ -275,8 +275,10 @@ def main() -> None:
     out_path = Path(a.out)
     results: dict[str, Any] = json.loads(out_path.read_text()) if out_path.exists() else {}
     import torch
-    results.update({"command": "python " + " ".join([str(Path(__file__).relative_to(ROOT))] + sys.argv[1:]),
-                    "threads": a.threads, "torch": torch.__version__, "config": {**CONFIG_F, "channel_base": 32768,
+    command = "python " + " ".join([str(Path(__file__).relative_to(ROOT))] + sys.argv[1:])
+    earlier = results.get("commands", []) + ([results.pop("command")] if "command" in results else [])
+    results["commands"] = [c for c in earlier if c != command] + [command]  # every run that wrote figures here
+    results.update({"threads": a.threads, "torch": torch.__version__, "config": {**CONFIG_F, "channel_base": 32768,
                     "channel_max": 512}, "student": "width 0.25 (width-cut W-space student: the teacher's mapping "
                     "reused, frozen; --init prune not merged yet)", "note": "distill children skip the end-of-run "
                     "report (its cost table times the teacher; not part of a step); batch probes render an 8-image "
