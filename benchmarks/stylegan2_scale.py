@@ -252,6 +252,38 @@ def table(results: dict) -> str:
                            "largest batch"], rows)
 
 
+def fixes(results: dict) -> dict:
+    """Before/after of each scaling fix: pass counts and batch sizes of the code before the fix (read from its
+    constants, which are unchanged up to 64 px) against the code now, and the measured figures where a size was
+    measured on both sides (a re-measured part keeps its earlier figure under ``earlier``)."""
+    from gantransfer.deploy.bench import THROUGHPUT_BATCH, throughput_batch_for
+    from gantransfer.deploy.parity import BATCHES, PARITY_LATENTS, parity_count
+    from gantransfer.models.registry import GeneratorConfig
+    from gantransfer.tasks.distill import PREVIEW_LATENTS, preview_chunk, preview_count
+    out: dict[str, Any] = {}
+    for res, row in results.get("sizes", {}).items():
+        cfg = GeneratorConfig(arch="stylegan2", latent_dim=512, resolution=int(res), channels=3, width=2.0)
+        params = row.get("params") or 0
+        f: dict[str, Any] = {
+            "export_parity_renders": {"before": PARITY_LATENTS * (1 + len(BATCHES)), "after": parity_count(cfg) *
+                                      (1 + len(BATCHES)), "largest_batch_before": max(BATCHES),
+                                      "largest_batch_after": min(max(BATCHES), parity_count(cfg))},
+            "export_inference_copy_check_renders": {"before": 2 * 64, "after": 0,
+                                                    "teacher_copies_before": 2, "teacher_copies_after": 1},
+            "report_teacher_throughput_batch": {"before": THROUGHPUT_BATCH, "after": throughput_batch_for(cfg)},
+            "distill_preview": {"latents_before": PREVIEW_LATENTS, "latents_after": preview_count(cfg),
+                                "batch_before": PREVIEW_LATENTS, "batch_after": preview_chunk(cfg)},
+            "truncation_psi_teacher_copy_bytes": {"before": 4 * params, "after": 0}}
+        earlier = row.get("earlier", {}).get("distill_batch4")
+        if earlier and "distill_batch4" in row:
+            f["distill_batch4_peak_rss_gib"] = {"before": earlier[-1].get("peak_rss_gib"),
+                                                "after": row["distill_batch4"].get("peak_rss_gib"),
+                                                "commits": [earlier[-1].get("commit"),
+                                                            row["distill_batch4"].get("commit")]}
+        out[res] = f
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default="/tmp/gantransfer-stylegan2-scale")
@@ -265,9 +297,15 @@ def main() -> None:
     ap.add_argument("--skip", default="", help="comma-separated parts to skip (their earlier figures "
                     "stay): sample, export, distill (the batch-4 steps), probe")
     ap.add_argument("--table", action="store_true", help="print the Markdown table of --out and stop")
+    ap.add_argument("--summarise", action="store_true", help="recompute the before/after block of --out and stop")
     a = ap.parse_args()
     if a.table:
         print(table(json.loads(Path(a.out).read_text())))
+        return
+    if a.summarise:
+        results = json.loads(Path(a.out).read_text())
+        results["fixes"] = fixes(results)
+        write_results(a.out, results)
         return
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -315,6 +353,7 @@ def main() -> None:
                 shutil.rmtree(p)
             keep(row, "largest_batch", probe_batches(teacher, work, a.threads, a, first))
         sizes[str(res)] = row
+        results["fixes"] = fixes(results)
         write_results(out_path, results)
     print(f"wrote {out_path}")
 
