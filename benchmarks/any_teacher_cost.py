@@ -43,7 +43,7 @@ def main() -> None:
     from gantransfer.metrics.fid import fid_from_features
     from gantransfer.metrics.kid import kernel_inception_distance
     from gantransfer.metrics.two_sample import two_sample_test
-    from gantransfer.models.registry import build_generator
+    from gantransfer.models.config import build_generator
     from gantransfer.teachers import load_teacher
     device = torch.device("cpu")
     t = load_teacher(make_teacher(Path(args.work) / "teacher"))

@@ -39,7 +39,7 @@ def cpu_seconds(fn: Callable[[], Any]) -> float:
 
 def make_teacher(root: Path) -> Path:
     """A width-1 64x64 RGB DCGAN generator with its discriminator beside it (random init, seeded)."""
-    from gantransfer.models.registry import (GeneratorConfig, build_discriminator, build_generator,
+    from gantransfer.models.config import (GeneratorConfig, build_discriminator, build_generator,
                                              discriminator_config_for)
     from gantransfer.models.store import save_discriminator, save_generator
     if (root / "model.safetensors").is_file():
@@ -56,7 +56,7 @@ def components(teacher_dir: Path, batch: int, width: float) -> dict[str, float]:
     """CPU seconds of each part of one step at ``batch``, and of the perceptual term on the first k blocks of the
     teacher's discriminator (the candidate for a cheaper perceptual network)."""
     from gantransfer.losses.distillation import _unit
-    from gantransfer.models.registry import build_generator
+    from gantransfer.models.config import build_generator
     from gantransfer.tasks.distill import feature_matching_adapters
     from gantransfer.teachers import load_teacher
     t = load_teacher(teacher_dir)

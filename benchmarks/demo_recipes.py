@@ -81,7 +81,7 @@ def rescore(run: Path, n: int) -> None:
     ev["teacher_metrics"] = evaluate_generator(t, tcfg, "fashion-mnist", n, classes=scfg.trained_classes)["metrics"]
     ev["fid_ratio"] = fid_ratios(ev["student"], ev["teacher_metrics"])
     ev["rescored"] = "student and teacher metrics re-measured after the run by benchmarks/demo_recipes.py --rescore"
-    write_results(run / "eval.json", mark_loss_networks(ev, list(scfg.meta.get("loss_networks") or [])))
+    write_results(run / "eval.json", mark_loss_networks(ev, list(scfg.loss_networks)))
 
 
 def needs_rescore(run: Path) -> bool:

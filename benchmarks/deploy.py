@@ -51,8 +51,8 @@ def part_grid(args) -> dict:
 
 
 def int8_quality(src: Path, n: int, workdir: Path) -> dict:
-    from gantransfer.deploy.export import export_generator
-    report = export_generator(src, "onnx", workdir / f"{src.name}.int8.onnx", int8=True, fid_n=n)
+    from gantransfer.api import export
+    report = export(src, "onnx", workdir / f"{src.name}.int8.onnx", int8=True, fid_n=n)
     q = report["int8"]
     return {"psnr_vs_fp32_db": q["psnr_vs_fp32_db"], "fid": q["fid"], "kernels": q["kernels"],
             "calibration_latents": q["calibration_latents"], "parity_fp32": report["parity"]}
@@ -104,7 +104,7 @@ def onnx_latency(path: Path, batch: int, threads: int, repeats: int) -> float:
 def part_upsample(args) -> dict:
     from gantransfer.api import load
     from gantransfer.config import DistillConfig
-    from gantransfer.deploy.bench import count_macs, count_params
+    from gantransfer.models.cost import count_macs, count_params
     from gantransfer.deploy.export import export_generator
     from gantransfer.tasks.distill import distill
     register_resize_family()

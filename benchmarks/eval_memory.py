@@ -48,7 +48,8 @@ def one_shot(g, gcfg, n: int, seed: int, batch_size: int) -> dict:
     """The pre-streaming evaluation's memory profile: every image, then every feature, in memory at once, reduced
     by the same accumulator with no cap (so the figures are computed by the same code)."""
     from gantransfer.metrics.classifier import extract, load_classifier
-    from gantransfer.metrics.evaluate import FeatureAccumulator, count_label, reference_for
+    from gantransfer.metrics.evaluate import FeatureAccumulator, reference_for
+    from gantransfer.metrics.protocols import count_label
     from gantransfer.models.sampling import generate
 
     clf = load_classifier("fashion-mnist", "cpu")

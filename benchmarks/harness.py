@@ -166,7 +166,7 @@ def accelerator(device: str) -> str | None:
     gathering GPU runs on a machine without one)."""
     import torch
 
-    from gantransfer.engine.loop import resolve_device
+    from gantransfer.devices import resolve_device
 
     if not torch.cuda.is_available():
         return None

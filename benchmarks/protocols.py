@@ -57,7 +57,7 @@ def main() -> None:
         watch = Stopwatch()
         g, gcfg = load_generator(path)
         res = evaluate_generator(g, gcfg, DATASET, args.n, seed=0, classes=gcfg.evaluation_classes)
-        loss_networks = list(gcfg.meta.get("loss_networks") or [])
+        loss_networks = list(gcfg.loss_networks)
         rows[name] = {"name": name, "path": str(path), "params": sum(p.numel() for p in g.parameters()),
                       "loss_networks": loss_networks, "seconds": round(watch.elapsed(), 1),
                       **{p: {**figures(res["metrics"], p), "used_by_loss": p in loss_networks} for p in names}}

@@ -23,7 +23,7 @@ import torch
 
 from harness import write_results
 
-from gantransfer.models.stylegan2_import import import_file
+from gantransfer.models.importers import import_file
 
 
 def perturb(named):

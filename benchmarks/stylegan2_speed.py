@@ -27,7 +27,7 @@ def main() -> None:
     sys.path.insert(0, a.rosinality)
     from model import ModulatedConv2d, Upsample
     from gantransfer.models import stylegan2_ops as ops
-    from gantransfer.models.registry import GeneratorConfig, build_generator
+    from gantransfer.models.config import GeneratorConfig, build_generator
     rows = []
     with torch.inference_mode():
         for out_size, ch in ((64, 256), (256, 64)):

@@ -62,7 +62,7 @@ def test_demo_refuses_to_delete_a_folder_that_is_not_its_run(tmp_path, capsys):
 
 
 def test_shipped_students_are_over_20x_cheaper_and_the_teacher_ships_its_discriminator():
-    from gantransfer.deploy.bench import count_macs
+    from gantransfer.models.cost import count_macs
     from gantransfer.demo import STUDENTS, shipped
     from gantransfer.models.store import load_generator
     from gantransfer.teachers import load_teacher

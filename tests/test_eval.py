@@ -8,7 +8,7 @@ from gantransfer.data import load_dataset
 from gantransfer.metrics.classifier import extract, load_classifier
 from gantransfer.metrics.evaluate import evaluate, image_metrics, reference_for
 from gantransfer.metrics.fid import fid_from_features
-from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.models.config import GeneratorConfig, build_generator
 from gantransfer.models.store import save_generator
 
 

@@ -9,7 +9,7 @@ import torch
 from gantransfer.cli import main
 from gantransfer.engine.logger import MetricsLog, read_log
 from gantransfer.errors import CheckpointError
-from gantransfer.report.grid import save_image_grid
+from gantransfer.grid import save_image_grid
 
 RING = ["train", "--data", "ring8", "--steps", "4", "--checkpoint-every", "2", "--no-progress", "--device", "cpu"]
 

@@ -7,7 +7,7 @@ import torch
 from gantransfer.cli import main
 from gantransfer.config import FuseConfig, TrainConfig
 from gantransfer.models.dcgan import DCGANGenerator, mixture_ids
-from gantransfer.models.registry import build_generator
+from gantransfer.models.config import build_generator
 from gantransfer.models.store import load_config, load_generator, save_generator
 from gantransfer.image_space import convert_images as to_image_space
 from gantransfer.tasks.fuse import fuse

@@ -290,7 +290,7 @@ def test_recompute_batchnorm_sets_the_exact_statistics_of_the_data():
 
 def test_fidelity_psnr_matches_its_definition():
     from gantransfer.metrics.fidelity import fidelity
-    from gantransfer.models.registry import GeneratorConfig
+    from gantransfer.models.config import GeneratorConfig
     cfg = GeneratorConfig(latent_dim=4, resolution=16)
     base = torch.nn.Sequential(torch.nn.Linear(4, 256), torch.nn.Tanh())
     teacher = lambda z, y: base(z).view(-1, 1, 16, 16)

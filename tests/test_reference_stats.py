@@ -150,8 +150,9 @@ def test_eval_reference_generates_the_samples_once(own_samples, tmp_path, monkey
             made.append(len(z))
             return self.g(z, y)
 
-    real_load = evaluate_module.load_generator
-    monkeypatch.setattr(evaluate_module, "load_generator", lambda path, device: (lambda g, c: (Counting(g), c))(
+    import gantransfer.deploy.opener as opener_module  # evaluate opens generators through deploy/opener.py
+    real_load = opener_module.load_generator
+    monkeypatch.setattr(opener_module, "load_generator", lambda path, device: (lambda g, c: (Counting(g), c))(
         *real_load(path, device)))
     r = evaluate_module.evaluate(EvalConfig(generator=str(TEACHER), n=96, batch_size=40, reference=str(ref)))
     assert sum(made) == 96 and made == [40, 40, 16]  # once, in the protocols' batches

@@ -9,7 +9,7 @@ from gantransfer.cli import main
 from gantransfer.config import TrainConfig
 from gantransfer.errors import ConfigError
 from gantransfer.models import stylegan2_ops as ops
-from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.config import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.tasks.train import train
 
 TINY = {"w_dim": 16, "mapping_layers": 2, "channel_max": 8}

@@ -18,7 +18,7 @@ from gantransfer.models.family import Capabilities, ModelFamily, register
 from gantransfer.models.layers import features_after_each
 
 if TYPE_CHECKING:
-    from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
+    from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
 
 BASE_CHANNELS = 64
 
