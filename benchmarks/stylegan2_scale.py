@@ -258,7 +258,7 @@ def fixes(results: dict) -> dict:
     measured on both sides (a re-measured part keeps its earlier figure under ``earlier``)."""
     from gantransfer.deploy.bench import THROUGHPUT_BATCH, throughput_batch_for
     from gantransfer.deploy.parity import BATCHES, PARITY_LATENTS, parity_count
-    from gantransfer.models.registry import GeneratorConfig
+    from gantransfer.models.config import GeneratorConfig
     from gantransfer.tasks.distill import PREVIEW_LATENTS, preview_chunk, preview_count
     out: dict[str, Any] = {}
     for res, row in results.get("sizes", {}).items():

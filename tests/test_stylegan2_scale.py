@@ -5,7 +5,7 @@ import torch
 
 from gantransfer.deploy.inference import fold_batchnorm, prepare_for_inference
 from gantransfer.deploy.parity import PARITY_LATENTS, check_parity, parity_batches, parity_count
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.tasks.distill import preview_count
 from gantransfer.tasks.latent_space import truncated
 from gantransfer.teachers import Teacher
