@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -335,7 +336,6 @@ def main() -> None:
                            a.timeout)
             dest = work / f"imported-{res}-{layout}"
             if dest.exists():
-                import shutil
                 shutil.rmtree(dest)
             imp = measure("import", {"file": str(f), "out": str(dest)}, a.threads, a.timeout)
             row[layout] = {"file": made, "import": imp}
@@ -346,7 +346,6 @@ def main() -> None:
         if "export" not in skip:
             keep(row, "export_onnx", measure("export", {"generator": str(teacher), "out": str(work / f"g{res}.onnx")},
                                                  a.threads, a.timeout))
-        import shutil
         if "distill" not in skip:
             shutil.rmtree(work / f"distill-{res}-b4", ignore_errors=True)
             keep(row, "distill_batch4", measure("distill", {"teacher": str(teacher), "batch": 4, "steps": a.steps,
