@@ -283,8 +283,8 @@ def fixes(results: dict) -> dict:
                                                             row["distill_batch4"].get("commit")]}
         earlier = row.get("earlier", {}).get("export_onnx")
         if earlier and "export_onnx" in row:
-            f["onnx_file_bytes"] = {"before": earlier[-1].get("file_bytes"), "after": row["export_onnx"].get("file_bytes"),
-                                    "weights_bytes": 4 * params,
+            f["onnx_file_bytes"] = {"before": earlier[-1].get("file_bytes"),
+                                    "after": row["export_onnx"].get("file_bytes"), "weights_bytes": 4 * params,
                                     "commits": [earlier[-1].get("commit"), row["export_onnx"].get("commit")]}
         out[res] = f
     return out
