@@ -386,8 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write a generator as one file that runs without gantransfer's model code: ONNX "
                        "(dynamic batch; inputs z and label when conditional, output image; metadata: value range, "
                        "latent size, labels, source config) or TorchScript. The file is checked against the "
-                       "PyTorch generator (max abs error <= 1e-4 at batch 1 and 64 over 256 latents; int8: PSNR "
-                       "and FID change reported) and written only when it passes.")
+                       "PyTorch generator (max abs error <= 1e-4 at batch 1 and 64 over 256 latents; above 64 px "
+                       "fewer latents and batches; int8: PSNR and FID change reported) and written only when it "
+                       "passes.")
     p.add_argument("generator", help="generator or run directory")
     p.add_argument("--format", required=True, help="onnx or torchscript")
     p.add_argument("--out", required=True, help="file to write (.onnx; .pt for TorchScript); its directory must exist")

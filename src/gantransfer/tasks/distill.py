@@ -200,16 +200,43 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     return execute(plan, cfg.out, resume, overwrite)
 
 
+PREVIEW_LATENTS = 32
+PREVIEW_PIXELS = PREVIEW_LATENTS * 256 * 256  # output pixels of the preview: 32 latents up to 256 px
+
+
+def preview_count(scfg: GeneratorConfig) -> int:
+    """Latents of the side-by-side preview: 32 up to 256 px; above, ``PREVIEW_PIXELS`` worth in whole rows of 8
+    (at least one row): a 1024 px teacher renders 8 images when a run starts, not 32 in one batch."""
+    n = PREVIEW_PIXELS // max(1, scfg.resolution ** 2)
+    return max(8, min(PREVIEW_LATENTS, n // 8 * 8))
+
+
+PREVIEW_CHUNK_PIXELS = PREVIEW_LATENTS * 64 * 64  # one batch renders at most this many output pixels
+
+
+def preview_chunk(scfg: GeneratorConfig) -> int:
+    """Latents rendered per batch in the preview: all 32 up to 64 px (one batch, as always); above, fewer (2 at
+    256 px, 1 at 1024 px), so that the preview's peak memory is not 32 large images' activations at once."""
+    return max(1, min(PREVIEW_LATENTS, PREVIEW_CHUNK_PIXELS // max(1, scfg.resolution ** 2)))
+
+
+def render_in_chunks(g, z: torch.Tensor, y: torch.Tensor | None, chunk: int, device: torch.device) -> torch.Tensor:
+    """``g`` on ``z`` (and ``y``) in batches of ``chunk``, concatenated on the CPU."""
+    return torch.cat([g(z[i:i + chunk].to(device), None if y is None else y[i:i + chunk].to(device)).cpu()
+                      for i in range(0, len(z), chunk)])
+
+
 def side_by_side_preview(teacher: Teacher, scfg: GeneratorConfig, device: torch.device):
-    """A grid whose rows alternate teacher / student on the same 32 latents."""
-    preview_z, preview_y = draw_inputs(scfg, 32, torch.Generator().manual_seed(1234))
+    """A grid whose rows alternate teacher / student on the same latents (``preview_count``: 32 up to 256 px)."""
+    n = preview_count(scfg)
+    preview_z, preview_y = draw_inputs(scfg, n, torch.Generator().manual_seed(1234))
     with torch.no_grad():
-        preview_teacher = teacher(preview_z.to(device), None if preview_y is None else preview_y.to(device)).cpu()
+        preview_teacher = render_in_chunks(teacher, preview_z, preview_y, preview_chunk(scfg), device)
 
     def preview(s: torch.nn.Module, run: Path, step: int) -> None:
         with torch.inference_mode():
-            x = s(preview_z.to(device), None if preview_y is None else preview_y.to(device)).cpu()
-        pairs = torch.stack([preview_teacher.view(4, 8, *x.shape[1:]), x.view(4, 8, *x.shape[1:])], 1)
+            x = render_in_chunks(s, preview_z, preview_y, preview_chunk(scfg), device)
+        pairs = torch.stack([preview_teacher.view(n // 8, 8, *x.shape[1:]), x.view(n // 8, 8, *x.shape[1:])], 1)
         save_image_grid(pairs.reshape(-1, *x.shape[1:]), run / "samples" / f"step-{step:07d}.png", nrow=8)
     return preview
 
