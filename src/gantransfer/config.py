@@ -315,6 +315,14 @@ class DistillConfig(StudentTraining):
     discriminator_width: float = setting(0.0, "the adversarial term's discriminator: a fresh one of this width, "
                                               "trained from scratch beside the student (0: a copy of the "
                                               "teacher's, when it has one of the student's family)")
+    init: str = setting("auto", "the student's initial weights: prune (the teacher's most important channels per "
+                                "layer, same family only), random, or auto (prune when the student is of the "
+                                "teacher's white-box family, else random)")
+    prune_criterion: str = setting("activation", "which channels --init prune keeps: magnitude (L1 of weights), "
+                                                 "activation (mean |activation| on teacher samples) or diversity "
+                                                 "(what tells samples apart, DCP-style); see docs/pruning.md")
+    svs: bool = setting(False, "--init prune: rescale each pruned weight's singular values to their square roots "
+                               "at equal Frobenius norm (SVS-style)")
 
     def validate(self, teacher_object: bool = False) -> None:
         """``teacher_object``: the Python API was handed the teacher itself (then neither path may be set)."""
@@ -339,6 +347,9 @@ class DistillConfig(StudentTraining):
         require(not self.real_data or weights.get("adversarial", 0) > 0,
                 "--real-data feeds real images to the adversarial term; add adversarial=W to --terms "
                 "(e.g. --terms pixel=1,perceptual=1,adversarial=0.1) or drop --real-data")
+        require(self.init in ("auto", "prune", "random"), f"init must be auto, prune or random, got {self.init!r}")
+        require(self.prune_criterion in ("magnitude", "activation", "diversity"),
+                f"prune_criterion must be magnitude, activation or diversity, got {self.prune_criterion!r}")
         require(self.discriminator_width >= 0, f"discriminator_width must be >= 0 (0: the teacher's), got "
                 f"{self.discriminator_width}")
         from gantransfer.models.family import family_names

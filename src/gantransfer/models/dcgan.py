@@ -16,6 +16,7 @@ from gantransfer.image_space import check_resolution as _check_resolution
 from gantransfer.models.conditioning import concat_label_embedding, projection_logits
 from gantransfer.models.family import Capabilities, ModelFamily, register
 from gantransfer.models.layers import features_after_each
+from gantransfer.models.prune import ChannelGroup, Slice
 
 if TYPE_CHECKING:
     from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
@@ -197,6 +198,24 @@ def _build_discriminator(cfg: "DiscriminatorConfig") -> DCGANDiscriminator:
     return d
 
 
+def _channel_groups(g: nn.Module) -> list[ChannelGroup]:
+    """Every hidden block's output channels: its transposed convolution's weight (dim 1) and batch norm make them,
+    the next transposed convolution (dim 0) reads them; an ``affine`` generator's per-label constant joins the
+    first block's. Tapped after the block's ReLU."""
+    layers = list(g.main)
+    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.ConvTranspose2d)]
+    groups = []
+    for i, j in enumerate(convs[:-1]):
+        bn = f"main.{j + 1}"
+        slices = [Slice(f"main.{j}.weight", 1)] + [Slice(f"{bn}.{k}", 0) for k in ("weight", "bias", "running_mean",
+                                                                                     "running_var")]
+        if i == 0 and hasattr(g, "cond_const"):
+            slices.append(Slice("cond_const", 1))
+        slices.append(Slice(f"main.{convs[i + 1]}.weight", 0, "in"))
+        groups.append(ChannelGroup(f"block{i}", tuple(slices), (f"main.{j + 2}", "out")))
+    return groups
+
+
 def _feature_resolutions(cfg: "GeneratorConfig") -> list[int]:
     sizes, r = [], cfg.options.start_resolution
     while r < cfg.resolution:
@@ -210,5 +229,5 @@ FAMILY = register(ModelFamily(
     capabilities=Capabilities(labels=True, mixture_latent=True, feature_taps=True, discriminator_blocks=True,
                               discriminator_features=True, batch_norm=True),
     build_generator=_build_generator, build_discriminator=_build_discriminator, validate=_validate,
-    feature_resolutions=_feature_resolutions,
+    feature_resolutions=_feature_resolutions, channel_groups=_channel_groups,
     description="convolutional generator and discriminator (Radford et al. 2016), width multiplier, labels"))

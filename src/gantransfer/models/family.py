@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from torch import nn
 
+    from gantransfer.models.prune import ChannelGroup
     from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
 
 BUILTIN = {"dcgan": "gantransfer.models.dcgan", "mlp": "gantransfer.models.mlp", "minegan": "gantransfer.models.miner",
@@ -48,6 +49,7 @@ class ModelFamily:
     validate: Callable[["GeneratorConfig"], None] | None = None      # raises ValueError on a bad config
     feature_resolutions: Callable[["GeneratorConfig"], list[int]] | None = None  # sizes of the feature taps
     max_resolution: int = 256                                        # the largest image side it builds
+    channel_groups: Callable[["nn.Module"], list["ChannelGroup"]] | None = None  # prunable channels (models/prune.py)
     description: str = ""
 
 

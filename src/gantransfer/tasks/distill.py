@@ -28,6 +28,7 @@ from gantransfer.tasks.latent_space import (resolve_latent_space, student_option
 from gantransfer.tasks.matching import (fixed_perceptual, loss_network_names, matching_terms, perceptual_features,
                                         student_phases)
 from gantransfer.tasks.runner import RunPlan, execute
+from gantransfer.tasks.student_init import initialise_student
 from gantransfer.tasks.samplers import RealDataSampler, StyledTeacherSampler, TeacherLatentSampler
 from gantransfer.teachers import Teacher, load_teacher, load_teacher_module, teacher_from_model
 
@@ -142,6 +143,7 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     resolved = {**dataclasses.asdict(cfg), "terms": choice.terms, "perceptual_net": choice.perceptual_net}
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)
+    initial = initialise_student(student, scfg, teacher, cfg.init, cfg.prune_criterion, cfg.svs, cfg.seed)
     tie_to_teacher(student, teacher, scfg, space)
     t_params, s_params = sum(p.numel() for p in teacher.module.parameters()), sum(p.numel() for p in student.parameters())
     if t_params and s_params >= t_params:
@@ -197,7 +199,8 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
                    phases=student_phases(student, s_opt, terms, providers, weights.get("adversarial", 0), d, d_opt),
                    sampler=sampler, config_key="distill_config", preview=side_by_side_preview(teacher, scfg, device),
                    final=final, run_info={"teacher": teacher.source, "white_box": teacher.white_box,
-                                          "latent_space": space, "terms_chosen": choice.record()})
+                                          "latent_space": space, "terms_chosen": choice.record(),
+                                          "student_init": initial})
     return execute(plan, cfg.out, resume, overwrite)
 
 
