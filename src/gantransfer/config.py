@@ -323,6 +323,16 @@ class DistillConfig(StudentTraining):
                                                  "(what tells samples apart, DCP-style); see docs/pruning.md")
     svs: bool = setting(False, "--init prune: rescale each pruned weight's singular values to their square roots "
                                "at equal Frobenius norm (SVS-style)")
+    target_macs: str | None = setting(None, "choose the student's channels per layer for this many MACs per sample: "
+                                            "a reduction (50x) or a count (2.5M); replaces --width")
+    target_params: str | None = setting(None, "choose the student's channels per layer for this many parameters: "
+                                              "a reduction (20x) or a count (100k); replaces --width")
+    target_latency: float | None = setting(None, "choose the student's channels per layer for this latency in ms "
+                                                 "per forward pass at --latency-batch, timed on this machine")
+    latency_batch: int = setting(1, "the batch --target-latency is timed at")
+    elastic: str | None = setting(None, "train one elastic student whose channel-sliced sub-networks at these widths "
+                                        "(e.g. 0.125,0.25,0.5) each match the teacher (sandwich rule); replaces "
+                                        "--width; sample/eval/bench/export --width W pick one")
 
     def validate(self, teacher_object: bool = False) -> None:
         """``teacher_object``: the Python API was handed the teacher itself (then neither path may be set)."""
@@ -347,6 +357,15 @@ class DistillConfig(StudentTraining):
         require(not self.real_data or weights.get("adversarial", 0) > 0,
                 "--real-data feeds real images to the adversarial term; add adversarial=W to --terms "
                 "(e.g. --terms pixel=1,perceptual=1,adversarial=0.1) or drop --real-data")
+        targets = [t for t in ("target_macs", "target_params", "target_latency") if getattr(self, t) is not None]
+        require(len(targets) <= 1, f"give one budget, not {' and '.join('--' + t.replace('_', '-') for t in targets)}")
+        require(self.target_latency is None or self.target_latency > 0,
+                f"target_latency must be positive (ms), got {self.target_latency}")
+        require(self.latency_batch >= 1, f"latency_batch must be >= 1, got {self.latency_batch}")
+        require(not (targets and self.elastic), "--elastic trains every width of one student; drop the --target-* "
+                "budget (or --elastic)")
+        require(not targets or self.init != "random", "a --target-* budget keeps the teacher's most important "
+                "channels per layer; it needs --init prune or auto, not random")
         require(self.init in ("auto", "prune", "random"), f"init must be auto, prune or random, got {self.init!r}")
         require(self.prune_criterion in ("magnitude", "activation", "diversity"),
                 f"prune_criterion must be magnitude, activation or diversity, got {self.prune_criterion!r}")

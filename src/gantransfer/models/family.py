@@ -50,6 +50,8 @@ class ModelFamily:
     feature_resolutions: Callable[["GeneratorConfig"], list[int]] | None = None  # sizes of the feature taps
     max_resolution: int = 256                                        # the largest image side it builds
     channel_groups: Callable[["nn.Module"], list["ChannelGroup"]] | None = None  # prunable channels (models/prune.py)
+    channel_plan: Callable[["GeneratorConfig", list[int]], "GeneratorConfig"] | None = None  # config with per-group
+                                                                     # channel counts (tasks/budget.py)
     description: str = ""
 
 

@@ -62,9 +62,10 @@ def group_sizes(module: nn.Module, groups: list[ChannelGroup]) -> dict[str, int]
     return {g.name: int(state[g.slices[0].entry].shape[g.slices[0].dim]) for g in groups}
 
 
-def top_channels(scores: dict[str, torch.Tensor], sizes: dict[str, int]) -> dict[str, torch.Tensor]:
-    """Per group, the indices (ascending) of the ``sizes[name]`` highest-scoring channels; ties go to the lower
-    index, so equal scores give a deterministic choice."""
+def top_channels(scores: dict[str, torch.Tensor], sizes: dict[str, int], by_importance: bool = False
+                 ) -> dict[str, torch.Tensor]:
+    """Per group, the indices of the ``sizes[name]`` highest-scoring channels, ascending (``by_importance``: the
+    highest score first); ties go to the lower index, so equal scores give a deterministic choice."""
     if list(sizes) != list(scores):
         raise ConfigError(f"cannot prune: the student's layers ({', '.join(sizes)}) differ from the teacher's "
                           f"({', '.join(scores)}); use --init random or the teacher's family options")
@@ -75,7 +76,7 @@ def top_channels(scores: dict[str, torch.Tensor], sizes: dict[str, int]) -> dict
             raise ConfigError(f"layer {name}: the student has {k} channels but its teacher only {s.numel()}; "
                               "a pruned student must be narrower than its teacher (lower --width)")
         order = sorted(range(s.numel()), key=lambda i: (-float(s[i]), i))[:k]
-        keep[name] = torch.tensor(sorted(order), dtype=torch.long)
+        keep[name] = torch.tensor(order if by_importance else sorted(order), dtype=torch.long)
     return keep
 
 

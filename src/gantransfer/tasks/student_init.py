@@ -30,29 +30,32 @@ def why_not_prunable(teacher, scfg: GeneratorConfig) -> str | None:
 
 
 def prune_from_teacher(student: nn.Module, teacher_module: nn.Module, tcfg: GeneratorConfig, scfg: GeneratorConfig,
-                       criterion: str, svs: bool, seed: int) -> dict:
+                       criterion: str, svs: bool, seed: int, by_importance: bool = False) -> dict:
     """Load ``student`` with ``teacher_module``'s most important channels by ``criterion``; the record of what
-    was kept. The teacher's samples come from their own generator, so the global random stream is untouched."""
+    was kept. The teacher's samples come from their own generator, so the global random stream is untouched.
+    ``by_importance``: the kept channels ordered most important first (an elastic student's), else in the
+    teacher's order."""
     t_groups, s_groups = groups_of(tcfg.family, teacher_module), groups_of(scfg.family, student)
     z, labels = draw_inputs(tcfg, PRUNE_SAMPLES, torch.Generator().manual_seed(seed))
     device = next(teacher_module.parameters()).device
     scores = channel_scores(criterion, teacher_module, t_groups, z.to(device),
                             None if labels is None else labels.to(device))
-    keep = top_channels(scores, group_sizes(student, s_groups))
+    keep = top_channels(scores, group_sizes(student, s_groups), by_importance)
     copy_kept(teacher_module, student, t_groups, keep, svs)
     return {"init": "prune", "criterion": criterion, "svs": svs,
             "kept": kept_fraction(keep, group_sizes(teacher_module, t_groups))}
 
 
 def initialise_student(student: nn.Module, scfg: GeneratorConfig, teacher, init: str, criterion: str, svs: bool,
-                       seed: int) -> dict:
+                       seed: int, by_importance: bool = False) -> dict:
     """Apply ``init`` (auto | prune | random) to a freshly built ``student``; returns the record for run.json."""
     if init == "random":
         return {"init": "random"}
     reason = why_not_prunable(teacher, scfg)
     if reason is None:
         try:
-            record = prune_from_teacher(student, teacher.module, teacher.config, scfg, criterion, svs, seed)
+            record = prune_from_teacher(student, teacher.module, teacher.config, scfg, criterion, svs, seed,
+                                        by_importance)
         except ConfigError as e:
             reason = str(e)
         else:
