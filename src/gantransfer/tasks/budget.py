@@ -2,9 +2,9 @@
 ``--target-latency MS --latency-batch N`` choose the student's channels per layer, not one global width.
 
 The search starts from the teacher's channels and removes them greedily: at every step each layer (channel
-group) offers to drop its least important 1/16 (at least one channel), importance being the ``--prune-criterion``
-score normalised by the layer's total (the share of the layer's importance lost); the layer whose offer loses the
-least importance per unit of cost saved gives it up. MACs and parameters are counted on the candidate network
+group) offers to drop its least important 1/16 (at least one channel), and its loss is the ``--prune-criterion``
+score of those channels as a share of the layer's remaining score (so a layer's last channels are dear); the
+layer whose offer loses the least per unit of cost saved gives it up. MACs and parameters are counted on the candidate network
 itself (torch's FLOP counter); for latency the search follows the MACs path and times candidates on this machine
 (median of forward passes at the given batch, on the chosen device), bisecting for the first that meets the target.
 A family takes part by declaring ``ModelFamily.channel_plan`` (its config with given per-group channel counts).
@@ -58,7 +58,7 @@ def greedy_path(scores: dict[str, torch.Tensor], start: dict[str, int], cost: Ca
     the module docstring), until the cost is at most ``stop`` (None: until no layer can shrink)."""
     names = list(start)
     order = {n: sorted(range(len(scores[n])), key=lambda i: (float(scores[n][i]), i)) for n in names}
-    share = {n: scores[n].double() / max(float(scores[n].double().sum()), 1e-30) for n in names}
+    score = {n: scores[n].double().clamp_min(0) + 1e-12 for n in names}  # no free channel: ties go by cost
     sizes = [start[n] for n in names]
     removed = [len(scores[n]) - start[n] for n in names]  # the lowest-scored channels are gone first
     now = cost(sizes)
@@ -69,7 +69,8 @@ def greedy_path(scores: dict[str, torch.Tensor], start: dict[str, int], cost: Ca
             if sizes[i] <= 1:
                 continue
             step = max(1, sizes[i] // 16)
-            lost = float(sum(share[n][j] for j in order[n][removed[i]:removed[i] + step]))
+            remaining = order[n][removed[i]:]
+            lost = float(score[n][remaining[:step]].sum() / score[n][remaining].sum())
             trial = sizes[:i] + [sizes[i] - step] + sizes[i + 1:]
             c = cost(trial)
             if c < now and (best is None or lost / (now - c) < best[0]):
