@@ -4,9 +4,11 @@ at the demo's width and recipe (pixel + perceptual + adversarial 0.1 against a f
 batch 32, a bank of 16,384 latents) for a short step budget, scored under both Fashion-MNIST protocols.
 
     python benchmarks/prune_init.py --steps 1000 --eval-n 2000 --seeds 0 1
+    python benchmarks/prune_init.py --conditions activation --target-macs 50x --steps 1000   # per-layer budget
 
-A condition reads ``random``, ``<criterion>`` or ``<criterion>-svs``; runs are ``<condition>-s<seed>``, one torch
-thread, one at a time, under ``/usr/bin/time -v``; runs whose eval.json exists are reused. Rows (per run) and the
+A condition reads ``random``, ``<criterion>`` or ``<criterion>-svs``; runs are ``<size>-<steps>-<condition>-
+s<seed>`` (size: ``w<width>`` or ``macs<target>``), one torch thread, one at a time, under ``/usr/bin/time -v``;
+runs whose eval.json exists are reused. Rows (per run) and the
 mean FID ratio of each condition over its seeds merge into ``--results``; prints a table.
 """
 from __future__ import annotations
@@ -42,6 +44,8 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--width", type=float, default=0.2)
+    ap.add_argument("--target-macs", default=None, help="choose channels per layer for this budget (e.g. 50x) "
+                    "instead of --width")
     ap.add_argument("--eval-n", type=int, default=2000)
     add_run_options(ap, "runs/bench/prune-init", "benchmarks/results/prune_init.json")
     args = ap.parse_args()
@@ -50,17 +54,19 @@ def main() -> None:
     jobs = []
     for condition in args.conditions:
         for seed in args.seeds:
-            name = f"w{args.width:g}-{args.steps}-{condition}-s{seed}"
+            size = f"macs{args.target_macs}" if args.target_macs else f"w{args.width:g}"
+            name = f"{size}-{args.steps}-{condition}-s{seed}"
             out = runs / name
+            student = ["--target-macs", args.target_macs] if args.target_macs else ["--width", str(args.width)]
             jobs.append((name, ["/usr/bin/time", "-v", "-o", str(runs / f"{name}.time")] + exe + [
-                "distill", "--teacher", TEACHER, "--width", str(args.width), *DEMO, *init_flags(condition),
+                "distill", "--teacher", TEACHER, *student, *DEMO, *init_flags(condition),
                 "--steps", str(args.steps), "--seed", str(seed), "--eval-n", str(args.eval_n), "--no-progress",
                 "--sample-every", str(args.steps), "--checkpoint-every", str(args.steps), "--device", "cpu",
                 "--out", str(out)], out / "eval.json", runs / f"{name}.log"))
     if not args.collect_only:
         run_all(jobs, 1)
     before = json.loads(Path(args.results).read_text()) if Path(args.results).exists() else {}
-    rows = {r["run"]: r for r in before.get("rows", [])}
+    rows = {r["run"]: {"size": r["run"].split("-")[0], **r} for r in before.get("rows", [])}
     for name, *_ in jobs:
         run = runs / name
         if not (run / "eval.json").exists():
@@ -68,8 +74,10 @@ def main() -> None:
             continue
         ev = json.loads((run / "eval.json").read_text())
         info = json.loads((run / "run.json").read_text())
-        width, steps, *rest = name.split("-")
-        rows[name] = {"run": name, "width": float(width[1:]), "steps": int(steps), "condition": "-".join(rest[:-1]),
+        size, steps, *rest = name.split("-")
+        budget = (info.get("student_init") or {}).get("budget")
+        rows[name] = {"run": name, "size": size, "steps": int(steps), "condition": "-".join(rest[:-1]),
+                      "channels": budget["channels"] if budget else None,
                       "seed": int(rest[-1][1:]), "student_init": info.get("student_init"),
                       "train_seconds": round(train_seconds(run), 1), "time": cpu_time(runs / f"{name}.time"),
                       "student_fid": {k.split("/")[1]: v for k, v in ev["student"].items() if k.startswith("fid/")},
@@ -77,11 +85,11 @@ def main() -> None:
                       "macs_reduction": ev.get("cost", {}).get("macs_reduction")}
     groups: dict[tuple, list[dict]] = {}
     for r in rows.values():
-        groups.setdefault((r["width"], r["steps"], r["condition"]), []).append(r)
+        groups.setdefault((r["size"], r["steps"], r["condition"]), []).append(r)
     summary = []
-    for (width, steps, condition), rs in sorted(groups.items()):
+    for (size, steps, condition), rs in sorted(groups.items()):
         protocols = sorted({p for r in rs for p in (r.get("fid_ratio") or {})})
-        summary.append({"width": width, "steps": steps, "condition": condition, "seeds": sorted(r["seed"] for r in rs),
+        summary.append({"size": size, "steps": steps, "macs_reduction": rs[0].get("macs_reduction"), "condition": condition, "seeds": sorted(r["seed"] for r in rs),
                         "mean_fid_ratio": {p: round(mean(r["fid_ratio"][p] for r in rs), 3) for p in protocols},
                         "mean_psnr_fresh": round(mean(r["psnr_fresh"] for r in rs), 2)})
     command = "python " + " ".join(sys.argv)
@@ -93,7 +101,7 @@ def main() -> None:
     Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
     for s in summary:
         ratios = " | ".join(f"{p} {v:.2f}" for p, v in s["mean_fid_ratio"].items())
-        print(f"| w{s['width']:g} {s['steps']} steps | {s['condition']} | seeds {s['seeds']} | {ratios} | "
+        print(f"| {s['size']} {s['steps']} steps | {s['condition']} | seeds {s['seeds']} | {ratios} | "
               f"PSNR {s['mean_psnr_fresh']:.2f} |")
 
 

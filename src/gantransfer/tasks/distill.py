@@ -23,15 +23,15 @@ from gantransfer.models.family import family
 from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import draw_inputs
 from gantransfer.report.grid import save_image_grid
+from gantransfer.tasks.budget import fit_budget, measure_budget, previous_budget
 from gantransfer.tasks.default_terms import distill_terms
 from gantransfer.tasks.latent_space import (resolve_latent_space, student_options_for, student_providers,
                                             tie_to_teacher, truncated)
 from gantransfer.tasks.matching import (fixed_perceptual, loss_network_names, matching_terms, perceptual_features,
                                         student_phases)
-from gantransfer.tasks.budget import fit_budget, measure_budget, previous_budget
 from gantransfer.tasks.runner import RunPlan, execute
-from gantransfer.tasks.student_init import initialise_student
 from gantransfer.tasks.samplers import RealDataSampler, StyledTeacherSampler, TeacherLatentSampler
+from gantransfer.tasks.student_init import initialise_student
 from gantransfer.teachers import Teacher, load_teacher, load_teacher_module, teacher_from_model
 
 
