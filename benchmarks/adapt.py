@@ -15,10 +15,9 @@ import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
-from jobs import TEACHERS, add_run_options, run_all, teacher_jobs, train_seconds, log_beside
+from harness import add_run_options, log_beside, run_all, Stopwatch, teacher_jobs, TEACHERS, train_seconds, write_results
 
 TARGETS = {"footwear": ["--data", "fashion-mnist", "--classes", "5,7,9"], "mnist": ["--data", "mnist-5k"]}
 METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
@@ -60,7 +59,7 @@ def main() -> None:
                     help="also run the multi-source MineGAN (footwear, N=100)")
     add_run_options(ap, "runs/bench/adapt", "benchmarks/results/adapt.json")
     args = ap.parse_args()
-    runs, exe, t0 = Path(args.runs), [sys.executable, "-m", "gantransfer.cli"], time.perf_counter()
+    runs, exe, watch = Path(args.runs), [sys.executable, "-m", "gantransfer.cli"], Stopwatch()
     common = common_args(args.steps, args.diffaugment, args.eval_n)
     sources = [Path(s) for s in [args.source, *args.multi_sources]]
     missing = [s for s in sources if not (s / "generator" / "config.json").exists() and s.name in TEACHERS]
@@ -119,13 +118,13 @@ def main() -> None:
     result = {"command": "python " + " ".join(sys.argv), "source": args.source, "steps": args.steps,
               "diffaugment": args.diffaugment, "eval_n": args.eval_n, "threads_per_run": 1,
               "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(),
-              "seconds": before.get("seconds", round(time.perf_counter() - t0, 1)),
+              "seconds": before.get("seconds", round(watch.elapsed(), 1)),
               "references": references, "rows": rows,
               "n100_seed_spread": [{"target": t, "method": m, "n": len(v), "fid_mean": statistics.mean(v),
                                     "fid_std": statistics.stdev(v) if len(v) > 1 else 0.0}
                                    for (t, m), v in spread.items()]}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.results, result)
     print("| target | N | method | seed | FID | precision | recall | memorised | best step / last | s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     fmt = lambda v, f=".3f": "" if v is None else format(v, f)  # noqa: E731

@@ -16,8 +16,8 @@ from adapt import METHODS, TARGETS
 
 from gantransfer import generate, load
 from gantransfer.config import AdaptConfig
-from gantransfer.report.grid import save_image_grid
-from gantransfer.metrics.held_out import target_splits
+from gantransfer.grid import save_image_grid
+from gantransfer.data.splits import target_splits
 
 
 def main() -> None:

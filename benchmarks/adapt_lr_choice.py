@@ -13,6 +13,8 @@ import json
 import statistics
 from pathlib import Path
 
+from harness import markdown_table, write_results
+
 SWEEPS = ["adapt_sweep_n10", "adapt_sweep_mnist_n10", "adapt_sweep", "adapt_sweep_mnist", "adapt_sweep_n1000"]
 TRANSFER = ("finetune", "freezed", "l2sp")
 
@@ -47,13 +49,11 @@ def main() -> None:
     cells = [f"{d['target']} N={d['n']} ({len(d['settings'][0]['seeds'])} seeds)" for d in sweeps]
     result = {"command": "python benchmarks/adapt_lr_choice.py", "sweeps": args.sweeps, "cells": cells,
               "criterion": "mean held-out FID over the best rate's, per cell and method", "rows": rows}
-    Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
-    print("| lr | transfer methods: mean ratio | worst cell | finetune | freezed | l2sp | scratch |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        pm = r["per_method_mean_ratio"]
-        print(f"| {r['lr']:g} | {r['transfer_mean_ratio']:.3f} | {r['transfer_worst_ratio']:.2f} | "
-              + " | ".join(f"{pm[m]:.3f}" for m in TRANSFER) + f" | {r['scratch_mean_ratio']:.3f} |")
+    write_results(args.results, result)
+    print(markdown_table(["lr", "transfer methods: mean ratio", "worst cell", *TRANSFER, "scratch"],
+                         [[f"{r['lr']:g}", f"{r['transfer_mean_ratio']:.3f}", f"{r['transfer_worst_ratio']:.2f}",
+                           *(f"{r['per_method_mean_ratio'][m]:.3f}" for m in TRANSFER),
+                           f"{r['scratch_mean_ratio']:.3f}"] for r in rows]))
 
 
 if __name__ == "__main__":

@@ -14,11 +14,10 @@ import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 from adapt import TARGETS, common_args, protocol_figures
-from jobs import accelerator, add_run_options, run_all, train_seconds, log_beside
+from harness import accelerator, add_run_options, log_beside, run_all, Stopwatch, train_seconds, write_results
 
 METHODS = ("finetune", "freezed", "l2sp", "scratch")
 
@@ -73,7 +72,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     add_run_options(ap, "runs/bench/adapt-sweep", "benchmarks/results/adapt_sweep.json")
     args = ap.parse_args()
-    runs, exe, t0 = Path(args.runs), [sys.executable, "-m", "gantransfer.cli"], time.perf_counter()
+    runs, exe, watch = Path(args.runs), [sys.executable, "-m", "gantransfer.cli"], Stopwatch()
     grid = [(m, lr, r1, seed) for seed in args.seeds for m in args.methods for lr in args.lrs for r1 in args.r1s]
     jobs = []
     for method, lr, r1, seed in grid:
@@ -101,10 +100,10 @@ def main() -> None:
               "target": args.target, "n": args.n, "steps": args.steps, "diffaugment": args.diffaugment,
               "eval_n": args.eval_n, "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(),
               "gpu": before.get("gpu", accelerator(args.device)),
-              "seconds": before.get("seconds", round(time.perf_counter() - t0, 1)),
+              "seconds": before.get("seconds", round(watch.elapsed(), 1)),
               "rows": rows, "settings": settings, "chosen": choose(settings)}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.results, result)
     print("| method | lr | R1 | seeds | held-out FID | test FID | recall | memorised (max) |")
     print("|---|---|---|---|---|---|---|---|")
     for s in settings:

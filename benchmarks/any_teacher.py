@@ -22,8 +22,9 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from harness import Stopwatch, write_results
 
 RECIPES = {  # name: extra distill flags (the loss); everything else is shared
     "auto": [],
@@ -52,11 +53,11 @@ def child_cpu() -> float:
 
 def cli(args: list[str], env: dict) -> tuple[subprocess.CompletedProcess, float, float]:
     """``gantransfer ARGS`` in a process of its own: the result, its CPU seconds and wall seconds."""
-    cpu, wall = child_cpu(), time.perf_counter()
+    cpu, wall = child_cpu(), Stopwatch()
     res = subprocess.run([sys.executable, "-m", "gantransfer", *args], env=env, capture_output=True, text=True)
     if res.returncode:
         raise SystemExit(f"gantransfer {' '.join(args)} failed:\n{res.stderr[-3000:]}")
-    return res, child_cpu() - cpu, time.perf_counter() - wall
+    return res, child_cpu() - cpu, wall.elapsed()
 
 
 def step_cost(teacher: str, terms: str, bank: int, batch: int, width: float, env: dict, work: Path,
@@ -134,7 +135,7 @@ def main() -> None:
                           "terms": chosen["config"]["terms"], "perceptual_net": chosen["config"]["perceptual_net"],
                           "seed": args.seed, "terms_chosen": chosen.get("terms_chosen"), "stderr_head": res.stderr[:1500]}
         print(json.dumps({key: students[key]}, indent=2), flush=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        write_results(out, result)
     for name, s in students.items():  # judge and measure, the teacher against itself as the floor
         if "bench" in s:  # judged in an earlier invocation (--recipes adds students to the same file)
             continue
@@ -145,12 +146,12 @@ def main() -> None:
         res, _, _ = cli(["bench", gen, "--against", args.teacher, "--threads", "1", "--json"], env)
         s["bench"] = json.loads(res.stdout)
         print(json.dumps({name: {k: s[k] for k in ("against_teacher", "bench")}}, indent=2), flush=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        write_results(out, result)
     if "teacher_against_itself" not in result:
         res, cpu, _ = cli(["eval", args.teacher, "--against", args.teacher, "--n", str(args.n), "--json",
                            "--device", "cpu"], env)
         result["teacher_against_itself"] = {**json.loads(res.stdout), "eval_cpu_s": cpu}
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(out, result)
 
 
 if __name__ == "__main__":

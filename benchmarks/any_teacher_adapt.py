@@ -5,7 +5,7 @@ split, in a space learned from those images alone; no pretrained network, none u
 
     python benchmarks/any_teacher_adapt.py --source runs/any-teacher/teacher --out benchmarks/results/any_teacher_adapt.json
 
-Each run is one process with one torch thread, ``--jobs`` at a time (``jobs.run_all``).
+Each run is one process with one torch thread, ``--jobs`` at a time (``harness.run_all``).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from any_teacher_fixture import colourise  # noqa: E402
-from jobs import log_beside, run_all, train_seconds  # noqa: E402
+from harness import log_beside, run_all, train_seconds, write_results  # noqa: E402
 
 
 def write_digits(out: Path, n: int, seed: int = 1) -> Path:
@@ -65,7 +65,7 @@ def main() -> None:
         fig = ev["data_relative"]
         print(method, {k: (fig[k]["fd"], fig[k]["kid"], fig[k]["two_sample"]["accuracy"])
                        for k in ("adapted", "source")}, flush=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
 
 
 if __name__ == "__main__":

@@ -12,19 +12,20 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
+
+from harness import Stopwatch, write_results
 
 HERE = Path(__file__).resolve().parent
 
 
 def clock(fn):
     """(result, wall seconds, CPU seconds) of ``fn()``."""
-    w, c = time.perf_counter(), time.process_time()
+    w, c = Stopwatch(), Stopwatch("cpu")
     out = fn()
-    return out, time.perf_counter() - w, time.process_time() - c
+    return out, w.elapsed(), c.elapsed()
 
 
 def main() -> None:
@@ -42,7 +43,7 @@ def main() -> None:
     from gantransfer.metrics.fid import fid_from_features
     from gantransfer.metrics.kid import kernel_inception_distance
     from gantransfer.metrics.two_sample import two_sample_test
-    from gantransfer.models.registry import build_generator
+    from gantransfer.models.config import build_generator
     from gantransfer.teachers import load_teacher
     device = torch.device("cpu")
     t = load_teacher(make_teacher(Path(args.work) / "teacher"))
@@ -65,7 +66,7 @@ def main() -> None:
               "two_sample": {"wall_s": ts_wall, "cpu_s": ts_cpu, "accuracy": ts["accuracy"]},
               "machine": "2 CPU cores shared with ~6 other jobs (load average above 20): wall seconds are "
                          "inflated; CPU seconds (one thread) are close to what an idle core takes"}
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
     print(json.dumps(result, indent=2))
 
 

@@ -21,27 +21,25 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 
+from harness import clock, timed, write_results
 
-def timed(fn, repeats: int = 3) -> float:
+cpu_clock = clock("cpu")
+
+
+def cpu_seconds(fn: Callable[[], Any]) -> float:
     """Median CPU seconds (process time, all threads: robust to other jobs on a shared machine) of ``fn()`` over
-    ``repeats`` calls, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return sorted(times)[len(times) // 2]
+    3 calls, after one warm-up call."""
+    return timed(fn, repeats=3, warmup=1, clock_kind="cpu")[1]
 
 
 def make_teacher(root: Path) -> Path:
     """A width-1 64x64 RGB DCGAN generator with its discriminator beside it (random init, seeded)."""
-    from gantransfer.models.registry import (GeneratorConfig, build_discriminator, build_generator,
+    from gantransfer.models.config import (GeneratorConfig, build_discriminator, build_generator,
                                              discriminator_config_for)
     from gantransfer.models.store import save_discriminator, save_generator
     if (root / "model.safetensors").is_file():
@@ -58,7 +56,7 @@ def components(teacher_dir: Path, batch: int, width: float) -> dict[str, float]:
     """CPU seconds of each part of one step at ``batch``, and of the perceptual term on the first k blocks of the
     teacher's discriminator (the candidate for a cheaper perceptual network)."""
     from gantransfer.losses.distillation import _unit
-    from gantransfer.models.registry import build_generator
+    from gantransfer.models.config import build_generator
     from gantransfer.tasks.distill import feature_matching_adapters
     from gantransfer.teachers import load_teacher
     t = load_teacher(teacher_dir)
@@ -86,14 +84,14 @@ def components(teacher_dir: Path, batch: int, width: float) -> dict[str, float]:
             loss.backward()
         return step
 
-    out = {"teacher_forward": timed(lambda: t(z)),
-           "teacher_forward_features": timed(lambda: t.module.forward_features(z)),
-           "student_forward_backward_pixel_feature": timed(student_step),
-           "student_forward_backward_through_discriminator": timed(through_d(len(d.blocks))),
-           "student_forward_backward_alone": timed(lambda: s(z).pow(2).mean().backward())}
+    out = {"teacher_forward": cpu_seconds(lambda: t(z)),
+           "teacher_forward_features": cpu_seconds(lambda: t.module.forward_features(z)),
+           "student_forward_backward_pixel_feature": cpu_seconds(student_step),
+           "student_forward_backward_through_discriminator": cpu_seconds(through_d(len(d.blocks))),
+           "student_forward_backward_alone": cpu_seconds(lambda: s(z).pow(2).mean().backward())}
     with torch.no_grad():
-        out["discriminator_features_teacher_images_no_grad"] = timed(lambda: d.features(timg))
-    out["perceptual_on_first_k_blocks"] = {k: timed(through_d(k)) for k in range(1, len(d.blocks) + 1)}
+        out["discriminator_features_teacher_images_no_grad"] = cpu_seconds(lambda: d.features(timg))
+    out["perceptual_on_first_k_blocks"] = {k: cpu_seconds(through_d(k)) for k in range(1, len(d.blocks) + 1)}
     out["discriminator_block_shapes"] = [list(f.shape[1:]) for f in targets]
     return out
 
@@ -108,7 +106,7 @@ def one_run(spec: dict) -> dict:
     plain_next, plain_init = samplers.TeacherLatentSampler.next, samplers.TeacherLatentSampler.__init__
 
     def next_timed(self, rng, device):
-        stamps.append(time.process_time())
+        stamps.append(cpu_clock())
         return plain_next(self, rng, device)
 
     def init(self, *a, **k):
@@ -120,13 +118,13 @@ def one_run(spec: dict) -> dict:
     if spec.get("budget_bytes"):
         samplers.TeacherLatentSampler.BANK_CACHE_BYTES = spec["budget_bytes"]
     out = Path(spec["out"])
-    start = time.process_time()
+    start = cpu_clock()
     distill(DistillConfig(teacher=spec["teacher"], width=spec["width"], steps=spec["steps"],
                           batch_size=spec["batch"], bank_size=spec["bank"], terms=spec["terms"], eval_n=0,
                           perceptual_net=spec.get("perceptual_net", "auto"),
                           black_box=spec.get("black_box", False), seed=spec.get("seed", 0), progress=False, log_every=spec["steps"], checkpoint_every=spec["steps"],
                           sample_every=spec["steps"], out=str(out)), overwrite=True)
-    total = time.process_time() - start
+    total = cpu_clock() - start
     per_step = [b - a for a, b in zip(stamps, stamps[1:])]
     steady = sorted(per_step[spec["skip"]:])
     run = json.loads((out / "run.json").read_text())
@@ -217,7 +215,7 @@ def main() -> None:
         v["median"] = xs[len(xs) // 2]
         v["steps_per_cpu_s"] = 1 / v["median"]
     result["summary"] = summary
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
 
 
 if __name__ == "__main__":

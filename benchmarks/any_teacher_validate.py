@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from harness import Stopwatch, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "src" / "gantransfer" / "assets"
@@ -61,10 +62,10 @@ def main() -> None:
     for name, width, steps, terms in SHORT:
         out = work / name
         if not (out / "generator" / "model.safetensors").is_file():
-            start = time.perf_counter()
+            watch = Stopwatch()
             distill(DistillConfig(teacher=str(teacher_dir), width=width, steps=steps, terms=terms, batch_size=64,
                                   eval_n=0, progress=False, out=str(out), checkpoint_every=steps), overwrite=True)
-            train_seconds[name] = time.perf_counter() - start
+            train_seconds[name] = watch.elapsed()
         students[name] = out
     clf = load_classifier("fashion-mnist", device)
     draw_t = sampler_of(teacher, teacher.config, device)
@@ -73,9 +74,9 @@ def main() -> None:
     rows = {}
     for name, path in students.items():
         g, cfg = load_generator(path, device)
-        start = time.perf_counter()
+        watch = Stopwatch()
         rel = teacher_relative(g, cfg, teacher, args.n, device, None)
-        rel_seconds = time.perf_counter() - start
+        rel_seconds = watch.elapsed()
         proto = evaluate_generator(g, cfg, "fashion-mnist", args.n, device=device)["metrics"]
         fid_real = next(v for k, v in proto.items() if k.startswith("fid/"))
         sx = sampler_of(g, cfg, device)(args.n, STUDENT_SEED)
@@ -103,7 +104,7 @@ def main() -> None:
               "short_distillations": [dict(zip(("name", "width", "steps", "terms"), s)) for s in SHORT],
               "train_seconds": train_seconds, "two_halves_of_teacher": null, "spearman": corr,
               "threads": torch.get_num_threads(), "machine": "2 CPU cores shared with ~6 other jobs (contended)"}
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
     print(json.dumps({"spearman": corr, "null": {k: v for k, v in null.items() if k != "two_sample"},
                       "null_two_sample": null["two_sample"]}, indent=2))
 

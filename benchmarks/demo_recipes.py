@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from distill_grid import LOSS_SETS
-from jobs import add_run_options, run_all, train_seconds
+from harness import add_run_options, run_all, train_seconds, write_results
 
 TEACHER = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 
@@ -81,8 +81,7 @@ def rescore(run: Path, n: int) -> None:
     ev["teacher_metrics"] = evaluate_generator(t, tcfg, "fashion-mnist", n, classes=scfg.trained_classes)["metrics"]
     ev["fid_ratio"] = fid_ratios(ev["student"], ev["teacher_metrics"])
     ev["rescored"] = "student and teacher metrics re-measured after the run by benchmarks/demo_recipes.py --rescore"
-    (run / "eval.json").write_text(json.dumps(mark_loss_networks(ev, list(scfg.meta.get("loss_networks") or [])),
-                                              indent=2) + "\n")
+    write_results(run / "eval.json", mark_loss_networks(ev, list(scfg.loss_networks)))
 
 
 def needs_rescore(run: Path) -> bool:
@@ -176,7 +175,7 @@ def main() -> None:
               "threads_per_run": 1, "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(),
               "rows": sorted(rows.values(), key=lambda r: r["recipe"])}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.results, result)
     print("| recipe | train s (1 thread, shared) | CPU s (user + sys) | CPU s per step | " + " | ".join(
         f"FID/teacher {p}" for p in sorted({p for r in rows.values() for p in (r.get('fid_ratio') or {})})) + " |")
     fmt = lambda v, f: "" if v is None else format(v, f)  # noqa: E731

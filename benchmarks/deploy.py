@@ -29,8 +29,9 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from harness import Stopwatch, markdown_table, timed, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "src/gantransfer/assets"
@@ -50,8 +51,8 @@ def part_grid(args) -> dict:
 
 
 def int8_quality(src: Path, n: int, workdir: Path) -> dict:
-    from gantransfer.deploy.export import export_generator
-    report = export_generator(src, "onnx", workdir / f"{src.name}.int8.onnx", int8=True, fid_n=n)
+    from gantransfer.api import export
+    report = export(src, "onnx", workdir / f"{src.name}.int8.onnx", int8=True, fid_n=n)
     q = report["int8"]
     return {"psnr_vs_fp32_db": q["psnr_vs_fp32_db"], "fid": q["fid"], "kernels": q["kernels"],
             "calibration_latents": q["calibration_latents"], "parity_fp32": report["parity"]}
@@ -97,20 +98,13 @@ def onnx_latency(path: Path, batch: int, threads: int, repeats: int) -> float:
     from gantransfer.deploy.runtime import OnnxGenerator
     g = OnnxGenerator(path, threads=threads, spin=True)
     z = np.random.default_rng(0).standard_normal((batch, g.latent_dim)).astype(np.float32)
-    for _ in range(3):
-        g.run_numpy(z)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        g.run_numpy(z)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    return timed(lambda: g.run_numpy(z), repeats, warmup=3)[1] * 1e3
 
 
 def part_upsample(args) -> dict:
     from gantransfer.api import load
     from gantransfer.config import DistillConfig
-    from gantransfer.deploy.bench import count_macs, count_params
+    from gantransfer.models.cost import count_macs, count_params
     from gantransfer.deploy.export import export_generator
     from gantransfer.tasks.distill import distill
     register_resize_family()
@@ -121,12 +115,12 @@ def part_upsample(args) -> dict:
     for arch in ("dcgan", "dcgan-resize"):
         run = runs / arch
         if not (run / "generator" / "config.json").is_file() or args.retrain:
-            t0 = time.perf_counter()
+            watch = Stopwatch()
             distill(DistillConfig(teacher=str(TEACHER), student_arch=arch if arch != "dcgan" else None, width=0.125,
                                   terms="pixel=1,perceptual=1", bank_size=16384, steps=args.steps, eval_n=0,
                                   device="cpu", progress=False, sample_every=args.steps,
                                   checkpoint_every=args.steps, out=str(run)), overwrite=True)
-            out[f"{arch}_train_seconds"] = round(time.perf_counter() - t0, 1)
+            out[f"{arch}_train_seconds"] = round(watch.elapsed(), 1)
         else:
             out[f"{arch}_trained_by"] = "an earlier run of this part with --retrain (same --steps)"
         students[arch] = run
@@ -162,10 +156,10 @@ def onnx_profile(path: Path, batch: int, threads: int, runs: int) -> dict:
     z = np.random.default_rng(0).standard_normal((batch, 100)).astype(np.float32)
     for _ in range(3):
         sess.run(None, {"z": z})
-    t0 = time.perf_counter()
-    for _ in range(runs):
-        sess.run(None, {"z": z})
-    wall = (time.perf_counter() - t0) / runs * 1e6
+    with Stopwatch() as watch:
+        for _ in range(runs):
+            sess.run(None, {"z": z})
+    wall = watch.seconds / runs * 1e6
     trace = json.loads(Path(sess.end_profiling()).read_text())
     nodes: dict[str, dict] = {}
     for ev in trace:
@@ -231,27 +225,29 @@ def markdown(results: dict) -> str:
     for t in grid["settings"]["threads"]:
         lines.append(f"\n{t} thread{'s' if t > 1 else ''} (matmul peak {grid['machine']['matmul_peak_gflops'][str(t)]:.0f} "
                      "GFLOP/s); samples/s (x the teacher in eager, same batch and threads) [% of matmul peak]\n")
-        head = "| generator | backend | " + " | ".join(f"batch {b}" for b in grid["settings"]["batches"]) + " |"
-        lines += [head, "|" + "---|" * (head.count("|") - 1)]
+        table = []
         for g in gens:
             for b in backends:
-                cells = []
+                cells = [g, b]
                 for batch in grid["settings"]["batches"]:
                     r = next(r for r in rows if (r["generator"], r["backend"], r["batch"], r["threads"]) == (g, b, batch, t))
                     cells.append(f"{r['throughput_per_s']:,.0f} ({r['speedup_vs_reference']:.1f}x) "
                                  f"[{100 * r['peak_fraction']:.0f}%]")
-                lines.append(f"| {g} | {b} | " + " | ".join(cells) + " |")
+                table.append(cells)
+        lines.append(markdown_table(["generator", "backend", *(f"batch {b}" for b in grid["settings"]["batches"])],
+                                    table))
     if "int8" in results:
-        lines += ["", "| generator | int8 PSNR vs fp32 (dB) | FID fp32 | FID int8 | change | int8 kernels | float |",
-                  "|---|---|---|---|---|---|---|"]
+        table = []
         for name, q in results["int8"].items():
             if not isinstance(q, dict) or "fid" not in q:
                 continue
             f = q["fid"]
-            lines.append(f"| {name} | {q['psnr_vs_fp32_db']:.2f} | {f['fp32']:.3f} | {f['int8']:.3f} | "
-                         f"{100 * f['relative_change']:+.1f}% | {q['kernels']['int8']} | {q['kernels']['float']} |")
+            table.append([name, f"{q['psnr_vs_fp32_db']:.2f}", f"{f['fp32']:.3f}", f"{f['int8']:.3f}",
+                          f"{100 * f['relative_change']:+.1f}%", q["kernels"]["int8"], q["kernels"]["float"]])
+        lines += ["", markdown_table(["generator", "int8 PSNR vs fp32 (dB)", "FID fp32", "FID int8", "change",
+                                      "int8 kernels", "float"], table)]
     if "profile" in results:
-        lines += ["", "| generator | precision | threads | wall us/run | top nodes (us/run) |", "|---|---|---|---|---|"]
+        table = []
         for name, row in results["profile"].items():
             if not isinstance(row, dict) or "fp32" not in row:
                 continue
@@ -259,7 +255,8 @@ def markdown(results: dict) -> str:
                 for t, p in row[tag].items():
                     top = ", ".join(f"{k.split('/')[-1] or k} {v['op']} {v['us']:.0f}"
                                     for k, v in list(p["nodes"].items())[:5])
-                    lines.append(f"| {name} | {tag} | {p['threads']} | {p['wall_us_per_run']:.0f} | {top} |")
+                    table.append([name, tag, p["threads"], f"{p['wall_us_per_run']:.0f}", top])
+        lines += ["", markdown_table(["generator", "precision", "threads", "wall us/run", "top nodes (us/run)"], table)]
     return "\n".join(lines)
 
 
@@ -285,15 +282,14 @@ def main() -> None:
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}
     parts = ["grid", "int8", "profile", "upsample"] if args.part == "all" else [args.part]
     for part in parts:
-        t0 = time.perf_counter()
+        watch = Stopwatch()
         results[part] = {"command": "python benchmarks/deploy.py " + " ".join(sys.argv[1:]),
                          "load_average_before": os.getloadavg(),
                          **{"grid": part_grid, "int8": part_int8, "upsample": part_upsample,
                                "profile": part_profile}[part](args)}
-        results[part]["seconds"] = round(time.perf_counter() - t0, 1)
+        results[part]["seconds"] = round(watch.elapsed(), 1)
         results[part]["load_average_after"] = os.getloadavg()
-        from gantransfer.io import write_json
-        write_json(args.out, results)
+        write_results(args.out, results)
     print(f"wrote {args.out}")
 
 

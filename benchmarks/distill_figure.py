@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from gantransfer import generate, load
-from gantransfer.report.grid import save_image_grid
+from gantransfer.grid import save_image_grid
 
 ROWS = ("p", "pp", "ppa", "ppaf")
 

@@ -18,11 +18,10 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from gantransfer.engine.schedules import LR_SCHEDULES
-from jobs import add_run_options, run_all, train_seconds
+from harness import add_run_options, run_all, Stopwatch, train_seconds, write_results
 
 TEACHER = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 LOSS_SETS = {"p": "pixel=1", "pp": "pixel=1,perceptual=1", "ppa": "pixel=1,perceptual=1,adversarial=0.1",
@@ -154,7 +153,7 @@ def main() -> None:
                                               "--eval-n", str(args.eval_n), "--no-progress",
                                               "--sample-every", str(args.steps), "--out", str(out)],
                              out / "eval.json", runs / f"{out.name}.log"))
-    t0 = time.perf_counter()
+    watch = Stopwatch()
     if not args.collect_only:
         run_all(jobs, args.jobs)
     if args.rescore:
@@ -186,7 +185,7 @@ def main() -> None:
                 subprocess.run(exe + ["eval", str(runs / name), "--n", str(args.eval_n), "--device", "cpu",
                                       "--out", str(runs / name / "eval.json")], check=True,
                                stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - t0
+    wall = watch.elapsed()
     rows, costs = [], {}
     for name, *_ in jobs + baseline_jobs:
         run = runs / name
@@ -223,7 +222,7 @@ def main() -> None:
                               "n": len(v), "fid_mean": statistics.mean(v), "fid_std": statistics.stdev(v)}
                              for (w, ls, d, pn), v in seeds.items() if len(v) > 1]
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.results, result)
     print(table(result["rows"]))
     print(json.dumps(result["seed_spread"], indent=2))
 

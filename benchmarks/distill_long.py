@@ -17,11 +17,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from distill_grid import LOSS_SETS, TEACHER, measure_costs, row_of, table
-from jobs import run_all, log_beside
+from harness import log_beside, run_all, Stopwatch, write_results
 
 RUNS = {  # name: (width, loss set, extra distill flags)
     "w0.2-ppaf": (0.2, "ppaf", ["--ema-beta", "0.99"]),
@@ -71,14 +70,14 @@ def main() -> None:
         for _, _, marker, _ in jobs:
             marker.unlink(missing_ok=True)
         (scratch / "eval.json").unlink(missing_ok=True)
-    t0 = time.perf_counter()
+    watch = Stopwatch()
     if not args.collect_only:
         run_all(jobs, len(jobs))
         if (scratch / "generator" / "config.json").exists() and not (scratch / "eval.json").exists():
             subprocess.run(exe + ["eval", str(scratch), "--n", str(args.eval_n), "--device", args.device,
                                   "--out", str(scratch / "eval.json")], check=True,
                            stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - t0
+    wall = watch.elapsed()
     rows = []
     costs: dict[str, dict] = {}
     for name, *_ in jobs:
@@ -106,7 +105,7 @@ def main() -> None:
               "parallel_runs": len(jobs), "machine_cpus": os.cpu_count(), "last_invocation_seconds": round(wall, 1),
               "rows": rows}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.results, result)
     print(table(rows))
 
 

@@ -17,8 +17,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from harness import Stopwatch, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 TEACHER = ROOT / "src" / "gantransfer" / "assets" / "teachers" / "fashion-mnist-dcgan"
@@ -42,9 +43,9 @@ def run_once(argv: list[str], procs: int, threads: int) -> dict:
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": str(threads)}
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(procs),
                "-m", "gantransfer", *argv, "--out", str(out)]
-        t0 = time.perf_counter()
+        watch = Stopwatch()
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - t0
+        wall = watch.elapsed()
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
         last = [json.loads(ln) for ln in (out / "logs" / "metrics.jsonl").read_text().splitlines()
@@ -89,7 +90,7 @@ def main() -> None:
         "settings": vars(args), "results": results,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out, report)
     for name, r in results.items():
         print(f"{name}: speedup x{r['speedup_median']:.2f} with {args.procs} processes")
 

@@ -24,8 +24,9 @@ import platform
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from harness import Stopwatch, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 TEACHER = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
@@ -47,7 +48,8 @@ def one_shot(g, gcfg, n: int, seed: int, batch_size: int) -> dict:
     """The pre-streaming evaluation's memory profile: every image, then every feature, in memory at once, reduced
     by the same accumulator with no cap (so the figures are computed by the same code)."""
     from gantransfer.metrics.classifier import extract, load_classifier
-    from gantransfer.metrics.evaluate import FeatureAccumulator, count_label, reference_for
+    from gantransfer.metrics.evaluate import FeatureAccumulator, reference_for
+    from gantransfer.metrics.protocols import count_label
     from gantransfer.models.sampling import generate
 
     clf = load_classifier("fashion-mnist", "cpu")
@@ -69,13 +71,13 @@ def child(mode: str, n: int, seed: int, batch_size: int, threads: int | None) ->
     if threads:
         torch.set_num_threads(threads)
     baseline = peak_mib()
-    t0 = time.perf_counter()
+    watch = Stopwatch()
     if mode == "new":
         res = evaluate(EvalConfig(generator=TEACHER, n=n, seed=seed, batch_size=batch_size, device="cpu"))
     else:
         g, gcfg = load_generator(TEACHER, "cpu")
         res = one_shot(g, gcfg, n, seed, batch_size)
-    seconds = time.perf_counter() - t0
+    seconds = watch.elapsed()
     print(json.dumps({"mode": mode, "n": n, "seconds": round(seconds, 2), "torch_threads": torch.get_num_threads(),
                       "baseline_after_imports": baseline, "peak": peak_mib(),
                       "kid_prdc_samples": res["kid_prdc_samples"], "metrics": res["metrics"]}))
@@ -117,7 +119,7 @@ def main() -> None:
                       "KID/PRDC on all n; new = streaming, KID/PRDC on the first kid_prdc_samples",
               "runs": runs}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
     print(f"wrote {args.out}")
 
 

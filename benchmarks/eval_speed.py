@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 
 import torch
 
+from harness import timed, write_results
+
 from gantransfer.demo import shipped_teacher
-from gantransfer.io import write_json
 from gantransfer.metrics.classifier import extract, load_classifier
 from gantransfer.metrics.evaluate import reference_for
 from gantransfer.metrics.fid import frechet_distance, gaussian_stats
@@ -22,12 +22,6 @@ from gantransfer.metrics.kid import kernel_inception_distance
 from gantransfer.metrics.prdc import prdc
 from gantransfer.models.sampling import generate
 from gantransfer.models.store import load_generator
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
 
 
 def main() -> None:
@@ -55,7 +49,7 @@ def main() -> None:
     result = {"n": args.n, "threads": args.threads, "cpu_count": os.cpu_count(), "machine": platform.machine(),
               "processor": platform.processor(), "torch": torch.__version__, "repeats": runs, "best": best,
               "command": f"python benchmarks/eval_speed.py --n {args.n} --threads {args.threads}"}
-    write_json(args.out, result)
+    write_results(args.out, result)
     print({k: round(v, 2) for k, v in best.items()})
 
 

@@ -29,10 +29,9 @@ import argparse
 import json
 import shlex
 import sys
-import time
 from pathlib import Path
 
-from jobs import add_run_options, run_all, train_seconds
+from harness import add_run_options, run_all, Stopwatch, train_seconds, write_results
 
 METHODS = ("replay", "finetune", "joint", "ewc")
 STEPS_OF = "2,3:4,5:6,7:8,9"
@@ -302,7 +301,7 @@ def summarise_seeds(paths: list[str], out: str) -> dict:
                 part[x] = stat([e["vs_joint_by_protocol"][role][x] for e in entries])
             rows["by_protocol"][role] = part
         table["mnist"][key] = rows
-    Path(out).write_text(json.dumps(table, indent=2) + "\n")
+    write_results(out, table)
     return table
 
 
@@ -337,7 +336,7 @@ def main() -> None:
         return
     runs = Path(a.runs)
     exe = [sys.executable, "-m", "gantransfer"]
-    t0 = time.perf_counter()
+    watch = Stopwatch()
     a.mnist_steps = a.mnist_steps or a.steps
     a.variant_map = {name: (method, flags) for name, method, flags in a.variant}
     a.variant_names = list(a.variant_map)
@@ -349,8 +348,8 @@ def main() -> None:
                    "settings": {"width": a.width, "base_steps": a.base_steps, "batch_size": 64, "seed": a.seed,
                                 "eval_n_per_label": a.eval_n, "classes": STEPS_OF.split(":")[0]},
                    "machine": "2 CPU cores shared with other jobs (one torch thread per process)",
-                   "wall_seconds": round(time.perf_counter() - t0, 1), "probe": collect_probe(runs, a)}
-        Path(a.results).write_text(json.dumps(results, indent=2) + "\n")
+                   "wall_seconds": round(watch.elapsed(), 1), "probe": collect_probe(runs, a)}
+        write_results(a.results, results)
         print(json.dumps({k: {lab: {r: round(f["accuracy"], 3) for r, f in v.items() if r != "name"}
                               for lab, v in p["labels"].items()} for k, p in results["probe"].items()}, indent=1))
         return
@@ -371,12 +370,12 @@ def main() -> None:
                             "protocols": ["fashion-mnist-classifier-v1", "fashion-mnist-judge-v1",
                                           "mnist-5k-classifier-v1", "mnist-5k-judge-v1"]},
                "machine": "2 CPU cores shared with other jobs (one torch thread per process)",
-               "wall_seconds": round(time.perf_counter() - t0, 1), **collect(runs, a)}
+               "wall_seconds": round(watch.elapsed(), 1), **collect(runs, a)}
     if a.collect_only and Path(a.results).is_file():  # keep the command and time of the run that made them
         earlier = json.loads(Path(a.results).read_text())
         results.update(command=earlier["command"], wall_seconds=earlier["wall_seconds"])
     Path(a.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.results).write_text(json.dumps(results, indent=2) + "\n")
+    write_results(a.results, results)
     if a.figure and results["sequence"]:
         plot_methods(results, Path(a.figure))
     print(json.dumps({k: {m: r.get("vs_joint") for m, r in v.items()} for k, v in results.items()

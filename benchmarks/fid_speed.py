@@ -10,31 +10,21 @@ PRDC (k=5) between two N x D sets. Prints one line per figure and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
+
+from harness import timed, write_results
 
 from gantransfer.metrics.fid import RunningStats, frechet_distance, gaussian_stats
 from gantransfer.metrics.kid import kernel_inception_distance
 from gantransfer.metrics.prdc import prdc
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "fid_speed_metrics.json"
-
-
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[Any, float]:
-    """Result of ``fn`` and its best wall time in seconds over ``repeats`` runs."""
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return out, best
 
 
 def bench_dim(n: int, dim: int, repeats: int, skip_kid: bool, skip_prdc: bool) -> dict[str, Any]:
@@ -44,7 +34,7 @@ def bench_dim(n: int, dim: int, repeats: int, skip_kid: bool, skip_prdc: bool) -
     b = torch.randn(n, dim, generator=g) + 0.05
     row: dict[str, Any] = {"n": n, "dim": dim}
 
-    (mu1, s1), row["gaussian_stats_s"] = timed(lambda: gaussian_stats(a), repeats)
+    (mu1, s1), row["gaussian_stats_s"] = timed(lambda: gaussian_stats(a), repeats, reduce="best")
     mu2, s2 = gaussian_stats(b)
 
     def streamed() -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,13 +43,13 @@ def bench_dim(n: int, dim: int, repeats: int, skip_kid: bool, skip_prdc: bool) -
             rs.update(batch)
         return rs.stats()
 
-    _, row["running_stats_500_per_batch_s"] = timed(streamed, repeats)
-    row["fid"], row["frechet_distance_s"] = timed(lambda: frechet_distance(mu1, s1, mu2, s2), repeats)
+    _, row["running_stats_500_per_batch_s"] = timed(streamed, repeats, reduce="best")
+    row["fid"], row["frechet_distance_s"] = timed(lambda: frechet_distance(mu1, s1, mu2, s2), repeats, reduce="best")
     row["fid_total_s"] = 2 * row["gaussian_stats_s"] + row["frechet_distance_s"]
     if not skip_kid:
-        (row["kid_mean"], row["kid_std"]), row["kid_100x1000_s"] = timed(lambda: kernel_inception_distance(a, b), 1)
+        (row["kid_mean"], row["kid_std"]), row["kid_100x1000_s"] = timed(lambda: kernel_inception_distance(a, b), 1, reduce="best")
     if not skip_prdc:
-        row["prdc"], row["prdc_k5_s"] = timed(lambda: prdc(a, b, k=5), 1)
+        row["prdc"], row["prdc_k5_s"] = timed(lambda: prdc(a, b, k=5), 1, reduce="best")
     return row
 
 
@@ -103,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
             report(row)
     result["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
     print(f"wrote {args.out}")
 
 

@@ -15,10 +15,9 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
-from jobs import accelerator, add_run_options, run_all, teacher_jobs, train_seconds, log_beside
+from harness import accelerator, add_run_options, log_beside, run_all, Stopwatch, teacher_jobs, train_seconds, write_results
 
 SHIPPED = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 SETTINGS = {"fmnist3": ["fm-tops", "fm-footwear", "fm-rest"], "fmnist2": ["fm-0-4", "fm-5-9"],
@@ -47,7 +46,7 @@ def main() -> None:
     args = ap.parse_args()
     runs = Path(args.runs)
     exe = [sys.executable, "-m", "gantransfer.cli"]
-    t0 = time.perf_counter()
+    watch = Stopwatch()
 
     def launch(batch: list) -> None:
         if not args.collect_only:
@@ -144,9 +143,9 @@ def main() -> None:
               "loss": args.loss, "fuse_steps": None if args.seconds else args.fuse_steps,
               "seconds_per_run": args.seconds or None, "gpu": before.get("gpu", accelerator(args.device)),
               "baseline_n": args.baseline_n, "eval_n": args.eval_n,
-              "seconds": before.get("seconds", round(time.perf_counter() - t0, 1)), "rows": rows}
+              "seconds": before.get("seconds", round(watch.elapsed(), 1)), "rows": rows}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.results, result)
     print("| setting | method | train s | union FID | teachers' mixture FID | shares / weight | "
           "per-teacher FID / teacher's | params vs largest |")
     print("|---|---|---|---|---|---|---|---|")

@@ -15,11 +15,12 @@ import os
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+
+from harness import Stopwatch, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from gantransfer.metrics.inception import INPUT_SIZE, InceptionV3  # noqa: E402
@@ -48,20 +49,20 @@ def forward_flops(model: InceptionV3) -> int:
 def sgemm_gflops(n: int = 2048, calls: int = 5) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
-    t0 = time.perf_counter()
+    watch = Stopwatch()
     for _ in range(calls):
         torch.mm(a, b)
-    return 2 * n ** 3 * calls / (time.perf_counter() - t0) / 1e9
+    return 2 * n ** 3 * calls / watch.elapsed() / 1e9
 
 
 def images_per_second(model: InceptionV3, batch: int, calls: int) -> float:
     x = torch.randint(0, 256, (batch, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
         model(x[:1])
-        t0 = time.perf_counter()
+        watch = Stopwatch()
         for _ in range(calls):
             model(x)
-    return batch * calls / (time.perf_counter() - t0)
+    return batch * calls / watch.elapsed()
 
 
 def main() -> None:
@@ -106,7 +107,7 @@ def main() -> None:
                     "shared": "the machine ran other jobs during the measurement (see the load averages)"},
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
     print(json.dumps(result, indent=2))
 
 

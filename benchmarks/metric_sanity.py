@@ -6,12 +6,12 @@ data set is available, at the sizes the tests use and larger.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import torch
+
+from harness import Stopwatch, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from gantransfer.errors import DataError  # noqa: E402
@@ -31,17 +31,17 @@ def main() -> None:
     for pair in args.sizes.split(","):
         n_ref, m = (int(v) for v in pair.split(":"))
         for name, d in shipped_protocols().items():
-            t0 = time.perf_counter()
+            watch = Stopwatch()
             try:
                 fig = battery(d, max_reference=n_ref, max_samples=m)
             except DataError as e:
                 result["runs"].append({"protocol": name, "skipped": str(e)})
                 continue
-            fig["seconds"] = round(time.perf_counter() - t0, 1)
+            fig["seconds"] = round(watch.elapsed(), 1)
             fig["max_reference"], fig["max_samples"] = n_ref, m
             result["runs"].append(fig)
             print(f"{name} {n_ref}:{m}: {fig['seconds']} s", flush=True)
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    write_results(args.out, result, indent=1)
 
 
 if __name__ == "__main__":

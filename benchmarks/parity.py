@@ -20,6 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness import write_results
+
 SHIPPED = ["teachers/fashion-mnist-dcgan", "teachers/fashion-mnist-dcgan-cond", "students/fashion-mnist-dcgan-w0.2",
            "students/fashion-mnist-dcgan-w0.125"]
 RUN_ARGS = ["--device", "cpu", "--no-progress", "--seed", "0"]
@@ -147,7 +149,7 @@ def main() -> None:
                   "within_rel_tol": len(keys) - len(diffs), "differences": diffs}
         print(json.dumps(result, indent=1))
         if args.out:
-            Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+            write_results(args.out, result, indent=1)
         sys.exit(1 if diffs else 0)
     if args.compare:
         a, b = (json.loads(Path(p).read_text()) for p in args.compare)

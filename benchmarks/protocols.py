@@ -15,10 +15,11 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import torch
+
+from harness import markdown_table, Stopwatch, write_results
 
 from gantransfer.metrics.classifier import assets_dir
 from gantransfer.metrics.evaluate import evaluate_generator
@@ -53,12 +54,12 @@ def main() -> None:
     before = json.loads(Path(args.results).read_text()) if Path(args.results).exists() else {}
     rows = {r["name"]: r for r in before.get("rows", [])}
     for name, path in gens:
-        t0 = time.perf_counter()
+        watch = Stopwatch()
         g, gcfg = load_generator(path)
         res = evaluate_generator(g, gcfg, DATASET, args.n, seed=0, classes=gcfg.evaluation_classes)
-        loss_networks = list(gcfg.meta.get("loss_networks") or [])
+        loss_networks = list(gcfg.loss_networks)
         rows[name] = {"name": name, "path": str(path), "params": sum(p.numel() for p in g.parameters()),
-                      "loss_networks": loss_networks, "seconds": round(time.perf_counter() - t0, 1),
+                      "loss_networks": loss_networks, "seconds": round(watch.elapsed(), 1),
                       **{p: {**figures(res["metrics"], p), "used_by_loss": p in loss_networks} for p in names}}
         print(f"[protocols] {name}: " + ", ".join(f"{p} FID {rows[name][p]['fid']:.3f}" for p in names), flush=True)
     teacher = rows[TEACHER.split("/")[1]]
@@ -69,16 +70,17 @@ def main() -> None:
     result = {"command": "python " + " ".join(sys.argv), "dataset": DATASET, "n": args.n, "protocols": names,
               "teacher": TEACHER, "torch_threads": torch.get_num_threads(), "machine_cpus": os.cpu_count(),
               "rows": list(rows.values())}
-    Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
-    head = "| generator | loss used | " + " | ".join(f"FID {p} | /teacher | recall" for p in names) + " |"
-    print(head + "\n|" + "---|" * (head.count("|") - 1))
+    write_results(args.results, result)
+    table = []
     for r in rows.values():
-        cells = []
+        cells = [r["name"], ", ".join(r["loss_networks"]) or "-"]
         for p in names:
             mark = " (used by its loss)" if r[p]["used_by_loss"] else ""
             ratio = r[p].get("fid_vs_teacher")
-            cells.append(f"{r[p]['fid']:.3f}{mark} | {'' if ratio is None else f'{ratio:.2f}'} | {r[p]['recall']:.2f}")
-        print(f"| {r['name']} | {', '.join(r['loss_networks']) or '-'} | " + " | ".join(cells) + " |")
+            cells += [f"{r[p]['fid']:.3f}{mark}", "" if ratio is None else f"{ratio:.2f}", f"{r[p]['recall']:.2f}"]
+        table.append(cells)
+    print(markdown_table(["generator", "loss used", *(h for p in names for h in (f"FID {p}", "/teacher", "recall"))],
+                         table))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import torch
 
-from gantransfer.models.stylegan2_import import import_file
+from harness import write_results
+
+from gantransfer.models.importers import import_file
 
 
 def perturb(named):
@@ -99,8 +101,7 @@ def main() -> None:
                     rows.append(fn(root, size, cm, Path(tmp)))
                     print(json.dumps({k: v for k, v in rows[-1].items() if k != "notes"}))
             sys.path.remove(root)
-    Path(a.out).write_text(json.dumps({"method": __doc__.strip(), "torch": torch.__version__, "cases": rows},
-                                      indent=2) + "\n")
+    write_results(a.out, {"method": __doc__.strip(), "torch": torch.__version__, "cases": rows})
 
 
 if __name__ == "__main__":

@@ -10,22 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
-from pathlib import Path
 
 import torch
 
-
-def timed(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from harness import timed, write_results
 
 
 def main() -> None:
@@ -38,7 +27,7 @@ def main() -> None:
     sys.path.insert(0, a.rosinality)
     from model import ModulatedConv2d, Upsample
     from gantransfer.models import stylegan2_ops as ops
-    from gantransfer.models.registry import GeneratorConfig, build_generator
+    from gantransfer.models.config import GeneratorConfig, build_generator
     rows = []
     with torch.inference_mode():
         for out_size, ch in ((64, 256), (256, 64)):
@@ -46,14 +35,14 @@ def main() -> None:
             img = torch.randn(8, 3, out_size // 2, out_size // 2)
             up = Upsample([1, 3, 3, 1])
             f = ops.setup_filter()
-            t_ref = timed(lambda: up(img), a.repeats)
-            t_own = timed(lambda: ops.upsample2d(img, f), a.repeats)
+            t_ref = timed(lambda: up(img), a.repeats, warmup=1)[1]
+            t_own = timed(lambda: ops.upsample2d(img, f), a.repeats, warmup=1)[1]
             conv = ModulatedConv2d(ch, ch, 3, 512, upsample=True)
             style = torch.randn(8, 512)
             s = conv.modulation(style)
             w = conv.weight[0] * conv.scale
-            c_ref = timed(lambda: conv(x, style), a.repeats)
-            c_own = timed(lambda: ops.modulated_conv2d(x, w, s, up=2, f=f), a.repeats)
+            c_ref = timed(lambda: conv(x, style), a.repeats, warmup=1)[1]
+            c_own = timed(lambda: ops.modulated_conv2d(x, w, s, up=2, f=f), a.repeats, warmup=1)[1]
             rows.append({"output_px": out_size, "channels": ch, "batch": 8,
                          "upsample_ms": {"rosinality_native": 1e3 * t_ref, "gantransfer": 1e3 * t_own},
                          "modulated_up_conv_ms": {"rosinality_native": 1e3 * c_ref, "gantransfer": 1e3 * c_own}})
@@ -65,11 +54,10 @@ def main() -> None:
             for batch in (1, 64):
                 z = torch.randn(batch, 512)
                 reps = max(2, a.repeats // (4 if batch > 1 else 1))
-                t = timed(lambda: g(z, noise_mode="const"), reps)
+                t = timed(lambda: g(z, noise_mode="const"), reps, warmup=1)[1]
                 gen.append({"resolution": res, "width": width, "batch": batch, "images_per_s": batch / t})
                 print(json.dumps(gen[-1]))
-    Path(a.out).write_text(json.dumps({"threads": 2, "torch": torch.__version__, "kernels": rows,
-                                       "generation": gen}, indent=2) + "\n")
+    write_results(a.out, {"threads": 2, "torch": torch.__version__, "kernels": rows, "generation": gen})
 
 
 if __name__ == "__main__":

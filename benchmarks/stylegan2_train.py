@@ -16,6 +16,8 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
+from harness import Stopwatch, write_results
+
 OPTIONS = {"channel_max": 64, "w_dim": 64, "mapping_layers": 4, "r1_every": 4, "pl_every": 4}
 
 
@@ -49,9 +51,9 @@ def main() -> None:
         raise SystemExit(f"{runs} exists; choose a new --runs directory")
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     kill_after = args.kill_after or int(args.steps * 0.6)
-    t0 = time.perf_counter()
+    watch = Stopwatch()
     subprocess.run(command(runs / "straight", args.steps), check=True, env=env, capture_output=True)
-    straight_seconds = time.perf_counter() - t0
+    straight_seconds = watch.elapsed()
     proc = subprocess.Popen(command(runs / "killed", args.steps), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     while proc.poll() is None and last_step(runs / "killed") < kill_after:
@@ -71,7 +73,7 @@ def main() -> None:
               "last_losses": {k: rows[-1][k] for k in terms if k in rows[-1]},
               "parameters": sum(v.numel() for k, v in a.items() if not k.endswith(("noise_const", "w_avg"))),
               "hardware": f"{os.cpu_count()} CPU cores, OMP_NUM_THREADS=2"}
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    write_results(args.out, result, indent=1)
     print(json.dumps(result, indent=1))
     sys.exit(0 if identical else 1)
 

@@ -30,8 +30,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from harness import Stopwatch, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 DCGAN_TEACHER = ROOT / "src" / "gantransfer" / "assets" / "teachers" / "fashion-mnist-dcgan"
@@ -56,10 +57,10 @@ STUDENTS += [  # for the longer budget: StyleGAN2 students at 3x the learning ra
 def run(cmd: list[str], log: Path) -> float:
     """Run a gantransfer command (one torch thread), its output to ``log``; seconds taken."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    t0 = time.perf_counter()
+    watch = Stopwatch()
     with open(log, "w") as f:
         subprocess.run([sys.executable, "-m", "gantransfer", *cmd], check=True, env=env, stdout=f, stderr=f)
-    return time.perf_counter() - t0
+    return watch.elapsed()
 
 
 def protocol(metrics: dict) -> dict:
@@ -291,7 +292,7 @@ def main() -> None:
         result["fusion"] = fusion_row(args, runs)
     if "minegan" in args.parts:
         result["minegan"] = minegan_rows(args, runs)
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    write_results(out, result, indent=1)
     print(f"wrote {out}")
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 
 import torch
 
+from harness import Stopwatch, write_results
+
 from gantransfer import EvalConfig, TrainConfig, evaluate, train
-from gantransfer.io import write_json
 
 
 def main() -> None:
@@ -28,10 +28,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for data, steps in (("ring8", args.ring_steps), ("grid25", args.grid_steps)):
             for seed in args.seeds:
-                t0 = time.perf_counter()
+                watch = Stopwatch()
                 run = train(TrainConfig(data=data, steps=steps, seed=seed, progress=False,
                                         out=f"{tmp}/{data}-{seed}", sample_every=steps, checkpoint_every=steps))
-                seconds = time.perf_counter() - t0
+                seconds = watch.elapsed()
                 res = evaluate(EvalConfig(generator=str(run), n=10000, device="cpu"))
                 m = {k.split("/")[0]: v for k, v in res["metrics"].items()}
                 rows.append({"data": data, "steps": steps, "seed": seed, "train_seconds": round(seconds, 1), **m})
@@ -41,7 +41,7 @@ def main() -> None:
         sel = [r for r in rows if r["data"] == data]
         summary[data] = {k: {"mean": statistics.mean(r[k] for r in sel), "min": min(r[k] for r in sel),
                              "max": max(r[k] for r in sel)} for k in ("modes_covered", "hq_share", "train_seconds")}
-    write_json(args.out, {"command": "python benchmarks/toy_mixtures.py --seeds " + " ".join(map(str, args.seeds)),
+    write_results(args.out, {"command": "python benchmarks/toy_mixtures.py --seeds " + " ".join(map(str, args.seeds)),
                           "torch_threads": torch.get_num_threads(), "rows": rows, "summary": summary})
 
 

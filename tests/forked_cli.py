@@ -10,6 +10,7 @@ As in torchrun, when one process of a distributed case ends in failure the other
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import signal
@@ -21,7 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+# the folder holding the gantransfer package that this pytest imports (the checkout's src/ for an editable install,
+# site-packages for an installed wheel), found without importing it
+SRC = str(Path(list(importlib.util.find_spec("gantransfer").submodule_search_locations)[0]).parent)
 
 
 def run_forked(cases: list[dict[str, Any]], timeout: float = 600) -> list[dict[str, Any]]:

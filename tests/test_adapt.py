@@ -129,7 +129,7 @@ def test_the_held_out_split_mixes_classes_when_the_files_are_sorted_by_class(mon
     """mnist-5k's training split is sorted by digit: the first held-out images were all 0s, 1s and 2s."""
     import dataclasses
 
-    import gantransfer.metrics.held_out as adapt_module
+    import gantransfer.data.splits as adapt_module
 
     real_load = adapt_module.load_dataset
 

@@ -17,7 +17,7 @@ from gantransfer.errors import DataError
 from gantransfer.metrics import teacher_space as space
 from gantransfer.metrics.teacher_relative import teacher_relative
 from gantransfer.metrics.two_sample import MIN_PER_SIDE, two_sample_test, wilson_interval
-from gantransfer.models.registry import (GeneratorConfig, build_discriminator, build_generator,
+from gantransfer.models.config import (GeneratorConfig, build_discriminator, build_generator,
                                          discriminator_config_for)
 from gantransfer.models.store import load_generator, save_discriminator, save_generator
 from gantransfer.tasks.default_terms import distill_terms, fuse_terms
@@ -54,6 +54,7 @@ def test_auto_keeps_the_builtin_default_and_chooses_from_what_an_unknown_teacher
     assert explicit.terms == "pixel=1" and not explicit.auto
 
 
+@pytest.mark.slow
 def test_distill_with_no_loss_flags_runs_for_an_unknown_teacher_and_records_why(tmp_path):
     teacher = make_generator(tmp_path / "t")
     out = tmp_path / "s"

@@ -6,7 +6,6 @@ import json
 import resource
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +21,21 @@ from gantransfer.models.contract import Generator, LoadedGenerator
 from gantransfer.models.dcgan import DCGANDiscriminator, DCGANGenerator, DCGANOptions
 from gantransfer.models.family import Capabilities, ModelFamily, family, family_names, register
 from gantransfer.models.migrate import upgrade_discriminator, upgrade_generator
-from gantransfer.models.registry import FORMAT_VERSION, GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.config import FORMAT_VERSION, GeneratorConfig, build_generator
 from gantransfer.models.store import load_config, load_generator, save_generator
 from gantransfer.tasks.distill import distill
 from gantransfer.tasks.train import train
+from gantransfer.deploy.backends import backend_names
+from gantransfer.deploy.formats import FORMATS, ExportFormat, register_format
+from gantransfer.deploy.runtime import is_exported, open_exported
+from gantransfer.engine.terms import LossTerm
+from gantransfer.io import read_tensors
+from gantransfer.models.contract import ConfiguredGenerator
+from gantransfer.models.importers import IMPORTERS, Imported, Importer, register_importer
+from gantransfer.task_registry import TASKS, Task, register_task
+from gantransfer.teachers import load_teacher
+from gantransfer.term_registry import TERMS, MatchingTerm, register_term
+from gantransfer.typed import setting
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "gantransfer"
 SHIPPED_TEACHER = SRC / "assets" / "teachers" / "fashion-mnist-dcgan"
@@ -94,6 +104,135 @@ def test_a_new_family_plugs_in_by_registering_alone(tmp_path):
                                   steps=1, eval_n=0, progress=False, device="cpu", out=str(tmp_path / "f")))
     finally:
         family_module._REGISTRY.pop("tiny-test", None)
+
+
+# ---- the other extension points: each registered from outside the package, as docs/architecture.md says ----
+class MeanGap(LossTerm):
+    """A toy matching term: the gap between the mean brightness of student and teacher images."""
+
+    name = "mean-gap"
+
+    def compute(self, ctx):
+        return (ctx["student"].mean() - ctx["teacher"].mean()).abs()
+
+
+def test_a_new_matching_term_plugs_in_by_registering_alone(tmp_path):
+    register_term(MatchingTerm("mean-gap", lambda weight, student, perceptual: (MeanGap(weight), {})))
+    try:
+        run = distill(DistillConfig(teacher=str(SHIPPED_TEACHER), width=0.125, terms="pixel=1,mean-gap=0.5", steps=2,
+                                    eval_n=0, progress=False, device="cpu", out=str(tmp_path / "s")))
+        logged = [json.loads(line) for line in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
+        assert any("loss/G/mean-gap" in r for r in logged) and any("loss/G/pixel" in r for r in logged)
+    finally:
+        TERMS.unregister("mean-gap")
+    with pytest.raises(ConfigError, match="unknown loss term 'mean-gap'"):
+        DistillConfig(teacher="t", terms="mean-gap=1").validate()
+
+
+class SafetensorsRuntime(ConfiguredGenerator):
+    """The runtime of the toy format: the family's module rebuilt from the file's weights and config."""
+
+    def __init__(self, path, threads=None, spin=False):
+        from safetensors import safe_open
+        with safe_open(str(path), "pt") as f:
+            self.config = GeneratorConfig.from_dict(json.loads(f.metadata()["config"]))
+        self.module = build_generator(self.config).eval()
+        self.module.load_state_dict(read_tensors(path))
+
+    def __call__(self, z, labels=None):
+        with torch.inference_mode():
+            return self.module(z, labels)
+
+
+def write_safetensors(prepared, cfg, out, report, reference, options):
+    from gantransfer.io import write_tensors
+    write_tensors(out, load_generator(report["source"])[0].state_dict(), {"config": json.dumps(cfg.to_dict())})
+    report["parity"] = {"max_abs_error": 0.0}
+
+
+def test_a_new_export_format_plugs_in_by_registering_alone(tmp_path, capsys):
+    register_format(ExportFormat("toy-safetensors", (".gts",), write=write_safetensors,
+                                 detect=lambda p: p.suffix == ".gts", open=SafetensorsRuntime,
+                                 backends={"toy-safetensors": False}))
+    try:
+        out = tmp_path / "g.gts"
+        assert main(["export", str(SHIPPED_TEACHER), "--format", "toy-safetensors", "--out", str(out)]) == 0
+        assert is_exported(out) and isinstance(open_exported(out), SafetensorsRuntime)
+        g, _ = load_generator(SHIPPED_TEACHER)
+        z = torch.randn(2, 100)
+        assert torch.equal(open_exported(out)(z), g(z))
+        assert main(["sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png")]) == 0
+        assert "toy-safetensors" in backend_names()
+        code, _, err = run_cli(capsys, "export", str(SHIPPED_TEACHER), "--format", "toy-safetensors", "--out",
+                               str(tmp_path / "g.onnx"))
+        assert code == 2 and "does not end in .gts" in err
+    finally:
+        FORMATS.unregister("toy-safetensors")
+    assert not is_exported(tmp_path / "g.gts")
+
+
+def test_a_new_importer_plugs_in_by_registering_alone(tmp_path, capsys):
+    g, cfg = load_generator(SHIPPED_TEACHER)
+    torch.save({"toy_weights": g.state_dict(), "toy_config": json.dumps(cfg.to_dict())}, tmp_path / "toy.pt")
+
+    def load(path, dataset, loaded):
+        tcfg = GeneratorConfig.from_dict(json.loads(loaded["toy_config"]))
+        module = build_generator(tcfg)
+        module.load_state_dict(loaded["toy_weights"])
+        return Imported(module.eval(), tcfg)
+    register_importer(Importer("toy", detect=lambda path, loaded: isinstance(loaded, dict) and "toy_config" in loaded,
+                               load=load))
+    try:
+        assert main(["import", str(tmp_path / "toy.pt"), "--out", str(tmp_path / "imported")]) == 0
+        g2, cfg2 = load_generator(tmp_path / "imported")
+        z = torch.randn(2, 100)
+        assert torch.equal(g2(z), g(z)) and load_teacher(tmp_path / "toy.pt").config == cfg
+    finally:
+        IMPORTERS.unregister("toy")
+    code, _, err = run_cli(capsys, "import", str(tmp_path / "toy.pt"), "--out", str(tmp_path / "again"))
+    assert code == 2 and "holds no generator state dict" in err and "nor is it a rosinality" in err
+
+
+@dataclass
+class ToyTaskConfig(TrainConfig):
+    greeting: str = setting("hello", "what the toy task says")
+
+
+def test_a_new_task_plugs_in_by_registering_alone(capsys):
+    import gantransfer
+    register_task(Task("toy-task", ToyTaskConfig, lambda cfg, resume=False, overwrite=False: cfg.greeting,
+                       "a toy task", "A task registered from outside the package."))
+    try:
+        code, out, _ = run_cli(capsys, "toy-task", "--data", "ring8", "--greeting", "hi", "--dry-run")
+        assert code == 0 and json.loads(out)["greeting"] == "hi"
+        assert gantransfer.ToyTaskConfig is ToyTaskConfig and gantransfer.toy_task(ToyTaskConfig()) == "hello"
+    finally:
+        TASKS.unregister("toy-task")
+
+
+def test_the_streaming_statistics_share_one_protocol():
+    from gantransfer.metrics.evaluate import FeatureAccumulator
+    from gantransfer.metrics.fid import RunningStats
+    from gantransfer.metrics.reference_stats import ReferenceAccumulator
+    from gantransfer.metrics.streaming import Accumulator
+    for cls in (RunningStats, FeatureAccumulator, ReferenceAccumulator):
+        assert callable(getattr(cls, "update")) and callable(getattr(cls, "result")), cls
+    rs = RunningStats(3)
+    rs.update(torch.arange(12.0).view(4, 3))
+    assert isinstance(rs, Accumulator) and torch.equal(rs.result()[0], rs.stats()[0])
+
+
+def test_one_opener_for_directories_and_exported_files(tmp_path):
+    from gantransfer.api import open_generator as api_open
+    from gantransfer.deploy.opener import open_generator
+    g, cfg = open_generator(SHIPPED_TEACHER)
+    assert isinstance(g, DCGANGenerator) and not g.training and cfg == load_config(SHIPPED_TEACHER)
+    fast, fcfg = api_open(SHIPPED_TEACHER)  # the API's: prepared for inference (batch norm folded)
+    z = torch.randn(4, 100)
+    assert fcfg == cfg and (fast(z) - g(z)).abs().max() < 1e-5
+    assert main(["export", str(SHIPPED_TEACHER), "--format", "torchscript", "--out", str(tmp_path / "t.pt")]) == 0
+    ts, tcfg = open_generator(tmp_path / "t.pt")
+    assert tcfg.latent_dim == 100 and (ts(z) - g(z)).abs().max() < 1e-4
 
 
 def test_student_arch_must_be_an_image_family_with_a_discriminator(tmp_path, capsys):
@@ -165,6 +304,20 @@ def test_version_1_configs_are_migrated_field_by_field():
     d = upgrade_discriminator({"kind": "discriminator", "width": 0.5, "generator": {**V1_PLAIN, "num_classes": 3}})
     assert d == {"arch": "dcgan", "resolution": 32, "channels": 1, "width": 0.5, "num_classes": 3,
                  "format_version": FORMAT_VERSION}
+
+
+def test_version_2_meta_keys_become_typed_fields(tmp_path):
+    """Version 2 wrote a student's latent space and its losses' networks into meta; they load as fields."""
+    g, cfg = load_generator(SHIPPED_TEACHER)
+    save_generator(g, cfg, tmp_path / "v2")
+    raw = json.loads((tmp_path / "v2" / "config.json").read_text())
+    raw = {k: v for k, v in raw.items() if k not in ("latent_space", "loss_networks")}
+    raw.update(format_version=2, meta={**raw["meta"], "latent_space": "z", "loss_networks": ["digits-perceptual-v1"]})
+    (tmp_path / "v2" / "config.json").write_text(json.dumps(raw))
+    old = load_config(tmp_path / "v2")
+    assert old.latent_space == "z" and old.loss_networks == ["digits-perceptual-v1"]
+    assert "latent_space" not in old.meta and "loss_networks" not in old.meta and old.format_version == FORMAT_VERSION
+    assert GeneratorConfig().latent_space is None and GeneratorConfig().loss_networks == []
 
 
 def test_shipped_version_1_assets_load_and_unknown_versions_are_refused(tmp_path):
@@ -245,46 +398,79 @@ def test_optimizer_settings_are_config_fields(tmp_path):
 
 
 # ---- imports ----------------------------------------------------------------------------------------------------
-def _module_level_imports(path: Path) -> set[str]:
-    """gantransfer modules imported at module level (not inside functions, nor under TYPE_CHECKING)."""
-    tree = ast.parse(path.read_text())
-    found: set[str] = set()
-
-    def visit(nodes):
-        for node in nodes:
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                continue
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                continue
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gantransfer"):
-                found.update(f"{node.module}.{a.name}" for a in node.names)  # submodules, when the names are
-                found.add(node.module)
-            elif isinstance(node, ast.Import):
-                found.update(a.name for a in node.names if a.name.startswith("gantransfer"))
-            for field in ("body", "orelse", "finalbody", "handlers"):
-                visit(getattr(node, field, []))
-    visit(tree.body)
-    return found
+# The floors, lowest first: a module imports only from its own floor or lower ones (inside functions too), and the
+# graph has no cycle. Each entry is a module or a package (its submodules included); docs/architecture.md keeps the
+# same table. Registries sit on the lowest floor, torch-free, so that any floor can read them.
+FLOORS = [
+    ("errors", "typed", "killpoints", "registry", "task_registry", "term_registry"),
+    ("io", "image_space", "devices", "grid"),
+    ("data",),
+    ("engine",),
+    ("losses",),
+    ("models",),
+    ("teachers", "teacher_set", "config", "card", "report.runs"),
+    ("deploy",),
+    ("metrics",),
+    ("report",),
+    ("tasks",),
+    ("api", "demo"),
+    ("cli", "ecosystem_cli", "__main__", ""),
+]
 
 
-def test_no_module_level_import_cycle():
+def _modules() -> dict[str, Path]:
     modules = {}
     for p in SRC.rglob("*.py"):
         rel = p.relative_to(SRC.parent).with_suffix("")
-        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
-        modules[name] = p
-    def edges(m: str, p: Path) -> set[str]:
-        found = {i for i in _module_level_imports(p) if i in modules and i != m}
-        # "from pkg import sub" names the submodule; and importing a module always imports its packages first
-        found -= {i.rsplit(".", 1)[0] for i in found if i.rsplit(".", 1)[0] in found and i.rsplit(".", 1)[0] != m
-                  and modules[i.rsplit(".", 1)[0]].name == "__init__.py" and i in modules}
-        return {i for i in found if not m.startswith(i + ".")}
-    graph = {m: edges(m, p) for m, p in modules.items()}
+        modules[".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)] = p
+    return modules
+
+
+def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The gantransfer modules ``path`` imports anywhere (module level and inside functions; ``TYPE_CHECKING``
+    blocks left out): ``from pkg import sub`` names the submodule ``pkg.sub`` when there is one."""
+    tree = ast.parse(path.read_text())
+    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+               for n in ast.walk(node)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gantransfer"):
+            found.update(f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                         for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("gantransfer"))
+    return {m for m in found if m in modules}
+
+
+def _floor(module: str) -> int:
+    """The floor of a module: that of the longest entry of FLOORS it is, or lies in."""
+    rel = module.removeprefix("gantransfer").removeprefix(".")
+    best = max(((len(e), i) for i, entries in enumerate(FLOORS) for e in entries
+                if rel == e or (e and rel.startswith(e + "."))), default=None)
+    assert best is not None, f"{module} has no floor: add it to FLOORS here and in docs/architecture.md"
+    return best[1]
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {m: {i for i in _imports(p, modules) if i != m} for m, p in modules.items()}
+
+
+def test_every_import_runs_down_the_floors():
+    upward = [f"{m} (floor {_floor(m)}) -> {i} (floor {_floor(i)})" for m, imports in sorted(_graph().items())
+              for i in sorted(imports) if _floor(i) > _floor(m)]
+    assert not upward, "imports running up a floor:\n" + "\n".join(upward)
+
+
+def test_no_import_cycle_even_inside_functions():
+    graph = _graph()
     state: dict[str, int] = {}
 
     def walk(m, stack):
         state[m] = 1
-        for n in graph[m]:
+        for n in sorted(graph[m]):
             if state.get(n) == 1:
                 raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(n):] + [n]))
             if n not in state:
@@ -293,6 +479,15 @@ def test_no_module_level_import_cycle():
     for m in sorted(graph):
         if m not in state:
             walk(m, [m])
+
+
+def test_the_graph_reader_sees_imports_inside_functions(tmp_path):
+    (tmp_path / "x.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import gantransfer.api\n"
+                                   "def f():\n    from gantransfer.models import cost\n    import gantransfer.cli\n")
+    modules = {"gantransfer.api": Path(), "gantransfer.cli": Path(), "gantransfer.models": Path(),
+               "gantransfer.models.cost": Path()}
+    assert _imports(tmp_path / "x.py", modules) == {"gantransfer.models.cost", "gantransfer.cli"}
+    assert _floor("gantransfer.models.cost") == 5 and _floor("gantransfer") == len(FLOORS) - 1
 
 
 def test_the_command_line_starts_without_torch_in_well_under_a_second():

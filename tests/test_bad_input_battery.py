@@ -236,6 +236,7 @@ def test_the_battery_is_distinct_and_large_enough():
     assert len(CASES) + len(IN_PROCESS) >= 60
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what, argv, needle", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_refused_with_its_cause_and_nothing_changes(battery, what, argv, needle):
     ws, before, results = battery
@@ -246,11 +247,13 @@ def test_bad_input_is_refused_with_its_cause_and_nothing_changes(battery, what, 
     assert r["changed"] == [], r["changed"]
 
 
+@pytest.mark.slow
 def test_the_workspace_is_intact_after_the_battery(battery):
     ws, before, _ = battery
     assert tree_hashes(ws) == before
 
 
+@pytest.mark.slow
 def test_suspicious_but_legal_input_runs_with_a_warning(tmp_path):
     from gantransfer.cli import main
     (tmp_path / "one").mkdir()

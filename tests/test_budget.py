@@ -34,7 +34,7 @@ def test_greedy_removes_where_importance_per_cost_is_lowest():
 
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory):
-    from gantransfer.models.registry import GeneratorConfig, build_generator
+    from gantransfer.models.config import GeneratorConfig, build_generator
     from gantransfer.models.store import save_generator
     cfg = GeneratorConfig(arch="dcgan", latent_dim=8, resolution=16, channels=1, width=0.5)
     torch.manual_seed(0)

@@ -9,7 +9,7 @@ import torch
 
 from gantransfer.cli import main
 from gantransfer.config import TrainConfig
-from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.models.config import GeneratorConfig, build_generator
 from gantransfer.models.store import save_generator
 
 

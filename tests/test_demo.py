@@ -1,6 +1,8 @@
 """The demo on shipped assets: a short distillation, report, grids and figures written, nothing downloaded."""
 import json
 
+import pytest
+
 from gantransfer.cli import main
 from gantransfer.demo import TEACHERS, shipped_teacher
 from gantransfer.models.store import load_config
@@ -15,6 +17,7 @@ def test_shipped_teachers_record_their_training_and_figures():
         assert len(shares) == 10 and all(0.05 <= s <= 0.15 for s in shares.values()), shares
 
 
+@pytest.mark.slow
 def test_demo_distils_and_writes_a_report(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--n", "500", "--device", "cpu", "--steps", "30"]) == 0
@@ -59,7 +62,7 @@ def test_demo_refuses_to_delete_a_folder_that_is_not_its_run(tmp_path, capsys):
 
 
 def test_shipped_students_are_over_20x_cheaper_and_the_teacher_ships_its_discriminator():
-    from gantransfer.deploy.bench import count_macs
+    from gantransfer.models.cost import count_macs
     from gantransfer.demo import STUDENTS, shipped
     from gantransfer.models.store import load_generator
     from gantransfer.teachers import load_teacher

@@ -11,6 +11,8 @@ from safetensors.torch import load_file
 
 from forked_cli import SRC, run_forked
 
+pytestmark = pytest.mark.slow  # starts 2-process torchrun jobs
+
 RING = ["train", "--data", "ring8", "--no-progress", "--device", "cpu", "--log-every", "1"]
 
 

@@ -7,7 +7,7 @@ import torch
 from conftest import run_cli
 from gantransfer.errors import ConfigError
 from gantransfer.models.elastic import SlicedForward, parse_widths, subnetwork
-from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.models.config import GeneratorConfig, build_generator
 
 
 def test_widths_parse_sorted_and_bad_ones_are_refused():

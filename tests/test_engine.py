@@ -53,6 +53,7 @@ def test_image_gan_resume_exact(tmp_path):
     assert (part / "generator" / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     steps = 400
     ref = train(TrainConfig(**TOY, steps=steps, out=str(tmp_path / "ref")))

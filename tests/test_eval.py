@@ -8,7 +8,7 @@ from gantransfer.data import load_dataset
 from gantransfer.metrics.classifier import extract, load_classifier
 from gantransfer.metrics.evaluate import evaluate, image_metrics, reference_for
 from gantransfer.metrics.fid import fid_from_features
-from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.models.config import GeneratorConfig, build_generator
 from gantransfer.models.store import save_generator
 
 
@@ -30,6 +30,7 @@ def test_shipped_reference_matches_real_test_split():
     assert (probs.argmax(1) == test.y).float().mean() > 0.88
 
 
+@pytest.mark.slow
 @needs_fmnist
 def test_fid_real_vs_real_is_far_below_real_vs_weak_generator():
     clf = load_classifier("fashion-mnist")
@@ -47,6 +48,7 @@ def test_fid_real_vs_real_is_far_below_real_vs_weak_generator():
     assert real_real < 0.05 * real_fake
 
 
+@pytest.mark.slow
 def test_eval_names_every_figure_by_protocol(tmp_path):
     cfg = GeneratorConfig(width=0.125, dataset="fashion-mnist", class_names=[str(i) for i in range(10)])
     save_generator(build_generator(cfg), cfg, tmp_path / "g")

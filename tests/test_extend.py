@@ -17,7 +17,7 @@ from conftest import needs_fmnist, run_cli
 from gantransfer.data.base import Dataset
 from gantransfer.errors import ConfigError
 from gantransfer.models.growth import grow_into
-from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.config import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.tasks.extend_labels import plan_labels
 
 FAST = ["--steps", "3", "--batch-size", "16", "--no-progress", "--device", "cpu", "--sample-every", "100",
@@ -160,7 +160,7 @@ def test_forgetting_table_has_one_part_per_protocol():
 def test_label_measures_tell_real_images_of_a_class_from_noise():
     from gantransfer.data import load_dataset
     from gantransfer.metrics.forgetting import label_measures
-    from gantransfer.models.registry import LabelOrigin
+    from gantransfer.models.config import LabelOrigin
     real = load_dataset("fashion-mnist", "test", classes=[1])
 
     class Replay(torch.nn.Module):  # label 0: real trousers; label 1: noise
@@ -246,6 +246,7 @@ def test_bad_input_is_refused_and_the_base_is_left_as_it_was(base_run, tmp_path,
     assert tree_hash(base_run) == before
 
 
+@pytest.mark.slow
 def test_sequence_killed_mid_step_two_resumes_from_its_checkpoint_and_keeps_step_one(base_run, tmp_path):
     out = tmp_path / "k"
     argv = [sys.executable, "-m", "gantransfer", "extend-sequence", "--base", str(base_run), "--data", "fashion-mnist",

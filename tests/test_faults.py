@@ -9,7 +9,7 @@ import torch
 from gantransfer.cli import main
 from gantransfer.engine.logger import MetricsLog, read_log
 from gantransfer.errors import CheckpointError
-from gantransfer.report.grid import save_image_grid
+from gantransfer.grid import save_image_grid
 
 RING = ["train", "--data", "ring8", "--steps", "4", "--checkpoint-every", "2", "--no-progress", "--device", "cpu"]
 
@@ -18,6 +18,7 @@ def disk_full(*_args, **_kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_a_checkpoint_keeps_the_earlier_one(tmp_path, capsys, monkeypatch):
     run = tmp_path / "r"
     assert main([*RING, "--steps", "2", "--out", str(run)]) == 0
@@ -45,6 +46,7 @@ def test_a_failed_grid_write_leaves_the_earlier_png_and_no_temporary(tmp_path, m
     assert png.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["grid.png"]
 
 
+@pytest.mark.slow
 def test_a_torn_last_log_line_is_dropped_on_resume(tmp_path):
     run = tmp_path / "r"
     assert main([*RING, "--out", str(run)]) == 0
@@ -59,6 +61,7 @@ def test_a_torn_last_log_line_is_dropped_on_resume(tmp_path):
         read_log(log)
 
 
+@pytest.mark.slow
 def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
     from safetensors.torch import load_file
     straight, run = tmp_path / "straight", tmp_path / "r"

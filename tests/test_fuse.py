@@ -7,12 +7,14 @@ import torch
 from gantransfer.cli import main
 from gantransfer.config import FuseConfig, TrainConfig
 from gantransfer.models.dcgan import DCGANGenerator, mixture_ids
-from gantransfer.models.registry import build_generator
+from gantransfer.models.config import build_generator
 from gantransfer.models.store import load_config, load_generator, save_generator
 from gantransfer.image_space import convert_images as to_image_space
 from gantransfer.tasks.fuse import fuse
 from gantransfer.teacher_set import balanced_counts, load_teacher_set
 from gantransfer.tasks.train import train
+
+pytestmark = pytest.mark.slow  # builds teachers once for the module (about 10 s) and trains a student per test
 
 FAST = dict(steps=3, batch_size=32, progress=False)
 

@@ -7,10 +7,13 @@ import pytest
 
 from forked_cli import run_forked, tree_hashes
 
+pytestmark = pytest.mark.slow  # trains, kills and resumes a run at every kill point
+
 ARGS = ["train", "--data", "ring8", "--steps", "8", "--checkpoint-every", "3", "--sample-every", "4",
         "--log-every", "1", "--batch-size", "64", "--no-progress", "--device", "cpu"]
 # a checkpoint has 5 points: tensors, state.json, checksums (each complete but not renamed), the step directory
-# renamed before latest.json, latest.json; an export 4 (generator and discriminator weights and configs)
+# renamed before latest.json, latest.json; an export 5 (generator weights, config and model card, discriminator
+# weights and config)
 KILLS = ["step:6", "checkpoint:2", "checkpoint:9", "export:3", "log:5", "grid:2", "run:1"]
 
 

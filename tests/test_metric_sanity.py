@@ -18,6 +18,8 @@ from gantransfer.errors import DataError
 from gantransfer.metrics.reference_stats import shipped_protocols
 from gantransfer.metrics.sanity import BLUR_SIGMAS, DISTINCT, DROPPED, NOISE_STDS, battery
 
+pytestmark = pytest.mark.slow  # scores degraded real images under every shipped protocol
+
 PROTOCOLS = shipped_protocols()
 REFERENCE, SAMPLES = 600, 300
 HIGHER_IS_WORSE = ("fid", "kid")

@@ -1,6 +1,7 @@
-"""FID, KID, PRDC and mixture metrics against torchmetrics, closed forms and brute-force references."""
+"""FID, KID, PRDC, mixture and fidelity metrics against torchmetrics, closed forms and brute-force references."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -283,3 +284,23 @@ def test_recompute_batchnorm_sets_the_exact_statistics_of_the_data():
     with torch.no_grad():
         out = bn(h)
     assert out.mean(dim=(0, 2, 3)).abs().max() < 1e-3
+
+
+# ---------------------------------------------------------------- fidelity (PSNR, SSIM)
+
+def test_fidelity_psnr_matches_its_definition():
+    from gantransfer.metrics.fidelity import fidelity
+    from gantransfer.models.config import GeneratorConfig
+    cfg = GeneratorConfig(latent_dim=4, resolution=16)
+    base = torch.nn.Sequential(torch.nn.Linear(4, 256), torch.nn.Tanh())
+    teacher = lambda z, y: base(z).view(-1, 1, 16, 16)
+    student = lambda z, y: (base(z).view(-1, 1, 16, 16) + 0.1).clamp(-1, 1)
+    z = torch.randn(20, 4)
+    res = fidelity(student, teacher, cfg, z, None, batch_size=7)
+    with torch.no_grad():
+        mse = (student(z, None) - teacher(z, None)).pow(2).flatten(1).mean(1)
+    assert res["psnr"] == pytest.approx(float((10 * torch.log10(4 / mse)).mean()), rel=1e-5)
+    same = fidelity(teacher, teacher, cfg, z, None)
+    assert same["ssim"] == pytest.approx(1.0, abs=1e-5)
+    from gantransfer.metrics.fidelity import PSNR_CEILING_DB  # identical images: the ceiling, valid JSON
+    assert same["psnr"] == PSNR_CEILING_DB and json.loads(json.dumps(same, allow_nan=False)) == same

@@ -8,7 +8,7 @@ import torch
 from gantransfer.errors import ConfigError
 from gantransfer.models.importance import CRITERIA, channel_scores
 from gantransfer.models.prune import copy_kept, group_sizes, groups_of, singular_value_scaling, top_channels
-from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.models.config import GeneratorConfig, build_generator
 
 TINY_SG2 = {"w_dim": 16, "mapping_layers": 2, "channel_base": 512, "channel_max": 32}
 

@@ -33,6 +33,7 @@ def own_samples(tmp_path_factory):
     return write_pngs(to_uint8(x), tmp_path_factory.mktemp("own") / "samples")
 
 
+@pytest.mark.slow
 def test_stats_then_eval_of_the_same_images_is_zero(own_samples, tmp_path, capsys):
     out = tmp_path / "ref.npz"
     code, stdout, err = run_cli(capsys, "stats", str(own_samples), "--protocol", PROTOCOL, "--out", str(out))
@@ -50,6 +51,7 @@ def test_stats_then_eval_of_the_same_images_is_zero(own_samples, tmp_path, capsy
     assert json.loads(stdout)["reference_stats"]["metrics"][f"fid/{PROTOCOL}/64"] > 1.0  # other samples
 
 
+@pytest.mark.slow
 def test_inception_stats_and_eval(tmp_path, capsys):
     from test_inception import random_state
     weights = tmp_path / "inception.pth"
@@ -72,6 +74,7 @@ def test_inception_stats_and_eval(tmp_path, capsys):
     assert r["reference_stats"]["sha256"] and r["reference_stats"]["weights"] == str(weights)
 
 
+@pytest.mark.slow
 @needs_fmnist
 def test_folders_native_size_builtins_as_generators_see_them(tmp_path, capsys):
     from gantransfer.data.registry import DATASETS
@@ -147,8 +150,9 @@ def test_eval_reference_generates_the_samples_once(own_samples, tmp_path, monkey
             made.append(len(z))
             return self.g(z, y)
 
-    real_load = evaluate_module.load_generator
-    monkeypatch.setattr(evaluate_module, "load_generator", lambda path, device: (lambda g, c: (Counting(g), c))(
+    import gantransfer.deploy.opener as opener_module  # evaluate opens generators through deploy/opener.py
+    real_load = opener_module.load_generator
+    monkeypatch.setattr(opener_module, "load_generator", lambda path, device: (lambda g, c: (Counting(g), c))(
         *real_load(path, device)))
     r = evaluate_module.evaluate(EvalConfig(generator=str(TEACHER), n=96, batch_size=40, reference=str(ref)))
     assert sum(made) == 96 and made == [40, 40, 16]  # once, in the protocols' batches

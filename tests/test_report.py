@@ -80,6 +80,7 @@ def test_figures_in_words():
     assert parse_metric_key("psnr") is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["teacher", "cond", "distill", "fuse", "adapt"])
 def test_the_reproduce_command_gives_the_same_config(runs, kind):
     run = load_run(runs[kind])
@@ -93,6 +94,7 @@ def test_the_reproduce_command_gives_the_same_config(runs, kind):
     assert again == run.config
 
 
+@pytest.mark.slow
 def test_a_distillation_writes_its_report_at_the_end(runs):
     report = runs["distill"] / "report"
     page = check_page(report / "index.html")
@@ -108,6 +110,7 @@ def test_a_distillation_writes_its_report_at_the_end(runs):
     assert load_run(runs["distill"]).evaluation["student"]  # the run itself is untouched
 
 
+@pytest.mark.slow
 def test_each_kind_shows_its_own_grids(runs, tmp_path, capsys):
     assert main(["report", str(runs["cond"]), "--out", str(tmp_path / "c"), "--no-bench"]) == 0
     assert str(tmp_path / "c" / "index.html") in capsys.readouterr().out
@@ -127,6 +130,7 @@ def test_each_kind_shows_its_own_grids(runs, tmp_path, capsys):
         (tmp_path / "t" / "index.html").read_text()
 
 
+@pytest.mark.slow
 def test_several_runs_are_compared_row_by_row(runs, tmp_path, capsys):
     out = tmp_path / "cmp"
     assert main(["report", str(runs["distill"]), str(runs["distill-wide"]), "--out", str(out)]) == 0
@@ -142,6 +146,7 @@ def test_several_runs_are_compared_row_by_row(runs, tmp_path, capsys):
         check_page(out / name / "index.html")
 
 
+@pytest.mark.slow
 def test_runs_of_different_data_sets_are_compared_with_a_warning(runs, tmp_path, capsys):
     from gantransfer.demo import TEACHERS, shipped_teacher
     other = distill(DistillConfig(teacher=str(shipped_teacher(TEACHERS["unconditional"])), width=0.125, steps=1,
@@ -151,6 +156,7 @@ def test_runs_of_different_data_sets_are_compared_with_a_warning(runs, tmp_path,
     assert "not comparable" in (tmp_path / "r" / "index.html").read_text()
 
 
+@pytest.mark.slow
 def test_bad_input_is_refused_with_what_a_run_holds(runs, tmp_path, capsys):
     (tmp_path / "notarun").mkdir()
     assert main(["report", str(tmp_path / "notarun"), "--out", str(tmp_path / "o")]) == 2
@@ -171,6 +177,7 @@ def test_bad_input_is_refused_with_what_a_run_holds(runs, tmp_path, capsys):
     assert list(mine.iterdir()) == [mine / "notes.txt"] and not list(tmp_path.glob(".*report-*"))
 
 
+@pytest.mark.slow
 def test_an_earlier_report_is_replaced_and_only_its_files(runs, tmp_path):
     out = tmp_path / "r"
     assert main(["report", str(runs["cond"]), str(runs["teacher"]), "--out", str(out), "--no-bench"]) == 0

@@ -14,7 +14,8 @@ from gantransfer.tasks.train import train
 REASON = unavailable()
 if REASON and os.environ.get("CI"):
     raise RuntimeError(f"CI must run the browser test: {REASON}")  # .ci/run installs both
-pytestmark = [pytest.mark.skipif(REASON is not None, reason=REASON or ""), pytest.mark.run_report]
+# slow: drives headless Chromium over trained runs' reports
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(REASON is not None, reason=REASON or ""), pytest.mark.run_report]
 
 
 @pytest.fixture(scope="module")

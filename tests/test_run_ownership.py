@@ -70,6 +70,7 @@ def test_overwrite_replaces_the_run_and_keeps_what_is_not_the_runs(tmp_path, cap
 DEMO = ["--n", "40", "--steps", "2", "--device", "cpu"]
 
 
+@pytest.mark.slow
 def test_demo_writes_a_fresh_directory_of_its_own(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     user_run = tmp_path / "runs" / "demo" / "student"  # the user's own run where the demo used to write
@@ -85,6 +86,7 @@ def test_demo_writes_a_fresh_directory_of_its_own(tmp_path, capsys, monkeypatch)
     assert digest(tmp_path / "runs" / "demo") == before
 
 
+@pytest.mark.slow
 def test_demo_replaces_an_earlier_demo_only_when_asked(tmp_path, capsys):
     out = tmp_path / "d"
     assert main(["demo", *DEMO, "--out", str(out)]) == 0

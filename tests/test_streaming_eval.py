@@ -67,6 +67,7 @@ def feed(acc, feats, probs, sizes):
     assert i == len(feats)
 
 
+@pytest.mark.slow
 def test_streaming_equals_one_shot_on_random_features():
     ref, feats, probs, names = random_case()
     acc = FeatureAccumulator(None, ref, names, "t", seed=3)
@@ -79,6 +80,7 @@ def test_streaming_equals_one_shot_on_random_features():
     assert torch.allclose(mu, mu1, rtol=0, atol=1e-12) and torch.allclose(sigma, sigma1, rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_batching_of_features_does_not_change_the_figures():
     ref, feats, probs, names = random_case(n=700, seed=1)
     results = []
@@ -94,6 +96,7 @@ def test_batching_of_features_does_not_change_the_figures():
         assert r["class_shares"] == results[0]["class_shares"]
 
 
+@pytest.mark.slow
 def test_cap_is_honoured_and_reported():
     ref, feats, probs, names = random_case(n=900, seed=2)
     acc = FeatureAccumulator(None, ref, names, "t", seed=5, cap=300)
@@ -123,6 +126,7 @@ def test_cap_is_honoured_and_reported():
     assert "from all 900 samples" in text
 
 
+@pytest.mark.slow
 def test_image_batching_does_not_change_the_figures():
     clf = load_classifier("fashion-mnist")
     full = reference_for("fashion-mnist", None)
@@ -146,6 +150,7 @@ def test_image_batching_does_not_change_the_figures():
     assert_same_figures(results[0], one_shot(feats, probs, ref, names, "t"))
 
 
+@pytest.mark.slow
 def test_evaluate_generator_holds_no_more_than_cap_features(monkeypatch):
     cap, n = 300, 600  # batches of 150 images, classifier passes of 500: the cap falls inside the first pass
     monkeypatch.setattr(ev, "KID_PRDC_SAMPLES", cap)

@@ -9,7 +9,7 @@ from gantransfer.cli import main
 from gantransfer.config import TrainConfig
 from gantransfer.errors import ConfigError
 from gantransfer.models import stylegan2_ops as ops
-from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.config import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.tasks.train import train
 
 TINY = {"w_dim": 16, "mapping_layers": 2, "channel_max": 8}
@@ -81,6 +81,7 @@ def test_bias_act_is_leaky_relu_times_sqrt2_with_clamp():
     assert torch.allclose(y, torch.tensor([-0.2 * 2 ** 0.5, 0.5 * 2 ** 0.5, 256.0]))
 
 
+@pytest.mark.slow
 def test_calling_convention_noise_modes_and_truncation():
     g, cfg = tiny(32)
     z = torch.randn(4, 12, generator=torch.Generator().manual_seed(3))
@@ -133,6 +134,7 @@ def test_channel_plan_multiplier_cap_and_sizes():
                 GeneratorConfig(arch="stylegan2", resolution=bad, channels=3))
 
 
+@pytest.mark.slow
 def test_feature_taps_and_discriminator_blocks():
     g, cfg = tiny(32)
     img, feats = g.forward_features(torch.randn(2, 12))
@@ -165,6 +167,7 @@ def _weights(run):
     return load_file(str(run / "state" / state["dir"] / "tensors.safetensors"))
 
 
+@pytest.mark.slow
 def test_training_runs_lazy_regularisers_and_resumes_bit_identically(tmp_path, monkeypatch):
     from gantransfer.models import stylegan2
     monkeypatch.setattr(stylegan2.StyleGAN2Options, "__init__", _small_defaults(stylegan2.StyleGAN2Options))

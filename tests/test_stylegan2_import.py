@@ -12,7 +12,7 @@ import torch
 
 from gantransfer.cli import main
 from gantransfer.errors import CheckpointError
-from gantransfer.models.stylegan2_import import import_checkpoint, import_file
+from gantransfer.models.importers import import_checkpoint, import_file
 from gantransfer.teachers import load_teacher
 from test_stylegan2 import tiny
 
@@ -54,6 +54,7 @@ def rgb_generator(resolution=32):
     return g, cfg
 
 
+@pytest.mark.slow
 def test_rosinality_converted_layout_gives_the_same_images(tmp_path):
     g, _ = rgb_generator()
     w_avg = torch.randn(12)
@@ -161,6 +162,7 @@ def to_nvlabs(g, src="", conv_clamp=None):
                     c_dim=0)
 
 
+@pytest.mark.slow
 def test_nvlabs_pickle_gives_the_same_images_and_runs_no_embedded_code(tmp_path, nvlabs_modules):
     marker = tmp_path / "ran"
     src = f"open({str(marker)!r}, 'w').write('embedded code ran')\nclass Generator: pass\n"
@@ -219,6 +221,8 @@ def test_the_import_command_converts_a_checkpoint_and_refuses_a_used_directory(t
     torch.save({"g_ema": to_rosinality(g), "latent_avg": torch.zeros(12)}, tmp_path / "c.pt")
     assert main(["import", str(tmp_path / "c.pt"), "--out", str(tmp_path / "imported")]) == 0
     assert f"wrote {tmp_path / 'imported' / 'generator'}" in capsys.readouterr().out
+    card = (tmp_path / "imported" / "generator" / "README.md").read_text()  # its model card says where it came from
+    assert card.startswith("---\nlibrary_name: gantransfer\n") and "gantransfer import" in card and "stylegan2" in card
     assert main(["sample", str(tmp_path / "imported"), "--n", "4", "--noise-mode", "const",
                  "--out", str(tmp_path / "grid.png")]) == 0
     assert (tmp_path / "grid.png").stat().st_size > 100

@@ -8,7 +8,7 @@ import torch
 from gantransfer.cli import main
 from gantransfer.config import DistillConfig
 from gantransfer.errors import ConfigError
-from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.models.config import GeneratorConfig, build_generator
 from gantransfer.models.store import load_generator, save_generator
 from gantransfer.tasks.distill import distill
 from test_stylegan2_import import nvlabs_modules  # noqa: F401 (a fixture: stand-ins to write NVlabs pickles)
@@ -46,13 +46,14 @@ def config(teacher, out, **kw):
     return DistillConfig(**{**base, **kw})
 
 
+@pytest.mark.slow
 def test_w_space_student_reuses_the_frozen_mapping_and_keeps_psi(teacher, tmp_path):
     # a random start (the loss check below is of learning from scratch; pruned starts: tests/test_prune.py)
     run = distill(config(teacher, tmp_path / "w", latent_space="w", truncation_psi=0.7, terms="pixel=1,feature=1",
                          init="random"))
     s, scfg = load_generator(run)
     t, tcfg = load_generator(teacher)
-    assert scfg.meta["latent_space"] == "w" and scfg.options.truncation_psi == 0.7 and s.truncation_psi == 0.7
+    assert scfg.latent_space == "w" and scfg.options.truncation_psi == 0.7 and s.truncation_psi == 0.7
     for k, v in t.mapping.state_dict().items():  # weights and mean W untouched by training
         assert torch.equal(s.mapping.state_dict()[k], v), k
     # 1/4 of the teacher's width: 1/4 of its channels at every resolution (the channel cap scaled too)
@@ -69,7 +70,7 @@ def test_the_student_sees_the_teachers_w_and_noise(teacher):
     from gantransfer.tasks.latent_space import student_providers
     from gantransfer.tasks.samplers import StyledTeacherSampler
     from gantransfer.teachers import load_teacher
-    from gantransfer.losses.base import StepContext
+    from gantransfer.engine.terms import StepContext
     t = load_teacher(teacher)
     copy, cfg = load_generator(teacher)
     sampler = StyledTeacherSampler(t, 6, 0, 0, with_features=True, psi=0.5)
@@ -90,29 +91,31 @@ def test_the_student_sees_the_teachers_w_and_noise(teacher):
     assert torch.equal(fresh["teacher"], batch["teacher"])  # a function of the engine's generator: exact resume
 
 
+@pytest.mark.slow
 def test_z_space_and_dcgan_students_with_feature_matching(teacher, tmp_path):
     z = distill(config(teacher, tmp_path / "z", latent_space="z", terms="pixel=1,feature=1", eval_n=20))
     s, scfg = load_generator(z)
     t, _ = load_generator(teacher)
-    assert scfg.meta["latent_space"] == "z"
+    assert scfg.latent_space == "z"
     assert not torch.equal(s.mapping.fc[0].weight, t.mapping.fc[0].weight)  # its own mapping, trained
     ev = json.loads((z / "eval.json").read_text())
     assert ev["noise"].startswith("const") and ev["cost"]["macs_reduction"] > 5
     d = distill(config(teacher, tmp_path / "d", student_arch="dcgan", terms="pixel=1,feature=1"))
     _, dcfg = load_generator(d)
-    assert dcfg.arch == "dcgan" and dcfg.meta["latent_space"] == "z" and losses(d, "loss/G/feature")
+    assert dcfg.arch == "dcgan" and dcfg.latent_space == "z" and losses(d, "loss/G/feature")
 
 
 def test_auto_space_is_w_for_a_stylegan2_student(teacher, tmp_path):
     from gantransfer.tasks.distill import student_config
     from gantransfer.teachers import load_teacher
     t = load_teacher(teacher)
-    assert student_config(config(teacher, tmp_path / "a"), t).meta["latent_space"] == "w"
-    assert student_config(config(teacher, tmp_path / "a", student_arch="dcgan"), t).meta["latent_space"] == "z"
+    assert student_config(config(teacher, tmp_path / "a"), t).latent_space == "w"
+    assert student_config(config(teacher, tmp_path / "a", student_arch="dcgan"), t).latent_space == "z"
     assert student_config(config(teacher, tmp_path / "a", black_box=True), load_teacher(teacher, black_box=True)
-                          ).meta["latent_space"] == "z"
+                          ).latent_space == "z"
 
 
+@pytest.mark.slow
 def test_an_imported_rosinality_teacher_distils_and_the_student_exports(tmp_path):
     from test_stylegan2_import import rgb_generator, to_rosinality
     g, _ = rgb_generator()
@@ -120,12 +123,13 @@ def test_an_imported_rosinality_teacher_distils_and_the_student_exports(tmp_path
     run = distill(DistillConfig(teacher=str(tmp_path / "ros.pt"), width=1 / 16, terms="pixel=1", steps=3,
                                 batch_size=4, eval_n=0, progress=False, truncation_psi=0.8, out=str(tmp_path / "s")))
     _, scfg = load_generator(run)
-    assert scfg.meta["latent_space"] == "w" and scfg.resolution == 32
+    assert scfg.latent_space == "w" and scfg.resolution == 32
     from gantransfer.deploy.export import export_generator
     report = export_generator(run, "onnx", tmp_path / "s.onnx")  # the baked psi is traced; parity is checked
     assert max(report["parity"].values()) <= 1e-4
 
 
+@pytest.mark.slow
 def test_fusion_of_a_stylegan2_and_a_dcgan_teacher(teacher, tmp_path):
     dcgan = distill(config(teacher, tmp_path / "d", student_arch="dcgan", steps=2))
     code = main(["fuse", "--teacher", str(teacher), "--teacher", str(dcgan), "--steps", "3", "--batch-size", "8",
@@ -135,6 +139,7 @@ def test_fusion_of_a_stylegan2_and_a_dcgan_teacher(teacher, tmp_path):
     assert fcfg.fusion.teacher_names == ["teacher", "d"] and fcfg.num_classes == 2
 
 
+@pytest.mark.slow
 def test_minegan_in_w_starts_as_the_source_and_trains(teacher, tmp_path):
     from gantransfer.models.miner import MinedGenerator, MinerOptions, WMiner
     t, tcfg = load_generator(teacher)
@@ -162,6 +167,7 @@ def test_truncation_psi_outside_0_1_is_refused(teacher, tmp_path, capsys, psi):
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_w_space_needs_a_mapping_network_on_both_sides(teacher, tmp_path, capsys):
     dcgan = distill(config(teacher, tmp_path / "d", student_arch="dcgan", steps=1))
     cases = [(["--teacher", str(dcgan), "--latent-space", "w"], "is a dcgan generator, without one; use "
@@ -193,6 +199,7 @@ def test_a_student_family_without_labels_is_refused_for_a_conditional_teacher(tm
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_imported_files_in_fuse_and_adapt_and_a_w_student_through_the_export_command(tmp_path, capsys,
                                                                                       nvlabs_modules):
     """Issue 15 part 3: a rosinality .pt and an NVlabs .pkl teacher (read without running pickled code) work in
@@ -219,7 +226,7 @@ def test_imported_files_in_fuse_and_adapt_and_a_w_student_through_the_export_com
     assert main(["distill", "--teacher", str(tmp_path / "net.pkl"), "--width", "0.0625", "--latent-space", "w",
                  "--truncation-psi", "0.7", "--terms", "pixel=1", *common, "--out", str(tmp_path / "s")]) == 0
     student, scfg = load_generator(tmp_path / "s")
-    assert scfg.arch == "stylegan2" and scfg.meta["latent_space"] == "w"
+    assert scfg.arch == "stylegan2" and scfg.latent_space == "w"
     capsys.readouterr()
     z = torch.randn(5, 12)
     with torch.no_grad():

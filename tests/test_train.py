@@ -1,12 +1,14 @@
 """Training end to end: the toy GAN really learns, the CLI writes a loadable run, conditional sampling works."""
 import json
 
+import pytest
 import torch
 
 from gantransfer import EvalConfig, TrainConfig, evaluate, generate, load, train
 from gantransfer.cli import main
 
 
+@pytest.mark.slow
 def test_ring8_learns_all_modes_in_600_steps(tmp_path):
     run = train(TrainConfig(data="ring8", steps=600, progress=False, eval_every=300, eval_n=1000,
                             out=str(tmp_path / "toy")))
@@ -19,6 +21,7 @@ def test_ring8_learns_all_modes_in_600_steps(tmp_path):
     assert m["hq_share/ring8-exact/5k"] > 0.3
 
 
+@pytest.mark.slow
 def test_cli_train_writes_a_loadable_conditional_run(tmp_path, capsys):
     out = tmp_path / "cond"
     code = main(["train", "--data", "digits", "--classes", "1,3,5", "--conditional", "--width", "0.125",

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from gantransfer.errors import ConfigError
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.sampling import generate, sample_classes
 from gantransfer.models.store import load_generator
-from gantransfer.report.grid import save_samples
+from gantransfer.grid import save_samples
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, GeneratorConfig]:
@@ -35,13 +36,8 @@ def open_generator(path: str | Path):
     """A generator ready for sampling and its config: an exported file (.onnx, TorchScript) run by its runtime,
     or a directory's module prepared for inference: batch norm folded, and channels-last or transposed
     convolutions rewritten where that is faster here (each exact within 1e-5)."""
-    from gantransfer.deploy.runtime import is_exported, open_exported
-    if is_exported(path):
-        g = open_exported(path)
-        return g, g.config
-    from gantransfer.deploy.inference import fastest_for_inference
-    module, cfg = load(path)
-    return fastest_for_inference(module, cfg)[0], cfg
+    from gantransfer.deploy.opener import open_generator as opener
+    return opener(path, for_inference=True)
 
 
 def sample_grid(path: str | Path, out: str | Path, n: int = 64, seed: int = 0,
@@ -54,6 +50,26 @@ def sample_grid(path: str | Path, out: str | Path, n: int = 64, seed: int = 0,
     labels = class_labels(cfg, n, classes)
     x, _ = generate(g, cfg, n, seed=seed, labels=labels)
     nrow = len(classes or sample_classes(cfg)) if cfg.num_classes else None  # one column per class
+    return save_samples(x, out, nrow=nrow)
+
+
+def styled_sample_grid(path: str | Path, out: str | Path, n: int = 64, seed: int = 0,
+                       classes: list[int] | None = None, truncation_psi: float = 1.0,
+                       noise_mode: str = "random") -> Path:
+    """A PNG grid of ``n`` samples with truncation towards the mean W and the given noise mode."""
+    from gantransfer.models.stylegan2 import check_noise_mode
+    check_noise_mode(noise_mode)
+    if n < 1:
+        raise ConfigError(f"--n must be at least 1, got {n}")
+    if not 0 <= truncation_psi <= 1 or truncation_psi != truncation_psi:
+        raise ConfigError(f"--truncation-psi must be in [0, 1], got {truncation_psi}")
+    g, cfg = load(path)
+    if not cfg.family.capabilities.mapping_network:
+        raise ConfigError(f"--truncation-psi and --noise-mode apply to generators with a mapping network "
+                          f"(stylegan2); {path} is a {cfg.arch} generator")
+    labels = class_labels(cfg, n, classes)
+    x, _ = generate(g, cfg, n, seed=seed, labels=labels, truncation_psi=truncation_psi, noise_mode=noise_mode)
+    nrow = len(classes or sample_classes(cfg)) if cfg.num_classes else None
     return save_samples(x, out, nrow=nrow)
 
 
@@ -75,11 +91,32 @@ def bench(path: str | Path, against: str | Path | None = None, repeats: int = 20
 
 
 def export(path: str | Path, format: str, out: str | Path, int8: bool = False, calibration: int | None = None,
-           overwrite: bool = False, fid_n: int | None = None) -> dict:
+           overwrite: bool = False, fid_n: int | None = None, with_example: bool = False) -> dict:
     """Export a generator directory to ONNX (fp32, or int8 with ``calibration`` latents) or TorchScript, checked
-    for parity before it is written; returns the export's report."""
+    for parity before it is written, with a model card beside it (and, ``with_example``, a standalone sampling
+    script); returns the export's report."""
     from gantransfer.deploy.export import export_generator
-    return export_generator(path, format, out, int8=int8, calibration=calibration, overwrite=overwrite, fid_n=fid_n)
+    from gantransfer.deploy.handoff import check_example, write_handoff
+    check_example(out, format, with_example, overwrite)
+    report = export_generator(path, format, out, int8=int8, calibration=calibration, overwrite=overwrite,
+                              fid_n=fid_n, judge=protocol_judge)
+    report["written"] = write_handoff(path, out, format, with_example)
+    return report
+
+
+def protocol_judge(g: Any, cfg: GeneratorConfig, n: int, what: str) -> dict[str, Any]:
+    """``evaluate_generator`` on ``cfg``'s data set and evaluation classes: how export judges an int8 file."""
+    from gantransfer.metrics.evaluate import evaluate_generator
+    return evaluate_generator(g, cfg, cfg.dataset, n, classes=cfg.evaluation_classes, desc=what)
+
+
+def import_generator(file: str | Path, out: str | Path, dataset: str = "") -> Path:
+    """Convert a foreign checkpoint into a generator directory (``out/generator``, with its model card)."""
+    from gantransfer.card import write_card
+    from gantransfer.models.importers import import_checkpoint
+    dest = import_checkpoint(file, out, dataset)
+    write_card(dest / "generator")
+    return dest
 
 
 def bench_backends(paths: list[str | Path], against: str | Path | None = None, backends: list[str] | None = None,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from gantransfer.errors import ConfigError, GantransferError
+from gantransfer.registry import resolve
 
 def _parse_json_object(text: str) -> dict:
     try:
@@ -84,58 +85,27 @@ def config_from_args(cls: type, args: argparse.Namespace, extra: dict[str, Any] 
     return from_dict(cls, data)
 
 
-def _run_training(args: argparse.Namespace, cls: type, run_fn, resolve=None, produced: str = "generator",
-                  extra: dict[str, Any] | None = None) -> int:
-    """Shared by the training commands: config file + flags, --dry-run, then the run itself."""
-    from gantransfer.config import to_dict
+def _run_task(args: argparse.Namespace) -> int:
+    """Every training command: config file + flags (repeated flags too), --dry-run, then the task's run."""
+    from gantransfer.config import task, to_dict
     from gantransfer.engine.distributed import is_main_process
     from gantransfer.tasks.rundir import check_directory
-    cfg = config_from_args(cls, args, extra)
+    spec = task(args.command)
+    given = {r.field: getattr(args, r.flag.lstrip("-").replace("-", "_")) for r in spec.repeated}
+    cfg = config_from_args(spec.config, args, {k: v for k, v in given.items() if v} or None)
     if is_main_process():  # under torchrun only rank 0 reads or writes the run directory
         check_directory(cfg.out, args.command, args.resume, args.overwrite)  # before any setup: refuse early
     if args.dry_run:
-        print(json.dumps(to_dict(resolve(cfg) if resolve else cfg), indent=2))
+        print(json.dumps(to_dict(resolve(spec.resolve)(cfg) if spec.resolve else cfg), indent=2))
         return 0
-    run = run_fn(cfg, resume=args.resume, overwrite=args.overwrite)
+    run = spec.run_function()(cfg, resume=args.resume, overwrite=args.overwrite)
     if is_main_process():
-        print(f"done: {produced} in {run / 'generator'}, sample grids in {run / 'samples'}, log in {run / 'logs'}")
+        done = spec.done or "{produced} in {generator}, sample grids in {samples}, log in {logs}"
+        print("done: " + done.format(run=run, produced=spec.produced, generator=run / "generator",
+                                     samples=run / "samples", logs=run / "logs"))
         if (run / "report" / "index.html").is_file():
             print(f"report: {run / 'report' / 'index.html'}")
     return 0
-
-
-def _cmd_train(args: argparse.Namespace) -> int:
-    from gantransfer.config import TrainConfig
-    from gantransfer.tasks.train import resolve_train_config, train
-    return _run_training(args, TrainConfig, train, resolve_train_config)
-
-
-def _cmd_distill(args: argparse.Namespace) -> int:
-    from gantransfer.config import DistillConfig
-    from gantransfer.tasks.distill import distill
-    return _run_training(args, DistillConfig, distill, produced="student")
-
-
-def _cmd_fuse(args: argparse.Namespace) -> int:
-    from gantransfer.config import FuseConfig
-    from gantransfer.tasks.fuse import fuse
-    return _run_training(args, FuseConfig, fuse, produced="fused student",
-                         extra={"teachers": args.teacher} if args.teacher else None)
-
-
-def _cmd_adapt(args: argparse.Namespace) -> int:
-    from gantransfer.config import AdaptConfig
-    from gantransfer.tasks.adapt import adapt
-    return _run_training(args, AdaptConfig, adapt, produced="adapted generator",
-                         extra={"sources": args.source} if args.source else None)
-
-
-def _cmd_baseline(args: argparse.Namespace) -> int:
-    from gantransfer.config import BaselineConfig
-    from gantransfer.tasks.baseline import baseline
-    from gantransfer.tasks.train import resolve_train_config
-    return _run_training(args, BaselineConfig, baseline, resolve_train_config, produced="baseline generator",
-                         extra={"teachers": args.teacher} if args.teacher else None)
 
 
 def _check_seed(seed: int) -> None:
@@ -143,30 +113,10 @@ def _check_seed(seed: int) -> None:
         raise ConfigError(f"--seed must be between 0 and 2**63 - 1, got {seed}")
 
 
-def _cmd_extend(args: argparse.Namespace) -> int:
-    from gantransfer.config import ExtendConfig
-    from gantransfer.tasks.extend import extend
-    return _run_training(args, ExtendConfig, extend, produced="extended generator")
-
-
-def _cmd_extend_sequence(args: argparse.Namespace) -> int:
-    from gantransfer.config import ExtendSequenceConfig, to_dict
-    from gantransfer.tasks.extend_sequence import extend_sequence
-    from gantransfer.tasks.rundir import check_directory
-    cfg = config_from_args(ExtendSequenceConfig, args)
-    check_directory(cfg.out, args.command, args.resume, args.overwrite)
-    if args.dry_run:
-        print(json.dumps(to_dict(cfg), indent=2))
-        return 0
-    run = extend_sequence(cfg, resume=args.resume, overwrite=args.overwrite)
-    print(f"done: one run per step in {run}/step-*, forgetting curves and table in {run / 'report'}")
-    return 0
-
-
 def _cmd_sample(args: argparse.Namespace) -> int:
     _check_seed(args.seed)
     if args.truncation_psi != 1.0 or args.noise_mode != "random":
-        from gantransfer.models.stylegan2_sampling import styled_sample_grid
+        from gantransfer.api import styled_sample_grid
         path = styled_sample_grid(args.generator, args.out, n=args.n, seed=args.seed, classes=args.classes,
                                   truncation_psi=args.truncation_psi, noise_mode=args.noise_mode)
         print(f"wrote {path}")
@@ -182,15 +132,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from gantransfer.metrics.evaluate import evaluate, format_results
     cfg = config_from_args(EvalConfig, args, {"generator": args.generator})
     if args.out:  # refused before the evaluation, not after it
-        from gantransfer.deploy.export import check_file_out
+        from gantransfer.io import check_file_out
         check_file_out(args.out, args.overwrite, "eval.json")
     if cfg.against:
-        from gantransfer.engine.loop import resolve_device
+        from gantransfer.devices import resolve_device
         from gantransfer.metrics.teacher_relative import evaluate_against
         results = evaluate_against(cfg.generator, cfg.against, cfg.n, resolve_device(cfg.device))
         print(json.dumps(results, indent=2))
     elif cfg.teachers:
-        from gantransfer.engine.loop import resolve_device
+        from gantransfer.devices import resolve_device
         from gantransfer.metrics.fusion import evaluate_fusion
         results = evaluate_fusion(cfg.generator, cfg.teachers, cfg.n, resolve_device(cfg.device), cfg.seed)
         print(json.dumps(results, indent=2))
@@ -205,7 +155,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_stats(args: argparse.Namespace) -> int:
     from gantransfer.metrics.reference_stats import check_stats_out, reference_stats, write_stats
-    from gantransfer.engine.loop import resolve_device
+    from gantransfer.devices import resolve_device
     check_stats_out(args.out, args.overwrite)  # before any work: refuse early
     stats = reference_stats(args.images, inception=args.inception, protocol=args.protocol, split=args.split,
                             device=resolve_device(args.device))
@@ -218,7 +168,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from gantransfer.api import export
     report = export(args.generator, args.format, args.out, int8=args.int8, calibration=args.calibration,
-                    overwrite=args.overwrite, fid_n=args.fid_n)
+                    overwrite=args.overwrite, fid_n=args.fid_n, with_example=args.with_example)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -231,6 +181,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             print(f"int8: PSNR {q['psnr_vs_fp32_db']:.2f} dB against fp32; int8 kernels {q['kernels']['int8']}, "
                   f"float {q['kernels']['float']}; " + (f"{fid['key']} {fid['fp32']:.4f} -> {fid['int8']:.4f} "
                   f"({100 * fid['relative_change']:+.2f}%)" if "key" in fid else f"FID not measured: {fid['skipped']}"))
+        print("wrote " + " and ".join(f"{k} {v}" for k, v in report["written"].items()))
     return 0
 
 
@@ -238,7 +189,7 @@ def _cmd_bench_grid(args: argparse.Namespace) -> int:
     from gantransfer.api import bench_backends
     from gantransfer.deploy.grid import format_grid
     if args.out:
-        from gantransfer.deploy.export import check_json_out
+        from gantransfer.io import check_json_out
         check_json_out(args.out, args.overwrite)
     result = bench_backends(args.generator, against=args.against, backends=args.backends, batches=args.batch,
                             threads=args.threads, repeats=args.repeats or 10, rounds=args.rounds)
@@ -285,8 +236,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from gantransfer.models.stylegan2_import import import_checkpoint
-    dest = import_checkpoint(args.file, args.out, args.data)
+    from gantransfer.api import import_generator
+    dest = import_generator(args.file, args.out, args.data)
     print(f"wrote {dest / 'generator'}" + (f" and {dest / 'discriminator'}" if (dest / "discriminator").is_dir()
                                            else ""))
     return 0
@@ -296,7 +247,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from gantransfer.demo import DEMO_STEPS, run_demo
     if args.steps is not None and args.steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {args.steps}")
-    from gantransfer.engine.loop import resolve_device
+    from gantransfer.devices import resolve_device
     resolve_device(args.device)  # before the demo's directory is made
     args.steps = args.steps or DEMO_STEPS
     report = run_demo(args.out, n=args.n, device=args.device, steps=args.steps, overwrite=args.overwrite)
@@ -311,27 +262,29 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_training_command(sub, name: str, cls: type, func, help_text: str, description: str,
-                          skip: Sequence[str] = ()) -> argparse.ArgumentParser:
-    p = sub.add_parser(name, help=help_text, description=description)
+def _add_task_command(sub, spec: Any) -> argparse.ArgumentParser:
+    """The command of a registered task: its config's flags, one repeated flag per field that names several
+    inputs, and the flags every training command shares."""
+    p = sub.add_parser(spec.name, help=spec.help, description=spec.description)
     p.add_argument("--config", help="JSON config file; flags given on the command line override it")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--dry-run", action="store_true", help="validate and print the resolved config, train nothing")
     p.add_argument("--overwrite", action="store_true", help="replace the earlier run of this command in --out (only "
                    "the files a run writes are removed)")
-    add_config_flags(p, cls, skip)
-    p.set_defaults(func=func)
+    add_config_flags(p, spec.config, (*(r.field for r in spec.repeated), *spec.no_flag))
+    for r in spec.repeated:
+        p.add_argument(r.flag, action="append", help=r.help)  # args.teacher for --teacher
+    p.set_defaults(func=_run_task)
     return p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gantransfer.config import AdaptConfig, BaselineConfig, DistillConfig, EvalConfig, FuseConfig, TrainConfig
-    from gantransfer.config import ExtendConfig, ExtendSequenceConfig
+    from gantransfer.config import EvalConfig, tasks
     parser = argparse.ArgumentParser(prog="gantransfer", description="Knowledge transfer between GANs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    _add_training_command(sub, "train", TrainConfig, _cmd_train, "train a GAN from scratch on a data set",
-                          "Train a GAN (DCGAN for images, MLP for 2-D points) on the one engine.")
+    for spec in tasks():  # every registered task (config.py registers the built-in ones)
+        _add_task_command(sub, spec)
 
     p = sub.add_parser("sample", help="write a PNG grid of samples from a generator")
     p.add_argument("generator", help="generator or run directory, or an exported .onnx or TorchScript file")
@@ -356,46 +309,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(p, EvalConfig, skip=("generator",))
     _add_width_flag(p)
     p.set_defaults(func=_cmd_eval)
-
-    _add_training_command(sub, "distill", DistillConfig, _cmd_distill,
-                          "compress a teacher generator into a smaller student (data-free)",
-                          "Distil a teacher into a student of --width, matching it on the same latents with "
-                          "pixel, perceptual and adversarial terms (--loss pixel=1,perceptual=1).")
-
-    p = _add_training_command(sub, "fuse", FuseConfig, _cmd_fuse,
-                              "fuse several teacher generators into one student (data-free)",
-                              "Fuse teachers (--teacher A --teacher B ...) into one student of --width, conditional "
-                              "on the teacher id (default), on merged class labels, or unconditional with --weights.",
-                              skip=("teachers",))
-    p.add_argument("--teacher", action="append", help="a teacher (generator or run directory, or DCGAN checkpoint); "
-                   "repeat for each")
-
-    p = _add_training_command(sub, "adapt", AdaptConfig, _cmd_adapt,
-                              "bootstrap a generator for a new domain from a few images and pretrained sources",
-                              "Transfer --source generators to the target images in --data (--limit N of them) "
-                              "with --method finetune, freezed, l2sp, minegan or scratch (the baseline); "
-                              "--diffaugment combines with each.", skip=("sources",))
-    p.add_argument("--source", action="append", help="a pretrained source (generator or run directory); repeat for "
-                   "several (minegan)")
-
-    p = _add_training_command(sub, "baseline", BaselineConfig, _cmd_baseline,
-                              "brute-force fusion baseline: sample a data set from the teachers, train one GAN on it",
-                              "Sample --n images from all teachers (--teacher A --teacher B ...) and train one GAN "
-                              "from scratch on them with train's settings.",
-                              skip=("teachers", *BaselineConfig.DATA_FIELDS))
-    p.add_argument("--teacher", action="append", help="a teacher; repeat for each")
-
-    _add_training_command(sub, "extend", ExtendConfig, _cmd_extend,
-                          "teach a generator new classes or a new modality without forgetting the old ones",
-                          "Grow --base's label space with the new data (--data, --classes or --as-class) and train "
-                          "with --method replay (data-free: the frozen base is matched on the old labels), finetune, "
-                          "joint (needs --old-data) or ewc; every label is measured at the end (report/forgetting.*).")
-    _add_training_command(sub, "extend-sequence", ExtendSequenceConfig, _cmd_extend_sequence,
-                          "a sequence of extensions with forgetting curves after every step",
-                          "Run one extend per step of --steps-of 2,3:4,5 (classes of --data) or --sequence FILE, "
-                          "each from the step before, in OUT/step-K; measure every label after each step "
-                          "(OUT/report/forgetting.png, .json, .md); --resume continues after a kill.",
-                          skip=("classes",))
 
     p = sub.add_parser("bench", help="params, MACs, CPU latency and throughput (as ratios against --against)",
                        description="Measure generators. With --backends, --batch, several --threads or several "
@@ -451,8 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "set's protocol (default: 5000; 0: skip)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print the export report as JSON")
+    p.add_argument("--with-example", action="store_true", help="ONNX: also write STEM_sample.py beside --out, a "
+                   "standalone sampler needing only onnxruntime and numpy")
     _add_width_flag(p)
     p.set_defaults(func=_cmd_export)
+    from gantransfer.ecosystem_cli import add_ecosystem_commands  # card, dataset export
+    add_ecosystem_commands(sub)
 
     p = sub.add_parser("import", help="convert a foreign checkpoint (StyleGAN2 .pt/.pkl, PyTorch DCGAN) into a "
                        "generator directory", description="Read a rosinality/stylegan2-pytorch .pt, an NVlabs "

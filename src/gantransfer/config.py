@@ -3,6 +3,7 @@ with their help text, old names accepted as deprecated aliases, flags that do no
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import warnings
 from dataclasses import dataclass
@@ -12,14 +13,14 @@ from typing import Any, ClassVar, TypeVar
 from gantransfer.engine.settings import EngineSettings, override, require
 from gantransfer.errors import ConfigError
 from gantransfer import typed
+from gantransfer.term_registry import parse_term_weights
+from gantransfer.task_registry import RepeatedFlag, Task, register_task, task, task_names, tasks  # noqa: F401
 from gantransfer.typed import help_of as _field_help
 from gantransfer.typed import setting
 
 T = TypeVar("T")
 
 ADVERSARIAL_LOSSES = ("nonsaturating", "hinge")
-MATCHING_TERMS = ("pixel", "pixel_l2", "perceptual", "adversarial", "feature")
-DISTILL_TERMS = MATCHING_TERMS  # the old name
 ADAPT_METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
 
 
@@ -99,21 +100,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def parse_loss_weights(text: str) -> dict[str, float]:
-    """``pixel=1,perceptual=1,adversarial=0.1`` -> {name: weight}; unknown names and bad numbers are errors."""
-    weights: dict[str, float] = {}
-    for item in filter(None, (s.strip() for s in text.split(","))):
-        name, _, value = item.partition("=")
-        if name not in MATCHING_TERMS:
-            raise ConfigError(f"unknown loss term {name!r}; known terms: {', '.join(MATCHING_TERMS)}")
-        try:
-            weights[name] = float(value) if value else 1.0
-        except ValueError:
-            raise ConfigError(f"loss weight of {name!r} must be a number, got {value!r}") from None
-        if not weights[name] >= 0 or weights[name] == float("inf"):
-            raise ConfigError(f"loss weight of {name!r} must be a finite number >= 0, got {weights[name]}")
-    if not any(weights.values()):
-        raise ConfigError("--terms needs at least one term with a positive weight, e.g. pixel=1,perceptual=1")
-    return weights
+    """``pixel=1,perceptual=1,adversarial=0.1`` -> {name: weight}, names from the matching-term registry
+    (``term_registry.parse_term_weights``)."""
+    return parse_term_weights(text)
 
 
 @dataclass
@@ -265,16 +254,21 @@ class StudentTraining(EngineSettings):
     steps: int = override(5000)
     ema_beta: float = override(0.99)
 
+    @functools.cached_property
+    def term_weights(self) -> dict[str, float]:
+        """``terms`` parsed once ({} for auto, which the task resolves): what distill and fuse use."""
+        return {} if self.terms == "auto" else parse_loss_weights(self.terms)
+
     def validate_student(self) -> dict[str, float]:
         """Checks shared by distill and fuse; returns the parsed terms."""
         self.validate_engine()
-        weights = {} if self.terms == "auto" else parse_loss_weights(self.terms)
+        weights = self.term_weights
         require(self.eval_n == 0 or self.eval_n >= 10, f"eval_n must be 0 (skip) or >= 10, got {self.eval_n}")
         return weights
 
     def inapplicable(self) -> dict[str, str]:
         out: dict[str, str] = {"eval_every": "does not apply: students are evaluated at the end (--eval-n)"}
-        if self.terms != "auto" and not parse_loss_weights(self.terms).get("perceptual"):
+        if self.terms != "auto" and not self.term_weights.get("perceptual"):
             out["perceptual_net"] = "applies only with a perceptual term in --terms"
         return out
 
@@ -382,7 +376,7 @@ class DistillConfig(StudentTraining):
                        num_classes="applies only to --teacher-module teachers")
         if not self.real_data:
             out["data_dir"] = "applies only with --real-data"
-        if self.terms != "auto" and not parse_loss_weights(self.terms).get("adversarial"):
+        if self.terms != "auto" and not self.term_weights.get("adversarial"):
             out["discriminator_width"] = "applies only with an adversarial term in --terms"
         return out
 
@@ -555,6 +549,11 @@ class ExtendConfig(EngineSettings):
         require(bool(self.base), "extend needs a generator to extend: --base DIR")
         self.validate_extension()
 
+    @functools.cached_property
+    def term_weights(self) -> dict[str, float]:
+        """Replay's ``terms``, parsed once: what extend uses."""
+        return parse_extension_terms(self.terms)
+
     def validate_extension(self) -> None:
         """Checks shared with extend-sequence (which names the base and the data per step itself)."""
         self.validate_engine()
@@ -563,7 +562,7 @@ class ExtendConfig(EngineSettings):
         require(self.method != "joint" or bool(self.old_data),
                 "--method joint trains on all the data seen so far and needs the old labels' real data: pass "
                 "--old-data NAME (e.g. the base's data set), or use --method replay, which needs none")
-        weights = parse_extension_terms(self.terms)
+        weights = self.term_weights
         require(not weights.get("adversarial"), "adversarial is always on for the new data; drop it from --terms")
         require(self.perceptual_net in ("discriminator", "classifier"),
                 f"perceptual_net must be discriminator or classifier, got {self.perceptual_net!r}")
@@ -616,9 +615,58 @@ class ExtendSequenceConfig(ExtendConfig):
         self.validate_extension()
 
 
-TASK_CONFIGS = {"train": TrainConfig, "baseline": BaselineConfig, "distill": DistillConfig, "fuse": FuseConfig,
-                "adapt": AdaptConfig, "eval": EvalConfig}
-TASK_CONFIGS.update({"extend": ExtendConfig, "extend-sequence": ExtendSequenceConfig})
+# ---- the built-in tasks (the registry: gantransfer/task_registry.py; readers import task/tasks from here) ----
+_TEACHER_FLAG = RepeatedFlag("teachers", "--teacher", "a teacher (generator or run directory, or DCGAN checkpoint); "
+                             "repeat for each")
+register_task(Task(
+    "train", TrainConfig, "gantransfer.tasks.train:train", "train a GAN from scratch on a data set",
+    "Train a GAN (DCGAN for images, MLP for 2-D points) on the one engine.",
+    resolve="gantransfer.tasks.train:resolve_train_config"))
+register_task(Task(
+    "distill", DistillConfig, "gantransfer.tasks.distill:distill",
+    "compress a teacher generator into a smaller student (data-free)",
+    "Distil a teacher into a student of --width, matching it on the same latents with pixel, perceptual and "
+    "adversarial terms (--loss pixel=1,perceptual=1).", produced="student",
+    summary="gantransfer.report.page:distill_summary", figures="gantransfer.report.figures:teacher_vs_student",
+    figures_heading="Teacher and student on the same latents", cost_reference="teacher"))
+register_task(Task(
+    "fuse", FuseConfig, "gantransfer.tasks.fuse:fuse", "fuse several teacher generators into one student (data-free)",
+    "Fuse teachers (--teacher A --teacher B ...) into one student of --width, conditional on the teacher id "
+    "(default), on merged class labels, or unconditional with --weights.", produced="fused student",
+    repeated=(_TEACHER_FLAG,), summary="gantransfer.report.page:fuse_summary",
+    figures="gantransfer.report.figures:per_teacher", figures_heading="Per teacher"))
+register_task(Task(
+    "adapt", AdaptConfig, "gantransfer.tasks.adapt:adapt",
+    "bootstrap a generator for a new domain from a few images and pretrained sources",
+    "Transfer --source generators to the target images in --data (--limit N of them) with --method finetune, "
+    "freezed, l2sp, minegan or scratch (the baseline); --diffaugment combines with each.",
+    produced="adapted generator",
+    repeated=(RepeatedFlag("sources", "--source", "a pretrained source (generator or run directory); repeat for "
+                           "several (minegan)"),),
+    summary="gantransfer.report.page:adapt_summary", figures="gantransfer.report.figures:adaptation",
+    figures_heading="Training images and samples"))
+register_task(Task(
+    "baseline", BaselineConfig, "gantransfer.tasks.baseline:baseline",
+    "brute-force fusion baseline: sample a data set from the teachers, train one GAN on it",
+    "Sample --n images from all teachers (--teacher A --teacher B ...) and train one GAN from scratch on them with "
+    "train's settings.", produced="baseline generator", resolve="gantransfer.tasks.train:resolve_train_config",
+    repeated=(RepeatedFlag("teachers", "--teacher", "a teacher; repeat for each"),),
+    no_flag=BaselineConfig.DATA_FIELDS, summary="gantransfer.report.page:baseline_summary"))
+register_task(Task(
+    "extend", ExtendConfig, "gantransfer.tasks.extend:extend",
+    "teach a generator new classes or a new modality without forgetting the old ones",
+    "Grow --base's label space with the new data (--data, --classes or --as-class) and train with --method replay "
+    "(data-free: the frozen base is matched on the old labels), finetune, joint (needs --old-data) or ewc; every "
+    "label is measured at the end (report/forgetting.*).", produced="extended generator"))
+register_task(Task(
+    "extend-sequence", ExtendSequenceConfig, "gantransfer.tasks.extend_sequence:extend_sequence",
+    "a sequence of extensions with forgetting curves after every step",
+    "Run one extend per step of --steps-of 2,3:4,5 (classes of --data) or --sequence FILE, each from the step "
+    "before, in OUT/step-K; measure every label after each step (OUT/report/forgetting.png, .json, .md); --resume "
+    "continues after a kill.",
+    done="one run per step in {run}/step-*, forgetting curves and table in {run}/report", no_flag=("classes",)))
+
+TASK_CONFIGS = {t.name: t.config for t in tasks()}  # command -> config class (read from the registry)
 
 
 def upgrade_run_config(cls: type, recorded: dict[str, Any]) -> dict[str, Any]:

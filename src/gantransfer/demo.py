@@ -17,7 +17,7 @@ from gantransfer.metrics.classifier import assets_dir
 from gantransfer.metrics.evaluate import evaluate
 from gantransfer.models.sampling import generate
 from gantransfer.models.store import load_generator
-from gantransfer.report.grid import save_image_grid
+from gantransfer.grid import save_image_grid
 from gantransfer.tasks.rundir import claim_directory, recorded_command
 
 TEACHERS = {"unconditional": "fashion-mnist-dcgan", "conditional": "fashion-mnist-dcgan-cond"}

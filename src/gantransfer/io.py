@@ -11,8 +11,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from gantransfer.engine import killpoints
-from gantransfer.errors import CheckpointError
+from gantransfer import killpoints
+from gantransfer.errors import CheckpointError, ConfigError
 
 
 def atomic_write(path: str | Path, write) -> None:
@@ -80,3 +80,22 @@ def read_tensors(path: str | Path, what: str = "weights file") -> dict[str, torc
         raise CheckpointError(
             f"{what} {path} is truncated or corrupt ({e}). Re-export it, or resume from an earlier checkpoint"
         ) from None
+
+
+def check_file_out(out: str | Path, overwrite: bool, example: str) -> Path:
+    """ConfigError unless a file may be written at ``out``: its directory exists, it is not a directory, and it
+    exists only with ``overwrite``; ``example`` is a file name to suggest."""
+    p = Path(out)
+    if not p.parent.is_dir():
+        raise ConfigError(f"the directory of --out {p} does not exist; create it (mkdir -p {p.parent}) or choose "
+                          "another --out")
+    if p.is_dir():
+        raise ConfigError(f"--out {p} is a directory; give a file name, e.g. {p / example}")
+    if p.exists() and not overwrite:
+        raise ConfigError(f"--out {p} already exists; pass --overwrite to replace it or choose another --out")
+    return p
+
+
+def check_json_out(out: str | Path, overwrite: bool) -> Path:
+    """ConfigError unless a results file may be written at ``out`` (as ``check_out``, for JSON)."""
+    return check_file_out(out, overwrite, "bench.json")

@@ -15,7 +15,7 @@ import torch
 from gantransfer.errors import ConfigError
 from gantransfer.image_space import convert_images
 from gantransfer.models.family import family
-from gantransfer.models.registry import FusionRecord, GeneratorConfig
+from gantransfer.models.config import FusionRecord, GeneratorConfig
 from gantransfer.models.sampling import sample_classes
 from gantransfer.teachers import Teacher, load_teacher
 

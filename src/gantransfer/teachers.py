@@ -12,7 +12,8 @@ from torch import nn
 from gantransfer.errors import ConfigError
 from gantransfer.models.contract import ConfiguredGenerator, Generator, config_of
 from gantransfer.models.family import Capabilities
-from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
+from gantransfer.models.importers import checkpoint_suffixes
+from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
 from gantransfer.models.store import CONFIG_NAME, load_discriminator, load_generator, resolve_generator_dir
 
 
@@ -46,17 +47,14 @@ def discriminator_beside(generator_dir: Path) -> tuple[nn.Module, DiscriminatorC
     return load_discriminator(found[0]) if found else None
 
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar")
-
-
 def load_teacher(path: str | Path, device: str | torch.device = "cpu", black_box: bool = False,
                  dataset: str = "") -> Teacher:
     """A teacher from a gantransfer generator (or run) directory, with its discriminator when saved, or from a
     PyTorch DCGAN checkpoint file, a rosinality StyleGAN2 ``.pt`` or an NVlabs StyleGAN2-ADA ``.pkl`` (read without
     running pickled code). ``black_box`` hides everything but samples."""
     p = Path(path)
-    if p.is_file() and (p.suffix in CHECKPOINT_SUFFIXES or p.suffix == ".pkl"):
-        from gantransfer.models.stylegan2_import import import_file  # StyleGAN2 .pt/.pkl, else DCGAN
+    if p.is_file() and p.suffix in checkpoint_suffixes():
+        from gantransfer.models.importers import import_file  # the registered importers (models/importers.py)
         imported = import_file(p, dataset)
         g, cfg, d, dcfg = (imported.generator, imported.config, imported.discriminator,
                            imported.discriminator_config)

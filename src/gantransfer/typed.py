@@ -1,6 +1,6 @@
 """Typed dataclasses from JSON: field-by-field checks, unknown keys refused, help text beside each field.
 
-Used by the task configs (config.py) and the model configs (models/registry.py); imports nothing heavy, so the
+Used by the task configs (config.py) and the model configs (models/config.py); imports nothing heavy, so the
 command line can build its parser without importing torch.
 """
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -42,12 +43,12 @@ def list_images(root: Path) -> tuple[list[Path], list[int], list[str]]:
     return nested, [index[p.relative_to(root).parts[0]] for p in nested], names
 
 
-def _decode(path: Path, resolution: int | None) -> tuple[np.ndarray, int]:
-    """(uint8 (C, R, R) with C = 1 for gray or 3 for colour content, min side of the original)."""
+def decode_image(path: Path | BinaryIO, resolution: int | None) -> tuple[np.ndarray, int, tuple[int, int]]:
+    """(uint8 (C, R, R) with C = 1 for gray or 3 for colour content, min side of the original, its (W, H))."""
     with Image.open(path) as im:
         im.load()
         im = ImageOps.exif_transpose(im)
-        native = min(im.size)
+        native, original = min(im.size), im.size
         if im.mode in _GRAY_MODES:
             if im.mode.startswith("I"):  # 16-bit gray PNG: 0..65535
                 im = Image.fromarray((np.asarray(im, dtype=np.float64) / 257.0).round().clip(0, 255)
@@ -62,11 +63,11 @@ def _decode(path: Path, resolution: int | None) -> tuple[np.ndarray, int]:
         left, top = (im.width - res) // 2, (im.height - res) // 2
         arr = np.array(im.crop((left, top, left + res, top + res)), dtype=np.uint8)
     if arr.ndim == 2:
-        return arr[None], native
+        return arr[None], native, original
     arr = arr.transpose(2, 0, 1)
     if (arr[0] == arr[1]).all() and (arr[1] == arr[2]).all():
-        return arr[:1], native  # colour mode but gray content
-    return arr, native
+        return arr[:1], native, original  # colour mode but gray content
+    return arr, native, original
 
 
 def load_folder(root: Path, resolution: int | None = None,
@@ -83,7 +84,7 @@ def load_folder(root: Path, resolution: int | None = None,
     arrays, kept, bad, native = [], [], [], None
     for path, label in zip(files, labels):
         try:
-            arr, size = _decode(path, resolution)
+            arr, size, _ = decode_image(path, resolution)
         except _DECODE_ERRORS:
             bad.append(path)
             continue

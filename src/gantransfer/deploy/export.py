@@ -15,22 +15,23 @@ import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
 from gantransfer.errors import ConfigError, GantransferError
-from gantransfer.io import commit
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.io import check_file_out, commit
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.store import load_generator
+from gantransfer.registry import resolve
+from gantransfer.deploy.formats import FORMATS, ExportOptions, export_format
 from gantransfer.deploy.inference import prepare_for_inference
 from gantransfer.deploy.metadata import TORCHSCRIPT_EXTRA, export_metadata
 from gantransfer.deploy.parity import FP32_TOLERANCE, PARITY_LATENTS, check_parity, outputs, parity_inputs, psnr
 
-FORMATS = ("onnx", "torchscript")
-SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".ts", ".pt2", ".torchscript")}
 DEFAULT_FID_N = 5000
 DEFAULT_CALIBRATION = 512
+Judge = Callable[[Any, GeneratorConfig, int, str], dict[str, Any]]  # (generator, config, n, what) -> metrics
 INT8_MIN_PSNR = 20.0  # dB against fp32 on the parity latents: below it the int8 file is not written
 
 
@@ -41,12 +42,11 @@ class ExportError(GantransferError):
 def check_out(out: str | Path, fmt: str, overwrite: bool) -> Path:
     """ConfigError unless ``out`` may be written: its directory exists, it is not a directory, and it exists
     only with ``overwrite``."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    p = check_file_out(out, overwrite, "student" + SUFFIXES[fmt][0])
-    if p.suffix.lower() not in SUFFIXES[fmt]:
-        raise ConfigError(f"--out {p} does not end in {' or '.join(SUFFIXES[fmt])} as a {fmt} file does; "
-                          f"rename it (e.g. {p.with_suffix(SUFFIXES[fmt][0]).name})")
+    suffixes = export_format(fmt).suffixes
+    p = check_file_out(out, overwrite, "student" + suffixes[0])
+    if p.suffix.lower() not in suffixes:
+        raise ConfigError(f"--out {p} does not end in {' or '.join(suffixes)} as a {fmt} file does; "
+                          f"rename it (e.g. {p.with_suffix(suffixes[0]).name})")
     return p
 
 
@@ -62,14 +62,16 @@ def temp_beside(out: Path, tag: str) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def _fid_change(fp32: Any, int8: Any, cfg: GeneratorConfig, n: int) -> dict[str, Any]:
-    """FID of the fp32 and the int8 file under the data set's protocol on the same ``n`` latents."""
-    from gantransfer.metrics.evaluate import evaluate_generator
+def _fid_change(fp32: Any, int8: Any, cfg: GeneratorConfig, n: int, judge: Judge | None) -> dict[str, Any]:
+    """FID of the fp32 and the int8 file under the data set's protocol on the same ``n`` latents, measured by
+    ``judge`` (``gantransfer.api.export`` passes the metrics layer's; deploy does not import metrics)."""
     if n < 2 or not cfg.dataset or cfg.kind != "image":
         return {"skipped": "no image data set recorded" if n >= 2 else "--fid-n 0"}
+    if judge is None:
+        return {"skipped": "no judge given; export through gantransfer.api.export to measure the FID change"}
     try:
-        a = evaluate_generator(fp32, cfg, cfg.dataset, n, classes=cfg.evaluation_classes, desc="FID of fp32")
-        b = evaluate_generator(int8, cfg, cfg.dataset, n, classes=cfg.evaluation_classes, desc="FID of int8")
+        a = judge(fp32, cfg, n, "FID of fp32")
+        b = judge(int8, cfg, n, "FID of int8")
     except GantransferError as e:
         return {"skipped": str(e)}
     key = next(k for k in a["metrics"] if k.startswith("fid/"))
@@ -99,12 +101,13 @@ def _not_faithful(what: str, parity: dict[str, float], tolerance: float) -> Expo
 
 def export_generator(source: str | Path, fmt: str, out: str | Path, int8: bool = False,
                      calibration: int | None = None, overwrite: bool = False,
-                     fid_n: int | None = None) -> dict[str, Any]:
+                     fid_n: int | None = None, judge: Judge | None = None) -> dict[str, Any]:
     """Export the generator at ``source`` to ``out``; returns the report (also stored in the file's metadata).
     ``calibration``: latents calibrating int8 activations (default ``DEFAULT_CALIBRATION``); ``fid_n``: samples
-    for the int8 FID change (default ``DEFAULT_FID_N``; 0 skips it)."""
-    if int8 and fmt != "onnx":
-        raise ConfigError("--int8 applies to --format onnx only (onnxruntime quantization)")
+    for the int8 FID change (default ``DEFAULT_FID_N``; 0 skips it), measured by ``judge`` (see ``_fid_change``)."""
+    if int8 and not (fmt in FORMATS and FORMATS.get(fmt).int8):
+        offered = " or ".join(f.name for f in FORMATS if f.int8)
+        raise ConfigError(f"--int8 applies to --format {offered} only (onnxruntime quantization)")
     if not int8 and calibration is not None:
         raise ConfigError("--calibration applies with --int8 only")
     calibration = DEFAULT_CALIBRATION if calibration is None else calibration
@@ -116,9 +119,9 @@ def export_generator(source: str | Path, fmt: str, out: str | Path, int8: bool =
     if fid_n < 0:
         raise ConfigError(f"--fid-n must be >= 0, got {fid_n}")
     out = check_out(out, fmt, overwrite)
-    if fmt == "onnx":
-        from gantransfer.deploy.runtime import require_onnx
-        require_onnx()
+    spec = export_format(fmt)
+    if spec.require is not None:
+        resolve(spec.require)()
     t0 = time.perf_counter()
     module, cfg = load_generator(source)
     prepared, plan = prepare_for_inference(module, cfg)
@@ -136,15 +139,13 @@ def export_generator(source: str | Path, fmt: str, out: str | Path, int8: bool =
                            "TorchScript: the stored noise")
     else:
         reference = lambda z, y: module(z, y)  # noqa: E731  (the unfolded PyTorch source)
-    if fmt == "torchscript":
-        _export_torchscript(prepared, cfg, out, report, reference)
-    else:
-        _export_onnx(prepared, cfg, out, report, reference, int8, calibration, fid_n)
+    resolve(spec.write)(prepared, cfg, out, report, reference, ExportOptions(int8, calibration, fid_n, judge))
     report["seconds"] = round(time.perf_counter() - t0, 2)
     return report
 
 
-def _export_torchscript(prepared, cfg, out: Path, report: dict, reference) -> None:
+def write_torchscript_file(prepared, cfg, out: Path, report: dict, reference, options: ExportOptions) -> None:
+    """The torchscript format's writer (see deploy/formats.py)."""
     from gantransfer.deploy.runtime import TorchScriptGenerator
     from gantransfer.deploy.torchscript_export import write_torchscript
     with temp_beside(out, "ts") as tmp:
@@ -160,8 +161,8 @@ def _export_torchscript(prepared, cfg, out: Path, report: dict, reference) -> No
             commit(final, out)
 
 
-def _export_onnx(prepared, cfg, out: Path, report: dict, reference, int8: bool, calibration: int,
-                 fid_n: int) -> None:
+def write_onnx_file(prepared, cfg, out: Path, report: dict, reference, options: ExportOptions) -> None:
+    """The onnx format's writer (see deploy/formats.py): fp32, or int8 with ``options.int8``."""
     from gantransfer.deploy.metadata import export_metadata as meta
     from gantransfer.deploy.onnx_export import OPSET, set_metadata, write_onnx
     from gantransfer.deploy.runtime import OnnxGenerator
@@ -174,14 +175,15 @@ def _export_onnx(prepared, cfg, out: Path, report: dict, reference, int8: bool, 
         set_metadata(tmp, meta(cfg, "fp32", report))  # readable by the runtime for the parity check
         fp32 = OnnxGenerator(tmp)
         report["parity"] = _parity(reference, fp32, cfg, "ONNX")
-        if not int8:
+        if not options.int8:
             set_metadata(tmp, meta(cfg, "fp32", report))
             commit(tmp, out)
             return
-        _write_int8(prepared, cfg, out, report, reference, fp32, calibration, fid_n)
+        _write_int8(prepared, cfg, out, report, reference, fp32, options.calibration, options.fid_n, options.judge)
 
 
-def _write_int8(prepared, cfg, out: Path, report: dict, reference, fp32, calibration: int, fid_n: int) -> None:
+def _write_int8(prepared, cfg, out: Path, report: dict, reference, fp32, calibration: int, fid_n: int,
+                judge: Judge | None) -> None:
     """Quantize the int8-ready form of ``prepared`` (transposed convolutions rewritten exactly, parity-checked),
     measure it against the fp32 export ``fp32`` and write it to ``out`` if its PSNR reaches ``INT8_MIN_PSNR``."""
     from gantransfer.deploy.int8_layout import int8_friendly
@@ -209,25 +211,7 @@ def _write_int8(prepared, cfg, out: Path, report: dict, reference, fp32, calibra
                               "on the parity latents), so nothing was written. Calibrate on more latents "
                               "(--calibration) or export in fp32")
         report["int8"]["kernels"] = kernel_report(tmp8)
-        report["int8"]["fid"] = _fid_change(fp32, quantized, cfg, fid_n)
+        report["int8"]["fid"] = _fid_change(fp32, quantized, cfg, fid_n, judge)
         set_metadata(tmp8, meta(cfg, "int8", report))
         commit(tmp8, out)
 
-
-def check_json_out(out: str | Path, overwrite: bool) -> Path:
-    """ConfigError unless a results file may be written at ``out`` (as ``check_out``, for JSON)."""
-    return check_file_out(out, overwrite, "bench.json")
-
-
-def check_file_out(out: str | Path, overwrite: bool, example: str) -> Path:
-    """ConfigError unless a file may be written at ``out``: its directory exists, it is not a directory, and it
-    exists only with ``overwrite``; ``example`` is a file name to suggest."""
-    p = Path(out)
-    if not p.parent.is_dir():
-        raise ConfigError(f"the directory of --out {p} does not exist; create it (mkdir -p {p.parent}) or choose "
-                          "another --out")
-    if p.is_dir():
-        raise ConfigError(f"--out {p} is a directory; give a file name, e.g. {p / example}")
-    if p.exists() and not overwrite:
-        raise ConfigError(f"--out {p} already exists; pass --overwrite to replace it or choose another --out")
-    return p

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.sampling import draw_inputs
 from gantransfer.deploy.metadata import INPUT_LABEL, INPUT_Z, NOISE_PREFIX
 

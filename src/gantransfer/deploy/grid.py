@@ -13,7 +13,7 @@ import torch
 from gantransfer.errors import ConfigError
 from gantransfer.models.store import load_generator
 from gantransfer.deploy.backends import Subject, check_backends, memory_probe, scratch_dir, warm
-from gantransfer.deploy.bench import count_macs, count_params
+from gantransfer.models.cost import count_macs, count_params
 from gantransfer.deploy.machine import describe, matmul_peak_gflops, peak_extra_mib
 
 REFERENCE_BACKEND = "eager"

@@ -9,7 +9,7 @@ import copy
 import torch
 from torch import nn
 
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.sampling import draw_inputs
 
 # A stride-2 layer whose convolution would have fewer outputs than this stays a (float) ConvTranspose: the

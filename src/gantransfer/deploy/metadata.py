@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from gantransfer.errors import CheckpointError
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 
 FORMAT = "gantransfer-export-1"
 INPUT_Z, INPUT_LABEL, OUTPUT = "z", "label", "image"

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.deploy.graph import example_inputs, export_module, input_names, noise_inputs
 from gantransfer.deploy.metadata import NOISE_PREFIX, OUTPUT
 

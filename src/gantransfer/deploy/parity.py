@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.sampling import draw_inputs
 
 PARITY_LATENTS = 256

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.sampling import draw_inputs
 from gantransfer.deploy.metadata import INPUT_LABEL, INPUT_Z
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gantransfer.deploy.formats import format_of_file
 from gantransfer.errors import CheckpointError, ConfigError
 from gantransfer.models.contract import ConfiguredGenerator
 from gantransfer.deploy.metadata import (INPUT_LABEL, INPUT_Z, NOISE_PREFIX, OUTPUT, TORCHSCRIPT_EXTRA,
@@ -23,10 +24,19 @@ def _is_torchscript(path: Path) -> bool:
         return any(n.endswith(f"/extra/{TORCHSCRIPT_EXTRA}") for n in z.namelist())
 
 
+def is_onnx_file(path: Path) -> bool:
+    """The onnx format's detector: an .onnx file."""
+    return path.suffix.lower() == ".onnx"
+
+
+def is_torchscript_file(path: Path) -> bool:
+    """The torchscript format's detector: a zip archive holding gantransfer's metadata."""
+    return _is_torchscript(path)
+
+
 def is_exported(path: str | Path) -> bool:
-    """Whether ``path`` is a file to run with a runtime (an .onnx file, or a gantransfer TorchScript export)."""
-    p = Path(path)
-    return p.is_file() and (p.suffix.lower() == ".onnx" or _is_torchscript(p))
+    """Whether ``path`` is a file to run with a runtime: a file of a registered export format (deploy/formats.py)."""
+    return format_of_file(path) is not None
 
 
 def require_onnx() -> None:
@@ -163,14 +173,18 @@ class TorchScriptGenerator(ConfiguredGenerator):
             return self.module(*args)
 
 
+def open_torchscript(path: str | Path, threads: int | None = None, spin: bool = False) -> TorchScriptGenerator:
+    """The torchscript format's opener (torch.jit keeps torch's own thread setting)."""
+    return TorchScriptGenerator(path)
+
+
 def open_exported(path: str | Path, threads: int | None = None) -> OnnxGenerator | TorchScriptGenerator:
     """The runtime generator of an exported file (.onnx: onnxruntime; a TorchScript archive: torch.jit)."""
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"{p} does not exist; give an exported .onnx or TorchScript file")
-    if p.suffix.lower() == ".onnx":
-        return OnnxGenerator(p, threads)
-    if _is_torchscript(p):
-        return TorchScriptGenerator(p)
+    fmt = format_of_file(p)
+    if fmt is not None:
+        return fmt.opener()(p, threads)
     raise CheckpointError(f"{p} is neither an .onnx file nor a gantransfer TorchScript export; export one with "
                           "`gantransfer export RUN --format onnx|torchscript --out FILE`")

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.deploy.graph import ExportModule, example_inputs
 from gantransfer.deploy.metadata import TORCHSCRIPT_EXTRA
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from gantransfer.engine import killpoints
+from gantransfer import killpoints
 from gantransfer.errors import CheckpointError
 from gantransfer.io import read_json, read_tensors, write_json, write_tensors
 

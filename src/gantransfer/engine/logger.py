@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from gantransfer.engine import killpoints
+from gantransfer import killpoints
 from gantransfer.io import atomic_write
 
 

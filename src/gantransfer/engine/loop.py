@@ -15,15 +15,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from gantransfer.engine import killpoints
+from gantransfer import killpoints
 from gantransfer.engine.checkpoint import (flatten_optimizer, latest_step, load_state, save_state,
                                            unflatten_optimizer)
 from gantransfer.engine.distributed import ProcessGroup, join, local_device, shard_bounds
 from gantransfer.engine.logger import MetricsLog, NullLog
 from gantransfer.engine.schedules import lr_factor
 from gantransfer.engine.settings import EngineSettings
+from gantransfer.devices import AUTOCAST_DTYPES, check_precision, resolve_device
 from gantransfer.errors import CheckpointError, ConfigError, TrainingDiverged
-from gantransfer.losses.base import LossTerm, StepContext
+from gantransfer.engine.terms import LossTerm, StepContext
 
 
 class Sampler(Protocol):
@@ -75,33 +76,6 @@ MAX_ROLLBACKS = 3          # --on-nan rollback gives up after this many rollback
 ROLLBACK_LR_FACTOR = 0.5   # each rollback halves every learning rate
 
 EngineConfig = EngineSettings  # the engine reads a task's config directly; the old name stays for callers
-
-
-AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def check_precision(precision: str, device: torch.device) -> None:
-    """fp16 needs CUDA (its gradient scaler and kernels); bf16 autocast runs on CPU and CUDA."""
-    if precision == "fp16" and device.type != "cuda":
-        raise ConfigError(f"--precision fp16 needs a CUDA device (this run is on {device.type}); use --precision "
-                          "bf16 on CPU, or fp32")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available, else CPU; anything else must name a device this machine has."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise ConfigError(f"--device {name!r}: gantransfer runs on cpu and cuda devices; use auto, cpu, cuda or cuda:N")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but no CUDA device is available; use --device cpu")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ConfigError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    return dev
 
 
 @torch.no_grad()

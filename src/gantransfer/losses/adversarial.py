@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gantransfer.losses.base import LossTerm, StepContext
+from gantransfer.engine.terms import LossTerm, StepContext
 
 
 class GeneratorNonSaturating(LossTerm):

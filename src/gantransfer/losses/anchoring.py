@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from gantransfer.losses.base import LossTerm, StepContext
+from gantransfer.engine.terms import LossTerm, StepContext
 
 
 def fisher_diagonal(g: nn.Module, draw: Callable[[torch.Generator, int], tuple[torch.Tensor, torch.Tensor | None]],

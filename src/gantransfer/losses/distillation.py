@@ -11,7 +11,7 @@ from typing import Callable
 
 import torch
 
-from gantransfer.losses.base import LossTerm, StepContext
+from gantransfer.engine.terms import LossTerm, StepContext
 
 
 class PixelLoss(LossTerm):

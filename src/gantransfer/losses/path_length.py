@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from gantransfer.engine.distributed import mean_across_processes
-from gantransfer.losses.base import LossTerm, StepContext
+from gantransfer.engine.terms import LossTerm, StepContext
 
 
 class PathLengthState(nn.Module):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from gantransfer.losses.base import LossTerm, StepContext
+from gantransfer.engine.terms import LossTerm, StepContext
 
 
 class FeatureAlignment(LossTerm):

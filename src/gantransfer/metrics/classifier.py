@@ -143,6 +143,16 @@ def classifier_dir(dataset: str, role: str = "classifier") -> Path:
     return assets_dir() / ROLES[role] / dataset
 
 
+def ships(dataset: str, role: str = "classifier") -> bool:
+    """Whether gantransfer ships a network of ``role`` (classifier, judge or perceptual) for ``dataset``."""
+    return bool(dataset) and (classifier_dir(dataset, role) / "config.json").is_file()
+
+
+def shipped_networks(dataset: str) -> tuple[str, ...]:
+    """The roles of the networks shipped for ``dataset``, e.g. ``("classifier", "judge", "perceptual")``."""
+    return tuple(role for role in ROLES if ships(dataset, role))
+
+
 def save_classifier(model: FeatureClassifier, path: str | Path) -> None:
     p = Path(path)
     write_tensors(p / "model.safetensors", model.state_dict())

@@ -26,12 +26,12 @@ def fid_ratios(student: dict[str, Any], teacher: dict[str, Any]) -> dict[str, fl
 def evaluate_distillation(run: Path, teacher, bank: torch.Tensor | None, n: int, device: torch.device,
                           truncation: float = 0.0) -> dict[str, Any]:
     """Figures of the student in ``run`` against ``teacher`` (a Teacher); ``bank``: the latent bank trained on."""
-    from gantransfer.deploy.bench import count_macs, count_params
-    from gantransfer.metrics.classifier import classifier_dir
+    from gantransfer.models.cost import count_macs, count_params
+    from gantransfer.metrics.classifier import ships
     from gantransfer.metrics.evaluate import evaluate_generator
     from gantransfer.metrics.fidelity import fidelity
     from gantransfer.models.store import load_generator
-    from gantransfer.report.grid import save_image_grid
+    from gantransfer.grid import save_image_grid
     student, scfg = load_generator(run, device)
     rng = torch.Generator().manual_seed(FIDELITY_SEED)
     z, y = draw_inputs(scfg, n, rng, truncation=truncation)  # fidelity on the latents' training distribution
@@ -49,7 +49,7 @@ def evaluate_distillation(run: Path, teacher, bank: torch.Tensor | None, n: int,
         result["cost"] = {"teacher_params": t_params, "student_params": s_params, "params_reduction": t_params / s_params,
                           "teacher_macs": t_macs, "student_macs": s_macs, "macs_reduction": t_macs / s_macs}
     dataset = scfg.dataset
-    if dataset and (classifier_dir(dataset) / "config.json").is_file():
+    if ships(dataset):
         classes = scfg.trained_classes
         result["student"] = evaluate_generator(student, scfg, dataset, n, classes=classes, device=device,
                                                desc="evaluating the student")["metrics"]

@@ -21,28 +21,24 @@ import torch
 
 from gantransfer.config import EvalConfig
 from gantransfer.data.toy import mixture_spec
-from gantransfer.engine.loop import resolve_device
+from gantransfer.devices import resolve_device
 from gantransfer.errors import ConfigError
 from gantransfer.metrics.classifier import extract  # noqa: F401  (re-exported: callers import it from here)
-from gantransfer.metrics.classifier import (FeatureClassifier, classifier_dir, extract_batch, load_classifier,
-                                            load_reference)
+from gantransfer.metrics.classifier import (FeatureClassifier, extract_batch, load_classifier,
+                                            load_reference, ships)
 from gantransfer.metrics.fid import RunningStats, frechet_distance, gaussian_stats
 from gantransfer.metrics.kid import kernel_inception_distance
 from gantransfer.metrics.mixture import mixture_metrics
 from gantransfer.metrics.prdc import prdc
+from gantransfer.metrics.protocols import count_label
+from gantransfer.metrics.streaming import Accumulator
 from gantransfer.models.sampling import draw_inputs, generate
-from gantransfer.models.registry import GeneratorConfig
-from gantransfer.models.store import load_generator
+from gantransfer.models.config import GeneratorConfig
 
 TOYS = ("ring8", "grid25")
 COVERED_SHARE = 0.5  # a class counts as covered when it gets at least half of its reference share
 KID_PRDC_SAMPLES = 10000  # KID and PRDC use the features of the first this many samples (a fixed cap)
 FEATURE_BATCH = 500  # images per classifier pass; fixed, so the figures do not depend on the generation batch
-
-
-def count_label(n: int) -> str:
-    """10000 -> '10k', 2500 -> '2500'."""
-    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
 def reference_for(dataset: str, classes: list[int] | None, role: str = "classifier") -> dict[str, torch.Tensor]:
@@ -160,7 +156,7 @@ class FeatureAccumulator:
             raise ValueError(f"image metrics need at least 2 samples, got {self.n}")
         ref, tag = self.ref, self.tag
         kept = torch.cat(self._kept)
-        mu, sigma = self.stats.stats()
+        mu, sigma = self.stats.result()
         kid_mean, kid_std = kernel_inception_distance(ref["features"], kept, subsets=self.kid_subsets, seed=self.seed)
         pr = prdc(ref["features"], kept, k=5)
         k = len(self._counts)
@@ -199,7 +195,7 @@ def image_metrics(images: torch.Tensor, classifier: FeatureClassifier, ref: dict
 def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, n: int, seed: int = 0,
                        classes: list[int] | None = None, batch_size: int = 500,
                        device: torch.device | str = "cpu", protocols: list[str] | None = None,
-                       desc: str = "evaluating", also: list[Any] | None = None) -> dict[str, Any]:
+                       desc: str = "evaluating", also: list[Accumulator] | None = None) -> dict[str, Any]:
     """Metrics of an in-memory generator under ``dataset``'s protocols (all shipped ones, or those named in
     ``protocols``), used by ``eval`` and by training; a progress bar named ``desc`` in a terminal (none when
     stderr is not one). ``also``: more accumulators (``update(images)``) fed every generated batch of images."""
@@ -264,12 +260,8 @@ def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, 
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """All metrics of the generator in ``cfg.generator``; a JSON-ready dict."""
     device = resolve_device(cfg.device)
-    from gantransfer.deploy.runtime import is_exported, open_exported
-    if is_exported(cfg.generator):  # an exported file, run by its runtime (returns tensors on ``device``)
-        g = open_exported(cfg.generator)
-        gcfg = g.config
-    else:
-        g, gcfg = load_generator(cfg.generator, device)
+    from gantransfer.deploy.opener import open_generator
+    g, gcfg = open_generator(cfg.generator, device)  # an exported file runs by its runtime (tensors on ``device``)
     dataset = cfg.data or gcfg.dataset
     user_ref = cfg.reference is not None or cfg.inception is not None
     if not dataset and not user_ref:
@@ -282,7 +274,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         from gantransfer.metrics.reference_stats import prepare_reference, reference_evaluation
         net, user_stats = prepare_reference(cfg.reference, cfg.inception, dataset or None, device)
     t0 = time.perf_counter()
-    if user_ref and (not dataset or (dataset not in TOYS and not (classifier_dir(dataset) / "config.json").is_file())):
+    if user_ref and (not dataset or (dataset not in TOYS and not ships(dataset))):
         result = {"generator": str(cfg.generator), "dataset": dataset or None, "n": cfg.n, "seed": cfg.seed,
                   "protocol": None, "metrics": {}}  # no shipped protocol: the reference stats' figure alone
         result["reference_stats"] = reference_evaluation(g, gcfg, cfg.n, cfg.seed, classes, cfg.reference, net,
@@ -298,7 +290,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     result["seconds"] = round(time.perf_counter() - t0, 2)
     if "protocols" in result:  # a run whose loss used a protocol's network says so (recorded by distill/fuse)
         from gantransfer.metrics.protocols import mark_loss_networks
-        result = mark_loss_networks(result, list(gcfg.meta.get("loss_networks") or []))
+        result = mark_loss_networks(result, list(gcfg.loss_networks))
     return result
 
 

@@ -63,7 +63,8 @@ def fid_from_features(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 class RunningStats:
-    """Streaming mean and unbiased covariance from float64 sums of x and x x^T.
+    """Streaming mean and unbiased covariance from float64 sums of x and x x^T (an ``Accumulator``: ``update``,
+    ``result``).
 
     Features are accumulated batch by batch, so FID over large sample counts never holds all of them. The
     sums are taken around a shift (the first batch's mean) to avoid cancellation when |mean| >> std; the
@@ -111,6 +112,8 @@ class RunningStats:
         c = (self._outer - self.n * torch.outer(m, m)) / (self.n - 1)
         return (c + c.T) / 2
 
-    def stats(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, cov), as ``gaussian_stats`` returns them."""
+    def result(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, cov), as ``gaussian_stats`` returns them (the ``metrics.streaming.Accumulator`` protocol)."""
         return self.mean, self.cov
+
+    stats = result  # the earlier name

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 
 PSNR_CEILING_DB = 100.0  # an image identical to the teacher's (MSE 0: infinite PSNR, not valid JSON) counts as this
 

@@ -17,10 +17,11 @@ from typing import Any
 import torch
 
 from gantransfer.io import atomic_write, write_json
-from gantransfer.metrics.classifier import classifier_dir, extract_batch
-from gantransfer.metrics.evaluate import FeatureAccumulator, count_label, reference_for
+from gantransfer.metrics.classifier import extract_batch, ships
+from gantransfer.metrics.evaluate import FeatureAccumulator, reference_for
+from gantransfer.metrics.protocols import count_label
 from gantransfer.metrics.protocols import PROTOCOL_ROLES, protocols_for
-from gantransfer.models.registry import GeneratorConfig, LabelOrigin
+from gantransfer.models.config import GeneratorConfig, LabelOrigin
 
 FEATURE_BATCH = 500
 FIGURES = ("accuracy", "fid", "precision", "recall", "density", "coverage")
@@ -28,7 +29,7 @@ FIGURES = ("accuracy", "fid", "precision", "recall", "density", "coverage")
 
 def has_protocol(dataset: str) -> bool:
     """Whether a protocol classifier is shipped for ``dataset``."""
-    return bool(dataset) and (classifier_dir(dataset) / "config.json").is_file()
+    return ships(dataset)
 
 
 @torch.inference_mode()

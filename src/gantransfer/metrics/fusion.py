@@ -18,11 +18,12 @@ from typing import Any
 
 import torch
 
-from gantransfer.deploy.bench import count_macs, count_params
+from gantransfer.models.cost import count_macs, count_params
 from gantransfer.errors import ConfigError
-from gantransfer.metrics.classifier import (ClassifierConfig, FeatureClassifier, classifier_dir, extract,
-                                            load_classifier, recompute_batchnorm, save_classifier)
-from gantransfer.metrics.evaluate import count_label, image_metrics, reference_for
+from gantransfer.metrics.classifier import (ClassifierConfig, FeatureClassifier, extract,
+                                            load_classifier, recompute_batchnorm, save_classifier, ships)
+from gantransfer.metrics.evaluate import image_metrics, reference_for
+from gantransfer.metrics.protocols import count_label
 from gantransfer.metrics.fid import fid_from_features
 from gantransfer.models.sampling import generate
 from gantransfer.models.store import load_generator, resolve_generator_dir
@@ -135,7 +136,7 @@ def evaluate_fusion(generator: str | Path, teachers: list[str], n: int = 2000, d
     def protocol_of(name: str) -> FeatureClassifier | None:
         """The protocol classifier of a data set, when one is shipped."""
         if name not in protocols:
-            shipped = bool(name) and (classifier_dir(name) / "config.json").is_file()
+            shipped = ships(name)
             protocols[name] = load_classifier(name, device) if shipped else None
         return protocols[name]
 

@@ -3,46 +3,15 @@ split used only at the end (the protocol's metrics and the memorisation check)."
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gantransfer.data import load_dataset
 from gantransfer.data.base import Dataset
 from gantransfer.data.transforms import seeded_subset
-from gantransfer.errors import DataError
-from gantransfer.models.registry import GeneratorConfig
-
-HELD_OUT_SEED = 7  # picks the held-out images (and the memorisation check's real images); fixed across runs
-
-
-def target_splits(cfg: Any, resolution: int, channels: int) -> tuple[Dataset, Dataset | None, Dataset | None]:
-    """(the few training images, held-out training-split images outside them, the test split) of an adapt config,
-    converted to the source's resolution and channels (with a warning when that changes them)."""
-    full = load_dataset(cfg.data, "train", classes=cfg.classes, data_dir=cfg.data_dir)
-    if full.kind != "image":
-        raise DataError(f"--data {cfg.data} holds 2-D points; adapt works on images")
-    if full.sample_shape != (channels, resolution, resolution):
-        warnings.warn(f"target images are {full.sample_shape[0]}x{full.sample_shape[1]}x{full.sample_shape[2]}; "
-                      f"converted to the source's {channels}x{resolution}x{resolution}")
-        full = load_dataset(cfg.data, "train", classes=cfg.classes, data_dir=cfg.data_dir, resolution=resolution,
-                            channels=channels)
-    keep = seeded_subset(len(full), cfg.limit, cfg.seed) if cfg.limit else torch.arange(len(full))
-    chosen = torch.zeros(len(full), dtype=torch.bool)
-    chosen[keep] = True
-    pick = lambda mask: dataclasses.replace(full, x=full.x[mask], y=full.y[mask])  # noqa: E731
-    train = pick(chosen)
-    rest = (~chosen).nonzero().flatten()  # a seeded subset, not the first ones: files may be sorted by class
-    rest = rest[seeded_subset(len(rest), cfg.held_out, HELD_OUT_SEED)] if cfg.held_out > 0 and len(rest) else rest[:0]
-    held = pick(rest) if len(rest) >= 10 else None
-    try:
-        test = load_dataset(cfg.data, "test", classes=cfg.classes, data_dir=cfg.data_dir, resolution=resolution,
-                            channels=channels)
-    except DataError:
-        test = None
-    return train, held, test if test is not None and len(test) >= 10 else None
+from gantransfer.data.splits import HELD_OUT_SEED
+from gantransfer.models.config import GeneratorConfig
 
 
 def unknown_domain_figures(run: Path, gen, gcfg: GeneratorConfig, held: Dataset | None, test: Dataset | None,
@@ -135,7 +104,7 @@ def final_evaluation(run: Path, data: str, classes: list[int] | None, n: int, tr
     held-out step when there was one, else the last). A domain with no shipped classifier gets ``data_relative``
     too: the kept generator and the unadapted ``source`` (a Teacher) against target images it never trained on, in
     a space learned from those images alone (``unknown_domain_figures``, ``metrics/teacher_relative.py``)."""
-    from gantransfer.metrics.classifier import classifier_dir
+    from gantransfer.metrics.classifier import ships
     from gantransfer.metrics.memorisation import memorisation
     from gantransfer.models.sampling import generate
     from gantransfer.models.store import load_generator
@@ -150,14 +119,14 @@ def final_evaluation(run: Path, data: str, classes: list[int] | None, n: int, tr
                               "went_past_best": kept_best and last_step > best.step, "train_images": len(train_set)}
     if hasattr(gen, "source_probabilities"):
         result["source_probabilities"] = gen.source_probabilities().tolist()
-    if not (classifier_dir(data) / "config.json").is_file():
+    if not ships(data):
         result["data_relative"] = unknown_domain_figures(run, gen, kcfg, held, test, source, n, device)
     if test is None:
         return result
     x, _ = generate(gen, kcfg, n, seed=1, device=device)
     real = test.as_float()[seeded_subset(len(test), n, HELD_OUT_SEED)]  # a mix of classes, as above
     result["memorisation"] = memorisation(x, train_set.as_float(), real)
-    if (classifier_dir(data) / "config.json").is_file():
+    if ships(data):
         from gantransfer.metrics.evaluate import evaluate_generator
         res = evaluate_generator(gen, kcfg, data, n, seed=1, classes=classes, device=device)
         result["test"] = res["metrics"]

@@ -24,6 +24,11 @@ from gantransfer.errors import ConfigError
 PROTOCOL_ROLES = ("classifier", "judge")  # in this order: the primary first
 
 
+def count_label(n: int) -> str:
+    """10000 -> '10k', 2500 -> '2500'."""
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
 @dataclass(frozen=True)
 class Protocol:
     """A shipped protocol: its name, data set and role (the assets folder it lives in)."""

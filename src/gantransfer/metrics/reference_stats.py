@@ -145,7 +145,7 @@ def reference_stats(source: str | Path, inception: str | Path | None = None, pro
             stats.update(net.features(b))
     if stats.n < 2:
         raise DataError(f"{described} has {stats.n} image; statistics need at least 2")
-    mu, sigma = stats.stats()
+    mu, sigma = stats.result()
     sizes = {tuple(b.shape[-2:]) for b in batches}
     h, w = next(iter(sizes))
     size = h if len(sizes) == 1 and h == w else 0  # recorded when every image has one square size
@@ -165,7 +165,7 @@ def is_stats_file(path: Path) -> bool:
 def check_stats_out(out: str | Path, overwrite: bool) -> Path:
     """ConfigError unless stats may be written at ``out`` (nothing is created): a new file in an existing
     directory, or, with ``overwrite``, a stats file this tool wrote; any other existing file is never replaced."""
-    from gantransfer.deploy.export import check_file_out
+    from gantransfer.io import check_file_out
     p = Path(out)
     if p.suffix != ".npz":
         raise ConfigError(f"--out {p} must end in .npz (pytorch-fid's stats format)")
@@ -233,7 +233,7 @@ def read_stats(path: str | Path, dim: int | None = None, network: str | None = N
 
 def fid_against(features: RunningStats, ref: dict[str, Any]) -> float:
     """FID of accumulated features against a stats file's ``mu``/``sigma``."""
-    return frechet_distance(*features.stats(), ref["mu"], ref["sigma"])
+    return frechet_distance(*features.result(), ref["mu"], ref["sigma"])
 
 
 def prepare_reference(stats_path: str | Path | None, inception: str | Path | None, dataset: str | None,
@@ -289,7 +289,7 @@ class ReferenceAccumulator:
 
     def result(self) -> dict[str, Any]:
         """The ``reference_stats`` record of ``eval``: the figure ``fid/<network>/<count>`` and what made it."""
-        from gantransfer.metrics.evaluate import count_label
+        from gantransfer.metrics.protocols import count_label
         return {"file": str(self.stats_path), "network": self.net.name, "images": self.ref["images"],
                 **self.net.source,
                 "metrics": {f"fid/{self.net.name}/{count_label(self.stats.n)}": fid_against(self.stats, self.ref)}}

@@ -22,7 +22,7 @@ from gantransfer.metrics.kid import kernel_inception_distance
 from gantransfer.metrics import teacher_space as space
 from gantransfer.metrics.teacher_space import SpaceSettings, embed, teacher_key, teacher_space
 from gantransfer.metrics.two_sample import MIN_PER_SIDE, check_sample_count, two_sample_test
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.sampling import draw_inputs
 
 TEACHER_SEED, STUDENT_SEED, FIDELITY_SEED = 9101, 9102, 4242  # latents no run trains on

@@ -20,7 +20,7 @@ from gantransfer.models.layers import features_after_each
 from gantransfer.models.prune import ChannelGroup, Slice
 
 if TYPE_CHECKING:
-    from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
+    from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
 
 BASE_CHANNELS = 64
 

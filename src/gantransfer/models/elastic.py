@@ -16,8 +16,8 @@ from torch import nn
 from torch.func import functional_call
 
 from gantransfer.errors import ConfigError
+from gantransfer.models.config import GeneratorConfig, build_generator
 from gantransfer.models.prune import ChannelGroup, copy_kept, group_sizes, groups_of
-from gantransfer.models.registry import GeneratorConfig, build_generator
 from gantransfer.models.sampling import recalibrate_batchnorm
 
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from torch import nn
 
+    from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
     from gantransfer.models.prune import ChannelGroup
-    from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
 
 BUILTIN = {"dcgan": "gantransfer.models.dcgan", "mlp": "gantransfer.models.mlp", "minegan": "gantransfer.models.miner",
            "stylegan2": "gantransfer.models.stylegan2"}

@@ -1,81 +1,139 @@
-"""Importers of foreign generator checkpoints (loaded with ``weights_only=True``: no pickle code runs).
+"""Checkpoint importers: each an ``Importer`` (name, detector, loader, file suffixes), registered once, feeding
+``gantransfer import FILE`` and ``--teacher FILE`` (``teachers.load_teacher``). No pickle code runs: a file is read
+with the weights-only loader (``read_checkpoint``) once, and each importer's ``detect(path, loaded)`` says whether
+it reads it; the first that does loads it. The ``fallback`` importer (DCGAN) loads what none claims, and its error
+names what every other importer expected.
 
-PyTorch DCGAN example layout: ``main`` is an ``nn.Sequential`` of ConvTranspose2d / BatchNorm2d / ReLU blocks
-ending in ConvTranspose2d + Tanh, the same indices as gantransfer's DCGAN generator, so keys map one to one.
-Latent size, widths, channels and resolution are read from the tensor shapes.
+Built-in importers register themselves in their modules (``BUILTIN``, imported on first lookup):
+``models/stylegan2_import.py`` (NVlabs ``.pkl``, rosinality ``.pt``) and ``models/dcgan_import.py``. A new one
+(e.g. a pix2pix/CycleGAN translator) is one module that calls ``register_importer(Importer(...))``.
 """
 from __future__ import annotations
 
+import argparse
+import importlib
+import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
+from torch import nn
 
 from gantransfer.errors import CheckpointError
-from gantransfer.models.dcgan import BASE_CHANNELS, channels_at
-from gantransfer.models.registry import GeneratorConfig, build_generator
+from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
+from gantransfer.registry import Registry
 
-STATE_KEYS = ("netG_state_dict", "state_dict", "generator", "g", "G", "netG", "model")
-
-
-def read_state_dict(path: str | Path, loaded: Any = None) -> dict[str, torch.Tensor]:
-    """The generator state dict in a .pt/.pth/.tar file: bare, or under one of the usual keys. ``loaded``: the
-    file's contents when a caller has already read them with the weights-only loader (not read again)."""
-    p = Path(path)
-    if loaded is not None:
-        obj = loaded
-    elif not p.is_file():
-        raise CheckpointError(f"checkpoint {p} does not exist")
-    else:
-        try:
-            obj = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as e:  # unpickling refused, truncated file, not a torch file
-            raise CheckpointError(f"{p} cannot be read as a weights-only PyTorch checkpoint "
-                                  f"({str(e).splitlines()[0]}); save it with torch.save(model.state_dict(), path)"
-                                  ) from None
-    if isinstance(obj, dict) and not any(torch.is_tensor(v) for v in obj.values()):
-        for key in STATE_KEYS:
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-        else:
-            raise CheckpointError(f"{p} holds no generator state dict: top-level keys are {sorted(obj)[:12]}; "
-                                  f"expected a bare state dict or one under {', '.join(STATE_KEYS)}")
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{p} holds a {type(obj).__name__}, not a state dict")
-    return {k.removeprefix("module."): v for k, v in obj.items() if torch.is_tensor(v)}
+BUILTIN = ("gantransfer.models.stylegan2_import", "gantransfer.models.dcgan_import")
 
 
-def import_dcgan(path: str | Path, dataset: str = "", loaded: Any = None) -> tuple[torch.nn.Module, GeneratorConfig]:
-    """A PyTorch-DCGAN-example generator checkpoint as a gantransfer generator (same outputs, eval mode);
-    ``loaded``: the file's contents, when already read (see ``read_state_dict``)."""
-    state = read_state_dict(path, loaded)
-    convs = sorted((int(k.split(".")[1]), v) for k, v in state.items()
-                   if k.startswith("main.") and k.endswith(".weight") and v.dim() == 4)
-    if len(convs) < 3:
-        found = ", ".join(sorted(state)[:12])
-        raise CheckpointError(f"{path} is not a DCGAN generator (an nn.Sequential 'main' of ConvTranspose2d layers); "
-                              f"keys found: {found}")
-    latent_dim, first_out = convs[0][1].shape[:2]
-    channels = convs[-1][1].shape[1]
-    resolution = 4 * 2 ** (len(convs) - 1)
-    width = first_out / channels_at(4, resolution, 1.0)
-    cfg = GeneratorConfig(latent_dim=int(latent_dim), resolution=resolution, channels=int(channels), width=width,
-                          dataset=dataset, meta={"imported_from": str(path), "format": "pytorch-dcgan-example"})
+@dataclass
+class Imported:
+    """An imported generator (eval mode), its config, and its discriminator when the file has one."""
+
+    generator: nn.Module
+    config: GeneratorConfig
+    discriminator: nn.Module | None = None
+    discriminator_config: DiscriminatorConfig | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Importer:
+    """A foreign checkpoint layout gantransfer reads."""
+
+    name: str
+    detect: Callable[[Path, Any], bool]            # (path, loaded or None) -> whether this importer reads it
+    load: Callable[[Path, str, Any], Imported]     # (path, dataset, loaded or None) -> Imported
+    suffixes: tuple[str, ...] = (".pt", ".pth", ".tar")  # files --teacher FILE treats as checkpoints
+    mismatch: Callable[[Any], str] | None = None   # (loaded) -> "a ... checkpoint (expected ...)", for errors
+    fallback: bool = False                         # loads what no other importer claims
+    reads_with_torch_load: bool = True             # its files are read with the weights-only loader first
+    description: str = ""
+
+
+IMPORTERS: Registry[Importer] = Registry("checkpoint importer")
+_loaded_builtin = False
+
+
+def register_importer(importer: Importer) -> Importer:
+    """Add ``importer`` (a later registration of the same name replaces it)."""
+    return IMPORTERS.register(importer)
+
+
+def importers() -> list[Importer]:
+    """Every registered importer, in the order they are asked (the built-in ones imported first)."""
+    global _loaded_builtin
+    if not _loaded_builtin:
+        _loaded_builtin = True
+        for module in BUILTIN:
+            importlib.import_module(module)
+    return list(IMPORTERS)
+
+
+def checkpoint_suffixes() -> set[str]:
+    """The file suffixes some importer reads (``--teacher FILE`` treats such files as checkpoints)."""
+    return {s for imp in importers() for s in imp.suffixes}
+
+
+def read_checkpoint(path: Path) -> Any:
+    """A file's contents through ``torch.load(weights_only=True)`` (``argparse.Namespace`` allow-listed, as
+    rosinality's train.py saves its args); CheckpointError when it cannot be read so."""
     try:
-        cfg.validate()
-        g = build_generator(cfg)
-    except ValueError as e:
-        raise CheckpointError(f"{path}: the DCGAN layout does not fit gantransfer's ({e})") from None
-    expected = {k: v.shape for k, v in g.state_dict().items()}
-    last_bias = f"main.{convs[-1][0]}.bias"
-    if last_bias not in state and last_bias in expected:
-        state[last_bias] = torch.zeros(expected[last_bias])
-    mismatched = [f"{k}: {tuple(state[k].shape)} vs {tuple(s)}" for k, s in expected.items()
-                  if k in state and state[k].shape != s]
-    missing = sorted(set(expected) - set(state))
-    if mismatched or missing:
-        raise CheckpointError(f"{path}: the channel plan differs from gantransfer's DCGAN (base {BASE_CHANNELS}, "
-                              f"halving per doubling): {'; '.join(mismatched[:4]) or 'missing ' + ', '.join(missing[:6])}")
-    g.load_state_dict({k: state[k] for k in expected})
-    return g.eval(), cfg
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"{path} cannot be read as a weights-only PyTorch checkpoint "
+                              f"({str(e).splitlines()[0][:300]})") from None
+
+
+def import_file(path: str | Path, dataset: str = "") -> Imported:
+    """Any checkpoint file a registered importer reads (built in: NVlabs ``.pkl``, rosinality ``.pt``, PyTorch
+    DCGAN): read once, given to the first importer that claims it, else to the fallback."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint {p} does not exist")
+    every = [imp for imp in importers() if not imp.fallback]
+    for imp in every:  # importers that read the file their own way (a restricted unpickler) decide by the path
+        if not imp.reads_with_torch_load and imp.detect(p, None):
+            return imp.load(p, dataset, None)
+    try:
+        loaded = read_checkpoint(p)
+    except CheckpointError:
+        loaded = None  # the fallback says why, reading it itself
+    for imp in every:
+        if imp.reads_with_torch_load and imp.detect(p, loaded):
+            return imp.load(p, dataset, loaded)
+    fallback = next((imp for imp in importers() if imp.fallback), None)
+    if fallback is None:
+        raise CheckpointError(f"{p} is not a checkpoint any importer reads ({', '.join(i.name for i in every)})")
+    try:
+        return fallback.load(p, dataset, loaded)
+    except CheckpointError as e:
+        others = [imp.mismatch(loaded) for imp in every if imp.mismatch is not None and imp.reads_with_torch_load]
+        raise CheckpointError("; nor is it ".join([str(e), *others])) from None
+
+
+def import_checkpoint(path: str | Path, out: str | Path, dataset: str = "") -> Path:
+    """Write the generator of checkpoint ``path`` as gantransfer directory ``out`` (``out/generator`` and
+    ``out/discriminator`` when the file has one). ``out`` must be new or empty; it is written in a temporary
+    directory and renamed, so nothing is left half-way."""
+    from gantransfer.models.store import save_discriminator, save_generator
+    dest = Path(out)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise CheckpointError(f"{dest} exists and is not an empty directory; give a new --out")
+    imported = import_file(path, dataset)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        save_generator(imported.generator, imported.config, tmp / "generator")
+        if imported.discriminator is not None:
+            save_discriminator(imported.discriminator, imported.discriminator_config, tmp / "discriminator")
+        if dest.exists():
+            dest.rmdir()
+        tmp.rename(dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return dest

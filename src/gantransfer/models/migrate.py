@@ -5,6 +5,8 @@ Version 1 (gantransfer 0.1, the shipped assets): DCGAN settings (``conditioning`
 and fusion provenance inside an untyped ``meta``; discriminators saved as ``{"width", "generator": {...}}``.
 Version 2: family settings in typed ``options``, ``arch: "minegan"`` for mined generators, ``trained_classes``,
 ``data_classes``, ``label_weights`` and ``fusion`` as fields; discriminators with their own shape fields.
+Version 3: ``latent_space`` (distilled students) and ``loss_networks`` as fields, no longer ``meta`` keys;
+discriminators unchanged but for the number.
 Directories are upgraded on load, in memory; the files are left as they are.
 """
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from gantransfer.errors import CheckpointError
-from gantransfer.models.registry import FORMAT_VERSION
+from gantransfer.models.config import FORMAT_VERSION
 
 # meta keys of version 1 that became fields in version 2
 _V1_FUSION_KEYS = ("teachers", "teacher_names", "labels", "weights", "baseline_samples")
@@ -54,8 +56,27 @@ def _discriminator_v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
             "num_classes": g.get("num_classes", 0), "format_version": 2}
 
 
-GENERATOR_STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _generator_v1_to_v2}
-DISCRIMINATOR_STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _discriminator_v1_to_v2}
+def _generator_v2_to_v3(raw: dict[str, Any]) -> dict[str, Any]:
+    d = dict(raw)
+    meta = dict(d.get("meta") or {})
+    if "latent_space" in meta:
+        d["latent_space"] = meta.pop("latent_space")
+    if "loss_networks" in meta:
+        d["loss_networks"] = list(meta.pop("loss_networks") or [])
+    if "meta" in d:
+        d["meta"] = meta
+    d["format_version"] = 3
+    return d
+
+
+def _discriminator_v2_to_v3(raw: dict[str, Any]) -> dict[str, Any]:
+    return {**raw, "format_version": 3}
+
+
+GENERATOR_STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _generator_v1_to_v2,
+                                                                         2: _generator_v2_to_v3}
+DISCRIMINATOR_STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _discriminator_v1_to_v2,
+                                                                             2: _discriminator_v2_to_v3}
 
 
 def _upgrade(raw: dict[str, Any], steps: dict, what: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from gantransfer.models.dcgan import mixture_ids
 from gantransfer.models.family import Capabilities, ModelFamily, family, register
 
 if TYPE_CHECKING:
-    from gantransfer.models.registry import GeneratorConfig
+    from gantransfer.models.config import GeneratorConfig
 
 
 class Miner(nn.Module):
@@ -117,7 +117,7 @@ class MinerOptions:
     space: str = "z"  # z: miners map the latent; w: they steer W after each (stylegan2) source's mapping network
 
     def source_configs(self) -> list["GeneratorConfig"]:
-        from gantransfer.models.registry import GeneratorConfig
+        from gantransfer.models.config import GeneratorConfig
         return [GeneratorConfig.from_dict(d) for d in self.sources]
 
 
@@ -138,7 +138,7 @@ def _validate(cfg: "GeneratorConfig") -> None:
 
 
 def _build_generator(cfg: "GeneratorConfig") -> MinedGenerator:
-    from gantransfer.models.registry import build_generator
+    from gantransfer.models.config import build_generator
     configs = cfg.options.source_configs()
     return MinedGenerator([build_generator(c) for c in configs], [c.latent_dim for c in configs], cfg.latent_dim,
                           cfg.options.hidden, cfg.options.space)

@@ -11,7 +11,7 @@ from gantransfer.models.conditioning import concat_label_embedding, projection_l
 from gantransfer.models.family import Capabilities, ModelFamily, register
 
 if TYPE_CHECKING:
-    from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
+    from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
 
 
 def _mlp(in_dim: int, hidden: int, depth: int, out_dim: int, act: nn.Module) -> nn.Sequential:

@@ -6,7 +6,7 @@ import copy
 import torch
 from torch import nn
 
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 
 
 def sample_classes(cfg: GeneratorConfig) -> list[int]:

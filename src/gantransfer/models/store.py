@@ -9,7 +9,7 @@ from torch import nn
 from gantransfer.errors import CheckpointError, ConfigError
 from gantransfer.io import read_json, read_tensors, write_json, write_tensors
 from gantransfer.models.migrate import upgrade_discriminator, upgrade_generator
-from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from gantransfer.typed import from_dict
 
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"

@@ -29,7 +29,7 @@ from gantransfer.models.stylegan2_ops import (bias_act, conv2d_resample, modulat
                                               setup_filter, upsample2d)
 
 if TYPE_CHECKING:
-    from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
+    from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
 
 NOISE_MODES = ("random", "const", "none")
 MAX_RESOLUTION = 1024

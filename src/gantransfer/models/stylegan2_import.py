@@ -11,10 +11,6 @@ Resolution, W size, mapping depth, channel multiplier and cap are inferred from 
 from __future__ import annotations
 
 import argparse
-import math
-import shutil
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +18,12 @@ import torch
 from torch import nn
 
 from gantransfer.errors import CheckpointError
-from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.importers import Imported, Importer, read_checkpoint, register_importer
 from gantransfer.models.stylegan2_ops import setup_filter
 
 ROSINALITY_G_KEYS = ("style.1.weight", "input.input", "conv1.conv.weight", "to_rgb1.conv.weight")
 ROSINALITY_D_KEYS = ("convs.0.0.weight", "final_conv.0.weight", "final_linear.0.weight")
-
-
-@dataclass
-class Imported:
-    """An imported generator (eval mode), its config, and its discriminator when the file has one."""
-
-    generator: nn.Module
-    config: GeneratorConfig
-    discriminator: nn.Module | None = None
-    discriminator_config: DiscriminatorConfig | None = None
-    notes: tuple[str, ...] = ()
 
 
 # ---- shared -------------------------------------------------------------------------------------------------
@@ -88,17 +74,6 @@ def mean_w(g: nn.Module, labels: torch.Tensor | None = None, n: int = 4096, seed
 
 
 # ---- rosinality ---------------------------------------------------------------------------------------------
-
-
-def read_rosinality(path: Path) -> dict[str, Any]:
-    """The checkpoint dict, through the weights-only loader with argparse.Namespace allow-listed."""
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"{path} cannot be read as a weights-only PyTorch checkpoint "
-                              f"({str(e).splitlines()[0][:300]})") from None
-    return obj
 
 
 def looks_like_rosinality(obj: Any) -> bool:
@@ -177,7 +152,7 @@ def rosinality_discriminator_state(sd: dict[str, torch.Tensor], path: Path) -> d
 def import_rosinality(path: str | Path, obj: dict[str, Any] | None = None, dataset: str = "") -> Imported:
     """A rosinality/stylegan2-pytorch checkpoint (converted or train.py layout) as a stylegan2 generator."""
     p = Path(path)
-    obj = read_rosinality(p) if obj is None else obj
+    obj = read_checkpoint(p) if obj is None else obj
     if not looks_like_rosinality(obj):
         found = sorted(obj)[:12] if isinstance(obj, dict) else type(obj).__name__
         raise CheckpointError(f"{p} is not a rosinality StyleGAN2 checkpoint: expected 'g_ema' (or 'g') holding "
@@ -348,74 +323,21 @@ def _records(obj: Any) -> list:
     return found
 
 
-# ---- entry points -------------------------------------------------------------------------------------------
+# ---- registration -------------------------------------------------------------------------------------------
 
 
-def import_file(path: str | Path, dataset: str = "") -> Imported:
-    """Any checkpoint file gantransfer reads: NVlabs ``.pkl``, rosinality ``.pt``, or a PyTorch DCGAN checkpoint."""
-    p = Path(path)
-    if not p.is_file():
-        raise CheckpointError(f"checkpoint {p} does not exist")
-    if p.suffix == ".pkl":
-        return import_nvlabs(p, dataset)
-    try:
-        obj = read_rosinality(p)
-    except CheckpointError:
-        obj = None
-    if obj is not None and looks_like_rosinality(obj):
-        return import_rosinality(p, obj, dataset)
-    from gantransfer.models.importers import import_dcgan
-    try:
-        g, cfg = import_dcgan(p, dataset, loaded=obj)  # the file is read once; unreadable: import_dcgan says why
-    except CheckpointError as e:
-        found = sorted(obj)[:12] if isinstance(obj, dict) else None
-        raise CheckpointError(f"{e}; nor is it a rosinality StyleGAN2 checkpoint (expected 'g_ema' or 'g' holding "
-                              f"{', '.join(ROSINALITY_G_KEYS)}" + (f"; top-level keys found: {found})" if found
-                                                                    else ")")) from None
-    return Imported(g, cfg)
+def rosinality_mismatch(loaded: Any) -> str:
+    """What a rosinality checkpoint holds, for the error of a file no importer read."""
+    found = sorted(loaded)[:12] if isinstance(loaded, dict) else None
+    return (f"a rosinality StyleGAN2 checkpoint (expected 'g_ema' or 'g' holding {', '.join(ROSINALITY_G_KEYS)}"
+            + (f"; top-level keys found: {found})" if found else ")"))
 
 
-def import_checkpoint(path: str | Path, out: str | Path, dataset: str = "") -> Path:
-    """Write the generator of checkpoint ``path`` as gantransfer directory ``out`` (``out/generator`` and
-    ``out/discriminator`` when the file has one). ``out`` must be new or empty; it is written in a temporary
-    directory and renamed, so nothing is left half-way."""
-    from gantransfer.models.store import save_discriminator, save_generator
-    dest = Path(out)
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise CheckpointError(f"{dest} exists and is not an empty directory; give a new --out")
-    imported = import_file(path, dataset)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        save_generator(imported.generator, imported.config, tmp / "generator")
-        if imported.discriminator is not None:
-            save_discriminator(imported.discriminator, imported.discriminator_config, tmp / "discriminator")
-        if dest.exists():
-            dest.rmdir()
-        tmp.rename(dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return dest
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m gantransfer.models.stylegan2_import FILE --out DIR``."""
-    import sys
-    parser = argparse.ArgumentParser(prog="python -m gantransfer.models.stylegan2_import",
-                                     description="Import a StyleGAN2 .pt/.pkl (or DCGAN) checkpoint.")
-    parser.add_argument("file")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--dataset", default="")
-    args = parser.parse_args(argv)
-    try:
-        dest = import_checkpoint(args.file, args.out, args.dataset)
-    except CheckpointError as e:
-        print(f"import-checkpoint: error: {e}", file=sys.stderr)
-        return e.exit_code
-    print(f"wrote {dest / 'generator'}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+register_importer(Importer(
+    "nvlabs-stylegan2-ada", detect=lambda path, loaded: path.suffix == ".pkl",
+    load=lambda path, dataset, loaded: import_nvlabs(path, dataset), suffixes=(".pkl",),
+    reads_with_torch_load=False, description="NVlabs stylegan2-ada-pytorch network pickle (restricted unpickler)"))
+register_importer(Importer(
+    "rosinality-stylegan2", detect=lambda path, loaded: looks_like_rosinality(loaded),
+    load=lambda path, dataset, loaded: import_rosinality(path, loaded, dataset), mismatch=rosinality_mismatch,
+    description="rosinality/stylegan2-pytorch .pt (converted or train.py layout)"))

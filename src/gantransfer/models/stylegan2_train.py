@@ -10,7 +10,7 @@ from torch import nn
 
 from gantransfer.engine.loop import Phase
 from gantransfer.losses.adversarial import R1Penalty
-from gantransfer.losses.base import StepContext
+from gantransfer.engine.terms import StepContext
 from gantransfer.losses.lazy import Regularisation
 from gantransfer.losses.path_length import PathLengthPenalty, PathLengthState
 

@@ -20,7 +20,9 @@ def measure_run(run: Run, repeats: int = REPEATS) -> dict[str, Any]:
     g, cfg = load_generator(run.path, "cpu")
     out: dict[str, Any] = {"generator": measure(g, cfg, repeats), "threads": torch.get_num_threads(),
                            "repeats": repeats}
-    teacher = run.config.get("teacher") if run.command == "distill" else None
+    from gantransfer.config import task, task_names
+    field = task(run.command).cost_reference if run.command in task_names() else ""
+    teacher = run.config.get(field) if field else None  # the model the task compares its costs against
     if teacher:
         from gantransfer.teachers import load_teacher
         try:

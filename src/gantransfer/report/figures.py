@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from gantransfer.report.grid import save_image_grid
+from gantransfer.grid import save_image_grid
 from gantransfer.report.runs import Run
 
 SEED = 1234  # the report's own inputs, the same as the training previews'
@@ -73,7 +73,7 @@ def per_label(run: Run, out: Path, device: torch.device, prefix: str = "", per_c
     return figures
 
 
-def teacher_vs_student(run: Run, out: Path, prefix: str = "") -> list[Figure]:
+def teacher_vs_student(run: Run, out: Path, device: torch.device, prefix: str = "") -> list[Figure]:
     """Distillation: the end-of-run grid of teacher (top) and student (bottom) on the same latents."""
     p = run.path / "report" / "teacher_vs_student.png"
     if not p.is_file():
@@ -113,7 +113,7 @@ def adaptation(run: Run, out: Path, device: torch.device, prefix: str = "", n: i
     """Adaptation: the few training images, the kept generator's samples, and (when memorisation was measured)
     each sample over its nearest training image."""
     from gantransfer.config import AdaptConfig, from_dict, upgrade_run_config
-    from gantransfer.metrics.held_out import target_splits
+    from gantransfer.data.splits import target_splits
     from gantransfer.models.sampling import generate
     from gantransfer.models.store import load_generator
     ev = run.evaluation or {}
@@ -149,15 +149,15 @@ def adaptation(run: Run, out: Path, device: torch.device, prefix: str = "", n: i
 
 
 def run_figures(run: Run, out: Path, prefix: str = "", device: str = "cpu") -> list[tuple[str, list[Figure]]]:
-    """(heading, figures) groups of sample grids for ``run``, written into ``out``."""
+    """(heading, figures) groups of sample grids for ``run``, written into ``out``: the task's own figures
+    (``figures(run, out, device, prefix)`` of its registration), per label, during training."""
+    from gantransfer.config import task, task_names
+    from gantransfer.registry import resolve
     dev = torch.device(device)
     groups: list[tuple[str, list[Figure]]] = []
-    if run.command == "distill":
-        groups.append(("Teacher and student on the same latents", teacher_vs_student(run, out, prefix)))
-    if run.command == "fuse":
-        groups.append(("Per teacher", per_teacher(run, out, dev, prefix)))
-    if run.command == "adapt":
-        groups.append(("Training images and samples", adaptation(run, out, dev, prefix)))
+    spec = task(run.command) if run.command in task_names() else None
+    if spec is not None and spec.figures is not None:  # the task's own figures (its registration names them)
+        groups.append((spec.figures_heading, resolve(spec.figures)(run, out, dev, prefix)))
     if run.generator.get("num_classes"):
         groups.append(("Per label", per_label(run, out, dev, prefix)))
     groups.append(("During training", training_grids(run, out, prefix)))

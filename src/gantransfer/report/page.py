@@ -242,33 +242,57 @@ def cost_section(run: Run, costs: dict[str, Any] | None) -> str:
     return "".join(parts) or "<p>No costs measured.</p>"
 
 
+def _steps(run: Run) -> str:
+    return f"{run.steps:,} steps" if run.steps else "no steps yet"
+
+
+def _arch(run: Run) -> str:
+    return f"{run.generator.get('arch', '?')} generator of width {number(float(run.generator.get('width', 1)))}"
+
+
 def summary(run: Run) -> str:
-    """What was run, in one sentence."""
+    """What was run, in one sentence: the task's own ``summary`` hook (see config.py's registrations), else
+    the sentence of a model trained from scratch."""
+    from gantransfer.config import task, task_names
+    from gantransfer.registry import resolve
+    hook = task(run.command).summary if run.command in task_names() else None
+    if hook is not None:
+        return resolve(hook)(run)
     c, g = run.config, run.generator
-    steps = f"{run.steps:,} steps" if run.steps else "no steps yet"
-    arch = f"{g.get('arch', '?')} generator of width {number(float(g.get('width', 1)))}"
     data = run.dataset or "its data"
-    if run.command == "distill":
-        teacher = Path(str(run.record.get("teacher") or c.get("teacher") or c.get("teacher_module"))).name
-        how = f"with real {c['real_data']} images" if c.get("real_data") else "data-free (no real image)"
-        return (f"Distilled the teacher {teacher} into a {arch}, {how}, matching it with {c.get('terms')} on the "
-                f"same latents, for {steps} at batch {c.get('batch_size')}.")
-    if run.command == "fuse":
-        names = ", ".join(map(str, run.record.get("teachers") or c.get("teachers", [])))
-        return f"Fused the teachers {names} into one {arch} with {c.get('terms')}, for {steps}."
-    if run.command == "adapt":
-        sources = ", ".join(Path(str(s)).name for s in c.get("sources", []))
-        classes = f" (classes {', '.join(map(str, c['classes']))})" if c.get("classes") else ""
-        aug = f" with DiffAugment ({c['diffaugment']})" if c.get("diffaugment") else ""
-        return (f"Adapted {sources} to {number(c.get('limit')) if c.get('limit') else 'all'} {c.get('data')} "
-                f"images{classes} by {c.get('method')}{aug}, for {steps}.")
-    if run.command == "baseline":
-        return (f"Sampled {number(c.get('n'))} images from the teachers "
-                f"{', '.join(Path(str(t)).name for t in c.get('teachers', []))} and trained a {arch} on them from "
-                f"scratch, for {steps}.")
     kind = "conditional " if g.get("num_classes") else ""
     classes = f" (classes {', '.join(map(str, c['classes']))})" if c.get("classes") else ""
-    return f"Trained a {kind}{arch} on {data}{classes} from scratch, for {steps} at batch {c.get('batch_size')}."
+    return (f"Trained a {kind}{_arch(run)} on {data}{classes} from scratch, for {_steps(run)} at batch "
+            f"{c.get('batch_size')}.")
+
+
+def distill_summary(run: Run) -> str:
+    c = run.config
+    teacher = Path(str(run.record.get("teacher") or c.get("teacher") or c.get("teacher_module"))).name
+    how = f"with real {c['real_data']} images" if c.get("real_data") else "data-free (no real image)"
+    return (f"Distilled the teacher {teacher} into a {_arch(run)}, {how}, matching it with {c.get('terms')} on the "
+            f"same latents, for {_steps(run)} at batch {c.get('batch_size')}.")
+
+
+def fuse_summary(run: Run) -> str:
+    names = ", ".join(map(str, run.record.get("teachers") or run.config.get("teachers", [])))
+    return f"Fused the teachers {names} into one {_arch(run)} with {run.config.get('terms')}, for {_steps(run)}."
+
+
+def adapt_summary(run: Run) -> str:
+    c = run.config
+    sources = ", ".join(Path(str(s)).name for s in c.get("sources", []))
+    classes = f" (classes {', '.join(map(str, c['classes']))})" if c.get("classes") else ""
+    aug = f" with DiffAugment ({c['diffaugment']})" if c.get("diffaugment") else ""
+    return (f"Adapted {sources} to {number(c.get('limit')) if c.get('limit') else 'all'} {c.get('data')} "
+            f"images{classes} by {c.get('method')}{aug}, for {_steps(run)}.")
+
+
+def baseline_summary(run: Run) -> str:
+    c = run.config
+    return (f"Sampled {number(c.get('n'))} images from the teachers "
+            f"{', '.join(Path(str(t)).name for t in c.get('teachers', []))} and trained a {_arch(run)} on them from "
+            f"scratch, for {_steps(run)}.")
 
 
 def settings_section(run: Run) -> str:

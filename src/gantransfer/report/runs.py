@@ -14,11 +14,8 @@ from gantransfer.io import read_json
 WHAT_A_RUN_HOLDS = ("a run directory is what `gantransfer train`, `distill`, `fuse`, `adapt`, `baseline` or `demo` "
                     "wrote: run.json (the command and its config), generator/, logs/metrics.jsonl, samples/ and, "
                     "when it was evaluated, eval.json")
-# Training commands whose run.json holds a task config; "demo" directories hold a distill run in student/.
-TRAINING = ("train", "distill", "fuse", "adapt", "baseline")
-# Config fields that name several inputs and have a repeated flag of their own on the command line.
-REPEATED_FLAGS = {("fuse", "teachers"): "--teacher", ("baseline", "teachers"): "--teacher",
-                  ("adapt", "sources"): "--source"}
+# The training commands (whose run.json holds a task config) and their repeated flags are the registered tasks
+# (gantransfer/config.py registers the built-in ones); "demo" directories hold a distill run in student/.
 
 
 @dataclass
@@ -69,9 +66,9 @@ def load_run(path: str | Path) -> Run:
         hint = " (it looks like a report; give the run it was written for)" if (p / "report.json").is_file() else ""
         raise ConfigError(f"{p} is not a gantransfer run: it has no run.json{hint}; {WHAT_A_RUN_HOLDS}")
     record = read_json(p / "run.json", "run record")
-    from gantransfer.config import TASK_CONFIGS
+    from gantransfer.config import task_names
     command = record.get("command") if isinstance(record, dict) else None
-    known = {*TRAINING, *(c for c in TASK_CONFIGS if c != "eval"), "demo"}  # a task added later is reported too
+    known = {*task_names(), "demo"}  # a task registered later is reported too
     if command not in known or not isinstance(record.get("config"), dict):
         raise ConfigError(f"{p / 'run.json'} is not a gantransfer run record (no known command and config); "
                           f"{WHAT_A_RUN_HOLDS}")
@@ -88,8 +85,8 @@ def load_run(path: str | Path) -> Run:
 
 
 def config_class(command: str) -> type:
-    from gantransfer.config import TASK_CONFIGS
-    return TASK_CONFIGS[command]
+    from gantransfer.config import task
+    return task(command).config
 
 
 def settings(run: Run) -> list[tuple[str, Any, Any, str]]:
@@ -123,11 +120,13 @@ def reproduce_command(run: Run, out: str | None = None) -> str:
     """The command line that runs this run again: ``gantransfer COMMAND`` with every setting that differs from
     its default (``--out`` the run's own directory unless ``out`` is given)."""
     argv = ["gantransfer", run.command]
-    no_flag = set(getattr(config_class(run.command), "DATA_FIELDS", ())) if run.command == "baseline" else set()
+    from gantransfer.config import task
+    spec = task(run.command)
+    no_flag = set(spec.no_flag) - {r.field for r in spec.repeated}
     for name, value, default, _ in settings(run):
         if name == "out" or name in no_flag or _plain(value) == _plain(default):
             continue
-        repeated = REPEATED_FLAGS.get((run.command, name))
+        repeated = spec.repeated_flag(name)
         if repeated:
             for v in value or []:
                 argv += [repeated, str(v)]

@@ -16,15 +16,17 @@ from pathlib import Path
 import torch
 
 from gantransfer.config import AdaptConfig
-from gantransfer.engine.loop import Phase, resolve_device
+from gantransfer.devices import resolve_device
+from gantransfer.engine.loop import Phase
 from gantransfer.engine.optim import adam, discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError
 from gantransfer.losses.augment import diff_augment
 from gantransfer.losses.regularizers import L2SP
-from gantransfer.metrics.classifier import classifier_dir
-from gantransfer.metrics.held_out import BestStep, HeldOutProtocol, final_evaluation, target_splits
+from gantransfer.metrics.classifier import ships
+from gantransfer.data.splits import target_splits
+from gantransfer.metrics.held_out import BestStep, HeldOutProtocol, final_evaluation
 from gantransfer.models.miner import MinerOptions
-from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator, discriminator_config_for
+from gantransfer.models.config import GeneratorConfig, build_discriminator, build_generator, discriminator_config_for
 from gantransfer.tasks.gan import gan_phases
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import RealDataSampler
@@ -56,7 +58,8 @@ def adapt_models(cfg: AdaptConfig, sources: list[Teacher]) -> tuple[torch.nn.Mod
     src = sources[0]
     scfg = dataclasses.replace(src.config, num_classes=0 if cfg.method == "minegan" else src.config.num_classes,
                                dataset=cfg.data, trained_classes=None, fusion=None, data_classes=None,
-                               label_weights=None, meta={"sources": [s.source for s in sources], "method": cfg.method})
+                               label_weights=None, latent_space=None, loss_networks=[],
+                               meta={"sources": [s.source for s in sources], "method": cfg.method})
     if cfg.method == "scratch":
         g = build_generator(scfg)
     elif cfg.method == "minegan":
@@ -138,7 +141,7 @@ def adapt(config: AdaptConfig, resume: bool = False, overwrite: bool = False) ->
         g_phase = phases[1]
         phases = [phases[0], Phase("G", m_opt, g_phase.terms, g_phase.providers, until=stage_one),
                   Phase("G", g_opt, g_phase.terms, g_phase.providers, start=stage_one)]
-    shipped = (classifier_dir(cfg.data) / "config.json").is_file()
+    shipped = ships(cfg.data)
     protocol = HeldOutProtocol(cfg.data, device) if cfg.eval_every and held is not None and shipped else None
     if cfg.eval_every and protocol is None:
         warnings.warn("no held-out protocol (no shipped classifier for this data set, or too few held-out images); "

@@ -10,9 +10,9 @@ import torch
 
 from gantransfer.config import BaselineConfig
 from gantransfer.data.base import Dataset
-from gantransfer.engine.loop import resolve_device
+from gantransfer.devices import resolve_device
 from gantransfer.errors import ConfigError
-from gantransfer.models.registry import FusionRecord
+from gantransfer.models.config import FusionRecord
 from gantransfer.tasks.train import train
 from gantransfer.teacher_set import TeacherSet, balanced_counts, load_teacher_set
 

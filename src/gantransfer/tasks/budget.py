@@ -18,12 +18,13 @@ from typing import Callable
 
 import torch
 
-from gantransfer.deploy.bench import count_macs, count_params, time_batch
+from gantransfer.deploy.bench import time_batch
 from gantransfer.errors import ConfigError
 from gantransfer.io import read_json
+from gantransfer.models.config import GeneratorConfig, build_generator
+from gantransfer.models.cost import count_macs, count_params
 from gantransfer.models.importance import channel_scores
 from gantransfer.models.prune import group_sizes, groups_of
-from gantransfer.models.registry import GeneratorConfig, build_generator
 from gantransfer.models.sampling import draw_inputs
 from gantransfer.tasks.student_init import PRUNE_SAMPLES, why_not_prunable
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict, dataclass, field
 
+from gantransfer.term_registry import parse_term_weights
+
 AUTO = "auto"
 KNOWN_DOMAIN_TERMS = "pixel=1,perceptual=1"
 
@@ -30,10 +32,15 @@ class TermChoice:
     perceptual_net: str
     auto: bool
     reasons: list[str] = field(default_factory=list)
+    weights: dict[str, float] = field(default_factory=dict)  # ``terms`` parsed (once: given, or parsed here)
+
+    def __post_init__(self) -> None:
+        if not self.weights:
+            self.weights = parse_term_weights(self.terms)
 
     def record(self) -> dict:
         """What run.json records."""
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "weights"}
 
     def announce(self, command: str) -> None:
         """Print the choice (stderr, so that --json outputs stay clean)."""
@@ -47,15 +54,17 @@ class TermChoice:
 
 def shipped_perceptual(dataset: str) -> bool:
     """Whether gantransfer ships a perceptual network (a protocol classifier) for ``dataset``."""
-    from gantransfer.metrics.classifier import classifier_dir
-    return bool(dataset) and (classifier_dir(dataset) / "config.json").is_file()
+    from gantransfer.metrics.classifier import ships
+    return ships(dataset)
 
 
-def distill_terms(terms: str, perceptual_net: str, teacher, student_feature_taps: bool) -> TermChoice:
-    """The terms of a distillation of ``teacher`` (a Teacher): ``terms`` itself unless it is ``auto``.
-    (``--real-data`` needs explicit terms with an adversarial weight: the config refuses it with ``auto``.)"""
+def distill_terms(terms: str, perceptual_net: str, teacher, student_feature_taps: bool,
+                  weights: dict[str, float] | None = None) -> TermChoice:
+    """The terms of a distillation of ``teacher`` (a Teacher): ``terms`` itself unless it is ``auto`` (``weights``:
+    the config's parsed terms). (``--real-data`` needs explicit terms with an adversarial weight: the config
+    refuses it with ``auto``.)"""
     if terms != AUTO:
-        return TermChoice(terms, perceptual_net, False)
+        return TermChoice(terms, perceptual_net, False, weights=dict(weights or {}))
     return _distill_auto(perceptual_net, teacher, student_feature_taps)
 
 
@@ -77,11 +86,12 @@ def _distill_auto(perceptual_net: str, teacher, student_feature_taps: bool) -> T
     return TermChoice("pixel=1", perceptual_net, True, reasons)
 
 
-def fuse_terms(terms: str, perceptual_net: str, dataset: str) -> TermChoice:
-    """The terms of a fusion whose student models ``dataset``: ``terms`` itself unless it is ``auto``. Fusion
-    uses neither hidden layers nor the teachers' discriminators, so an unknown domain gets pixel + adversarial."""
+def fuse_terms(terms: str, perceptual_net: str, dataset: str, weights: dict[str, float] | None = None) -> TermChoice:
+    """The terms of a fusion whose student models ``dataset``: ``terms`` itself unless it is ``auto`` (``weights``:
+    the config's parsed terms). Fusion uses neither hidden layers nor the teachers' discriminators, so an unknown
+    domain gets pixel + adversarial."""
     if terms != AUTO:
-        return TermChoice(terms, perceptual_net, False)
+        return TermChoice(terms, perceptual_net, False, weights=dict(weights or {}))
     if shipped_perceptual(dataset):
         return TermChoice(KNOWN_DOMAIN_TERMS, perceptual_net, True, [
             f"pixel=1, perceptual=1: gantransfer ships a perceptual network for {dataset!r} (the built-in default)"])

@@ -13,21 +13,21 @@ from pathlib import Path
 
 import torch
 
-from gantransfer.config import DistillConfig, parse_loss_weights
-from gantransfer.engine.loop import resolve_device
+from gantransfer.config import DistillConfig
+from gantransfer.devices import resolve_device
 from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError
 from gantransfer.losses.distillation import FeatureMatching, PerceptualLoss, feature_adapters
 from gantransfer.models.elastic import SlicedForward, parse_widths
 from gantransfer.models.family import family
-from gantransfer.models.registry import GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.config import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import draw_inputs
-from gantransfer.report.grid import save_image_grid
+from gantransfer.grid import save_image_grid
 from gantransfer.tasks.budget import fit_budget, measure_budget, previous_budget
 from gantransfer.tasks.default_terms import distill_terms
 from gantransfer.tasks.latent_space import (resolve_latent_space, student_options_for, student_providers,
                                             tie_to_teacher, truncated)
-from gantransfer.tasks.matching import (fixed_perceptual, loss_network_names, matching_terms, perceptual_features,
+from gantransfer.tasks.matching import (loss_network_names, matching_terms, resolve_perceptual,
                                         student_phases)
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import RealDataSampler, StyledTeacherSampler, TeacherLatentSampler
@@ -108,14 +108,14 @@ def student_config(cfg: DistillConfig, teacher: Teacher) -> GeneratorConfig:
             raise ConfigError(f"--start-resolution applies to DCGAN students, not {arch}")
         options = dataclasses.replace(options, start_resolution=cfg.start_resolution)
     scfg = dataclasses.replace(t, arch=arch, width=cfg.width, options=options, fusion=None, data_classes=None,
-                               label_weights=None, meta={"teacher": teacher.source})
+                               label_weights=None, latent_space=None, loss_networks=[],
+                               meta={"teacher": teacher.source})
     if cfg.truncation_psi != 1 and not teacher.capabilities.mapping_network:
         raise ConfigError(f"--truncation-psi truncates W, but teacher {teacher.source} has no mapping network "
                           "(white-box stylegan2 only); use --truncation T to truncate its latents instead")
     space = resolve_latent_space(cfg.latent_space, teacher, scfg)
     scfg = student_options_for(t, scfg, space, cfg.truncation_psi, cfg.student_options)
-    scfg = dataclasses.replace(scfg, meta={**scfg.meta, "latent_space": space,
-                                           "truncation_psi": cfg.truncation_psi})
+    scfg = dataclasses.replace(scfg, latent_space=space, meta={**scfg.meta, "truncation_psi": cfg.truncation_psi})
     try:
         scfg.validate()
     except ValueError as e:
@@ -162,13 +162,14 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     if budget is not None:
         scfg, budget = fit_budget(teacher, scfg, *budget, cfg.prune_criterion, cfg.seed, cfg.latency_batch, device,
                                   previous_budget(cfg.out) if resume else None)
-    space, styled = scfg.meta["latent_space"], teacher.capabilities.mapping_network
+    space, styled = scfg.latent_space, teacher.capabilities.mapping_network
     teacher = truncated(teacher, cfg.truncation_psi)
-    choice = distill_terms(cfg.terms, cfg.perceptual_net, teacher, scfg.family.capabilities.feature_taps)
+    choice = distill_terms(cfg.terms, cfg.perceptual_net, teacher, scfg.family.capabilities.feature_taps,
+                           cfg.term_weights)
     choice.announce("distill")
-    weights = parse_loss_weights(choice.terms)
-    scfg.meta["loss_networks"] = loss_network_names(weights, choice.perceptual_net, teacher.config.dataset,
-                                                    teacher.discriminator)
+    weights = choice.weights
+    network = resolve_perceptual(choice.perceptual_net, teacher.config.dataset, teacher.discriminator)
+    scfg.loss_networks = loss_network_names(weights, network)
     resolved = {**dataclasses.asdict(cfg), "terms": choice.terms, "perceptual_net": choice.perceptual_net}
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)
@@ -180,8 +181,7 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     t_params, s_params = sum(p.numel() for p in teacher.module.parameters()), sum(p.numel() for p in student.parameters())
     if t_params and s_params >= t_params:
         warnings.warn(f"the student ({s_params:,} parameters) is not smaller than its teacher ({t_params:,})")
-    terms, providers = matching_terms(weights, student, lambda: perceptual_features(
-        choice.perceptual_net, teacher.config.dataset, teacher.discriminator, device))
+    terms, providers = matching_terms(weights, student, lambda: network.features(teacher.discriminator, device))
     modules: dict[str, torch.nn.Module] = {"G": student}
     trained = [p for p in student.parameters() if p.requires_grad]  # W space: not the teacher's mapping
     with_features = weights.get("feature", 0) > 0
@@ -214,8 +214,7 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
                                        cfg.truncation, real_images(cfg, scfg), cfg.truncation_psi)
     else:  # a bank caches what does not change: the teacher's outputs, a frozen perceptual net's maps of them
         perceptual = next((t for t in terms if isinstance(t, PerceptualLoss)), None)
-        fixed = perceptual is not None and fixed_perceptual(choice.perceptual_net, teacher.config.dataset,
-                                                            teacher.discriminator)
+        fixed = perceptual is not None and network.fixed(teacher.discriminator)
         sampler = TeacherLatentSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed, with_features,
                                        cfg.truncation, real_images(cfg, scfg),
                                        perceptual.features if fixed else None)

@@ -22,10 +22,10 @@ from typing import Any
 
 import torch
 
-from gantransfer.config import ExtendConfig, parse_loss_weights
+from gantransfer.config import ExtendConfig
 from gantransfer.data import load_dataset
 from gantransfer.data.base import Dataset
-from gantransfer.engine.loop import resolve_device
+from gantransfer.devices import resolve_device
 from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError, DataError
 from gantransfer.image_space import default_resolution
@@ -33,11 +33,11 @@ from gantransfer.io import read_json
 from gantransfer.losses.anchoring import EWC, fisher_diagonal
 from gantransfer.losses.replay import FeatureAlignment
 from gantransfer.models.growth import grow_into
-from gantransfer.models.registry import DiscriminatorConfig, build_discriminator, build_generator
+from gantransfer.models.config import DiscriminatorConfig, build_discriminator, build_generator
 from gantransfer.tasks.extend_labels import LabelPlan, base_origins, plan_labels
 from gantransfer.tasks.extend_sampler import ExtendSampler
 from gantransfer.tasks.gan import gan_phases
-from gantransfer.tasks.matching import matching_terms, perceptual_features
+from gantransfer.tasks.matching import matching_terms, resolve_perceptual
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import RealDataSampler
 from gantransfer.teachers import Teacher, load_teacher
@@ -158,7 +158,7 @@ def extend(config: ExtendConfig, resume: bool = False, overwrite: bool = False) 
     cfg = config
     cfg.validate()
     check_paths(cfg.base, cfg.out)
-    weights = parse_loss_weights(cfg.terms)
+    weights = cfg.term_weights
     device = resolve_device(cfg.device)
     base = load_base(cfg, device)
     bcfg = base.config
@@ -203,8 +203,8 @@ def extend(config: ExtendConfig, resume: bool = False, overwrite: bool = False) 
         if weights.get("perceptual", 0) > 0 and net == "classifier":
             notes.append(f"the perceptual term uses the {bcfg.dataset} protocol classifier, which also grades the "
                          "old labels: their accuracy and FID are measured with a network a loss used")
-        terms, providers = matching_terms(weights, g, lambda: perceptual_features(
-            net, bcfg.dataset, base.discriminator, device))
+        network = resolve_perceptual(net, bcfg.dataset, base.discriminator)
+        terms, providers = matching_terms(weights, g, lambda: network.features(base.discriminator, device))
         providers["student"] = lambda ctx: ctx["fake"][:len(ctx["teacher"])]  # the old labels' rows come first
         if with_features:
             terms.append(FeatureAlignment(weights["feature"]))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from gantransfer.data.base import Dataset
 from gantransfer.errors import ConfigError
-from gantransfer.models.registry import ExtensionRecord, GeneratorConfig, LabelOrigin
+from gantransfer.models.config import ExtensionRecord, GeneratorConfig, LabelOrigin
 
 BASE_LABEL = "base"
 
@@ -104,7 +104,7 @@ def plan_labels(base: GeneratorConfig, base_path: str, data_name: str, data: Dat
         data_classes = sorted({c for o in all_origins for c in o.classes})
     cfg = dataclasses.replace(base, num_classes=num_classes, class_names=names,
                               trained_classes=[o.label for o in all_origins], data_classes=data_classes,
-                              label_weights=None, fusion=None, extension=ext,
+                              label_weights=None, fusion=None, extension=ext, latent_space=None, loss_networks=[],
                               meta={"base": base_path, "method": step_info.get("method")})
     notes = []
     if converted:

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import torch
 
-from gantransfer.config import FuseConfig, parse_loss_weights
-from gantransfer.engine.loop import resolve_device
+from gantransfer.config import FuseConfig
+from gantransfer.devices import resolve_device
 from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.losses.distillation import TeacherPixelGap
-from gantransfer.models.registry import build_discriminator, build_generator
-from gantransfer.report.grid import save_image_grid
+from gantransfer.models.config import build_discriminator, build_generator
+from gantransfer.grid import save_image_grid
 from gantransfer.tasks.default_terms import fuse_terms
-from gantransfer.tasks.matching import loss_network_names, matching_terms, perceptual_features, student_phases
+from gantransfer.tasks.matching import loss_network_names, matching_terms, resolve_perceptual, student_phases
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import FusionSampler
 from gantransfer.teacher_set import TeacherSet, load_teacher_set
@@ -42,15 +42,15 @@ def fuse(config: FuseConfig, resume: bool = False, overwrite: bool = False) -> P
                             dataset=cfg.teacher_data, width=cfg.width, conditioning=cfg.conditioning,
                             arch=cfg.student_arch)
     scfg = tset.student
-    choice = fuse_terms(cfg.terms, cfg.perceptual_net, scfg.dataset)
+    choice = fuse_terms(cfg.terms, cfg.perceptual_net, scfg.dataset, cfg.term_weights)
     choice.announce("fuse")
-    weights = parse_loss_weights(choice.terms)
-    scfg.meta = {**scfg.meta, "loss_networks": loss_network_names(weights, cfg.perceptual_net, scfg.dataset, None)}
+    weights = choice.weights
+    network = resolve_perceptual(cfg.perceptual_net, scfg.dataset, None)
+    scfg.loss_networks = loss_network_names(weights, network)
     resolved = {**dataclasses.asdict(cfg), "terms": choice.terms}
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)
-    terms, providers = matching_terms(weights, student, lambda: perceptual_features(
-        cfg.perceptual_net, scfg.dataset, None, device))
+    terms, providers = matching_terms(weights, student, lambda: network.features(None, device))
     terms += [TeacherPixelGap(k, name) for k, name in enumerate(tset.names)]
     s_opt = generator_adam(student.parameters(), cfg)
     modules: dict[str, torch.nn.Module] = {"G": student}

@@ -8,7 +8,7 @@ from torch import nn
 
 from gantransfer.engine.loop import Phase
 from gantransfer.losses.adversarial import R1Penalty, adversarial_terms
-from gantransfer.losses.base import LossTerm, StepContext
+from gantransfer.engine.terms import LossTerm, StepContext
 
 
 def gan_phases(g: nn.Module, d: nn.Module, g_opt: torch.optim.Optimizer, d_opt: torch.optim.Optimizer,

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from gantransfer.errors import ConfigError
-from gantransfer.models.registry import GeneratorConfig
+from gantransfer.models.config import GeneratorConfig
 
 LATENT_SPACES = ("auto", "w", "z")
 

@@ -2,92 +2,102 @@
 the perceptual feature network, and the phases (matching only, or matching plus an adversarial term)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from gantransfer.engine.loop import Phase
 from gantransfer.errors import ConfigError
-from gantransfer.losses.base import LossTerm
+from gantransfer.engine.terms import LossTerm
 from gantransfer.losses.distillation import (PerceptualLoss, PixelLoss, feature_maps_of_classifier,
                                              feature_maps_of_discriminator, feature_maps_of_module)
+from gantransfer.registry import resolve
 from gantransfer.tasks.gan import gan_phases
+from gantransfer.term_registry import TERMS
 
 
-def perceptual_choice(choice: str, dataset: str, discriminator: torch.nn.Module | None) -> str:
-    """What ``--perceptual-net`` ``choice`` resolves to: perceptual (the data set's shipped perceptual network,
-    which no protocol uses), classifier (the protocol classifier), discriminator, or an entry point. ``auto``:
-    the perceptual network when ``dataset`` ships one, else the classifier when it ships one or there is no
-    discriminator, else the discriminator."""
-    from gantransfer.metrics.classifier import classifier_dir
-    if choice != "auto":
-        return choice
-    if dataset and (classifier_dir(dataset, "perceptual") / "config.json").is_file():
-        return "perceptual"
-    has_classifier = bool(dataset) and (classifier_dir(dataset) / "config.json").is_file()
-    return "classifier" if has_classifier or discriminator is None else "discriminator"
-
-
-def perceptual_network_name(choice: str, dataset: str, discriminator: torch.nn.Module | None) -> str:
-    """The name a run records for its perceptual network: a shipped network's protocol-style name (e.g.
-    ``fashion-mnist-perceptual-v1``, or ``fashion-mnist-classifier-v1``, which is also a protocol's),
-    ``teacher-discriminator``, or ``entry-point:pkg.module:factory``."""
-    resolved = perceptual_choice(choice, dataset, discriminator)
-    if ":" in resolved:
-        return f"entry-point:{resolved}"
-    if resolved in ("perceptual", "classifier") and dataset:
+def resolve_perceptual(choice: str, dataset: str, discriminator: torch.nn.Module | None) -> PerceptualNetwork:
+    """``--perceptual-net`` ``choice`` resolved once for a run (the disk read once): perceptual (the data set's
+    shipped perceptual network, which no protocol uses), classifier (the protocol classifier), discriminator, or
+    an entry point ``pkg.module:factory``. ``auto``: the perceptual network when ``dataset`` ships one, else the
+    classifier when it ships one or there is no discriminator, else the discriminator."""
+    from gantransfer.metrics.classifier import classifier_dir, ships
+    if ":" in choice:
+        return PerceptualNetwork("entry-point", dataset, f"entry-point:{choice}", spec=choice)
+    kind = choice
+    if choice == "auto":
+        kind = "perceptual" if ships(dataset, "perceptual") else \
+            "classifier" if ships(dataset) or discriminator is None else "discriminator"
+    if kind in ("perceptual", "classifier"):
+        if not ships(dataset, kind):
+            return PerceptualNetwork(kind, dataset, kind, shipped=False)
         from gantransfer.io import read_json
-        from gantransfer.metrics.classifier import classifier_dir
-        p = classifier_dir(dataset, resolved) / "config.json"
-        if p.is_file():
-            return f"{dataset}-{resolved}-v{read_json(p, 'network config').get('version', 1)}"
-    return "teacher-discriminator" if resolved == "discriminator" else resolved
+        version = read_json(classifier_dir(dataset, kind) / "config.json", "network config").get("version", 1)
+        return PerceptualNetwork(kind, dataset, f"{dataset}-{kind}-v{version}", shipped=True)
+    return PerceptualNetwork(kind, dataset, "teacher-discriminator" if kind == "discriminator" else kind)
 
 
-def loss_network_names(weights: dict[str, float], choice: str, dataset: str,
-                       discriminator: torch.nn.Module | None) -> list[str]:
-    """The frozen networks the matching terms of ``weights`` use, by name (recorded in the student's meta as
-    ``loss_networks``, so that evaluation marks a protocol whose network is among them)."""
-    return [perceptual_network_name(choice, dataset, discriminator)] if weights.get("perceptual", 0) > 0 else []
+@dataclass(frozen=True)
+class PerceptualNetwork:
+    """The perceptual term's frozen feature network, resolved once (``resolve_perceptual``)."""
+
+    kind: str             # perceptual | classifier | discriminator | entry-point
+    dataset: str
+    name: str             # what the run records: e.g. fashion-mnist-perceptual-v1, teacher-discriminator
+    spec: str = ""        # the entry point, for kind entry-point
+    shipped: bool = True  # perceptual/classifier: the data set ships it
+
+    def features(self, discriminator: torch.nn.Module | None,
+                 device: torch.device) -> Callable[[torch.Tensor], list[torch.Tensor]]:
+        """The feature function: the shipped network, the teacher's ``discriminator``, or the user's module."""
+        if self.kind == "entry-point":
+            from gantransfer.teachers import import_entry_point
+            module = import_entry_point(self.spec, "--perceptual-net")
+            if not isinstance(module, torch.nn.Module):
+                raise ConfigError(f"--perceptual-net {self.spec} must return an nn.Module, got {type(module).__name__}")
+            return feature_maps_of_module(module.to(device).eval().requires_grad_(False))
+        if self.kind in ("classifier", "perceptual"):
+            if not self.shipped:
+                what = "protocol classifier" if self.kind == "classifier" else "perceptual network"
+                raise ConfigError(f"no {what} for data set {self.dataset!r}: pass --teacher-data "
+                                  "NAME, --perceptual-net discriminator or pkg.module:factory, or drop perceptual= "
+                                  "from --terms")
+            from gantransfer.metrics.classifier import load_classifier
+            return feature_maps_of_classifier(load_classifier(self.dataset, device, role=self.kind))
+        if discriminator is None:
+            raise ConfigError("the teacher has no discriminator (black-box, or none saved beside it); "
+                              "use --perceptual-net perceptual or classifier")
+        return feature_maps_of_discriminator(discriminator)
+
+    def fixed(self, discriminator: torch.nn.Module | None) -> bool:
+        """Whether the network maps an image to the same features at every step, so that its maps of a bank
+        entry's teacher image may be cached: the shipped perceptual network and protocol classifier (loaded
+        frozen), the teacher's discriminator when it is frozen (eval mode, no trainable parameter); a user's
+        entry-point module is not assumed to be."""
+        if self.kind == "entry-point":
+            return False
+        if self.kind in ("perceptual", "classifier"):
+            return True
+        return discriminator is not None and frozen(discriminator)
+
+
+def loss_network_names(weights: dict[str, float], network: PerceptualNetwork) -> list[str]:
+    """The frozen networks the matching terms of ``weights`` use, by name (recorded with the student, so that
+    evaluation marks a protocol whose network is among them)."""
+    uses = any(weights.get(t.name, 0) > 0 for t in TERMS if t.uses_perceptual_network)
+    return [network.name] if uses else []
 
 
 def perceptual_features(choice: str, dataset: str, discriminator: torch.nn.Module | None,
                         device: torch.device) -> Callable[[torch.Tensor], list[torch.Tensor]]:
-    """The frozen feature network of the perceptual term (see ``perceptual_choice``): the data set's perceptual
-    network, its protocol classifier, the teacher's ``discriminator``, or a user's module from an entry point
-    (``pkg.module:factory``)."""
-    from gantransfer.metrics.classifier import classifier_dir, load_classifier
-    if ":" in choice:
-        from gantransfer.teachers import import_entry_point
-        module = import_entry_point(choice, "--perceptual-net")
-        if not isinstance(module, torch.nn.Module):
-            raise ConfigError(f"--perceptual-net {choice} must return an nn.Module, got {type(module).__name__}")
-        return feature_maps_of_module(module.to(device).eval().requires_grad_(False))
-    choice = perceptual_choice(choice, dataset, discriminator)
-    if choice in ("classifier", "perceptual"):
-        if not (bool(dataset) and (classifier_dir(dataset, choice) / "config.json").is_file()):
-            what = "protocol classifier" if choice == "classifier" else "perceptual network"
-            raise ConfigError(f"no {what} for data set {dataset!r}: pass --teacher-data "
-                              "NAME, --perceptual-net discriminator or pkg.module:factory, or drop perceptual= from "
-                              "--terms")
-        return feature_maps_of_classifier(load_classifier(dataset, device, role=choice))
-    if discriminator is None:
-        raise ConfigError("the teacher has no discriminator (black-box, or none saved beside it); "
-                          "use --perceptual-net perceptual or classifier")
-    return feature_maps_of_discriminator(discriminator)
+    """``resolve_perceptual(choice, ...).features(discriminator, device)``, for callers with a bare choice."""
+    return resolve_perceptual(choice, dataset, discriminator).features(discriminator, device)
 
 
 def fixed_perceptual(choice: str, dataset: str, discriminator: torch.nn.Module | None) -> bool:
-    """Whether the perceptual network of ``choice`` maps an image to the same features at every step, so that its
-    maps of a bank entry's teacher image may be cached: the shipped perceptual network and protocol classifier
-    (loaded frozen), the teacher's discriminator when it is frozen (eval mode, no trainable parameter); a user's
-    entry-point module is not assumed to be."""
-    if ":" in choice:
-        return False
-    resolved = perceptual_choice(choice, dataset, discriminator)
-    if resolved in ("perceptual", "classifier"):
-        return True
-    return discriminator is not None and frozen(discriminator)
+    """``resolve_perceptual(choice, ...).fixed(discriminator)``, for callers with a bare choice."""
+    return resolve_perceptual(choice, dataset, discriminator).fixed(discriminator)
 
 
 def frozen(module: torch.nn.Module) -> bool:
@@ -97,19 +107,38 @@ def frozen(module: torch.nn.Module) -> bool:
 
 def matching_terms(weights: dict[str, float], student: torch.nn.Module,
                    perceptual: Callable[[], Callable] | None) -> tuple[list[LossTerm], dict]:
-    """Pixel (L1, L2) and perceptual terms between ``student`` and ``teacher`` images on the batch's inputs.
-    ``perceptual`` builds the feature network, only when the perceptual term is asked for."""
+    """The registered matching terms of ``weights`` (``term_registry``, in registration order: pixel, pixel_l2,
+    perceptual, then any registered since) between ``student`` and ``teacher`` images on the batch's inputs.
+    ``perceptual`` builds the feature network, only when a term asks for it. Terms their task wires itself
+    (adversarial, feature) are left to it."""
     terms: list[LossTerm] = []
     providers: dict = {"student": lambda ctx: student(ctx["z"], ctx.batch.get("labels"))}
-    if weights.get("pixel", 0) > 0:
-        terms.append(PixelLoss(weights["pixel"]))
-    if weights.get("pixel_l2", 0) > 0:
-        terms.append(PixelLoss(weights["pixel_l2"], p=2))
-    if weights.get("perceptual", 0) > 0 and perceptual is not None:
-        feats = perceptual()
-        terms.append(PerceptualLoss(feats, weights["perceptual"]))
-        providers["teacher_features"] = lambda ctx: [f.detach() for f in feats(ctx["teacher"])]
+    for spec in TERMS:
+        if spec.build is None or not weights.get(spec.name, 0) > 0:
+            continue
+        built, extra = resolve(spec.build)(weights[spec.name], student, perceptual)
+        if built is not None:
+            terms.append(built)
+            providers.update(extra)
     return terms, providers
+
+
+def pixel_term(weight: float, student: torch.nn.Module, perceptual: Callable[[], Callable] | None):
+    """L1 between student and teacher images."""
+    return PixelLoss(weight), {}
+
+
+def pixel_l2_term(weight: float, student: torch.nn.Module, perceptual: Callable[[], Callable] | None):
+    """L2 between student and teacher images."""
+    return PixelLoss(weight, p=2), {}
+
+
+def perceptual_term(weight: float, student: torch.nn.Module, perceptual: Callable[[], Callable] | None):
+    """L1 between the frozen network's features of student and teacher images (none without a network)."""
+    if perceptual is None:
+        return None, {}
+    feats = perceptual()
+    return PerceptualLoss(feats, weight), {"teacher_features": lambda ctx: [f.detach() for f in feats(ctx["teacher"])]}
 
 
 def student_phases(student: torch.nn.Module, s_opt: torch.optim.Optimizer, terms: list[LossTerm], providers: dict,

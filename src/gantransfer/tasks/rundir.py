@@ -102,12 +102,12 @@ def prepare_run_dir(out: str | Path, command: str, resolved: dict[str, Any], res
     run = Path(out)
     check_directory(run, command, resume, overwrite)
     if resume:
-        from gantransfer.config import TASK_CONFIGS, upgrade_run_config
+        from gantransfer.config import task, task_names, upgrade_run_config
         before = read_json(run / RUN_MARKER, "run record").get("config", {})
         if not isinstance(before, dict):
             raise ConfigError(f"{run / RUN_MARKER}: 'config' is not a JSON object, so this run's settings are unknown "
                               "and it cannot be resumed; restore run.json, or start a new run with another --out")
-        cls = TASK_CONFIGS.get(command)
+        cls = task(command).config if command in task_names() else None
         before = upgrade_run_config(cls, before) if cls is not None else before
         changed = sorted(k for k in set(before) | set(resolved)
                          if k not in RESUMABLE_CHANGES and before.get(k) != resolved.get(k))

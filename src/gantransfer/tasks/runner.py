@@ -14,16 +14,18 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from gantransfer.engine import killpoints
+from gantransfer import killpoints
+from gantransfer.card import write_card
 from gantransfer.engine.distributed import is_main_process, local_device
-from gantransfer.engine.loop import Engine, Phase, TrainingTask, check_precision, resolve_device
+from gantransfer.devices import check_precision, resolve_device
+from gantransfer.engine.loop import Engine, Phase, TrainingTask
 from gantransfer.engine.logger import read_log
 from gantransfer.errors import ConfigError
 from gantransfer.io import write_json
-from gantransfer.models.registry import DiscriminatorConfig, GeneratorConfig
+from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
 from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
 from gantransfer.models.store import save_discriminator, save_generator
-from gantransfer.report.grid import save_samples
+from gantransfer.grid import save_samples
 from gantransfer.tasks.rundir import prepare_run_dir, write_run_config
 
 Preview = Callable[[nn.Module, Path, int], None]          # (EMA snapshot, run dir, step)
@@ -79,6 +81,7 @@ def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: boo
     def export(run_dir: Path, step: int) -> None:
         meta = {**gcfg.meta, "train_steps": step, plan.config_key: plan.resolved}
         save_generator(snapshot.at(step), dataclasses.replace(gcfg, meta=meta), run_dir / "generator")
+        write_card(run_dir / "generator")  # the model card, rewritten with the figures once eval.json exists
         if plan.discriminator is not None:
             save_discriminator(modules["D"], plan.discriminator, run_dir / "discriminator")
 
@@ -106,7 +109,8 @@ def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: boo
         result = plan.final(run)
         if result is not None:  # which protocols' figures a loss of this run could have flattered
             from gantransfer.metrics.protocols import mark_loss_networks
-            write_json(run / "eval.json", mark_loss_networks(result, list(gcfg.meta.get("loss_networks") or [])))
+            write_json(run / "eval.json", mark_loss_networks(result, list(gcfg.loss_networks)))
+            write_card(run / "generator")
     if getattr(plan.settings, "report", True) and engine.group.is_main:  # rank 0 alone writes the run's files
         from gantransfer.report.build import write_run_report
         write_run_report(run)

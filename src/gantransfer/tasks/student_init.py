@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from gantransfer.errors import ConfigError
+from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.importance import channel_scores
 from gantransfer.models.prune import copy_kept, group_sizes, groups_of, kept_fraction, top_channels
-from gantransfer.models.registry import GeneratorConfig
 from gantransfer.models.sampling import draw_inputs
 
 PRUNE_SAMPLES = 256  # teacher samples the activation-based criteria look at

@@ -14,7 +14,7 @@ from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError, DataError
 from gantransfer.losses.lazy import regularisation_for
 from gantransfer.models.family import family
-from gantransfer.models.registry import (FusionRecord, GeneratorConfig, build_discriminator, build_generator,
+from gantransfer.models.config import (FusionRecord, GeneratorConfig, build_discriminator, build_generator,
                                          discriminator_config_for)
 from gantransfer.tasks.gan import gan_phases
 from gantransfer.tasks.runner import RunPlan, execute
@@ -97,7 +97,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
 
     def final(run: Path) -> dict:
         """The exported generator under every protocol of the data set (eval.json), with --eval-every."""
-        from gantransfer.engine.loop import resolve_device
+        from gantransfer.devices import resolve_device
         from gantransfer.metrics.evaluate import evaluate_generator
         from gantransfer.models.store import load_generator
         device = resolve_device(cfg.device)
