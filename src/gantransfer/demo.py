@@ -29,7 +29,9 @@ STUDENTS = ["fashion-mnist-dcgan-w0.2", "fashion-mnist-dcgan-w0.125"]
 # student's own (width 0.25, trained from scratch: the teacher's full-width one made a step 2.5x dearer), batch 32,
 # 6,000 steps. Measured at 1 thread: 1.39x / 1.39x the teacher's FID under the two protocols, two-sample accuracy
 # 0.50, 1.13x the CPU time of the previous recipe (pixel + perceptual, batch 64, 5,000 steps: 1.47x / 1.47x). See
-# docs/results.md, "The demo's recipe", and benchmarks/results/demo_recipes.json.
+# docs/results.md, "The demo's recipe", and benchmarks/results/demo_recipes.json. Those figures are from a random
+# start; the student now starts pruned from the teacher (distill's default --init auto): 1.43x / 1.44x, seed 0
+# (docs/pruning.md, benchmarks/results/prune_demo.json).
 DEMO_WIDTH = 0.2
 DEMO_STEPS = 6000
 DEMO_LOSS = "pixel=1,perceptual=1,adversarial=0.1"
