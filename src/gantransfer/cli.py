@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
 import typing
 import warnings
+from pathlib import Path
 from typing import Any, Sequence
 
 from gantransfer.errors import ConfigError, GantransferError
@@ -332,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "1 = off, 0 = the mean image (default: 1)")
     p.add_argument("--noise-mode", default="random", choices=("random", "const", "none"),
                    help="StyleGAN2 noise inputs: random, const (the stored buffers) or none (default: random)")
+    _add_width_flag(p)
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("eval", help="FID, KID, precision/recall, density/coverage, class shares",
@@ -342,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the results to this JSON file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     add_config_flags(p, EvalConfig, skip=("generator",))
+    _add_width_flag(p)
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("bench", help="params, MACs, CPU latency and throughput (as ratios against --against)",
@@ -364,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the results to this JSON file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_width_flag(p)
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("stats", help="reference statistics (mu, sigma) of real images, for eval --reference",
@@ -400,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the export report as JSON")
     p.add_argument("--with-example", action="store_true", help="ONNX: also write STEM_sample.py beside --out, a "
                    "standalone sampler needing only onnxruntime and numpy")
+    _add_width_flag(p)
     p.set_defaults(func=_cmd_export)
     from gantransfer.ecosystem_cli import add_ecosystem_commands  # card, dataset export
     add_ecosystem_commands(sub)
@@ -495,6 +501,24 @@ def _terminate_as_interrupt():
     return signal.signal(signal.SIGTERM, handler)
 
 
+def _add_width_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--width", dest="sub_width", type=float, default=None,
+                   help="an elastic generator (distill --elastic): use its sub-network at this width")
+
+
+def _with_sub_network(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    """``--width W``: the generator(s) replaced by their elastic sub-network at W, written to a temporary folder."""
+    if getattr(args, "sub_width", None) is None:
+        return
+    import tempfile
+    from gantransfer.models.elastic import materialise
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gantransfer-width-")))
+    if isinstance(args.generator, list):
+        args.generator = [str(materialise(g, args.sub_width, tmp / str(i))) for i, g in enumerate(args.generator)]
+    else:
+        args.generator = str(materialise(args.generator, args.sub_width, tmp / "generator"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gantransfer`` command."""
     parser = build_parser()
@@ -505,7 +529,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gantransfer.trust import trusting
     previous = _terminate_as_interrupt()
     try:
-        with trusting(code=args.trust_code, entry_points=args.allow_entry_points), limited(args.max_memory):
+        with trusting(code=args.trust_code, entry_points=args.allow_entry_points), limited(args.max_memory), \
+                contextlib.ExitStack() as stack:
+            _with_sub_network(args, stack)
             return args.func(args)
     except GantransferError as e:
         print(f"gantransfer {args.command}: error: {e}", file=sys.stderr)

@@ -315,6 +315,24 @@ class DistillConfig(StudentTraining):
     discriminator_width: float = setting(0.0, "the adversarial term's discriminator: a fresh one of this width, "
                                               "trained from scratch beside the student (0: a copy of the "
                                               "teacher's, when it has one of the student's family)")
+    init: str = setting("auto", "the student's initial weights: prune (the teacher's most important channels per "
+                                "layer, same family only), random, or auto (prune when the student is of the "
+                                "teacher's white-box family, else random)")
+    prune_criterion: str = setting("activation", "which channels --init prune keeps: magnitude (L1 of weights), "
+                                                 "activation (mean |activation| on teacher samples) or diversity "
+                                                 "(what tells samples apart, DCP-style); see docs/pruning.md")
+    svs: bool = setting(False, "--init prune: rescale each pruned weight's singular values to their square roots "
+                               "at equal Frobenius norm (SVS-style)")
+    target_macs: str | None = setting(None, "choose the student's channels per layer for this many MACs per sample: "
+                                            "a reduction (50x) or a count (2.5M); replaces --width")
+    target_params: str | None = setting(None, "choose the student's channels per layer for this many parameters: "
+                                              "a reduction (20x) or a count (100k); replaces --width")
+    target_latency: float | None = setting(None, "choose the student's channels per layer for this latency in ms "
+                                                 "per forward pass at --latency-batch, timed on this machine")
+    latency_batch: int = setting(1, "the batch --target-latency is timed at")
+    elastic: str | None = setting(None, "train one elastic student whose channel-sliced sub-networks at these widths "
+                                        "(e.g. 0.125,0.25,0.5) each match the teacher (sandwich rule); replaces "
+                                        "--width; sample/eval/bench/export --width W pick one")
 
     def validate(self, teacher_object: bool = False) -> None:
         """``teacher_object``: the Python API was handed the teacher itself (then neither path may be set)."""
@@ -339,6 +357,18 @@ class DistillConfig(StudentTraining):
         require(not self.real_data or weights.get("adversarial", 0) > 0,
                 "--real-data feeds real images to the adversarial term; add adversarial=W to --terms "
                 "(e.g. --terms pixel=1,perceptual=1,adversarial=0.1) or drop --real-data")
+        targets = [t for t in ("target_macs", "target_params", "target_latency") if getattr(self, t) is not None]
+        require(len(targets) <= 1, f"give one budget, not {' and '.join('--' + t.replace('_', '-') for t in targets)}")
+        require(self.target_latency is None or self.target_latency > 0,
+                f"target_latency must be positive (ms), got {self.target_latency}")
+        require(self.latency_batch >= 1, f"latency_batch must be >= 1, got {self.latency_batch}")
+        require(not (targets and self.elastic), "--elastic trains every width of one student; drop the --target-* "
+                "budget (or --elastic)")
+        require(not targets or self.init != "random", "a --target-* budget keeps the teacher's most important "
+                "channels per layer; it needs --init prune or auto, not random")
+        require(self.init in ("auto", "prune", "random"), f"init must be auto, prune or random, got {self.init!r}")
+        require(self.prune_criterion in ("magnitude", "activation", "diversity"),
+                f"prune_criterion must be magnitude, activation or diversity, got {self.prune_criterion!r}")
         require(self.discriminator_width >= 0, f"discriminator_width must be >= 0 (0: the teacher's), got "
                 f"{self.discriminator_width}")
         from gantransfer.models.family import family_names
