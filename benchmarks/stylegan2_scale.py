@@ -24,6 +24,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -292,7 +293,7 @@ def fixes(results: dict) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--work", default="/tmp/gantransfer-stylegan2-scale")
+    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "gantransfer-stylegan2-scale"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/stylegan2_scale.json"))
     ap.add_argument("--sizes", default="256,1024")
     ap.add_argument("--threads", type=int, default=1)
