@@ -231,7 +231,11 @@ def test_one_opener_for_directories_and_exported_files(tmp_path):
     z = torch.randn(4, 100)
     assert fcfg == cfg and (fast(z) - g(z)).abs().max() < 1e-5
     assert main(["export", str(SHIPPED_TEACHER), "--format", "torchscript", "--out", str(tmp_path / "t.pt")]) == 0
-    ts, tcfg = open_generator(tmp_path / "t.pt")
+    with pytest.raises(CheckpointError, match="TorchScript archive"):  # code: opened only when trusted
+        open_generator(tmp_path / "t.pt")
+    from gantransfer.trust import trusting
+    with trusting(code=True):
+        ts, tcfg = open_generator(tmp_path / "t.pt")
     assert tcfg.latent_dim == 100 and (ts(z) - g(z)).abs().max() < 1e-4
 
 
@@ -403,13 +407,14 @@ def test_optimizer_settings_are_config_fields(tmp_path):
 # same table. Registries sit on the lowest floor, torch-free, so that any floor can read them.
 FLOORS = [
     ("errors", "typed", "killpoints", "registry", "task_registry", "term_registry"),
-    ("io", "image_space", "devices", "grid"),
+    ("io", "image_space", "devices", "grid", "budget", "trust", "manifest"),
     ("data",),
     ("engine",),
     ("losses",),
     ("models",),
-    ("teachers", "teacher_set", "config", "card", "report.runs"),
+    ("config", "card", "report.runs"),
     ("deploy",),
+    ("teachers", "teacher_set"),
     ("metrics",),
     ("report",),
     ("tasks",),

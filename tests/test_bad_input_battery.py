@@ -95,7 +95,7 @@ CASES = [
     ("--data-dir missing", ["train", "--data", "fashion-mnist", "--data-dir", "nodir", *R, "--out", "o"],
      "nodir is not a directory"),
     ("sample generator missing", ["sample", "nope", "--out", "s.png"], "nope does not exist"),
-    ("sample --out a directory", ["sample", "gen", "--out", "imgs"], "Is a directory"),
+    ("sample --out a directory", ["sample", "gen", "--out", "imgs"], "is a directory"),
     ("sample --out unwritable", ["sample", "gen", "--out", "/proc/gt.png"], "check the path and its permissions"),
     ("train --out unwritable", ["train", "--data", "ring8", *R, "--out", "/proc/gt-run"],
      "check the path and its permissions"),

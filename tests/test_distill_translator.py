@@ -141,6 +141,7 @@ def test_imported_junyanz_file_is_a_teacher(tmp_path, capsys):
      "brings no discriminator"),
     (lambda t, d, p: ["--input-source", "teacher-data"], "records no data set"),
     (lambda t, d, p: ["--input-size", "30"], "multiple of 4"),
+    (lambda t, d, p: ["--target-macs", "10x"], "not for translator teachers yet"),
 ])
 def test_bad_translator_settings_are_refused_in_one_line(tmp_path, capsys, make_args, needle):
     teacher, data = make_teacher(tmp_path), make_inputs(tmp_path)

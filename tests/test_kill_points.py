@@ -19,10 +19,14 @@ KILLS = ["step:6", "checkpoint:2", "checkpoint:9", "export:3", "log:5", "grid:2"
 
 def comparable(run):
     """What must not depend on the kill: every file, and the log but for its timing fields (the HTML report shows
-    the run's wall times: it must exist, but its bytes may differ)."""
+    the run's wall times: it must exist, but its bytes may differ); the manifest (file stamps: times) must list
+    every file the run holds."""
     assert (run / "report" / "index.html").is_file()
     hashes = {k: v for k, v in tree_hashes(run).items()
-              if k != "logs/metrics.jsonl" and not k.startswith("report/")}
+              if k not in ("logs/metrics.jsonl", "manifest.json") and not k.startswith("report/")}
+    listed = json.loads((run / "manifest.json").read_text())["files"]
+    assert sorted(k for k, v in hashes.items() if v != "<dir>") == sorted(k for k in listed if (run / k).is_file()
+                                                                         and not k.startswith(("report/", "logs/")))
     log = [{k: v for k, v in json.loads(ln).items() if not k.startswith("time/")}
            for ln in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
     return hashes, log

@@ -116,9 +116,9 @@ class _Persist:
         return (sys.modules["torch_utils.persistence"]._reconstruct_persistent_obj, (self.meta,))
 
 
-@pytest.fixture
-def nvlabs_modules(monkeypatch):
-    """Stand-in modules so that pickle can name NVlabs' globals while writing fixtures (never used to read)."""
+def nvlabs_stand_in_modules():
+    """Stand-in modules so that pickle can name NVlabs' globals while writing fixtures (never used to read); to
+    be put in ``sys.modules`` while ``to_nvlabs`` records are pickled (also by benchmarks/stylegan2_scale.py)."""
     pkg, mod = types.ModuleType("torch_utils"), types.ModuleType("torch_utils.persistence")
 
     def _reconstruct_persistent_obj(meta):  # pragma: no cover - only its name is pickled
@@ -126,8 +126,13 @@ def nvlabs_modules(monkeypatch):
     _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
     _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
     mod._reconstruct_persistent_obj = _reconstruct_persistent_obj
-    monkeypatch.setitem(sys.modules, "torch_utils", pkg)
-    monkeypatch.setitem(sys.modules, "torch_utils.persistence", mod)
+    return {"torch_utils": pkg, "torch_utils.persistence": mod}
+
+
+@pytest.fixture
+def nvlabs_modules(monkeypatch):
+    for name, module in nvlabs_stand_in_modules().items():
+        monkeypatch.setitem(sys.modules, name, module)
 
 
 def to_nvlabs(g, src="", conv_clamp=None):

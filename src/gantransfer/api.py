@@ -47,6 +47,8 @@ def sample_grid(path: str | Path, out: str | Path, n: int = 64, seed: int = 0,
     if n < 1:
         raise ConfigError(f"--n must be at least 1, got {n}")
     g, cfg = open_generator(path)
+    from gantransfer.budget import require, sample_bytes
+    require(sample_bytes(cfg, n, copies=3), f"sample --n {n}")  # the samples, their grid and the PNG buffer
     labels = class_labels(cfg, n, classes)
     x, _ = generate(g, cfg, n, seed=seed, labels=labels)
     nrow = len(classes or sample_classes(cfg)) if cfg.num_classes else None  # one column per class
@@ -79,13 +81,16 @@ def bench(path: str | Path, against: str | Path | None = None, repeats: int = 20
     from gantransfer.deploy.bench import compare, measure
     if threads:
         torch.set_num_threads(threads)
+    from gantransfer.models.sampling import probe_finite
     g, cfg = load(path)
+    probe_finite(g, cfg, f"generator {path}")  # a timing of a generator of NaN images is no figure
     result = {"generator": {"path": str(path), **measure(g, cfg, repeats)}}
     if against is not None:
         rg, rcfg = load(against)
         if rcfg.is_translator != cfg.is_translator:
             raise ConfigError(f"{path} and {against} are not of one kind (an image-to-image translator and a "
                               "noise-to-image generator); compare translators with translators")
+        probe_finite(rg, rcfg, f"generator {against}")
         result["reference"] = {"path": str(against), **measure(rg, rcfg, repeats)}
         result["ratios"] = compare({k: v for k, v in result["generator"].items() if k != "path"},
                                    {k: v for k, v in result["reference"].items() if k != "path"})

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
 import typing
 import warnings
+from pathlib import Path
 from typing import Any, Sequence
 
 from gantransfer.errors import ConfigError, GantransferError
@@ -75,7 +77,9 @@ def _add_flag(parser: argparse.ArgumentParser, flags: list[str], dest: str, base
 def config_from_args(cls: type, args: argparse.Namespace, extra: dict[str, Any] | None = None):
     """--config FILE, then explicit flags on top; validated by the config's own rules."""
     from gantransfer.config import from_dict, load_config_file
+    from gantransfer.trust import check_file_entry_points
     data: dict[str, Any] = load_config_file(args.config) if getattr(args, "config", None) else {}
+    check_file_entry_points(data, args.config)  # a recipe handed to the user must not make us import code
     names = {f.name for f in dataclasses.fields(cls)}
     data.update({k: v for k, v in vars(args).items() if k in names})
     data.update({k[len(ALIAS_PREFIX):]: v for k, v in vars(args).items() if k.startswith(ALIAS_PREFIX)})
@@ -113,6 +117,8 @@ def _check_seed(seed: int) -> None:
 
 def _cmd_sample(args: argparse.Namespace) -> int:
     _check_seed(args.seed)
+    from gantransfer.deploy.export import check_file_out
+    check_file_out(args.out, args.overwrite, "samples.png")  # a user's file is never replaced unasked
     if args.truncation_psi != 1.0 or args.noise_mode != "random":
         from gantransfer.api import styled_sample_grid
         path = styled_sample_grid(args.generator, args.out, n=args.n, seed=args.seed, classes=args.classes,
@@ -323,10 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="latent seed (default: 0)")
     p.add_argument("--classes", type=_parse_list(int), default=None, help="classes to sample (conditional generators)")
     p.add_argument("--out", default="samples.png", help="PNG file to write (default: samples.png)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--truncation-psi", type=float, default=1.0, help="StyleGAN2: pull W towards its mean, "
                    "1 = off, 0 = the mean image (default: 1)")
     p.add_argument("--noise-mode", default="random", choices=("random", "const", "none"),
                    help="StyleGAN2 noise inputs: random, const (the stored buffers) or none (default: random)")
+    _add_width_flag(p)
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("eval", help="FID, KID, precision/recall, density/coverage, class shares",
@@ -337,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the results to this JSON file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     add_config_flags(p, EvalConfig, skip=("generator",))
+    _add_width_flag(p)
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("bench", help="params, MACs, CPU latency and throughput (as ratios against --against)",
@@ -359,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the results to this JSON file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_width_flag(p)
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("stats", help="reference statistics (mu, sigma) of real images, for eval --reference",
@@ -381,8 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write a generator as one file that runs without gantransfer's model code: ONNX "
                        "(dynamic batch; inputs z and label when conditional, output image; metadata: value range, "
                        "latent size, labels, source config) or TorchScript. The file is checked against the "
-                       "PyTorch generator (max abs error <= 1e-4 at batch 1 and 64 over 256 latents; int8: PSNR "
-                       "and FID change reported) and written only when it passes.")
+                       "PyTorch generator (max abs error <= 1e-4 at batch 1 and 64 over 256 latents; above 64 px "
+                       "fewer latents and batches; int8: PSNR and FID change reported) and written only when it "
+                       "passes.")
     p.add_argument("generator", help="generator or run directory")
     p.add_argument("--format", required=True, help="onnx or torchscript")
     p.add_argument("--out", required=True, help="file to write (.onnx; .pt for TorchScript); its directory must exist")
@@ -394,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the export report as JSON")
     p.add_argument("--with-example", action="store_true", help="ONNX: also write STEM_sample.py beside --out, a "
                    "standalone sampler needing only onnxruntime and numpy")
+    _add_width_flag(p)
     p.set_defaults(func=_cmd_export)
     from gantransfer.ecosystem_cli import add_ecosystem_commands  # card, dataset export
     add_ecosystem_commands(sub)
@@ -447,7 +459,64 @@ def build_parser() -> argparse.ArgumentParser:
                    "run: RUN/report; required for several)")
     p.add_argument("--no-bench", action="store_true", help="leave out the CPU latency and throughput measurement")
     p.set_defaults(func=_cmd_report)
+    for p in sub.choices.values():
+        _add_trust_flags(p)
     return parser
+
+
+def _max_memory(text: str) -> int:
+    from gantransfer.budget import parse_size
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 64G or 512M, got {text!r}") from None
+
+
+def _add_trust_flags(p: argparse.ArgumentParser) -> None:
+    """--trust-code, --allow-entry-points (gantransfer.trust) and --max-memory (gantransfer.budget), on every
+    command."""
+    p.add_argument("--max-memory", type=_max_memory, default=None, metavar="SIZE", help="memory a command may "
+                   "plan to use, e.g. 64G (default: this machine's memory); larger declared models and counts are "
+                   "refused before anything is allocated")
+    p.add_argument("--trust-code", action="store_true", help="let TorchScript files run (a TorchScript archive is "
+                   "code: only for files from someone you trust; ONNX files need no trust)")
+    p.add_argument("--allow-entry-points", action="store_true", help="accept entry points (pkg.module:factory) "
+                   "named in a JSON --config file (those on the command line are always accepted)")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` removes its temporary files."""
+
+
+def _terminate_as_interrupt():
+    """Make SIGTERM raise ``Terminated`` in the main thread; returns the handler it replaced (None when not
+    installed: not the main thread)."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise Terminated()
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _add_width_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--width", dest="sub_width", type=float, default=None,
+                   help="an elastic generator (distill --elastic): use its sub-network at this width")
+
+
+def _with_sub_network(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    """``--width W``: the generator(s) replaced by their elastic sub-network at W, written to a temporary folder."""
+    if getattr(args, "sub_width", None) is None:
+        return
+    import tempfile
+    from gantransfer.models.elastic import materialise
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gantransfer-width-")))
+    if isinstance(args.generator, list):
+        args.generator = [str(materialise(g, args.sub_width, tmp / str(i))) for i, g in enumerate(args.generator)]
+    else:
+        args.generator = str(materialise(args.generator, args.sub_width, tmp / "generator"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -456,24 +525,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     default_format = warnings.formatwarning
     warnings.formatwarning = lambda message, *_args, **_kw: f"gantransfer {args.command}: warning: {message}\n"
+    from gantransfer.budget import limited
+    from gantransfer.trust import trusting
+    previous = _terminate_as_interrupt()
     try:
-        return args.func(args)
+        with trusting(code=args.trust_code, entry_points=args.allow_entry_points), limited(args.max_memory), \
+                contextlib.ExitStack() as stack:
+            _with_sub_network(args, stack)
+            return args.func(args)
     except GantransferError as e:
         print(f"gantransfer {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
     except OSError as e:  # a full disk, a read-only or unreadable path: the writes are atomic, earlier files intact
         import errno
-        where = f" ({e.filename})" if e.filename else ""
+        from gantransfer.io import user_path
+        where = f" ({user_path(e.filename)})" if e.filename else ""  # the user's path, never a temporary name
         fix = ("free some space and run it again (with --resume for a training run); every file written before "
                "is intact") if e.errno == errno.ENOSPC else "check the path and its permissions"
         print(f"gantransfer {args.command}: error: {e.strerror or e}{where}; {fix}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"gantransfer {args.command}: interrupted; the last checkpoint is kept (continue with --resume)",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print(f"gantransfer {args.command}: {'terminated' if isinstance(e, Terminated) else 'interrupted'}; the last "
+              "checkpoint is kept (continue with --resume) and no temporary file is left", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
     finally:
+        if previous is not None:
+            import signal
+            signal.signal(signal.SIGTERM, previous)
         warnings.formatwarning = default_format
+        from gantransfer.manifest import disown_all
+        from gantransfer.tasks.runlock import release_all
+        disown_all()
+        release_all()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,8 +91,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {p} does not exist" + (" (it is a directory)" if p.is_dir() else ""))
     try:
         data = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"config file {p} is not valid JSON: {e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ConfigError(f"config file {p} is not valid JSON: {str(e)[:120]}") from None
     except OSError as e:
         raise ConfigError(f"config file {p} cannot be read: {e.strerror}") from None
     if not isinstance(data, dict):
@@ -180,7 +181,8 @@ class BaselineConfig(TrainConfig):
         super().validate()
         require(len(self.teachers) >= 2, f"baseline needs at least two teachers (--teacher A --teacher B), got "
                 f"{len(self.teachers)}")
-        require(len(set(self.teachers)) == len(self.teachers), f"the same teacher is given twice: {self.teachers}")
+        require(len(set(map(os.path.realpath, self.teachers))) == len(self.teachers),
+                f"the same teacher is given twice: {self.teachers}")
         require(self.n >= 2, f"n must be at least 2, got {self.n}")
         require(self.weights is None or (len(self.weights) == len(self.teachers) and min(self.weights) > 0),
                 f"--weights needs one positive value per teacher ({len(self.teachers)}), got {self.weights}")
@@ -319,6 +321,24 @@ class DistillConfig(StudentTraining):
     discriminator_width: float = setting(0.0, "the adversarial term's discriminator: a fresh one of this width, "
                                               "trained from scratch beside the student (0: a copy of the "
                                               "teacher's, when it has one of the student's family)")
+    init: str = setting("auto", "the student's initial weights: prune (the teacher's most important channels per "
+                                "layer, same family only), random, or auto (prune when the student is of the "
+                                "teacher's white-box family, else random)")
+    prune_criterion: str = setting("activation", "which channels --init prune keeps: magnitude (L1 of weights), "
+                                                 "activation (mean |activation| on teacher samples) or diversity "
+                                                 "(what tells samples apart, DCP-style); see docs/pruning.md")
+    svs: bool = setting(False, "--init prune: rescale each pruned weight's singular values to their square roots "
+                               "at equal Frobenius norm (SVS-style)")
+    target_macs: str | None = setting(None, "choose the student's channels per layer for this many MACs per sample: "
+                                            "a reduction (50x) or a count (2.5M); replaces --width")
+    target_params: str | None = setting(None, "choose the student's channels per layer for this many parameters: "
+                                              "a reduction (20x) or a count (100k); replaces --width")
+    target_latency: float | None = setting(None, "choose the student's channels per layer for this latency in ms "
+                                                 "per forward pass at --latency-batch, timed on this machine")
+    latency_batch: int = setting(1, "the batch --target-latency is timed at")
+    elastic: str | None = setting(None, "train one elastic student whose channel-sliced sub-networks at these widths "
+                                        "(e.g. 0.125,0.25,0.5) each match the teacher (sandwich rule); replaces "
+                                        "--width; sample/eval/bench/export --width W pick one")
 
     def validate(self, teacher_object: bool = False) -> None:
         """``teacher_object``: the Python API was handed the teacher itself (then neither path may be set)."""
@@ -327,7 +347,7 @@ class DistillConfig(StudentTraining):
                 "or (Python) distill(config, teacher=model)")
         require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         require(self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}")
-        weights = self.validate_student()
+        self.validate_student()
         require(self.width > 0, f"width must be positive, got {self.width}")
         require(self.perceptual_net in ("auto", "perceptual", "classifier", "discriminator") or ":" in self.perceptual_net,
                 f"perceptual_net must be auto, perceptual, classifier, discriminator or an entry point pkg.module:factory, "
@@ -344,6 +364,18 @@ class DistillConfig(StudentTraining):
                 f"input_source must be auto, teacher-data, folder or augment, got {self.input_source!r}")
         require(self.input_limit >= 0, f"input_limit must be >= 0 (0: all), got {self.input_limit}")
         require(self.input_size >= 0, f"input_size must be >= 0 (0: the teacher's), got {self.input_size}")
+        targets = [t for t in ("target_macs", "target_params", "target_latency") if getattr(self, t) is not None]
+        require(len(targets) <= 1, f"give one budget, not {' and '.join('--' + t.replace('_', '-') for t in targets)}")
+        require(self.target_latency is None or self.target_latency > 0,
+                f"target_latency must be positive (ms), got {self.target_latency}")
+        require(self.latency_batch >= 1, f"latency_batch must be >= 1, got {self.latency_batch}")
+        require(not (targets and self.elastic), "--elastic trains every width of one student; drop the --target-* "
+                "budget (or --elastic)")
+        require(not targets or self.init != "random", "a --target-* budget keeps the teacher's most important "
+                "channels per layer; it needs --init prune or auto, not random")
+        require(self.init in ("auto", "prune", "random"), f"init must be auto, prune or random, got {self.init!r}")
+        require(self.prune_criterion in ("magnitude", "activation", "diversity"),
+                f"prune_criterion must be magnitude, activation or diversity, got {self.prune_criterion!r}")
         require(self.discriminator_width >= 0, f"discriminator_width must be >= 0 (0: the teacher's), got "
                 f"{self.discriminator_width}")
         from gantransfer.models.family import family_names
@@ -386,7 +418,8 @@ class FuseConfig(StudentTraining):
     def validate(self) -> None:
         require(len(self.teachers) >= 2, f"fuse needs at least two teachers (--teacher A --teacher B); got "
                 f"{len(self.teachers)}. To compress one teacher, use `gantransfer distill`")
-        require(len(set(self.teachers)) == len(self.teachers), f"the same teacher is given twice: {self.teachers}")
+        require(len(set(map(os.path.realpath, self.teachers))) == len(self.teachers),
+                f"the same teacher is given twice: {self.teachers}")
         require(self.labels in ("teacher", "merge"), f"labels must be teacher or merge, got {self.labels!r}")
         require(not (self.unconditional and self.labels == "merge"), "--labels merge needs a conditional student; "
                 "drop --unconditional")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from gantransfer import killpoints
+from gantransfer import killpoints, manifest
 from gantransfer.errors import CheckpointError, ConfigError
 
 
@@ -41,6 +42,20 @@ def commit(tmp: str | Path, path: str | Path) -> None:
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
+    manifest.record(path)  # a run's own file (when written into a run this process owns)
+
+
+_TEMP_NAME = re.compile(r"^\.(.+?)\.(?:report-)?[A-Za-z0-9_]{8}(?:\.[a-z0-9]+)?(?:\.tmp)?$")
+
+
+def user_path(path: str | Path) -> str:
+    """``path`` with each temporary name this package makes (``.NAME.XXXXXXXX[.tag].tmp``, a report's
+    ``.NAME.report-XXXXXXXX``) replaced by the NAME the user asked for: what an error message should show."""
+    parts = []
+    for part in Path(path).parts:
+        m = _TEMP_NAME.match(part) if part.startswith(".") and part not in (".", "..") else None
+        parts.append(m.group(1) if m and (part.endswith(".tmp") or ".report-" in part) else part)
+    return str(Path(*parts)) if parts else str(path)
 
 
 def write_json(path: str | Path, obj: Any) -> None:
@@ -59,8 +74,9 @@ def read_json(path: str | Path, what: str = "file") -> Any:
         raise CheckpointError(f"{what} {path} does not exist")
     try:
         return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{what} {path} is not valid JSON ({e}); restore it or re-create the run") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise CheckpointError(f"{what} {path} is not valid JSON ({str(e)[:120]}); restore it or re-create the "
+                              "run") from None
 
 
 def write_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:

@@ -53,6 +53,12 @@ def load_teacher(path: str | Path, device: str | torch.device = "cpu", black_box
     PyTorch DCGAN checkpoint file, a rosinality StyleGAN2 ``.pt`` or an NVlabs StyleGAN2-ADA ``.pkl`` (read without
     running pickled code). ``black_box`` hides everything but samples."""
     p = Path(path)
+    from gantransfer.trust import is_torchscript_archive, require_code_trust
+    if is_torchscript_archive(p):  # code, not weights: only when the user trusts it, and then as a black box
+        require_code_trust(p)
+        from gantransfer.deploy.runtime import TorchScriptGenerator
+        return teacher_from_model(TorchScriptGenerator(p), dataset=dataset, device=device, black_box=True,
+                                  name=str(path))
     if p.is_file() and p.suffix in checkpoint_suffixes():
         from gantransfer.models.importers import import_file  # the registered importers (models/importers.py)
         imported = import_file(p, dataset)

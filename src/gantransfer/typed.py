@@ -6,6 +6,7 @@ command line can build its parser without importing torch.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -14,6 +15,12 @@ from typing import Any, TypeVar
 from gantransfer.errors import ConfigError
 
 T = TypeVar("T")
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved field types of dataclass ``cls`` (cached: resolving string annotations is slow)."""
+    return typing.get_type_hints(cls)
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = dataclasses.MISSING) -> Any:
@@ -86,7 +93,7 @@ def from_dict(cls: type[T], data: dict[str, Any], what: str | None = None) -> T:
     what = what or cls.__name__
     if not isinstance(data, dict):
         raise ConfigError(f"{what} must be a JSON object, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
@@ -97,6 +104,25 @@ def from_dict(cls: type[T], data: dict[str, Any], what: str | None = None) -> T:
     if validate is not None:
         validate()
     return obj
+
+
+def check_fields(cls: type, data: Any, where: str) -> dict[str, Any]:
+    """``data`` when it is a JSON object whose keys that name fields of ``cls`` hold values of their declared types
+    (other keys are left to the reader: a record may carry more); ConfigError otherwise, one message naming
+    ``where`` (the file), the key path, what was found and what was expected. Nothing is built or validated beyond
+    the types: the schema check of a record read for display (a report) or before it is used."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: found {type(data).__name__}, expected a JSON object")
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            try:
+                check_value(f.name, data[f.name], hints[f.name])
+            except ConfigError as e:
+                raise ConfigError(f"{where}: {e}") from None
+            except RecursionError:
+                raise ConfigError(f"{where}: config field {f.name!r} nests too deeply") from None
+    return data
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

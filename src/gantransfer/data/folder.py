@@ -15,6 +15,8 @@ from gantransfer.errors import DataError
 
 EXTENSIONS = {".png", ".jpg", ".jpeg"}
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+MAX_PIXELS = 1 << 26  # an image, as decoded and as resized (64 Mpixel; PIL's own bomb limit is near 179 M)
+MAX_ASPECT = 64       # width / height either way: a 1 x 2,000,000 PNG is no photograph
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error, Image.DecompressionBombError)
 
 
@@ -43,9 +45,19 @@ def list_images(root: Path) -> tuple[list[Path], list[int], list[str]]:
     return nested, [index[p.relative_to(root).parts[0]] for p in nested], names
 
 
+def check_pixels(size: tuple[int, int], resolution: int = 0) -> None:
+    """ValueError (a skipped image) when an image of ``size`` (w, h) is beyond ``MAX_PIXELS`` or ``MAX_ASPECT``, or
+    when scaling its short side to ``resolution`` would be."""
+    w, h = size
+    if w < 1 or h < 1 or w * h > MAX_PIXELS or max(w, h) > MAX_ASPECT * min(w, h) \
+            or resolution * resolution * max(w, h) / min(w, h) > MAX_PIXELS:
+        raise ValueError(f"its {w} x {h} pixels are beyond {MAX_PIXELS:,} pixels or a side ratio of {MAX_ASPECT}")
+
+
 def decode_image(path: Path | BinaryIO, resolution: int | None) -> tuple[np.ndarray, int, tuple[int, int]]:
     """(uint8 (C, R, R) with C = 1 for gray or 3 for colour content, min side of the original, its (W, H))."""
     with Image.open(path) as im:
+        check_pixels(im.size)  # before decoding: a small file may declare a huge or absurdly thin image
         im.load()
         im = ImageOps.exif_transpose(im)
         native, original = min(im.size), im.size
@@ -57,6 +69,7 @@ def decode_image(path: Path | BinaryIO, resolution: int | None) -> tuple[np.ndar
         else:
             im = im.convert("RGB")
         res = resolution or default_resolution(native)
+        check_pixels(im.size, res)  # the resized image, before it is made
         w, h = im.size
         s = res / min(w, h)
         im = im.resize((max(res, round(w * s)), max(res, round(h * s))), Image.Resampling.BICUBIC)

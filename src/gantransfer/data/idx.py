@@ -21,6 +21,19 @@ _HOW_TO_GET = ("Install it with `apt-get install dataset-fashion-mnist`, or pass
                "t10k-labels-idx1-ubyte; gzipped or not)")
 
 
+MAX_IDX_BYTES = 1 << 30  # decompressed (Fashion-MNIST's largest file: 47 MB)
+
+
+def _gunzip(raw: bytes, path: Path) -> bytes:
+    """``raw`` gunzipped, at most ``MAX_IDX_BYTES``: a gzip bomb is refused before it fills the memory."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = d.decompress(raw, MAX_IDX_BYTES + 1)
+    if len(out) > MAX_IDX_BYTES:
+        raise DataError(f"{path} decompresses to more than {MAX_IDX_BYTES >> 20} MiB, more than any IDX data set "
+                        "file gantransfer reads; it is refused (a gzip bomb?)")
+    return out
+
+
 def read_idx(path: str | Path) -> np.ndarray:
     """Array of unsigned bytes stored in IDX file ``path`` (gzipped when its name ends in .gz).
 
@@ -30,7 +43,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     try:
         raw = path.read_bytes()
         if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
+            raw = _gunzip(raw, path)
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path} is truncated or corrupt ({e}); replace it (reinstall dataset-fashion-mnist)") from None
     if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":

@@ -15,6 +15,7 @@ from torch import nn
 from gantransfer.errors import ConfigError
 from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.sampling import draw_inputs
+from gantransfer.trust import trusting
 from gantransfer.deploy.formats import FORMATS, format_of_backend
 from gantransfer.deploy.inference import prepare_for_inference
 
@@ -77,8 +78,9 @@ class Subject:
                                            as_convolutions=backend == "eager-conv")
             if backend == "compile":
                 run = compiled(run)
-        else:  # an export format's backend, run by the format's runtime
-            run = fmt.opener()(self._export(backend, source), threads, True)
+        else:  # an export format's backend, run by the format's runtime (a file exported here, now: trusted)
+            with trusting(code=True):
+                run = fmt.opener()(self._export(backend, source), threads, True)
         self._built[key] = run
         return run
 
@@ -101,7 +103,8 @@ def memory_probe(subject: "Subject", backend: str, threads: int, batch: int, sou
     first run, which is then measured); torch backends reuse theirs (the heap is trimmed before measuring)."""
     fmt = format_of_backend(backend)
     if fmt is not None and fmt.threaded:
-        run = fmt.opener()(subject._export(backend, source), threads)
+        with trusting(code=True):  # a file exported here, now
+            run = fmt.opener()(subject._export(backend, source), threads)
         z, y = draw_inputs(subject.cfg, batch, torch.Generator().manual_seed(batch))
         zn, yn = z.numpy(), None if y is None else y.numpy().astype(np.int64)
         return lambda: run.run_numpy(zn, yn)

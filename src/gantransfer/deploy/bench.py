@@ -26,15 +26,26 @@ def time_batch(g: nn.Module, cfg: GeneratorConfig, batch: int, repeats: int, war
     return statistics.median(times)
 
 
-TRANSLATOR_THROUGHPUT_BATCH = 8  # translators: images at their resolution per throughput call
+THROUGHPUT_BATCH = 256
+TRANSLATOR_THROUGHPUT_BATCH = 8  # translators: at most this many images per throughput call (each costs a big batch)
+THROUGHPUT_PIXELS = THROUGHPUT_BATCH * 64 * 64  # output pixels of the throughput batch: 256 samples up to 64 px
 
 
-def measure(g: nn.Module, cfg: GeneratorConfig, repeats: int = 20, throughput_batch: int = 256) -> dict[str, Any]:
+def throughput_batch_for(cfg: GeneratorConfig) -> int:
+    """The default throughput batch: 256 up to 64x64 px, then ``THROUGHPUT_PIXELS`` worth (16 at 256 px, 1 at
+    1024 px: a batch of 256 config-f StyleGAN2 images would need far more memory than a CPU machine has);
+    translators at most ``TRANSLATOR_THROUGHPUT_BATCH``."""
+    pixels = cfg.resolution ** 2 if cfg.kind in ("image", "translator") else 1
+    batch = max(1, min(THROUGHPUT_BATCH, THROUGHPUT_PIXELS // max(1, pixels)))
+    return min(batch, TRANSLATOR_THROUGHPUT_BATCH) if cfg.is_translator else batch
+
+
+def measure(g: nn.Module, cfg: GeneratorConfig, repeats: int = 20, throughput_batch: int | None = None
+            ) -> dict[str, Any]:
     """Params, MACs per sample, latency at batch 1 (ms) and throughput at ``throughput_batch`` (samples/s;
-    translators: images of their resolution, at most ``TRANSLATOR_THROUGHPUT_BATCH`` per call)."""
+    default ``throughput_batch_for(cfg)``)."""
+    throughput_batch = throughput_batch_for(cfg) if throughput_batch is None else throughput_batch
     g = g.eval()
-    if cfg.is_translator:
-        throughput_batch = min(throughput_batch, TRANSLATOR_THROUGHPUT_BATCH)
     latency = time_batch(g, cfg, 1, repeats)
     big = time_batch(g, cfg, throughput_batch, max(3, repeats // 4))
     return {"params": count_params(g), "macs": count_macs(g, cfg), "latency_ms_batch1": latency * 1e3,

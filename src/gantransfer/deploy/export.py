@@ -2,9 +2,10 @@
 
 Batch norm is folded first (``inference.prepare_for_inference``); the file is written under a temporary name
 beside ``out``, checked against the PyTorch source on the parity latents (fp32: max abs error <= 1e-4 at batch 1
-and 64; int8: PSNR against fp32, and FID change under the data set's protocol), and renamed to ``out`` only when
-it passes. Nothing is left behind otherwise. Generic over the family registry: whatever family the directory
-names is built by its own builder and traced.
+and 64, fewer latents and a smaller batch above 64 px: ``parity.parity_count``; int8: PSNR against fp32, and FID
+change under the data set's protocol), and renamed to ``out`` only when it passes. Nothing is left behind
+otherwise. Generic over the family registry: whatever family the directory names is built by its own builder and
+traced.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from gantransfer.registry import resolve
 from gantransfer.deploy.formats import FORMATS, ExportOptions, export_format
 from gantransfer.deploy.inference import prepare_for_inference
 from gantransfer.deploy.metadata import TORCHSCRIPT_EXTRA, export_metadata
-from gantransfer.deploy.parity import FP32_TOLERANCE, PARITY_LATENTS, check_parity, outputs, parity_inputs, psnr
+from gantransfer.deploy.parity import (FP32_TOLERANCE, check_parity, outputs, parity_batches, parity_count,
+                                      parity_inputs, psnr)
 
 DEFAULT_FID_N = 5000
 DEFAULT_CALIBRATION = 512
@@ -118,16 +120,23 @@ def export_generator(source: str | Path, fmt: str, out: str | Path, int8: bool =
     fid_n = DEFAULT_FID_N if fid_n is None else fid_n
     if fid_n < 0:
         raise ConfigError(f"--fid-n must be >= 0, got {fid_n}")
+    from gantransfer.budget import require_count
+    require_count(calibration, "--calibration", 1_000_000)
     out = check_out(out, fmt, overwrite)
     spec = export_format(fmt)
     if spec.require is not None:
         resolve(spec.require)()
     t0 = time.perf_counter()
     module, cfg = load_generator(source)
+    from gantransfer.models.sampling import probe_finite
+    probe_finite(module, cfg, f"generator {source}")  # no file is exported from a generator of NaN images
+    if int8:  # calibration feeds the latents in one go: their images and activations must fit
+        from gantransfer.budget import check_generator
+        check_generator(cfg, f"--calibration {calibration} of {source}", batch=calibration, force=True)
     prepared, plan = prepare_for_inference(module, cfg)
     report: dict[str, Any] = {"source": str(source), "format": fmt, "precision": "int8" if int8 else "fp32",
                               "batchnorm_folded": plan.folded, "fold_rejected": plan.fold_rejected,
-                              "parity_latents": PARITY_LATENTS}
+                              "parity_latents": parity_count(cfg)}
     from gantransfer.deploy.graph import noise_inputs
     if int8 and cfg.is_translator:
         raise ConfigError(f"--int8 is not offered for {cfg.arch} translators yet; export in fp32 (drop --int8)")
@@ -155,7 +164,7 @@ def write_torchscript_file(prepared, cfg, out: Path, report: dict, reference, op
             write_torchscript(prepared, cfg, tmp, export_metadata(cfg, "fp32", report))
         except (RuntimeError, ValueError, TypeError) as e:
             raise ExportError(f"{cfg.arch} generator cannot be traced to TorchScript: {str(e).splitlines()[0]}") from None
-        report["parity"] = _parity(reference, TorchScriptGenerator(tmp), cfg, "TorchScript")
+        report["parity"] = _parity(reference, TorchScriptGenerator(tmp, own=True), cfg, "TorchScript")
         with temp_beside(out, "final") as final, warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.jit.save(torch.jit.load(str(tmp), map_location="cpu"), str(final),
@@ -206,7 +215,8 @@ def _write_int8(prepared, cfg, out: Path, report: dict, reference, fp32, calibra
         set_metadata(tmp8, meta(cfg, "int8", report))
         quantized = OnnxGenerator(tmp8)
         z, y = parity_inputs(cfg)
-        quality = psnr(outputs(quantized, z, y, 64), outputs(fp32, z, y, 64), cfg)
+        b = parity_batches(cfg)[-1]
+        quality = psnr(outputs(quantized, z, y, b), outputs(fp32, z, y, b), cfg)
         report["int8"]["psnr_vs_fp32_db"] = quality
         if quality < INT8_MIN_PSNR:
             raise ExportError(f"the int8 model is too far from fp32 (PSNR {quality:.1f} dB < {INT8_MIN_PSNR:g} dB "

@@ -11,6 +11,8 @@ from typing import Any
 import torch
 
 from gantransfer.errors import ConfigError
+from gantransfer.budget import check_generator
+from gantransfer.models.sampling import probe_finite
 from gantransfer.models.store import load_generator
 from gantransfer.deploy.backends import Subject, check_backends, memory_probe, scratch_dir, warm
 from gantransfer.models.cost import count_macs, count_params
@@ -54,6 +56,8 @@ def bench_grid(paths: list[str], against: str | None = None, backends: list[str]
         subjects = []
         for name, src in zip(names, sources):
             module, cfg = load_generator(src)
+            probe_finite(module, cfg, f"generator {src}")  # no timing of a generator of NaN images
+            check_generator(cfg, f"bench --batch {max(batches)} of {src}", batch=max(batches), force=True)
             subjects.append((Subject(name, module, cfg, Path(tmp)), src))
         ref = subjects[0][0]
         info = {s.name: {"path": src, "params": count_params(s.module), "macs": count_macs(s.module, s.cfg)}

@@ -72,4 +72,6 @@ def config_from_metadata(meta: dict[str, str], where: str) -> GeneratorConfig:
             cfg = _fallback_config(meta)
         except (KeyError, ValueError, TypeError, IndexError) as e:
             raise CheckpointError(f"{where} has unreadable gantransfer metadata ({e}); re-export it") from None
+    from gantransfer.budget import screen
+    screen(cfg, f"{where} (its metadata)")  # a latent of 1e9 would be drawn before the first call
     return cfg

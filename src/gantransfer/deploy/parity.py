@@ -1,4 +1,9 @@
-"""Parity of an exported generator against its PyTorch source, at batch 1 and 64 on the same latents."""
+"""Parity of an exported generator against its PyTorch source, at batch 1 and 64 on the same latents.
+
+Up to 64x64 px the check covers ``PARITY_LATENTS`` latents; bigger images get fewer (the same number of output
+pixels, at least ``MIN_PARITY_LATENTS``), and the batch is capped at that count: a 1024 px StyleGAN2 is checked
+on 2 latents at batch 1 and 2, not on 256 at batch 64 (768 passes, and a batch-64 pass needs tens of GiB there).
+"""
 from __future__ import annotations
 
 import math
@@ -14,13 +19,28 @@ PARITY_IMAGES = 8             # translators: random input images instead (each c
 PARITY_SEED = 20240619        # latents of the parity check (apart from training and evaluation seeds)
 FP32_TOLERANCE = 1e-4         # max abs error on the [-1, 1] scale
 BATCHES = (1, 64)
+PARITY_PIXELS = PARITY_LATENTS * 64 * 64  # latents x output pixels of the full check (256 latents up to 64 px)
+MIN_PARITY_LATENTS = 2                    # so that a batch above 1 is always checked
 
 Runner = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 
 
-def parity_inputs(cfg: GeneratorConfig, n: int = PARITY_LATENTS) -> tuple[torch.Tensor, torch.Tensor | None]:
-    n = min(n, PARITY_IMAGES) if cfg.is_translator else n
-    return draw_inputs(cfg, n, torch.Generator().manual_seed(PARITY_SEED))
+def parity_count(cfg: GeneratorConfig) -> int:
+    """Latents of the parity check of ``cfg``: ``PARITY_LATENTS`` up to 64x64 px, then ``PARITY_PIXELS`` output
+    pixels' worth (at least ``MIN_PARITY_LATENTS``); translators at most ``PARITY_IMAGES`` input images."""
+    pixels = cfg.resolution ** 2 if cfg.kind in ("image", "translator") else 1
+    n = max(MIN_PARITY_LATENTS, min(PARITY_LATENTS, PARITY_PIXELS // max(1, pixels)))
+    return min(n, PARITY_IMAGES) if cfg.is_translator else n
+
+
+def parity_batches(cfg: GeneratorConfig) -> tuple[int, ...]:
+    """The batch sizes checked: ``BATCHES``, each capped at ``parity_count(cfg)``."""
+    return tuple(min(b, parity_count(cfg)) for b in BATCHES)
+
+
+def parity_inputs(cfg: GeneratorConfig, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The parity latents (and labels): ``n`` of them, by default ``parity_count(cfg)``."""
+    return draw_inputs(cfg, parity_count(cfg) if n is None else n, torch.Generator().manual_seed(PARITY_SEED))
 
 
 @torch.inference_mode()
@@ -39,11 +59,12 @@ def scale(cfg: GeneratorConfig) -> float:
 
 def check_parity(reference: Runner, candidate: Runner, cfg: GeneratorConfig) -> dict[str, float]:
     """Max abs error (on the [-1, 1] scale) of ``candidate`` against ``reference`` over the parity latents, at
-    each of ``BATCHES``; the reference runs at batch 64."""
+    each of ``parity_batches(cfg)``; the reference runs at the largest."""
     z, y = parity_inputs(cfg)
-    want = outputs(reference, z, y, 64)
+    batches = parity_batches(cfg)
+    want = outputs(reference, z, y, batches[-1])
     result = {}
-    for b in BATCHES:
+    for b in batches:
         got = outputs(candidate, z, y, b)
         if got.shape != want.shape:
             raise ValueError(f"the export returns shape {tuple(got.shape)} at batch {b}, expected {tuple(want.shape)}")

@@ -96,14 +96,22 @@ class OnnxGenerator(ConfiguredGenerator):
         elif self.config.is_translator:
             if inputs[self.input_name].type != "tensor(float)":
                 problems.append(f"input {self.input_name} of type {inputs[self.input_name].type} (expected float32)")
-        elif inputs[INPUT_Z].type != "tensor(float)" or (
-                isinstance(inputs[INPUT_Z].shape[-1], int) and inputs[INPUT_Z].shape[-1] != self.latent_dim):
+        elif inputs[INPUT_Z].type != "tensor(float)" or len(inputs[INPUT_Z].shape) != 2 or \
+                inputs[INPUT_Z].shape[-1] != self.latent_dim or isinstance(inputs[INPUT_Z].shape[0], int):
             problems.append(f"input z of type {inputs[INPUT_Z].type} and shape {inputs[INPUT_Z].shape} "
-                            f"(expected float32 (N, {self.latent_dim}))")
+                            f"(expected float32 (N, {self.latent_dim}): a free batch size N and the metadata's "
+                            "latent size)")
         elif self.config.num_classes and inputs[INPUT_LABEL].type != "tensor(int64)":
             problems.append(f"input label of type {inputs[INPUT_LABEL].type} (expected int64 (N,))")
         if OUTPUT not in outputs:
             problems.append(f"outputs {outputs} (expected {OUTPUT!r})")
+        bad_noise = [n for n, shp in zip(self.noise_inputs, self._noise_shapes)
+                     if not n[len(NOISE_PREFIX):].isdigit() or not all(isinstance(d, int) and d > 0
+                                                                                      for d in shp)]
+        required_noise = [n for n in self.noise_inputs if n not in optional]
+        if bad_noise or required_noise:
+            problems.append(f"noise inputs {sorted(set(bad_noise + required_noise))} (expected optional inputs "
+                            f"{NOISE_PREFIX}0.. of shape (N, 1, R, R), stored in the file)")
         if problems:
             raise CheckpointError(f"{self.path} has unexpected " + "; ".join(problems) + ". A gantransfer export "
                                   "has inputs z (and label when conditional) and output image; re-export it with "
@@ -120,7 +128,40 @@ class OnnxGenerator(ConfiguredGenerator):
             if len(noise) != len(self.noise_inputs):
                 raise ValueError(f"this export takes {len(self.noise_inputs)} noise inputs, got {len(noise)}")
             feeds.update(zip(self.noise_inputs, noise))
-        return self.session.run([OUTPUT], feeds)[0]
+        out = self._first_run(feeds) if not getattr(self, "_ran", False) else self.session.run([OUTPUT], feeds)[0]
+        expected = ((len(z), self.config.channels, *z.shape[-2:]) if self.config.is_translator
+                    else (len(z), *self.sample_shape))  # a translator's output has its input's size
+        if tuple(out.shape) != expected or out.dtype != np.float32:
+            raise CheckpointError(f"{self.path}: its output image is {out.dtype} of shape {tuple(out.shape)}, but "
+                                  f"its own metadata says float32 {expected}; the file is inconsistent. Re-export it "
+                                  "with `gantransfer export`")
+        return out
+
+    FIRST_CALL_SECONDS = 120.0  # a foreign file's first call: beyond this it is stopped (a Loop of 1e15 turns)
+
+    def _first_run(self, feeds: dict) -> np.ndarray:
+        """The first call, stopped after ``FIRST_CALL_SECONDS`` per 64 samples (onnxruntime's terminate flag)."""
+        import threading
+        import onnxruntime as ort
+        options = ort.RunOptions()
+        n = len(feeds[self.input_name])
+        limit = self.FIRST_CALL_SECONDS * max(1.0, n / 64)
+        timer = threading.Timer(limit, lambda: setattr(options, "terminate", True))
+        timer.start()
+        try:
+            out = self.session.run([OUTPUT], feeds, options)[0]
+        except Exception as e:  # onnxruntime's own types: a terminated run, a graph that fails on these inputs
+            if options.terminate:
+                raise CheckpointError(f"{self.path}: its first call ran for more than {limit:.0f} s on "
+                                      f"{n} inputs and was stopped; the graph may loop without "
+                                      "end. Use a file you trust to finish") from None
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise CheckpointError(f"{self.path}: its first call failed ({first[:200]}); re-export it with "
+                                  "`gantransfer export`") from None
+        finally:
+            timer.cancel()
+        self._ran = True
+        return out
 
     def noise_shapes(self) -> list[tuple[int, int]]:
         """(H, W) of each noise input (empty for families without noise)."""
@@ -150,8 +191,12 @@ class OnnxGenerator(ConfiguredGenerator):
 class TorchScriptGenerator(ConfiguredGenerator):
     """A TorchScript export run by torch.jit (no Python model code; the archive holds code and tensors)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, own: bool = False) -> None:
+        """``own``: a file this process just wrote (export's parity check); any other needs the user's trust."""
         self.path = Path(path)
+        if not own:
+            from gantransfer.trust import require_code_trust
+            require_code_trust(self.path)
         extra = {TORCHSCRIPT_EXTRA: ""}
         try:
             with warnings.catch_warnings():
@@ -162,7 +207,9 @@ class TorchScriptGenerator(ConfiguredGenerator):
                                   "Re-export it with `gantransfer export RUN --format torchscript --out FILE`") from None
         try:
             meta = json.loads(extra[TORCHSCRIPT_EXTRA] or "{}")
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            meta = {}
+        if not isinstance(meta, dict):
             meta = {}
         self.config = config_from_metadata(meta, str(self.path))
 

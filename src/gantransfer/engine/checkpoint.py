@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from gantransfer import killpoints
+from gantransfer import killpoints, manifest
 from gantransfer.errors import CheckpointError
 from gantransfer.io import read_json, read_tensors, write_json, write_tensors
 
@@ -68,6 +68,7 @@ def save_state(state_dir: Path, step: int, tensors: dict[str, torch.Tensor], pla
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
+    manifest.record_tree(final)
     killpoints.reached()  # fault tests: the step renamed into place, latest.json not yet updated
     write_json(state_dir / "latest.json", {"step": step, "dir": name})
     for old in sorted(state_dir.glob("step-*"))[:-KEEP]:

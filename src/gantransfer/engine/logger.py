@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from gantransfer import killpoints
+from gantransfer import killpoints, manifest
 from gantransfer.io import atomic_write
 
 
@@ -55,6 +55,7 @@ class MetricsLog:
             f.flush()
             killpoints.reached("log")  # fault tests: a kill with half the line written
             f.write(line[len(line) // 2:])
+        manifest.record(self.path)
         if self._tb is not None:
             for k, v in values.items():
                 if isinstance(v, (int, float)):
@@ -101,11 +102,30 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
     records = []
     for i, ln in enumerate(lines):
         try:
-            records.append(json.loads(ln))
-        except json.JSONDecodeError:
+            record = json.loads(ln)
+        except (json.JSONDecodeError, RecursionError):
             if i == len(lines) - 1:
                 break  # the last write was cut short
             from gantransfer.errors import CheckpointError
             raise CheckpointError(f"{p} line {i + 1} is not valid JSON; the log is corrupt before its last line "
                                   "(restore it, or start a new run)") from None
+        records.append(check_record(record, f"{p} line {i + 1}"))
     return records
+
+
+def check_record(record: Any, where: str) -> dict[str, Any]:
+    """``record`` when it is a log record: an object with an integer ``step`` >= 0 and finite numbers or strings as
+    values; CheckpointError naming ``where``, the key, what was found and what was expected otherwise."""
+    from gantransfer.errors import CheckpointError
+    if not isinstance(record, dict):
+        raise CheckpointError(f"{where}: found {type(record).__name__}, expected a JSON object "
+                              '{"step": N, ...}; restore the log, or start a new run')
+    step = record.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise CheckpointError(f"{where}: 'step' is {str(step)[:40]!s} ({type(step).__name__}), expected an integer "
+                              ">= 0; restore the log, or start a new run")
+    for k, v in record.items():  # what the log writes: finite numbers, and non-finite ones as strings ("nan")
+        if not (isinstance(v, (str, bool)) or v is None or (isinstance(v, (int, float)) and math.isfinite(v))):
+            raise CheckpointError(f"{where}: '{str(k)[:60]}' is {str(v)[:30]} ({type(v).__name__}), expected a finite "
+                                  "number or a string; restore the log, or start a new run")
+    return record

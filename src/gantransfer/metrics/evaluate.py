@@ -32,7 +32,7 @@ from gantransfer.metrics.mixture import mixture_metrics
 from gantransfer.metrics.prdc import prdc
 from gantransfer.metrics.protocols import count_label
 from gantransfer.metrics.streaming import Accumulator
-from gantransfer.models.sampling import draw_inputs, generate
+from gantransfer.models.sampling import check_finite, draw_inputs, generate
 from gantransfer.models.config import GeneratorConfig
 
 TOYS = ("ring8", "grid25")
@@ -238,7 +238,7 @@ def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, 
                                       disable=None) as bar:
         for i in range(0, n, batch_size):
             yi = None if y is None else y[i:i + batch_size].to(device)
-            x = g(z[i:i + batch_size].to(device), yi).float()
+            x = check_finite(g(z[i:i + batch_size].to(device), yi).float(), f"generator {gcfg.arch}")
             for *_, acc in accs:
                 acc.update(x)
             for extra in also or []:
@@ -260,6 +260,8 @@ def evaluate_generator(g: torch.nn.Module, gcfg: GeneratorConfig, dataset: str, 
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """All metrics of the generator in ``cfg.generator``; a JSON-ready dict."""
     device = resolve_device(cfg.device)
+    from gantransfer.budget import require_count
+    require_count(cfg.n, "--n")
     from gantransfer.deploy.opener import open_generator
     g, gcfg = open_generator(cfg.generator, device)  # an exported file runs by its runtime (tensors on ``device``)
     if gcfg.is_translator:

@@ -193,7 +193,8 @@ def _read_state(path: Path) -> dict:
     import pickle
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, AttributeError) as e:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, AttributeError, KeyError,
+            IndexError, TypeError, UnicodeDecodeError, MemoryError) as e:  # a text or crafted file: torch's parser
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"Inception weights file {path} cannot be read as a state dict with "
                               f"torch.load(weights_only=True) ({first}); it must hold {_WHERE}") from None

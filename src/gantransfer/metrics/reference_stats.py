@@ -80,8 +80,9 @@ def _decode_native(path: Path) -> np.ndarray:
     """uint8 (C, H, W) of an image file at its own size: C = 1 for gray, 3 for colour."""
     from PIL import Image, ImageOps
 
-    from gantransfer.data.folder import _GRAY_MODES
+    from gantransfer.data.folder import _GRAY_MODES, check_pixels
     with Image.open(path) as im:
+        check_pixels(im.size)  # before decoding: a small file may declare a huge or absurdly thin image
         im.load()
         im = ImageOps.exif_transpose(im)
         if im.mode in _GRAY_MODES:
@@ -190,6 +191,61 @@ def write_stats(out: str | Path, stats: dict[str, Any]) -> Path:
     return Path(out)
 
 
+MAX_STATS_DIM = 16384  # features of a stats file (Inception: 2048); sigma of 16384^2 float64 is 2 GiB
+SYMMETRY_TOL = 1e-6  # relative to sigma's largest magnitude
+PSD_TOL = 1e-6  # relative to sigma's mean diagonal: added to the diagonal before a Cholesky test
+
+
+def _check_members(p: Path) -> None:
+    """CheckpointError when an npz member's header declares more data than the member holds or more than a stats
+    file needs: read from the headers alone, before anything is allocated."""
+    try:
+        with zipfile.ZipFile(p) as z:
+            for info in z.infolist()[:64]:
+                if not info.filename.endswith(".npy"):
+                    continue
+                with z.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                        np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read(f)
+                count = int(np.prod(shape, dtype=np.float64)) if shape else 1
+                name = info.filename[:-4]
+                if dtype.hasobject:
+                    raise CheckpointError(f"reference stats {p}: '{name}' holds Python objects, not numbers; a "
+                                          "stats file holds arrays of numbers")
+                if count * dtype.itemsize > info.file_size or (name in ("mu", "sigma")
+                                                               and max(shape or (1,)) > MAX_STATS_DIM):
+                    raise CheckpointError(f"reference stats {p}: '{name}' declares shape {tuple(shape)} of "
+                                          f"{dtype}, but the file holds {info.file_size} bytes for it (at most "
+                                          f"{MAX_STATS_DIM} features allowed); re-create them with `gantransfer "
+                                          "stats`")
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, TypeError, SyntaxError) as e:
+        raise CheckpointError(f"reference stats {p} are not a readable npz ({str(e)[:120]}); re-create them with "
+                              "`gantransfer stats`") from None
+
+
+def check_covariance(mu: np.ndarray, sigma: np.ndarray, where: str) -> None:
+    """CheckpointError unless ``sigma`` is a covariance: symmetric and positive semi-definite within tolerance (a
+    negative-definite one makes FID meaningless, e.g. -1.3e8). O(D^3): run once, where the FID is computed
+    (``fid_against``); reading a stats file checks only what is O(D) (``read_stats``)."""
+    scale = max(1.0, float(np.abs(sigma).max())) if sigma.size else 1.0
+    asym = float(np.abs(sigma - sigma.T).max()) if sigma.size else 0.0
+    if asym > SYMMETRY_TOL * scale:
+        raise CheckpointError(f"reference stats {where}: sigma is not symmetric (|sigma - sigma^T| up to {asym:.3g}); "
+                              "a covariance is. Re-create them with `gantransfer stats`")
+    d = sigma.shape[0]
+    if d:
+        t = torch.from_numpy(sigma)
+        eps = PSD_TOL * max(float(torch.diagonal(t).abs().mean()), 1e-12)
+        _, info = torch.linalg.cholesky_ex(t + eps * torch.eye(d, dtype=t.dtype))
+        if int(info) != 0 or bool((torch.diagonal(t) < -eps).any()):
+            raise CheckpointError(f"reference stats {where}: sigma is not positive semi-definite (a covariance is); "
+                                  "FID against it would be meaningless. Re-create them with `gantransfer stats`")
+
+
 def read_stats(path: str | Path, dim: int | None = None, network: str | None = None) -> dict[str, Any]:
     """``mu``, ``sigma`` (float64 tensors) and the recorded ``network`` / ``images`` (None when not recorded) of a
     stats file; CheckpointError when it is unreadable, lacks ``mu``/``sigma``, or is not of dimension ``dim`` (or
@@ -198,6 +254,7 @@ def read_stats(path: str | Path, dim: int | None = None, network: str | None = N
     if not p.is_file():
         raise CheckpointError(f"reference stats {p} do not exist; make them with `gantransfer stats DIR --inception "
                               "FILE --out ref.npz` (or --protocol NAME)")
+    _check_members(p)
     try:
         with np.load(p, allow_pickle=False) as f:
             files = set(f.files)
@@ -220,6 +277,9 @@ def read_stats(path: str | Path, dim: int | None = None, network: str | None = N
         raise CheckpointError(f"reference stats {p}: mu {mu.shape} and sigma {sigma.shape} must be (D,) and (D, D)")
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
         raise CheckpointError(f"reference stats {p} hold NaN or infinite values; re-create them")
+    if d and float(np.diagonal(sigma).min()) < 0:  # O(D) here; symmetry and PSD before the FID (fid_against)
+        raise CheckpointError(f"reference stats {p}: sigma has negative variances on its diagonal, so it is no "
+                              "covariance (not positive semi-definite); re-create them with `gantransfer stats`")
     if dim is not None and d != dim:
         raise CheckpointError(f"reference stats {p} are {d}-dimensional but the {network or 'chosen'} features are "
                               f"{dim}-dimensional; use stats made with the same network"
@@ -228,11 +288,14 @@ def read_stats(path: str | Path, dim: int | None = None, network: str | None = N
         raise CheckpointError(f"reference stats {p} were made with {recorded}, not {network}; use stats made with "
                               "the same network")
     return {"mu": torch.from_numpy(mu), "sigma": torch.from_numpy(sigma), "network": recorded, "images": images,
-            "image_size": size or None}
+            "image_size": size or None, "path": str(p)}
 
 
 def fid_against(features: RunningStats, ref: dict[str, Any]) -> float:
     """FID of accumulated features against a stats file's ``mu``/``sigma``."""
+    if not ref.get("checked"):  # once per file read: a covariance, or no figure at all
+        check_covariance(ref["mu"].numpy(), ref["sigma"].numpy(), str(ref.get("path", "")))
+        ref["checked"] = True
     return frechet_distance(*features.result(), ref["mu"], ref["sigma"])
 
 
@@ -301,7 +364,7 @@ def reference_evaluation(g: torch.nn.Module, gcfg: Any, n: int, seed: int, class
     """FID of ``n`` samples (the latents and labels ``eval`` draws for ``seed``) against the stats ``ref`` under
     ``net`` (both from ``prepare_reference``), for a generator without a shipped protocol (with one, ``eval`` feeds
     a ``ReferenceAccumulator`` the protocols' own batches instead)."""
-    from gantransfer.models.sampling import draw_inputs
+    from gantransfer.models.sampling import check_finite, draw_inputs
     acc = ReferenceAccumulator(net, ref, stats_path, gcfg)
     labels = None
     if gcfg.num_classes and classes and gcfg.labels_are_data_classes:  # as ``evaluate_generator`` draws them
@@ -311,5 +374,5 @@ def reference_evaluation(g: torch.nn.Module, gcfg: Any, n: int, seed: int, class
     with torch.inference_mode():
         for i in range(0, n, batch_size):
             yi = None if y is None else y[i:i + batch_size].to(device)
-            acc.update(g(z[i:i + batch_size].to(device), yi))
+            acc.update(check_finite(g(z[i:i + batch_size].to(device), yi).float(), f"generator {gcfg.arch}"))
     return acc.result()

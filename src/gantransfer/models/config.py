@@ -7,6 +7,7 @@ are migrated (``models/migrate.py``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +163,10 @@ class GeneratorConfig:
             raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
         if self.num_classes and not fam.capabilities.labels:
             raise ValueError(f"{self.arch} generators cannot be class-conditional")
+        lo, hi = self.data_range if len(self.data_range) == 2 else (0.0, 0.0)
+        if len(self.data_range) != 2 or not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ValueError(f"data_range must be two finite numbers [low, high] with low < high, got "
+                             f"{list(self.data_range)}")
         if self.label_weights is not None and len(self.label_weights) != self.num_classes:
             raise ValueError(f"label_weights has {len(self.label_weights)} entries for {self.num_classes} labels")
         if self.kind in ("image", "translator"):
@@ -204,8 +209,10 @@ def discriminator_config_for(gcfg: GeneratorConfig, width: float | None = None) 
 
 
 def build_generator(cfg: GeneratorConfig) -> Any:
-    """A freshly initialised generator for ``cfg``."""
+    """A freshly initialised generator for ``cfg`` (refused when its declared sizes cannot fit in memory)."""
     cfg.validate()
+    from gantransfer.budget import check_generator
+    check_generator(cfg, "the generator config")
     return cfg.family.build_generator(cfg)
 
 

@@ -5,6 +5,7 @@ capped at ``8 * base * width`` (the DCGAN recipe: 256-128-64 at 32x32 for base 6
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from gantransfer.image_space import check_resolution as _check_resolution
 from gantransfer.models.conditioning import concat_label_embedding, projection_logits
 from gantransfer.models.family import Capabilities, ModelFamily, register
 from gantransfer.models.layers import features_after_each
+from gantransfer.models.prune import ChannelGroup, Slice
 
 if TYPE_CHECKING:
     from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
@@ -32,6 +34,15 @@ def channels_at(r: int, resolution: int, width: float) -> int:
     """Channels of the feature map at spatial size ``r``."""
     c = BASE_CHANNELS * resolution / (2 * r)
     return max(1, int(round(min(c, 8 * BASE_CHANNELS) * width)))
+
+
+def hidden_channels(start: int, resolution: int, width: float) -> list[int]:
+    """The generator's hidden blocks' channels at ``width`` (sizes start, 2 start, ... up to resolution / 2)."""
+    sizes, r = [], start
+    while r < resolution:
+        sizes.append(channels_at(r, resolution, width))
+        r *= 2
+    return sizes
 
 
 CONDITIONINGS = ("embed", "affine")
@@ -53,11 +64,13 @@ class DCGANGenerator(nn.Module):
     weights and no classes, the generator is unconditional to its users but picks a component per sample from
     the last latent coordinate (``mixture_ids``) and conditions on it: a fused student of several teachers.
     ``start`` is the size of the first feature map: 8 instead of 4 makes a generator one block shallower.
+    ``plan``: the hidden blocks' channel counts (one per block, e.g. chosen by a compression budget), instead of
+    the width's.
     """
 
     def __init__(self, latent_dim: int, resolution: int, channels: int, width: float = 1.0,
                  num_classes: int = 0, embed_dim: int = 32, conditioning: str = "embed",
-                 mixture: list[float] | None = None, start: int = 4) -> None:
+                 mixture: list[float] | None = None, start: int = 4, plan: list[int] | None = None) -> None:
         super().__init__()
         check_resolution(resolution)
         if start < 4 or start >= resolution or start & (start - 1):
@@ -72,7 +85,11 @@ class DCGANGenerator(nn.Module):
             self.register_buffer("mixture", torch.tensor(mixture, dtype=torch.float32))
         k = num_classes or len(mixture or [])
         in_dim = latent_dim
-        c0 = channels_at(start, resolution, width)
+        plan = list(plan or hidden_channels(start, resolution, width))
+        if len(plan) != len(hidden_channels(start, resolution, width)) or min(plan) < 1:
+            raise ValueError(f"a channel plan needs {len(hidden_channels(start, resolution, width))} positive "
+                             f"counts (one per hidden block), got {plan}")
+        c0 = plan[0]
         if k and conditioning == "embed":
             self.embed = nn.Embedding(k, embed_dim)
             in_dim += embed_dim
@@ -83,8 +100,7 @@ class DCGANGenerator(nn.Module):
         blocks: list[nn.Module] = [
             nn.ConvTranspose2d(in_dim, c0, start, 1, 0, bias=False), nn.BatchNorm2d(c0), nn.ReLU(True)]
         r, c = start, c0
-        while r * 2 < resolution:
-            c_next = channels_at(r * 2, resolution, width)
+        for c_next in plan[1:]:
             blocks += [nn.ConvTranspose2d(c, c_next, 4, 2, 1, bias=False), nn.BatchNorm2d(c_next), nn.ReLU(True)]
             r, c = r * 2, c_next
         blocks += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
@@ -170,6 +186,7 @@ class DCGANOptions:
     conditioning: str = "embed"   # how labels enter the generator: embed | affine
     start_resolution: int = 4     # the generator's first feature-map size (8: one block fewer)
     mixture: list[float] = field(default_factory=list)  # fused unconditional students: component weights
+    channels: list[int] = field(default_factory=list)  # hidden blocks' channels, one per block (empty: the width's)
 
 
 def _validate(cfg: "GeneratorConfig") -> None:
@@ -181,12 +198,17 @@ def _validate(cfg: "GeneratorConfig") -> None:
     if o.start_resolution < 4 or o.start_resolution >= cfg.resolution or o.start_resolution & (o.start_resolution - 1):
         raise ValueError(f"start_resolution must be a power of two from 4 to {cfg.resolution // 2}, "
                          f"got {o.start_resolution}")
+    blocks = len(hidden_channels(o.start_resolution, cfg.resolution, cfg.width))
+    if o.channels and (len(o.channels) != blocks or min(o.channels) < 1):
+        raise ValueError(f"dcgan option channels needs {blocks} positive counts (one per hidden block), "
+                         f"got {o.channels}")
 
 
 def _build_generator(cfg: "GeneratorConfig") -> DCGANGenerator:
     o = cfg.options
     g = DCGANGenerator(cfg.latent_dim, cfg.resolution, cfg.channels, cfg.width, cfg.num_classes,
-                       conditioning=o.conditioning, mixture=list(o.mixture) or None, start=o.start_resolution)
+                       conditioning=o.conditioning, mixture=list(o.mixture) or None, start=o.start_resolution,
+                       plan=list(o.channels) or None)
     init_dcgan_weights(g)
     return g
 
@@ -195,6 +217,29 @@ def _build_discriminator(cfg: "DiscriminatorConfig") -> DCGANDiscriminator:
     d = DCGANDiscriminator(cfg.resolution, cfg.channels, cfg.width, cfg.num_classes)
     init_dcgan_weights(d)
     return d
+
+
+def _channel_groups(g: nn.Module) -> list[ChannelGroup]:
+    """Every hidden block's output channels: its transposed convolution's weight (dim 1) and batch norm make them,
+    the next transposed convolution (dim 0) reads them; an ``affine`` generator's per-label constant joins the
+    first block's. Tapped after the block's ReLU."""
+    layers = list(g.main)
+    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.ConvTranspose2d)]
+    groups = []
+    for i, j in enumerate(convs[:-1]):
+        bn = f"main.{j + 1}"
+        slices = [Slice(f"main.{j}.weight", 1)] + [Slice(f"{bn}.{k}", 0) for k in ("weight", "bias", "running_mean",
+                                                                                     "running_var")]
+        if i == 0 and hasattr(g, "cond_const"):
+            slices.append(Slice("cond_const", 1))
+        slices.append(Slice(f"main.{convs[i + 1]}.weight", 0, "in"))
+        groups.append(ChannelGroup(f"block{i}", tuple(slices), (f"main.{j + 2}", "out")))
+    return groups
+
+
+def _channel_plan(cfg: "GeneratorConfig", sizes: list[int]) -> "GeneratorConfig":
+    """``cfg`` with the hidden blocks' channels ``sizes`` (one per channel group, in order)."""
+    return dataclasses.replace(cfg, options=dataclasses.replace(cfg.options, channels=list(sizes)))
 
 
 def _feature_resolutions(cfg: "GeneratorConfig") -> list[int]:
@@ -210,5 +255,6 @@ FAMILY = register(ModelFamily(
     capabilities=Capabilities(labels=True, mixture_latent=True, feature_taps=True, discriminator_blocks=True,
                               discriminator_features=True, batch_norm=True),
     build_generator=_build_generator, build_discriminator=_build_discriminator, validate=_validate,
-    feature_resolutions=_feature_resolutions,
+    feature_resolutions=_feature_resolutions, channel_groups=_channel_groups,
+    channel_plan=_channel_plan,
     description="convolutional generator and discriminator (Radford et al. 2016), width multiplier, labels"))

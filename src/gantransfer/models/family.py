@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
+    from gantransfer.models.prune import ChannelGroup
 
 BUILTIN = {"dcgan": "gantransfer.models.dcgan", "mlp": "gantransfer.models.mlp", "minegan": "gantransfer.models.miner",
            "stylegan2": "gantransfer.models.stylegan2", "resnet": "gantransfer.models.translator_resnet",
@@ -49,6 +50,9 @@ class ModelFamily:
     validate: Callable[["GeneratorConfig"], None] | None = None      # raises ValueError on a bad config
     feature_resolutions: Callable[["GeneratorConfig"], list[int]] | None = None  # sizes of the feature taps
     max_resolution: int = 256                                        # the largest image side it builds
+    channel_groups: Callable[["nn.Module"], list["ChannelGroup"]] | None = None  # prunable channels (models/prune.py)
+    channel_plan: Callable[["GeneratorConfig", list[int]], "GeneratorConfig"] | None = None  # config with per-group
+                                                                     # channel counts (tasks/budget.py)
     description: str = ""
 
 

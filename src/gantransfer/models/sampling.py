@@ -6,7 +6,27 @@ import copy
 import torch
 from torch import nn
 
+from gantransfer.errors import CheckpointError
 from gantransfer.models.config import GeneratorConfig
+
+PROBE = 8  # latents of the probe call that checks a generator's outputs before it is used
+
+
+def check_finite(x: torch.Tensor, what: str = "the generator") -> torch.Tensor:
+    """``x`` when every value is finite; CheckpointError otherwise (finite weights can still make NaN images, e.g. a
+    negative batch-norm variance), so that no grid, score or file is made of NaN."""
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x.reshape(len(x), -1))).any(1).sum()) if x.dim() else 1
+        raise CheckpointError(f"{what} produces NaN or infinite values ({bad} of {len(x) if x.dim() else 1} samples); "
+                              "its weights or statistics are broken. Restore it from a good checkpoint or retrain it")
+    return x
+
+
+@torch.inference_mode()
+def probe_finite(g, cfg: GeneratorConfig, what: str = "the generator", device: str | torch.device = "cpu") -> None:
+    """One call on ``PROBE`` fixed latents (labels: the trained classes): CheckpointError on a non-finite output."""
+    z, y = draw_inputs(cfg, PROBE, torch.Generator().manual_seed(0))
+    check_finite(g(z.to(device), None if y is None else y.to(device)).float(), what)
 
 
 def sample_classes(cfg: GeneratorConfig) -> list[int]:
@@ -66,7 +86,7 @@ def generate(g: nn.Module, cfg: GeneratorConfig, n: int, seed: int = 0, batch_si
     for i in range(0, n, batch_size):
         zi = z[i:i + batch_size].to(device)
         yi = None if y is None else y[i:i + batch_size].to(device)
-        out.append(g(zi, yi, **styled).float().cpu())
+        out.append(check_finite(g(zi, yi, **styled).float().cpu()))
     return torch.cat(out) if out else torch.empty(0, *cfg.sample_shape), y
 
 

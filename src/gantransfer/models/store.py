@@ -77,13 +77,33 @@ def load_config(path: str | Path) -> GeneratorConfig:
         cfg.validate()
     except (TypeError, ValueError, ConfigError) as e:
         raise CheckpointError(f"{d / CONFIG_NAME} is invalid: {e}") from None
+    from gantransfer.budget import check_generator
+    check_generator(cfg, str(d / CONFIG_NAME))  # before anything is built: a declared size that cannot fit
     return cfg
+
+
+def _check_declared(d: Path, expected: dict[str, tuple[int, ...]]) -> None:
+    """CheckpointError when model.safetensors' tensors (read from its header) are not the declared ones."""
+    from safetensors import safe_open
+    try:
+        with safe_open(str(d / WEIGHTS_NAME), "pt") as f:
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own types for unreadable headers
+        raise CheckpointError(f"{d / WEIGHTS_NAME} is truncated or corrupt ({str(e)[:120]})") from None
+    wrong = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k))
+    if wrong:
+        k = wrong[0]
+        raise CheckpointError(f"{d / WEIGHTS_NAME} does not match {d / CONFIG_NAME}: '{k}' is {found.get(k)} in the "
+                              f"weights but {expected.get(k)} by the config ({len(wrong)} tensors differ)")
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, GeneratorConfig]:
     """Rebuild the generator from config.json and load model.safetensors; returned in eval mode."""
     d = resolve_generator_dir(path)
     cfg = load_config(d)
+    from gantransfer.budget import declared_shapes, screen
+    if screen(cfg, str(d / CONFIG_NAME)):  # unusual sizes: the weights' shapes are compared before anything is built
+        _check_declared(d, declared_shapes(cfg.family.build_generator, cfg))
     g = build_generator(cfg)
     state = read_tensors(d / WEIGHTS_NAME, "generator weights")
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]

@@ -24,6 +24,7 @@ from gantransfer.errors import ConfigError
 from gantransfer.image_space import check_resolution as _check_resolution
 from gantransfer.models.family import Capabilities, ModelFamily, register
 from gantransfer.models.layers import features_after_each
+from gantransfer.models.prune import ChannelGroup, Slice
 from gantransfer.models.stylegan2_ops import (bias_act, conv2d_resample, modulated_conv2d, normalize_2nd_moment,
                                               setup_filter, upsample2d)
 
@@ -444,6 +445,34 @@ def _build_discriminator(cfg: "DiscriminatorConfig") -> StyleGAN2Discriminator:
                                   o.channel_max, o.mbstd_group, o.mbstd_channels)
 
 
+def _affine_in(layer: str) -> list[Slice]:
+    """A modulated layer's input channels: its weight (dim 1) and its style affine's outputs."""
+    return [Slice(f"{layer}.weight", 1, "in"), Slice(f"{layer}.affine.weight", 0, "in"),
+            Slice(f"{layer}.affine.bias", 0, "in")]
+
+
+def _channel_groups(g: nn.Module) -> list[ChannelGroup]:
+    """The synthesis network's channels (the mapping network is copied whole): the 4x4 constant's, then every
+    block's conv0 and conv1 outputs. conv1's are read by the block's toRGB (whose 1/sqrt(in) gain is compensated)
+    and by the next block's conv0."""
+    blocks = g.synthesis.blocks
+    groups = [ChannelGroup("const", (Slice("synthesis.const", 0), *_affine_in("synthesis.blocks.0.conv1")),
+                           ("synthesis.blocks.0.conv1", "in"))]
+    for b, block in enumerate(blocks):
+        p = f"synthesis.blocks.{b}"
+        if block.num_conv == 2:
+            groups.append(ChannelGroup(f"b{block.resolution}.conv0", (
+                Slice(f"{p}.conv0.weight", 0), Slice(f"{p}.conv0.bias", 0), *_affine_in(f"{p}.conv1")),
+                (f"{p}.conv0", "out")))
+        readers = [Slice(f"{p}.torgb.weight", 1, "in", 0.5), Slice(f"{p}.torgb.affine.weight", 0, "in"),
+                   Slice(f"{p}.torgb.affine.bias", 0, "in")]
+        if b + 1 < len(blocks):
+            readers += _affine_in(f"synthesis.blocks.{b + 1}.conv0")
+        groups.append(ChannelGroup(f"b{block.resolution}.conv1", (
+            Slice(f"{p}.conv1.weight", 0), Slice(f"{p}.conv1.bias", 0), *readers), (f"{p}.conv1", "out")))
+    return groups
+
+
 def _feature_resolutions(cfg: "GeneratorConfig") -> list[int]:
     return [2 ** k for k in range(2, int(math.log2(cfg.resolution)))]
 
@@ -453,6 +482,6 @@ FAMILY = register(ModelFamily(
     capabilities=Capabilities(labels=True, feature_taps=True, discriminator_blocks=True, discriminator_features=True,
                               noise_inputs=True, mapping_network=True),
     build_generator=_build_generator, build_discriminator=_build_discriminator, validate=_validate,
-    feature_resolutions=_feature_resolutions, max_resolution=MAX_RESOLUTION,
+    feature_resolutions=_feature_resolutions, max_resolution=MAX_RESOLUTION, channel_groups=_channel_groups,
     description="StyleGAN2 (Karras et al. 2020): mapping network, modulated convolutions, noise, skip toRGB, "
                 "residual discriminator; channel multiplier = width"))

@@ -149,6 +149,34 @@ def rosinality_discriminator_state(sd: dict[str, torch.Tensor], path: Path) -> d
     return out
 
 
+ARGS_RANGES = {"size": (4, 8192), "latent": (1, 1 << 16), "n_mlp": (1, 1 << 10), "channel_multiplier": (1e-3, 64)}
+
+
+def check_rosinality(obj: dict[str, Any], sd: dict[str, Any], key: str, p: Path) -> None:
+    """The schema of a rosinality checkpoint, before anything is built: every generator entry a finite tensor of at
+    least one dimension, ``args`` an argparse.Namespace (or dict) of numbers in range, ``latent_avg`` a tensor.
+    CheckpointError naming the file, the key path, what was found and what was expected."""
+    where = f"{key}." if key else ""
+    for k, v in sd.items():
+        if not torch.is_tensor(v):
+            raise CheckpointError(f"{p}: '{where}{k}' is {type(v).__name__}, expected a tensor")
+        if v.dim() == 0:
+            raise CheckpointError(f"{p}: '{where}{k}' is a 0-d tensor, expected a tensor of at least one dimension")
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise CheckpointError(f"{p}: '{where}{k}' holds NaN or infinite values; the checkpoint is corrupt")
+    args = obj.get("args")
+    if args is not None and not isinstance(args, (argparse.Namespace, dict)):
+        raise CheckpointError(f"{p}: 'args' is {type(args).__name__}, expected the argparse.Namespace of train.py")
+    a = vars(args) if isinstance(args, argparse.Namespace) else (args or {})
+    for name, (lo, hi) in ARGS_RANGES.items():
+        v = a.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi):
+            raise CheckpointError(f"{p}: 'args.{name}' is {str(v)[:40]!r}, expected a number from {lo} to {hi}")
+    la = obj.get("latent_avg")
+    if la is not None and not torch.is_tensor(la):
+        raise CheckpointError(f"{p}: 'latent_avg' is {type(la).__name__}, expected a tensor (the mean W)")
+
+
 def import_rosinality(path: str | Path, obj: dict[str, Any] | None = None, dataset: str = "") -> Imported:
     """A rosinality/stylegan2-pytorch checkpoint (converted or train.py layout) as a stylegan2 generator."""
     p = Path(path)
@@ -159,6 +187,7 @@ def import_rosinality(path: str | Path, obj: dict[str, Any] | None = None, datas
                               f"{', '.join(ROSINALITY_G_KEYS)}; found top-level keys {found}")
     key = "g_ema" if isinstance(obj.get("g_ema"), dict) else ("g" if isinstance(obj.get("g"), dict) else None)
     sd = obj[key] if key else obj
+    check_rosinality(obj, sd, key or "", p)
     try:
         resolution, w_dim, n_mlp, ch = _rosinality_layout(sd, p)
     except KeyError as e:
@@ -166,8 +195,8 @@ def import_rosinality(path: str | Path, obj: dict[str, Any] | None = None, datas
     width, cap = _width_of(ch, resolution)
     args = obj.get("args")
     notes = []
-    if isinstance(args, argparse.Namespace):
-        a = vars(args)
+    if isinstance(args, (argparse.Namespace, dict)):
+        a = vars(args) if isinstance(args, argparse.Namespace) else args
         for name, mine in (("size", resolution), ("latent", w_dim), ("n_mlp", n_mlp)):
             if name in a and int(a[name]) != mine:
                 raise CheckpointError(f"{p}: args.{name} = {a[name]} but the tensors say {mine} "
@@ -193,6 +222,10 @@ def import_rosinality(path: str | Path, obj: dict[str, Any] | None = None, datas
     latent_avg = obj.get("latent_avg")
     _load_into(g, {**state, "mapping.w_avg": torch.zeros(w_dim)}, p, "generator")
     if torch.is_tensor(latent_avg):
+        if latent_avg.numel() < w_dim or not bool(torch.isfinite(latent_avg).all()):
+            raise CheckpointError(f"{p}: 'latent_avg' holds {latent_avg.numel()} values"
+                                  f"{'' if bool(torch.isfinite(latent_avg).all()) else ' (some not finite)'}, "
+                                  f"expected {w_dim} finite ones (the mean W)")
         g.mapping.w_avg.copy_(latent_avg.reshape(-1)[:w_dim].float())
         notes.append("truncation centre: the stored latent_avg")
     else:
@@ -277,8 +310,18 @@ def import_nvlabs(path: str | Path, dataset: str = "") -> Imported:
     from gantransfer.models.stylegan2_pickle import read_network_pickle
     p = Path(path)
     top = read_network_pickle(p)
-    rec = top.get("G_ema") or top.get("G")
-    state, s = _nvlabs_generator_state(rec, p)
+    rec = top.get("G_ema") or top.get("G") if isinstance(top, dict) else None
+    if rec is None:
+        found = sorted(map(str, top))[:8] if isinstance(top, dict) else type(top).__name__
+        raise CheckpointError(f"{p}: the pickle holds no generator: expected 'G_ema' or 'G', found {found}")
+    try:
+        state, s = _nvlabs_generator_state(rec, p)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as e:
+        raise CheckpointError(f"{p}: the generator record is not laid out as stylegan2-ada-pytorch writes it "
+                              f"({type(e).__name__}: {str(e)[:120]})") from None
+    for name in ("z_dim", "c_dim", "w_dim", "resolution", "mapping_layers"):
+        if not 0 <= s[name] <= 1 << 16:
+            raise CheckpointError(f"{p}: G_ema's {name} is {s[name]}, expected 0 to {1 << 16}")
     if s["z_dim"] < 1:
         raise CheckpointError(f"{p}: the generator has no latent input (z_dim {s['z_dim']})")
     width, cap = _width_of(s["ch"], s["resolution"])

@@ -11,7 +11,9 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
+from urllib.parse import quote
 
+from gantransfer import manifest
 from gantransfer.errors import ConfigError
 from gantransfer.io import read_json, write_json
 from gantransfer.report.html import page, write_page
@@ -101,7 +103,7 @@ def build_report(paths: list[str | Path], out: str | Path | None = None, measure
                 p = run_page(r, tmp / name, measure=measure, device=device)
                 _write_run_page(p, tmp / name)
                 pages.append(p)
-                links.append(f"{name}/index.html")
+                links.append(quote(name, safe="") + "/index.html")  # a name like javascript:... becomes no scheme
             title, intro, sections = comparison_page(pages, links, notes)
             write_page(tmp / "index.html", page(title, intro, sections, sortable=True))
         _move_in(tmp, out, runs)
@@ -111,25 +113,28 @@ def build_report(paths: list[str | Path], out: str | Path | None = None, measure
 
 
 def _move_in(tmp: Path, out: Path, runs: list[Run]) -> None:
-    """Replace the earlier report's files (only those) with the new ones, and mark the report."""
+    """Replace the earlier report's files (only those it stamped and that are unchanged since) with the new ones,
+    and mark the report. A file in the way that the earlier report did not write is refused, never replaced."""
     out.mkdir(parents=True, exist_ok=True)
     earlier = earlier_report(out)
-    for name in (earlier or {}).get("files", []):
-        p = out / name
-        if Path(name).name != name or name in (MARKER, "", ".", ".."):
-            continue  # a record naming anything but its own top-level files is ignored
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        elif p.exists() or p.is_symlink():
-            p.unlink()
+    stamps = (earlier or {}).get("stamps")
+    if isinstance(stamps, dict):
+        manifest.remove_stamped(out, stamps)
     files = sorted(os.listdir(tmp))
+    if out.name == "report" and (out.parent / manifest.MANIFEST).is_file():  # a run's own report/: its files
+        own = manifest.read_manifest(out.parent) or {}  # that the run wrote there (figures) are replaced too
+        manifest.remove_stamped(out.parent, {rel: st for rel, st in own.items()
+                                             if rel.split("/")[:1] == ["report"] and rel.split("/")[1:2][0] in files})
+    out.mkdir(parents=True, exist_ok=True)  # emptied by the removals above
+    in_the_way = [name for name in files if (out / name).exists() or (out / name).is_symlink()]
+    if in_the_way:
+        raise ConfigError(f"--out {out} already holds {', '.join(in_the_way[:5])}, which the earlier report did not "
+                          "write (or which changed since); move them away or choose another --out")
     for name in files:
-        dest = out / name
-        if dest.is_dir() and not dest.is_symlink():
-            shutil.rmtree(dest)
-        os.replace(tmp / name, dest)
+        os.replace(tmp / name, out / name)
+        manifest.record_tree(out / name) if (out / name).is_dir() else manifest.record(out / name)
     write_json(out / MARKER, {"kind": KIND, "runs": [str(r.path) for r in runs], "files": files,
-                              "page": "index.html"})
+                              "stamps": manifest.stamps_under(out, files), "page": "index.html"})
 
 
 def write_run_report(run: str | Path, measure: bool = True) -> Path | None:

@@ -345,8 +345,9 @@ def glance(run: Run, metrics: dict[str, float], costs: dict[str, Any] | None) ->
         tiles.append(("near-copies of training images", f"{number(100 * ev['memorisation']['memorised_share'])}%"))
     secs, prev = 0.0, 0
     for r in run.log:
-        if "time/sec_per_step" in r:
-            secs += float(r["time/sec_per_step"]) * (int(r["step"]) - prev)
+        t = r.get("time/sec_per_step")
+        if isinstance(t, (int, float)) and not isinstance(t, bool) and 0 <= t < float("inf"):
+            secs += float(t) * (int(r["step"]) - prev)
             prev = int(r["step"])
     tiles.append(("steps", f"{run.steps:,}" + (f" (about {seconds(secs)})" if secs else "")))
     return '<div class="glance">' + "".join(f"<div>{esc(a)}<b>{esc(b)}</b></div>" for a, b in tiles) + "</div>"

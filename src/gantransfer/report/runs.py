@@ -19,6 +19,16 @@ WHAT_A_RUN_HOLDS = ("a run directory is what `gantransfer train`, `distill`, `fu
 
 
 @dataclass
+class EvaluationRecord:
+    """The fields of eval.json a report reads (their types are checked before use; more may be present)."""
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    dataset: str | None = None
+    n: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
 class Run:
     """A run directory as the report reads it."""
 
@@ -78,7 +88,17 @@ def load_run(path: str | Path) -> Run:
     if not (p / "generator" / "config.json").is_file():
         raise ConfigError(f"{p} holds no generator/ yet (the run has not reached its first checkpoint); "
                           f"{WHAT_A_RUN_HOLDS}")
+    from gantransfer.models.config import GeneratorConfig
+    from gantransfer.typed import check_fields
+    from gantransfer.config import upgrade_run_config
+    if command in task_names():  # the schema of the command's config, before any of it is used
+        cls = config_class(command)
+        check_fields(cls, upgrade_run_config(cls, record["config"]), f"{p / 'run.json'} config")
+    if "generator" in record:
+        check_fields(GeneratorConfig, record["generator"], f"{p / 'run.json'} generator")
     ev = read_json(p / "eval.json", "evaluation") if (p / "eval.json").is_file() else None
+    if ev is not None:
+        check_fields(EvaluationRecord, ev, str(p / "eval.json"))
     log_path = p / "logs" / "metrics.jsonl"
     log = list(read_log(log_path)) if log_path.is_file() else []
     return Run(p, command, record["config"], record, ev if isinstance(ev, dict) else None, log)

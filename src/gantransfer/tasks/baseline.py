@@ -34,6 +34,8 @@ def sample_teacher_dataset(teachers: list[str], n: int, weights: list[float] | N
 def baseline(config: BaselineConfig, resume: bool = False, overwrite: bool = False) -> Path:
     """Train ``config`` on ``config.n`` samples of ``config.teachers``; returns the run directory."""
     config.validate()
+    from gantransfer.budget import require_count
+    require_count(config.n, "--n")
     data, tset = sample_teacher_dataset(config.teachers, config.n, config.weights, config.seed, config.device)
     record = FusionRecord(mode="baseline", teachers=[t.source for t in tset.teachers], teacher_names=tset.names,
                           weights=tset.weights.tolist(), samples=config.n)

@@ -18,10 +18,12 @@ from gantransfer.devices import resolve_device
 from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError
 from gantransfer.losses.distillation import FeatureMatching, PerceptualLoss, feature_adapters
+from gantransfer.models.elastic import SlicedForward, parse_widths
 from gantransfer.models.family import family
 from gantransfer.models.config import GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import draw_inputs
 from gantransfer.grid import save_image_grid
+from gantransfer.tasks.budget import fit_budget, measure_budget, previous_budget
 from gantransfer.tasks.default_terms import distill_terms
 from gantransfer.tasks.distill_translator import distill_translator
 from gantransfer.tasks.latent_space import (resolve_latent_space, student_options_for, student_providers,
@@ -30,6 +32,7 @@ from gantransfer.tasks.matching import (loss_network_names, matching_terms, reso
                                         student_phases)
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import RealDataSampler, StyledTeacherSampler, TeacherLatentSampler
+from gantransfer.tasks.student_init import initialise_student
 from gantransfer.teachers import Teacher, load_teacher, load_teacher_module, teacher_from_model
 
 
@@ -143,6 +146,24 @@ def student_config(cfg: DistillConfig, teacher: Teacher) -> GeneratorConfig:
     return scfg
 
 
+def elastic_provider(student: torch.nn.Module, scfg: GeneratorConfig, widths: list[float], unsupported: bool):
+    """The student images of a step for ``--elastic``: the sandwich of sub-networks (models/elastic.py)."""
+    if unsupported or scfg.family.channel_groups is None:
+        raise ConfigError("--elastic trains channel-sliced sub-networks of DCGAN students on pixel, perceptual and "
+                          "adversarial terms; drop feature= from --terms (StyleGAN2 students: not yet)")
+    sliced = SlicedForward(student, scfg, widths)
+    return lambda ctx: sliced.sandwich(ctx["z"], ctx.batch.get("labels"))
+
+
+def budget_of(cfg: DistillConfig) -> tuple[str, str | float] | None:
+    """The budget asked for: (macs | params | latency, the target as given), or None."""
+    for kind in ("macs", "params", "latency"):
+        value = getattr(cfg, f"target_{kind}")
+        if value is not None:
+            return kind, value
+    return None
+
+
 def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite: bool = False) -> Path:
     """Distil a teacher into a student of width ``config.width``; returns the run directory.
 
@@ -152,12 +173,21 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     """
     cfg = config
     cfg.validate(teacher_object=teacher is not None)
+    widths = parse_widths(cfg.elastic) if cfg.elastic else None
+    if widths:  # the student is the largest width; its first channels are every smaller one
+        cfg = dataclasses.replace(cfg, width=widths[-1])
     device = resolve_device(cfg.device)
     teacher = resolve_teacher(cfg, device, teacher)
     if teacher.config.is_translator:  # input images, not latents: its own setup, the same runner
         return distill_translator(cfg, teacher, resume, overwrite)
     check_noise_settings(cfg)
     scfg = student_config(cfg, teacher)
+    if widths:
+        scfg.meta["elastic"] = widths
+    budget = budget_of(cfg)
+    if budget is not None:
+        scfg, budget = fit_budget(teacher, scfg, *budget, cfg.prune_criterion, cfg.seed, cfg.latency_batch, device,
+                                  previous_budget(cfg.out) if resume else None)
     space, styled = scfg.latent_space, teacher.capabilities.mapping_network
     teacher = truncated(teacher, cfg.truncation_psi)
     choice = distill_terms(cfg.terms, cfg.perceptual_net, teacher, scfg.family.capabilities.feature_taps,
@@ -169,6 +199,10 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     resolved = {**dataclasses.asdict(cfg), "terms": choice.terms, "perceptual_net": choice.perceptual_net}
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)
+    initial = initialise_student(student, scfg, teacher, "prune" if budget else cfg.init, cfg.prune_criterion,
+                                 cfg.svs, cfg.seed, by_importance=bool(widths))
+    if budget is not None:
+        initial["budget"] = measure_budget(budget, student, scfg, device)
     tie_to_teacher(student, teacher, scfg, space)
     t_params, s_params = sum(p.numel() for p in teacher.module.parameters()), sum(p.numel() for p in student.parameters())
     if t_params and s_params >= t_params:
@@ -187,6 +221,8 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
         providers["student_features"] = lambda ctx: ctx["student_pair"][1]
     if styled:  # the student on the teacher's W (W space) or z, and on the teacher's noise
         providers.update(student_providers(student, scfg, space, with_features))
+    if widths:
+        providers["student"] = elastic_provider(student, scfg, widths, styled or with_features)
     s_opt = generator_adam(trained, cfg)
     optimizers: dict[str, torch.optim.Optimizer] = {"G": s_opt}
     d = d_opt = None
@@ -222,20 +258,48 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
                    phases=student_phases(student, s_opt, terms, providers, weights.get("adversarial", 0), d, d_opt),
                    sampler=sampler, config_key="distill_config", preview=side_by_side_preview(teacher, scfg, device),
                    final=final, run_info={"teacher": teacher.source, "white_box": teacher.white_box,
-                                          "latent_space": space, "terms_chosen": choice.record()})
+                                          "latent_space": space, "terms_chosen": choice.record(),
+                                          "student_init": initial})
     return execute(plan, cfg.out, resume, overwrite)
 
 
+PREVIEW_LATENTS = 32
+PREVIEW_PIXELS = PREVIEW_LATENTS * 256 * 256  # output pixels of the preview: 32 latents up to 256 px
+
+
+def preview_count(scfg: GeneratorConfig) -> int:
+    """Latents of the side-by-side preview: 32 up to 256 px; above, ``PREVIEW_PIXELS`` worth in whole rows of 8
+    (at least one row): a 1024 px teacher renders 8 images when a run starts, not 32 in one batch."""
+    n = PREVIEW_PIXELS // max(1, scfg.resolution ** 2)
+    return max(8, min(PREVIEW_LATENTS, n // 8 * 8))
+
+
+PREVIEW_CHUNK_PIXELS = PREVIEW_LATENTS * 64 * 64  # one batch renders at most this many output pixels
+
+
+def preview_chunk(scfg: GeneratorConfig) -> int:
+    """Latents rendered per batch in the preview: all 32 up to 64 px (one batch, as always); above, fewer (2 at
+    256 px, 1 at 1024 px), so that the preview's peak memory is not 32 large images' activations at once."""
+    return max(1, min(PREVIEW_LATENTS, PREVIEW_CHUNK_PIXELS // max(1, scfg.resolution ** 2)))
+
+
+def render_in_chunks(g, z: torch.Tensor, y: torch.Tensor | None, chunk: int, device: torch.device) -> torch.Tensor:
+    """``g`` on ``z`` (and ``y``) in batches of ``chunk``, concatenated on the CPU."""
+    return torch.cat([g(z[i:i + chunk].to(device), None if y is None else y[i:i + chunk].to(device)).cpu()
+                      for i in range(0, len(z), chunk)])
+
+
 def side_by_side_preview(teacher: Teacher, scfg: GeneratorConfig, device: torch.device):
-    """A grid whose rows alternate teacher / student on the same 32 latents."""
-    preview_z, preview_y = draw_inputs(scfg, 32, torch.Generator().manual_seed(1234))
+    """A grid whose rows alternate teacher / student on the same latents (``preview_count``: 32 up to 256 px)."""
+    n = preview_count(scfg)
+    preview_z, preview_y = draw_inputs(scfg, n, torch.Generator().manual_seed(1234))
     with torch.no_grad():
-        preview_teacher = teacher(preview_z.to(device), None if preview_y is None else preview_y.to(device)).cpu()
+        preview_teacher = render_in_chunks(teacher, preview_z, preview_y, preview_chunk(scfg), device)
 
     def preview(s: torch.nn.Module, run: Path, step: int) -> None:
         with torch.inference_mode():
-            x = s(preview_z.to(device), None if preview_y is None else preview_y.to(device)).cpu()
-        pairs = torch.stack([preview_teacher.view(4, 8, *x.shape[1:]), x.view(4, 8, *x.shape[1:])], 1)
+            x = render_in_chunks(s, preview_z, preview_y, preview_chunk(scfg), device)
+        pairs = torch.stack([preview_teacher.view(n // 8, 8, *x.shape[1:]), x.view(n // 8, 8, *x.shape[1:])], 1)
         save_image_grid(pairs.reshape(-1, *x.shape[1:]), run / "samples" / f"step-{step:07d}.png", nrow=8)
     return preview
 

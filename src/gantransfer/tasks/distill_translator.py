@@ -151,6 +151,12 @@ def input_images(cfg: DistillConfig, teacher: Teacher) -> tuple[InputImages, boo
 
 def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = False, overwrite: bool = False) -> Path:
     """Distil translator ``teacher`` (resolved from ``cfg``) into a smaller translator; returns the run directory."""
+    noise_only = [flag for flag, given in (("--init prune", cfg.init == "prune"), ("--elastic", cfg.elastic),
+                                           ("--target-macs", cfg.target_macs), ("--target-params", cfg.target_params),
+                                           ("--target-latency", cfg.target_latency)) if given]
+    if noise_only:
+        raise ConfigError(f"{', '.join(noise_only)}: not for translator teachers yet (the student starts from random "
+                          "weights at --width); drop it")
     device = teacher_device(teacher)
     if cfg.black_box:
         teacher = dataclasses.replace(teacher, white_box=False)

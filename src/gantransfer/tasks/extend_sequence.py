@@ -68,8 +68,8 @@ def _read_sequence(path: str) -> list:
     import json
     try:
         raw = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"--sequence {path} is not valid JSON: {e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ConfigError(f"--sequence {path} is not valid JSON: {str(e)[:120]}") from None
     if not isinstance(raw, list) or not raw:
         raise ConfigError(f"--sequence {path} must hold a non-empty JSON list of steps")
     return raw

@@ -68,10 +68,11 @@ def student_options_for(teacher_cfg: GeneratorConfig, scfg: GeneratorConfig, spa
 
 
 def truncated(teacher, psi: float):
-    """The teacher sampling at ``psi`` when called without one (a copy; the caller's module is left alone)."""
+    """The teacher sampling at ``psi`` when called without one: a shallow copy of its module (the same layers and
+    weights, no second teacher in memory) whose own ``truncation_psi`` is ``psi``; the caller's is left alone."""
     if psi == 1.0:
         return teacher
-    module = copy.deepcopy(teacher.module)
+    module = copy.copy(teacher.module)
     module.truncation_psi = psi
     return dataclasses.replace(teacher, module=module)
 

@@ -100,6 +100,9 @@ class TeacherLatentSampler(Sharded):
         self.classes = torch.tensor(list(cfg.trained_classes or range(cfg.num_classes))) if cfg.num_classes else None
         self.bank = None
         if bank_size > 0:
+            from gantransfer.budget import require, require_count
+            require_count(bank_size, "--bank-size")
+            require(bank_size * cfg.latent_dim * 4, f"--bank-size {bank_size}")
             self.bank = truncated_normal(bank_size, cfg.latent_dim, torch.Generator().manual_seed(seed + 7), truncation)
         self._outputs: BankCache | None = None
         self._targets: BankCache | None = None
