@@ -149,6 +149,18 @@ def build_sources(ws: Path) -> dict[str, Path]:
     from gantransfer.models.store import load_generator
     dcgan, _ = load_generator(STUDENT)
     torch.save(dcgan.state_dict(), src / "dcgan.pt")
+    import pickle
+    from test_stylegan2_import import nvlabs_stand_in_modules, to_nvlabs
+    stand_ins = nvlabs_stand_in_modules()
+    sys.modules.update(stand_ins)
+    try:
+        (src / "net.pkl").write_bytes(pickle.dumps({"G_ema": to_nvlabs(g), "training_set_kwargs": {"resolution": 32}}))
+    finally:
+        for name in stand_ins:
+            sys.modules.pop(name, None)
+    from junyanz_reference import RefResnetGenerator, randomise
+    torch.save(randomise(RefResnetGenerator(3, 3, 8, "instance", False, 2)).state_dict(), src / "latest_net_G.pth")
+    assert main(["dataset", "export", "--data", "digits", "--limit", "40", "--out", str(src / "ada.zip")]) == 0
     return {p.name: p for p in src.iterdir()}
 
 
@@ -216,7 +228,9 @@ def _importer_case(src: Path, case_dir: Path, rng: random.Random) -> str:
     return f"{kind} ({key})"
 
 
-def _dcgan_case(src: Path, case_dir: Path, rng: random.Random) -> str:
+def _state_dict_case(src: Path, case_dir: Path, rng: random.Random) -> str:
+    """A bare state_dict (a DCGAN or a pix2pix/CycleGAN generator) with one entry dropped, made 0-d, an int, NaN or
+    of a huge shape; written under ``src``'s name."""
     import torch
     sd = torch.load(src, weights_only=True)
     key = rng.choice(sorted(sd))
@@ -231,8 +245,21 @@ def _dcgan_case(src: Path, case_dir: Path, rng: random.Random) -> str:
         sd[key] = torch.full_like(sd[key], math.nan) if sd[key].is_floating_point() else sd[key]
     else:
         sd[key] = torch.zeros(1, 100000)
-    torch.save(sd, case_dir / "dcgan.pt")
+    torch.save(sd, case_dir / src.name)
     return f"{kind} ({key})"
+
+
+def _zip_json_case(src: Path, case_dir: Path, rng: random.Random) -> str:
+    """A dataset_tool zip whose dataset.json is mutated (its images intact)."""
+    import zipfile
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(case_dir / src.name, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "dataset.json":
+                what, text = mutate_json(json.loads(data), rng)
+                data = text.encode()
+            zout.writestr(info, data)
+    return "dataset.json: " + what
 
 
 def _symlink_case(src: Path, case_dir: Path, ws: Path, rng: random.Random) -> str:
@@ -291,8 +318,17 @@ def _format_table(ws: Path, sources: dict[str, Path]) -> dict[str, tuple[Callabl
                                               "--out", out(c) + ".npz", "--device", "cpu"]),
         "rosinality checkpoint": (lambda c, r: _importer_case(s["rosinality.pt"], c, r),
                                   lambda c: ["import", str(c / "ckpt.pt"), "--out", out(c)]),
-        "DCGAN checkpoint": (lambda c, r: _dcgan_case(s["dcgan.pt"], c, r),
+        "DCGAN checkpoint": (lambda c, r: _state_dict_case(s["dcgan.pt"], c, r),
                              lambda c: ["import", str(c / "dcgan.pt"), "--out", out(c)]),
+        "pix2pix/CycleGAN checkpoint": (lambda c, r: _state_dict_case(s["latest_net_G.pth"], c, r),
+                                        lambda c: ["import", str(c / "latest_net_G.pth"), "--out", out(c)]),
+        "NVlabs pickle": (lambda c, r: _bytes_case(s["net.pkl"], c, "", r),
+                          lambda c: ["import", str(c / "net.pkl"), "--out", out(c)]),
+        "dataset_tool zip": (lambda c, r: _bytes_case(s["ada.zip"], c, "", r),
+                             lambda c: ["dataset", "export", "--data", str(c / "ada.zip"), "--out", out(c) + ".zip"]),
+        "dataset_tool dataset.json": (lambda c, r: _zip_json_case(s["ada.zip"], c, r),
+                                      lambda c: ["dataset", "export", "--data", str(c / "ada.zip"), "--out",
+                                                 out(c) + ".zip"]),
         "symbolic link in a run": (lambda c, r: _symlink_case(s["run"], c, ws, r),
                                    lambda c: (["train", *RING, "--steps", "3", "--resume", "--out", str(c / "run")]
                                               if c.name.endswith(("0", "2", "4", "6", "8")) else

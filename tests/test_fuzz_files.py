@@ -11,6 +11,7 @@ CI_CASES = {"generator config.json": 14, "generator model.safetensors": 6, "run.
             "eval.json": 6, "state latest.json": 4, "state step state.json": 4, "run generator config.json": 4,
             "ONNX file": 6, "TorchScript file": 2, "npz statistics": 6, "--config JSON": 10, "extend sequence": 6,
             "PNG in an image folder": 4, "rosinality checkpoint": 12, "DCGAN checkpoint": 6,
+            "pix2pix/CycleGAN checkpoint": 6, "NVlabs pickle": 6, "dataset_tool zip": 6, "dataset_tool dataset.json": 6,
             "symbolic link in a run": 6}
 
 

@@ -426,3 +426,13 @@ def test_a_run_record_whose_generator_is_a_list_is_one_message(ring_run, tmp_pat
     (run / "run.json").write_text(json.dumps(record))
     code, _, err = run_cli(capsys, "report", str(run), "--no-bench", "--out", str(tmp_path / "rep"))
     _one_clear_error(code, err, "run.json generator: found list, expected a JSON object")
+
+
+@pytest.mark.parametrize("recorded", ["[1]", "[" * 100000 + "]" * 100000, "null"])
+def test_export_metadata_that_is_not_a_config_object_is_one_clear_error(recorded):
+    """An exported file's recorded config that is a list, null or nested past Python's recursion limit."""
+    from gantransfer.deploy.metadata import config_from_metadata
+    from gantransfer.errors import CheckpointError
+    meta = {"gantransfer.config": recorded, "latent_dim": "8", "value_range": "[-1, 1]", "sample_shape": "[1, 8, 8]"}
+    with pytest.raises(CheckpointError, match="x.onnx has unreadable gantransfer metadata"):
+        config_from_metadata(meta, "x.onnx")

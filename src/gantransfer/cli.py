@@ -17,9 +17,9 @@ from gantransfer.registry import resolve
 def _parse_json_object(text: str) -> dict:
     try:
         value = json.loads(text)
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, RecursionError) as e:
         raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"channel_max\": 64}}', got {text!r} "
-                                         f"({e.msg})") from None
+                                         f"({getattr(e, 'msg', 'nested too deeply')})") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"channel_max\": 64}}', got {text!r}")
     return value

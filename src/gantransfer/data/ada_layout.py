@@ -62,7 +62,7 @@ def _parse_labels(raw: bytes, where: str) -> dict[str, int] | None:
     """{file name: class} from dataset.json, or None when it says ``"labels": null``."""
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:  # nesting too deep: RecursionError
         raise DataError(f"{where} is not valid JSON ({e}); write it as {{\"labels\": [[\"00000/img00000000.png\", 0],"
                         " ...]}} or {\"labels\": null}") from None
     if not isinstance(doc, dict) or "labels" not in doc:

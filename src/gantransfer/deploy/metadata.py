@@ -70,7 +70,7 @@ def config_from_metadata(meta: dict[str, str], where: str) -> GeneratorConfig:
     except Exception:  # an unknown family (not installed here) or a newer format: the contract fields suffice
         try:
             cfg = _fallback_config(meta)
-        except (KeyError, ValueError, TypeError, IndexError) as e:
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError, RecursionError) as e:
             raise CheckpointError(f"{where} has unreadable gantransfer metadata ({e}); re-export it") from None
     from gantransfer.budget import screen
     screen(cfg, f"{where} (its metadata)")  # a latent of 1e9 would be drawn before the first call
