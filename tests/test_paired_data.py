@@ -185,3 +185,19 @@ def test_registry_resolves_and_guards_translation_folders(tmp_path: Path) -> Non
     assert load_translation_data(str(tmp_path / "p"), 32).layout == "folders"
     with pytest.raises(DataError, match="not an existing folder"):
         load_translation_data(str(tmp_path / "nowhere"))
+
+
+def test_aligned_without_split_folders_uses_the_fixed_split(tmp_path: Path) -> None:
+    for i in range(6):
+        gray(tmp_path / "sub" / f"{i}.png", 40 * i, (64, 32))
+    data = load_paired(tmp_path, 16, aligned=True)
+    assert (data.split, len(data.train), len(data.test), data.train.a.shape) == ("fixed", 5, 1, (5, 1, 16, 16))
+    assert all(level(a) == level(b) == 40 * int(n.split("/")[1]) for n, a, b in
+               zip(data.train.names, data.train.a, data.train.b))
+
+
+def test_two_files_with_one_name_are_refused(tmp_path: Path) -> None:
+    paired_folder(tmp_path, 2)
+    gray(tmp_path / "A" / "p00.jpg", 3)
+    with pytest.raises(DataError, match=r"p00\.jpg and .*p00\.png share the name 'p00'|p00\.png and .*p00\.jpg share"):
+        load_paired(tmp_path, 32)

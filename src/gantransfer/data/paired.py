@@ -237,6 +237,24 @@ def _decode_pairs(items: list[tuple[str, list[Path]]], resolution: int, aligned:
     return names, xa, xb
 
 
+def _paired_groups(root: Path, base: Path, aligned: bool) -> list[tuple[Path, list[tuple[str, list[Path]]]]]:
+    """[(folder, [(pair key, its files)])]: one group (to be split by ``fixed_split``) or the train and test groups
+    of the data's own split folders."""
+    if aligned:
+        if (root / "A").is_dir() and (root / "B").is_dir():
+            raise DataError(f"{root} holds A/ and B/ folders: these are paired folders, not aligned AB images; drop "
+                            "--aligned")
+        return [(d, [(k, [p]) for k, p in _image_files(d, base).items()]) for d in _split_folders(root) or (root,)]
+    if not (root / "A").is_dir() or not (root / "B").is_dir():
+        hint = ("a CycleGAN unpaired layout: read it as unpaired" if (root / "trainA").is_dir() else
+                "for pix2pix's aligned AB images (side by side in one file) pass --aligned")
+        raise DataError(f"paired folder {root} needs sub-folders A/ and B/ with matching file names; {hint}")
+    a_dirs, b_dirs = _split_folders(root / "A"), _split_folders(root / "B")
+    if not (a_dirs and b_dirs):
+        a_dirs, b_dirs = (root / "A",), (root / "B",)
+    return [(a, [(k, [pa, pb]) for k, pa, pb in _match(a, b, base)]) for a, b in zip(a_dirs, b_dirs)]
+
+
 def load_paired(root: Path | str, resolution: int = 64, *, aligned: bool = False, channels_a: int | None = None,
                 channels_b: int | None = None) -> PairedData:
     """A paired translation data set from ``root``.
@@ -252,41 +270,18 @@ def load_paired(root: Path | str, resolution: int = 64, *, aligned: bool = False
     if not root.is_dir():
         raise DataError(f"paired data {root} is not a folder; give a folder with A/ and B/, or of aligned AB images "
                         "with --aligned")
-    base = root.resolve()
-    if aligned:
-        if (root / "A").is_dir() and (root / "B").is_dir():
-            raise DataError(f"{root} holds A/ and B/ folders: these are paired folders, not aligned AB images; drop "
-                            "--aligned")
-        dirs = _split_folders(root)
-        groups = [(d, [(k, [p]) for k, p in _image_files(d, base).items()]) for d in (dirs or (root,))]
-    else:
-        if not (root / "A").is_dir() or not (root / "B").is_dir():
-            hint = ("a CycleGAN unpaired layout: read it as unpaired" if (root / "trainA").is_dir() else
-                    "for pix2pix's aligned AB images (side by side in one file) pass --aligned")
-            raise DataError(f"paired folder {root} needs sub-folders A/ and B/ with matching file names; {hint}")
-        a_dirs, b_dirs = _split_folders(root / "A"), _split_folders(root / "B")
-        dirs = None
-        if a_dirs and b_dirs:
-            dirs = (root / "A", root / "B")
-            groups = [(a, [(k, [pa, pb]) for k, pa, pb in _match(a, b, base)]) for a, b in zip(a_dirs, b_dirs)]
-        else:
-            groups = [(root, [(k, [pa, pb]) for k, pa, pb in _match(root / "A", root / "B", base)])]
-    splits = []
-    for where, items in groups:
-        names, xa, xb = _decode_pairs(items, resolution, aligned, where)
-        splits.append((names, xa, xb))
-    all_names = [n for s in splits for n in s[0]]
-    a = _stack([x for s in splits for x in s[1]], channels_a, f"domain A of {root}", all_names)
-    b = _stack([x for s in splits for x in s[2]], channels_b, f"domain B of {root}", all_names)
-    pairs = ImagePairs(a, b, all_names)
-    layout = "aligned" if aligned else "folders"
-    if dirs is None:
-        train, test = _fixed(pairs, root)
-        return PairedData(train, test, str(base), layout, "fixed")
-    n = len(splits[0][0])
-    train = ImagePairs(a[:n], b[:n], all_names[:n])
-    test = ImagePairs(a[n:], b[n:], all_names[n:])
-    return PairedData(train, test, str(base), layout, "folders")
+    groups = _paired_groups(root, root.resolve(), aligned)
+    decoded = [_decode_pairs(items, resolution, aligned, where) for where, items in groups]
+    names = [n for d in decoded for n in d[0]]
+    a = _stack([x for d in decoded for x in d[1]], channels_a, f"domain A of {root}", names)
+    b = _stack([x for d in decoded for x in d[2]], channels_b, f"domain B of {root}", names)
+    layout, source = "aligned" if aligned else "folders", str(root.resolve())
+    if len(groups) == 1:
+        train, test = _fixed(ImagePairs(a, b, names), root)
+        return PairedData(train, test, source, layout, "fixed")
+    n = len(decoded[0][0])
+    return PairedData(ImagePairs(a[:n], b[:n], names[:n]), ImagePairs(a[n:], b[n:], names[n:]), source, layout,
+                      "folders")
 
 
 def _decode_domain(files: dict[str, Path], resolution: int, where: Path) -> tuple[list[str], list[torch.Tensor]]:
