@@ -101,6 +101,7 @@ def test_batch_must_split_evenly_and_fp16_needs_cuda(tmp_path):
     assert res[2]["code"] == 2 and "--device cuda or auto" in res[2]["err_all"]
     assert all("Traceback" not in r["err_all"] for r in res)
     assert not (tmp_path / "h").exists()  # refused before anything was written
+    assert not (tmp_path / "odd").exists()  # the uneven batch too: no empty --out left behind
 
 
 def test_distill_and_fuse_run_on_two_processes(tmp_path):

@@ -62,3 +62,11 @@ def test_the_readme_test_command_is_what_ci_runs() -> None:
     last = [l for l in (ROOT / ".ci" / "run").read_text().splitlines() if l.strip()][-1]
     blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
     assert any(last in b.splitlines() for b in blocks), last
+
+
+def test_every_docs_page_is_in_the_site_nav() -> None:
+    """mkdocs --strict (in .ci/run) fails on a page left out of the nav: caught here first."""
+    nav = (ROOT / "mkdocs.yml").read_text()
+    listed = set(re.findall(r":\s*([\w./-]+\.md)\s*$", nav, re.M))
+    pages = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")}
+    assert pages - listed == set(), f"add these pages to mkdocs.yml's nav: {sorted(pages - listed)}"

@@ -90,11 +90,12 @@ def config_from_args(cls: type, args: argparse.Namespace, extra: dict[str, Any] 
 def _run_task(args: argparse.Namespace) -> int:
     """Every training command: config file + flags (repeated flags too), --dry-run, then the task's run."""
     from gantransfer.config import task, to_dict
-    from gantransfer.engine.distributed import is_main_process
+    from gantransfer.engine.distributed import check_global_batch, env_world_size, is_main_process
     from gantransfer.tasks.rundir import check_directory
     spec = task(args.command)
     given = {r.field: getattr(args, r.flag.lstrip("-").replace("-", "_")) for r in spec.repeated}
     cfg = config_from_args(spec.config, args, {k: v for k, v in given.items() if v} or None)
+    check_global_batch(getattr(cfg, "batch_size", None), env_world_size())  # before --out is made: nothing left
     if is_main_process():  # under torchrun only rank 0 reads or writes the run directory
         check_directory(cfg.out, args.command, args.resume, args.overwrite)  # before any setup: refuse early
     if args.dry_run:

@@ -248,8 +248,8 @@ class StudentTraining(EngineSettings):
     teacher_data: str | None = setting(None, "data set the teachers model: their evaluation protocol and the "
                                              "perceptual classifier (default: the one they record)")
     terms: str = setting("auto", "weighted matching terms, e.g. pixel=1,perceptual=1,adversarial=0.1 (pixel, "
-                                 "pixel_l2, perceptual, adversarial, feature), or auto: chosen from what the teacher "
-                                 "offers (docs/any-teacher.md)")
+                                 "pixel_l2, perceptual, adversarial, feature, ssim, gram, tv), or auto: chosen from "
+                                 "what the teacher offers (docs/any-teacher.md, docs/translators.md)")
     perceptual_net: str = setting("auto", "features of the perceptual term: auto (the data set's perceptual "
                                           "network, which no protocol uses, when shipped), perceptual, classifier "
                                           "(the first protocol's: its figures are then marked), discriminator (the "
@@ -283,8 +283,6 @@ class StudentTraining(EngineSettings):
 class DistillConfig(StudentTraining):
     """``gantransfer distill``: a smaller student that reproduces a teacher generator, data-free."""
 
-    ALIASES: ClassVar[dict[str, str]] = {"data": "real_data"}
-
     teacher: str | None = setting(None, "teacher: a generator or run directory, or a PyTorch DCGAN checkpoint "
                                         "(.pt/.pth/.tar)")
     teacher_module: str | None = setting(None, "teacher from Python: pkg.module:factory returning an nn.Module or a "
@@ -309,6 +307,14 @@ class DistillConfig(StudentTraining):
                                          "(0, 1] (1: none); a W-space student keeps it")
     real_data: str | None = setting(None, "real images for the real side of the adversarial term (default: the "
                                           "teacher's images, data-free)")
+    data: str | None = setting(None, "translator teachers: the input-domain images (a folder or a data set name); "
+                                     "for a noise teacher, the old name of --real-data")
+    input_source: str = setting("auto", "translator teachers: where the input images come from: teacher-data (the "
+                                        "data set it records or --teacher-data), folder (--data), augment (--data "
+                                        "with flips, crops and colour jitter); auto: folder with --data")
+    input_limit: int = setting(0, "translator teachers: train on only the first N input images (0: all)")
+    input_size: int = setting(0, "translator teachers: the side input images are resized to and the student's "
+                                 "nominal resolution (0: the teacher's)")
     data_dir: str | None = setting(None, "where a built-in --real-data set's files are, when not in the default "
                                          "place")
     out: str = setting("runs/student", "run directory to write")
@@ -341,7 +347,7 @@ class DistillConfig(StudentTraining):
                 "or (Python) distill(config, teacher=model)")
         require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         require(self.num_classes >= 0, f"num_classes must be >= 0, got {self.num_classes}")
-        weights = self.validate_student()
+        self.validate_student()
         require(self.width > 0, f"width must be positive, got {self.width}")
         require(self.perceptual_net in ("auto", "perceptual", "classifier", "discriminator") or ":" in self.perceptual_net,
                 f"perceptual_net must be auto, perceptual, classifier, discriminator or an entry point pkg.module:factory, "
@@ -354,9 +360,10 @@ class DistillConfig(StudentTraining):
                 f"latent_space must be auto, w or z, got {self.latent_space!r}")
         require(0 < self.truncation_psi <= 1, f"--truncation-psi must be in (0, 1] (1: no truncation; 0 would "
                 f"collapse every sample to the mean W), got {self.truncation_psi}")
-        require(not self.real_data or weights.get("adversarial", 0) > 0,
-                "--real-data feeds real images to the adversarial term; add adversarial=W to --terms "
-                "(e.g. --terms pixel=1,perceptual=1,adversarial=0.1) or drop --real-data")
+        require(self.input_source in ("auto", "teacher-data", "folder", "augment"),
+                f"input_source must be auto, teacher-data, folder or augment, got {self.input_source!r}")
+        require(self.input_limit >= 0, f"input_limit must be >= 0 (0: all), got {self.input_limit}")
+        require(self.input_size >= 0, f"input_size must be >= 0 (0: the teacher's), got {self.input_size}")
         targets = [t for t in ("target_macs", "target_params", "target_latency") if getattr(self, t) is not None]
         require(len(targets) <= 1, f"give one budget, not {' and '.join('--' + t.replace('_', '-') for t in targets)}")
         require(self.target_latency is None or self.target_latency > 0,
@@ -380,8 +387,8 @@ class DistillConfig(StudentTraining):
         if not self.teacher_module:
             out.update(latent_dim="applies only to --teacher-module teachers (a directory or checkpoint records it)",
                        num_classes="applies only to --teacher-module teachers")
-        if not self.real_data:
-            out["data_dir"] = "applies only with --real-data"
+        if not self.real_data and not self.data:
+            out["data_dir"] = "applies only with --real-data or --data"
         if self.terms != "auto" and not self.term_weights.get("adversarial"):
             out["discriminator_width"] = "applies only with an adversarial term in --terms"
         return out

@@ -70,3 +70,10 @@ register_term(MatchingTerm("perceptual", "gantransfer.tasks.matching:perceptual_
                            uses_perceptual_network=True))
 register_term(MatchingTerm("adversarial", None, "a hinge discriminator on teacher (real) and student images"))
 register_term(MatchingTerm("feature", None, "the student's hidden layers matched to the teacher's"))
+register_term(MatchingTerm("ssim", "gantransfer.tasks.structure_terms:ssim_term",
+                           "1 - SSIM between student and teacher images"))
+register_term(MatchingTerm("gram", "gantransfer.tasks.structure_terms:gram_term",
+                           "Gram (style) matrices of the perceptual network's maps of student and teacher images",
+                           uses_perceptual_network=True))
+register_term(MatchingTerm("tv", "gantransfer.tasks.structure_terms:tv_term",
+                           "total variation of the student's image (smoothness)"))

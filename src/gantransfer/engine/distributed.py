@@ -32,6 +32,13 @@ def env_world_size() -> int:
     return _env_int("WORLD_SIZE", 1)
 
 
+def check_global_batch(batch_size: int | None, world_size: int) -> None:
+    """ConfigError unless the global ``batch_size`` splits evenly across ``world_size`` processes."""
+    if world_size > 1 and batch_size is not None and batch_size % world_size:
+        raise ConfigError(f"--batch-size {batch_size} is the global batch, split across the {world_size} "
+                          f"processes: make it a multiple of {world_size}")
+
+
 def is_main_process() -> bool:
     """True for rank 0, the only process that writes into the run directory."""
     return env_rank() == 0

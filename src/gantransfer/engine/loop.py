@@ -18,12 +18,12 @@ from tqdm.auto import tqdm
 from gantransfer import killpoints
 from gantransfer.engine.checkpoint import (flatten_optimizer, latest_step, load_state, save_state,
                                            unflatten_optimizer)
-from gantransfer.engine.distributed import ProcessGroup, join, local_device, shard_bounds
+from gantransfer.engine.distributed import ProcessGroup, check_global_batch, join, local_device, shard_bounds
 from gantransfer.engine.logger import MetricsLog, NullLog
 from gantransfer.engine.schedules import lr_factor
 from gantransfer.engine.settings import EngineSettings
 from gantransfer.devices import AUTOCAST_DTYPES, check_precision, resolve_device
-from gantransfer.errors import CheckpointError, ConfigError, TrainingDiverged
+from gantransfer.errors import CheckpointError, TrainingDiverged
 from gantransfer.engine.terms import LossTerm, StepContext
 
 
@@ -96,9 +96,7 @@ class Engine:
         self.device = resolve_device(local_device(config.device))
         check_precision(config.precision, self.device)
         self.group: ProcessGroup = join(self.device)
-        if self.group.active and config.batch_size is not None and config.batch_size % self.group.world_size:
-            raise ConfigError(f"--batch-size {config.batch_size} is the global batch, split across the "
-                              f"{self.group.world_size} processes: make it a multiple of {self.group.world_size}")
+        check_global_batch(config.batch_size, self.group.world_size)
         # the batch is drawn from this shared generator on every process (each keeps its slice); torch's own
         # generator (noise inputs, augmentation) is per process: rank 0 keeps the single-process stream
         self.rng = torch.Generator().manual_seed(config.seed)

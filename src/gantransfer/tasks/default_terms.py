@@ -99,3 +99,22 @@ def fuse_terms(terms: str, perceptual_net: str, dataset: str, weights: dict[str,
         f"no perceptual network is shipped for {f'data set {dataset!r}' if dataset else 'these teachers'}",
         "pixel=1: each teacher's images and the student's on the same inputs",
         "adversarial=0.1: a discriminator of the student's own, trained with the teachers' images as real"])
+
+
+TRANSLATOR_AUTO = "pixel=1"
+
+
+def translator_terms(terms: str, perceptual_net: str, teacher, student_feature_taps: bool,
+                     weights: dict[str, float] | None = None) -> TermChoice:
+    """The terms of distilling a translator ``teacher``: ``terms`` itself unless it is ``auto``: pixel=1 (the student
+    sees the teacher's outputs on the same input images). In the translator benchmark (docs/translators.md,
+    "Distilling a translator"), adding to pixel the feature term at weight 1, the structure terms (SSIM, TV) or an
+    adversarial term made both students worse in PSNR and in the teacher-relative FD at the same steps; the
+    feature term at 0.01 improved FD but not PSNR, one seed: not adopted."""
+    if terms != AUTO:
+        return TermChoice(terms, perceptual_net, False, weights=dict(weights or {}))
+    reasons = ["pixel=1: the teacher's and the student's outputs on the same input images",
+               "nothing more: + feature, + SSIM/TV and + adversarial each measured worse than pixel alone in PSNR "
+               "(and, but for feature at 0.01, in teacher-relative FD) for resnet and mobile-resnet students "
+               "(benchmarks/results/translator_distill.json)"]
+    return TermChoice(TRANSLATOR_AUTO, perceptual_net, True, reasons)

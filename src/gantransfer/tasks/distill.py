@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from gantransfer.config import DistillConfig
+from gantransfer.config import DeprecatedName, DistillConfig
 from gantransfer.devices import resolve_device
 from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError
@@ -25,6 +25,7 @@ from gantransfer.models.sampling import draw_inputs
 from gantransfer.grid import save_image_grid
 from gantransfer.tasks.budget import fit_budget, measure_budget, previous_budget
 from gantransfer.tasks.default_terms import distill_terms
+from gantransfer.tasks.distill_translator import distill_translator
 from gantransfer.tasks.latent_space import (resolve_latent_space, student_options_for, student_providers,
                                             tie_to_teacher, truncated)
 from gantransfer.tasks.matching import (loss_network_names, matching_terms, resolve_perceptual,
@@ -80,9 +81,31 @@ def resolve_teacher(cfg: DistillConfig, device: torch.device, teacher=None) -> T
         t = load_teacher(cfg.teacher, device, cfg.black_box, cfg.teacher_data or "")
     if cfg.teacher_data:
         t.config.dataset = cfg.teacher_data
-    if t.config.kind != "image":
-        raise ConfigError(f"distill works on noise-to-image generators; this teacher {t.config.what_it_makes}")
+    if t.config.kind not in ("image", "translator"):
+        raise ConfigError(f"distill works on noise-to-image generators and translators; this teacher "
+                          f"{t.config.what_it_makes}")
     return t
+
+
+def check_noise_settings(cfg: DistillConfig) -> None:
+    """The settings that only a noise-to-image teacher's distillation accepts (``--data``, the old name of
+    ``--real-data``, is moved there with a warning)."""
+    if cfg.data and not cfg.term_weights.get("adversarial", 0) > 0:
+        raise ConfigError(f"the teacher {cfg.teacher or 'given'} makes images from latents, not from input images: "
+                          "--data (input images) applies to translators; to feed real images to the adversarial "
+                          "term, add adversarial=W to --terms and give them with --real-data")
+    if cfg.data:
+        if cfg.real_data:
+            raise ConfigError("--data and --real-data both given; for a noise teacher give --real-data alone")
+        warnings.warn("'data' is now called 'real_data' (--real-data) for noise teachers; the old name will go in "
+                      "a later version", DeprecatedName, stacklevel=3)
+        cfg.real_data, cfg.data = cfg.data, None
+    if cfg.real_data and not cfg.term_weights.get("adversarial", 0) > 0:
+        raise ConfigError("--real-data feeds real images to the adversarial term; add adversarial=W to --terms "
+                          "(e.g. --terms pixel=1,perceptual=1,adversarial=0.1) or drop --real-data")
+    if cfg.input_source != "auto" or cfg.input_limit or cfg.input_size:
+        raise ConfigError("--input-source, --input-limit and --input-size apply to translator teachers; this "
+                          "teacher makes images from latents (drop them)")
 
 
 def student_config(cfg: DistillConfig, teacher: Teacher) -> GeneratorConfig:
@@ -155,6 +178,9 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
         cfg = dataclasses.replace(cfg, width=widths[-1])
     device = resolve_device(cfg.device)
     teacher = resolve_teacher(cfg, device, teacher)
+    if teacher.config.is_translator:  # input images, not latents: its own setup, the same runner
+        return distill_translator(cfg, teacher, resume, overwrite)
+    check_noise_settings(cfg)
     scfg = student_config(cfg, teacher)
     if widths:
         scfg.meta["elastic"] = widths
