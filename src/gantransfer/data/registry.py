@@ -20,7 +20,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 import torch
 
-from gantransfer.data import ada_layout, folder, idx, toy
+from gantransfer.data import ada_layout, folder, idx, paired, toy
 from gantransfer.data.base import Dataset
 from gantransfer.data.transforms import check_limit, fixed_split, seeded_subset, select_classes
 from gantransfer.image_space import check_channels, check_resolution, default_resolution, to_channels, to_resolution
@@ -154,6 +154,9 @@ def load_dataset(name: str, split: str = "train", *, classes: list[int] | None =
                             "existing folder. Give a built-in name, or the path of a folder of PNG/JPEG images")
         if ada_layout.is_ada_source(root):  # a StyleGAN2-ADA dataset_tool zip, or a folder with dataset.json
             raw = _folder(root, split, resolution, channels, ada_layout.load_ada)
+        elif paired.is_unpaired_layout(root):
+            raise DataError(f"{name} is a CycleGAN unpaired layout (trainA/ trainB/ testA/ testB/): its domains are "
+                            f"not classes; give one domain's folder (e.g. {root / 'trainB'}) to train on its images")
         elif not root.is_dir():
             raise DataError(f"{name} is a file; give a built-in name ({', '.join(sorted(DATASETS))}), the path "
                             "of a folder of PNG/JPEG images, or a StyleGAN2-ADA dataset_tool .zip")
@@ -177,3 +180,14 @@ def load_dataset(name: str, split: str = "train", *, classes: list[int] | None =
     meta.update(raw.extra or {})
     return Dataset(name, _private(x, raw.x).contiguous(), _private(y, raw.y).long(), list(raw.class_names),
                    kind=raw.kind, meta=meta)
+
+
+def load_translation_data(name: str, resolution: int = 64, *, aligned: bool = False, channels_a: int | None = None,
+                          channels_b: int | None = None) -> paired.PairedData | paired.UnpairedData:
+    """``--data`` of an image-to-image translation: a folder in one of ``gantransfer.data.paired``'s layouts (no
+    built-in translation data set ships yet). Raises DataError for anything missing, mismatched or hostile."""
+    root = Path(os.fspath(name)).expanduser()
+    if not root.is_dir():
+        raise DataError(f"translation data {name!r} is not an existing folder; give a folder with A/ and B/, of "
+                        "aligned AB images (with --aligned), or CycleGAN's trainA/ trainB/ testA/ testB/")
+    return paired.load_translation(root, resolution, aligned=aligned, channels_a=channels_a, channels_b=channels_b)
