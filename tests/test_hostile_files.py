@@ -113,6 +113,14 @@ def test_sample_does_not_replace_a_file_unasked(ring_run, tmp_path, capsys):
     assert notes.read_text() == "my notes"
 
 
+def test_a_run_of_the_python_api_gives_its_lock_back_when_it_ends(tmp_path):
+    """A run started from Python holds its folder only while it runs, not until the interpreter exits."""
+    from gantransfer.config import TrainConfig
+    from gantransfer.tasks.train import train
+    run = train(TrainConfig(data="ring8", steps=2, progress=False, device="cpu", out=str(tmp_path / "api")))
+    assert (run / "generator").is_dir() and not (run / ".gantransfer.lock").exists()
+
+
 def test_a_second_command_on_a_held_run_is_refused_and_a_stale_lock_is_taken_over(ring_run, tmp_path, capsys):
     import shutil
     run = tmp_path / "r"

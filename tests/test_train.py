@@ -38,5 +38,5 @@ def test_cli_train_writes_a_loadable_conditional_run(tmp_path, capsys):
     assert torch.equal(x, x2)
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-0000002.png", "step-0000004.png"]
     assert main(["sample", str(out), "--classes", "3", "--n", "8", "--out", str(tmp_path / "s.png")]) == 0
-    assert main(["sample", str(out), "--classes", "11", "--out", str(tmp_path / "s.png")]) == 2
+    assert main(["sample", str(out), "--classes", "11", "--out", str(tmp_path / "s11.png")]) == 2
     assert "out of range" in capsys.readouterr().err

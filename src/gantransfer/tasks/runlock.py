@@ -89,16 +89,24 @@ def acquire(run: Path) -> None:
     raise ConfigError(f"{run}: could not take its lock {p}; remove it if no gantransfer command is running there")
 
 
+def release(run: str | Path) -> None:
+    """Give back ``run``'s lock when this process holds it (a run of the Python API ends holding nothing)."""
+    run = Path(os.path.abspath(run))
+    if run not in _held:
+        return
+    p = run / LOCK
+    try:
+        if p.is_file() and p.read_text().split()[:1] == [str(os.getpid())]:
+            p.unlink()
+    except OSError:
+        pass
+    _held.discard(run)
+
+
 def release_all() -> None:
     """Give back every lock this process holds."""
     for run in list(_held):
-        p = run / LOCK
-        try:
-            if p.is_file() and p.read_text().split()[:1] == [str(os.getpid())]:
-                p.unlink()
-        except OSError:
-            pass
-        _held.discard(run)
+        release(run)
 
 
 atexit.register(release_all)

@@ -27,6 +27,7 @@ from gantransfer.models.sampling import RecalibratedSnapshot, draw_inputs
 from gantransfer.models.store import save_discriminator, save_generator
 from gantransfer.grid import save_samples
 from gantransfer.tasks.rundir import prepare_run_dir, write_run_config
+from gantransfer.tasks.runlock import release
 
 Preview = Callable[[nn.Module, Path, int], None]          # (EMA snapshot, run dir, step)
 PeriodicEval = Callable[[nn.Module, int, Path], dict[str, float]]  # (EMA snapshot, step, run dir) -> logged values
@@ -74,44 +75,48 @@ def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: boo
     check_precision(plan.settings.precision, resolve_device(local_device(plan.settings.device)))
     main = is_main_process()
     run = prepare_run_dir(out, plan.command, plan.resolved, resume, overwrite) if main else Path(out)
-    gcfg, modules = plan.generator, plan.modules
-    snapshot = RecalibratedSnapshot(lambda: modules["G_ema"], gcfg, seed=plan.settings.seed)
-    preview = plan.preview or sample_grid_preview(gcfg)
+    try:
+        gcfg, modules = plan.generator, plan.modules
+        snapshot = RecalibratedSnapshot(lambda: modules["G_ema"], gcfg, seed=plan.settings.seed)
+        preview = plan.preview or sample_grid_preview(gcfg)
 
-    def export(run_dir: Path, step: int) -> None:
-        meta = {**gcfg.meta, "train_steps": step, plan.config_key: plan.resolved}
-        save_generator(snapshot.at(step), dataclasses.replace(gcfg, meta=meta), run_dir / "generator")
-        write_card(run_dir / "generator")  # the model card, rewritten with the figures once eval.json exists
-        if plan.discriminator is not None:
-            save_discriminator(modules["D"], plan.discriminator, run_dir / "discriminator")
+        def export(run_dir: Path, step: int) -> None:
+            meta = {**gcfg.meta, "train_steps": step, plan.config_key: plan.resolved}
+            save_generator(snapshot.at(step), dataclasses.replace(gcfg, meta=meta), run_dir / "generator")
+            write_card(run_dir / "generator")  # the model card, rewritten with the figures once eval.json exists
+            if plan.discriminator is not None:
+                save_discriminator(modules["D"], plan.discriminator, run_dir / "discriminator")
 
-    evaluate = None
-    if plan.evaluate is not None:
-        evaluate = lambda step: plan.evaluate(snapshot.at(step), step, run)  # noqa: E731
-    task = TrainingTask(modules=modules, optimizers=plan.optimizers, phases=plan.phases, sampler=plan.sampler,
-                        ema=("G", "G_ema"), export=export,
-                        preview=lambda run_dir, step: preview(snapshot.at(step), run_dir, step), evaluate=evaluate)
-    engine = Engine(task, plan.settings, run)
-    if resume:  # a checkpoint or log that cannot be read stops the resume before anything is written
-        done = engine.resume()
-        if done > plan.settings.steps:
-            raise ConfigError(f"--resume --steps {plan.settings.steps}: the run in {run} is already at step {done}; "
-                              f"pass --steps {done} or more to continue it")
+        evaluate = None
+        if plan.evaluate is not None:
+            evaluate = lambda step: plan.evaluate(snapshot.at(step), step, run)  # noqa: E731
+        task = TrainingTask(modules=modules, optimizers=plan.optimizers, phases=plan.phases, sampler=plan.sampler,
+                            ema=("G", "G_ema"), export=export,
+                            preview=lambda run_dir, step: preview(snapshot.at(step), run_dir, step), evaluate=evaluate)
+        engine = Engine(task, plan.settings, run)
+        if resume:  # a checkpoint or log that cannot be read stops the resume before anything is written
+            done = engine.resume()
+            if done > plan.settings.steps:
+                raise ConfigError(f"--resume --steps {plan.settings.steps}: the run in {run} is already at step {done}; "
+                                  f"pass --steps {done} or more to continue it")
+            if main:
+                read_log(run / "logs" / "metrics.jsonl")
         if main:
-            read_log(run / "logs" / "metrics.jsonl")
-    if main:
-        with killpoints.writing("run"):
-            write_run_config(run, plan.command, plan.resolved,
-                             {"generator": gcfg.to_dict(), **plan.run_info,
-                              "processes": engine.group.world_size})
-    engine.fit(resume=resume)
-    if main and plan.final is not None:
-        result = plan.final(run)
-        if result is not None:  # which protocols' figures a loss of this run could have flattered
-            from gantransfer.metrics.protocols import mark_loss_networks
-            write_json(run / "eval.json", mark_loss_networks(result, list(gcfg.loss_networks)))
-            write_card(run / "generator")
-    if getattr(plan.settings, "report", True) and engine.group.is_main:  # rank 0 alone writes the run's files
-        from gantransfer.report.build import write_run_report
-        write_run_report(run)
+            with killpoints.writing("run"):
+                write_run_config(run, plan.command, plan.resolved,
+                                 {"generator": gcfg.to_dict(), **plan.run_info,
+                                  "processes": engine.group.world_size})
+        engine.fit(resume=resume)
+        if main and plan.final is not None:
+            result = plan.final(run)
+            if result is not None:  # which protocols' figures a loss of this run could have flattered
+                from gantransfer.metrics.protocols import mark_loss_networks
+                write_json(run / "eval.json", mark_loss_networks(result, list(gcfg.loss_networks)))
+                write_card(run / "generator")
+        if getattr(plan.settings, "report", True) and engine.group.is_main:  # rank 0 alone writes the run's files
+            from gantransfer.report.build import write_run_report
+            write_run_report(run)
+    finally:  # the run's lock is given back when it ends, not when the process does
+        if main:
+            release(run)
     return run
