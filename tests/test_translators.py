@@ -278,3 +278,14 @@ def test_noise_commands_refuse_a_translator_and_say_what_fits(tmp_path, capsys):
     code, _, err = run_cli(capsys, "import", str(tmp_path / "other.pth"), "--out", str(tmp_path / "o"),
                            "--arch", "unet_256")
     assert code != 0 and "so arch do not apply (they are for pix2pix-cyclegan files)" in err
+
+
+def test_a_thin_image_is_skipped_before_it_is_resized():
+    """A 1 x 2,000,000 PNG is under the pixel cap but would be resized to millions of pixels: refused first."""
+    import io
+    from PIL import Image
+    from gantransfer.data.image_files import READ_ERRORS, read_image
+    buf = io.BytesIO()
+    Image.new("L", (1, 2_000_000)).save(buf, "PNG")
+    with pytest.raises(READ_ERRORS, match="side ratio"):
+        read_image(buf, 3, 32)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from gantransfer.data.folder import check_pixels
 from gantransfer.errors import DataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -33,6 +34,7 @@ def read_image(path: Path, channels: int, size: int) -> torch.Tensor:
         w, h = im.size
         if w * h > MAX_PIXELS:
             raise ValueError(f"{w}x{h} pixels is over the cap of {MAX_PIXELS}")
+        check_pixels((w, h), size)  # folder.py's aspect and resized-size caps: a 1 x 2,000,000 PNG is refused too
         im.load()
         im = ImageOps.exif_transpose(im).convert("L" if channels == 1 else "RGB")
         s = size / min(im.size)
