@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gantransfer.data.folder import EXTENSIONS, decode_image
+from gantransfer.data.folder import EXTENSIONS, MAX_PIXELS, decode_image  # one pixel cap for every reader
 from gantransfer.errors import DataError
 from gantransfer.io import atomic_write
 
@@ -25,7 +25,6 @@ LABELS_FILE = "dataset.json"
 MAX_MEMBERS = 1_000_000            # files in one zip
 MAX_MEMBER_BYTES = 64 * 2 ** 20    # decompressed size of one image (or of dataset.json)
 MAX_TOTAL_BYTES = 16 * 2 ** 30     # decompressed size of the whole data set
-MAX_PIXELS = 4096 * 4096           # one image's width x height, checked before decoding
 MAX_CLASSES = 100_000
 
 

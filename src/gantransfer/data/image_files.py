@@ -12,7 +12,6 @@ from gantransfer.data.folder import check_pixels
 from gantransfer.errors import DataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
-MAX_PIXELS = 4096 * 4096      # larger images are refused before decoding (decompression bombs)
 READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
@@ -32,9 +31,7 @@ def read_image(path: Path, channels: int, size: int) -> torch.Tensor:
     """One image as float (channels, size, size) in [-1, 1]; one of ``READ_ERRORS`` when it cannot be used."""
     with Image.open(path) as im:
         w, h = im.size
-        if w * h > MAX_PIXELS:
-            raise ValueError(f"{w}x{h} pixels is over the cap of {MAX_PIXELS}")
-        check_pixels((w, h), size)  # folder.py's aspect and resized-size caps: a 1 x 2,000,000 PNG is refused too
+        check_pixels((w, h), size)  # folder.py's pixel, aspect and resized-size caps, before decoding (bombs)
         im.load()
         im = ImageOps.exif_transpose(im).convert("L" if channels == 1 else "RGB")
         s = size / min(im.size)
