@@ -355,6 +355,8 @@ class DistillConfig(StudentTraining):
                                         "data set it records or --teacher-data), folder (--data), augment (--data "
                                         "with flips, crops and colour jitter); auto: folder with --data")
     input_limit: int = setting(0, "translator teachers: train on only the first N input images (0: all)")
+    aligned: bool = setting(False, "translator teachers: --data is a folder of side-by-side A|B images (pix2pix's "
+                                   "format); the input halves are used")
     input_size: int = setting(0, "translator teachers: the side input images are resized to and the student's "
                                  "nominal resolution (0: the teacher's)")
     data_dir: str | None = setting(None, "where a built-in --real-data set's files are, when not in the default "

@@ -149,6 +149,11 @@ def load_dataset(name: str, split: str = "train", *, classes: list[int] | None =
         raw = DATASETS[name](split, data_dir)
     else:
         root = Path(name).expanduser()
+        from gantransfer.data.translation_tasks import TRANSLATION_TASKS, is_translation_task
+        if not root.exists() and is_translation_task(name):
+            fits = "pix2pix" if TRANSLATION_TASKS.get(name).kind == "paired" else "cyclegan"
+            raise DataError(f"{name} is an image-to-image translation task, not a data set of single images: train a "
+                            f"translator on it with `gantransfer train --task {fits} --data {name}`")
         if not root.exists():
             raise DataError(f"unknown data set {name!r}: not a built-in ({', '.join(sorted(DATASETS))}) and not an "
                             "existing folder. Give a built-in name, or the path of a folder of PNG/JPEG images")
