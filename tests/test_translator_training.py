@@ -92,6 +92,8 @@ def test_pix2pix_trains_exports_a_translator_that_every_command_takes(tmp_path, 
     code, out, err = run_cli(capsys, "eval", str(run), "--n", "40", "--json")
     assert code == 0, err
     assert json.loads(out)["metrics"] == pytest.approx(ev["metrics"])
+    code, _, err = run_cli(capsys, "export", str(run), "--format", "torchscript", "--out", str(tmp_path / "g.pt"))
+    assert code == 0 and (tmp_path / "g.pt").is_file(), err
     # translate, and distil it on the task's input domain (items, for BtoA)
     inputs = tmp_path / "in"
     write_images(inputs, ["a", "b"], (32, 32))
@@ -210,7 +212,7 @@ def test_aligned_images_must_be_twice_as_wide_as_high(tmp_path, capsys):
 def test_translation_flags_do_not_apply_to_a_gan_and_gan_flags_not_to_translators(tmp_path, capsys):
     err = _refused(capsys, tmp_path, "train", "--data", "ring8", "--lambda-cycle", "3", "--out",
                    str(tmp_path / "run"))
-    assert "--lambda-cycle applies to --task pix2pix and cyclegan only" in err
+    assert "--lambda-cycle does not apply to --task gan: it applies to --task cyclegan only" in err
     err = _refused(capsys, tmp_path, *train_argv("pix2pix", "fmnist-edges", tmp_path / "run"), "--latent-dim", "8")
     assert "--latent-dim does not apply to --task pix2pix" in err
     err = _refused(capsys, tmp_path, *train_argv("pix2pix", "fmnist-edges", tmp_path / "run"), "--arch", "dcgan")
@@ -219,3 +221,24 @@ def test_translation_flags_do_not_apply_to_a_gan_and_gan_flags_not_to_translator
     assert "train --task pix2pix --data fmnist-edges" in err  # a GAN is not trained on a translation task
     err = _refused(capsys, tmp_path, *train_argv("nope", "fmnist-edges", tmp_path / "run"))
     assert "gan, pix2pix, cyclegan" in err
+
+
+def test_a_new_train_task_plugs_in_by_registering_alone(tmp_path, capsys):
+    import dataclasses
+
+    from gantransfer.task_registry import TRAIN_TASKS, TrainTask, register_train_task
+    seen = {}
+
+    def run(cfg, resume=False, overwrite=False, command="train"):
+        seen["cfg"] = cfg
+        return tmp_path / "toy-run"
+    register_train_task(TrainTask("toy", run, lambda cfg: dataclasses.replace(cfg, lr=cfg.lr or 1e-3), "paired",
+                                  "a toy translator task", fields=("lambda_cycle",)))
+    try:
+        code, out, err = run_cli(capsys, "train", "--task", "toy", "--data", "fmnist-edges", "--dry-run")
+        assert code == 0 and json.loads(out)["lr"] == 1e-3, err
+        code, out, err = run_cli(capsys, "train", "--task", "toy", "--data", "anything", "--lambda-cycle", "3",
+                                 "--out", str(tmp_path / "r"))
+        assert code == 0 and seen["cfg"].lambda_cycle == 3 and "toy-run" in out, err
+    finally:
+        TRAIN_TASKS.unregister("toy")

@@ -16,7 +16,7 @@ from gantransfer.errors import ConfigError
 from gantransfer import typed
 from gantransfer.term_registry import parse_term_weights
 from gantransfer.task_registry import RepeatedFlag, Task, register_task, task, task_names, tasks  # noqa: F401
-from gantransfer.task_registry import TrainTask, register_train_task, train_task, train_task_names
+from gantransfer.task_registry import TRAIN_TASKS, TrainTask, register_train_task, train_task, train_task_names
 from gantransfer.typed import help_of as _field_help
 from gantransfer.typed import setting
 
@@ -115,6 +115,7 @@ class TrainConfig(EngineSettings):
     ALIASES: ClassVar[dict[str, str]] = {"loss": "adversarial_loss"}
     TRANSLATION_FIELDS: ClassVar[tuple[str, ...]] = ("direction", "aligned", "lambda_l1", "lambda_cycle",
                                                      "lambda_identity")
+    GAN_FIELDS: ClassVar[tuple[str, ...]] = ("latent_dim", "conditional", "classes", "r1", "width")
 
     task: str = setting("gan", "what to train: gan (noise -> image), pix2pix (paired translation, --data DIR or "
                                "fmnist-edges) or cyclegan (unpaired translation, --data DIR or fmnist-stripes)")
@@ -185,16 +186,17 @@ class TrainConfig(EngineSettings):
 
     def inapplicable(self) -> dict[str, str]:
         """Given fields that the rest of this config makes unused, with the reason."""
+        if self.task not in TRAIN_TASKS:
+            return {}
+        mine = train_task(self.task).fields
+        owners: dict[str, list[str]] = {}
+        for t in TRAIN_TASKS:
+            for f in t.fields:
+                owners.setdefault(f, []).append(t.name)
+        out = {f: f"does not apply to --task {self.task}: it applies to --task {' and '.join(names)} only"
+               for f, names in owners.items() if f not in mine}
         if self.translation:
-            why = f"does not apply to --task {self.task} (a translator takes an image, not a latent or a class)"
-            out = {k: why for k in ("latent_dim", "conditional", "classes", "r1", "width")}
-            out.update({k: f"applies to --task {t} only" for k, t in (("lambda_l1", "pix2pix"),
-                        ("aligned", "pix2pix"), ("lambda_cycle", "cyclegan"), ("lambda_identity", "cyclegan"))
-                        if t != self.task})
-            if self.task == "cyclegan":
-                out["adversarial_loss"] = "does not apply to --task cyclegan: it trains with LSGAN"
             return out
-        out = {k: "applies to --task pix2pix and cyclegan only" for k in self.TRANSLATION_FIELDS}
         if not self.eval_every:
             out["eval_n"] = "is used only with --eval-every N"
         if self.data in ("ring8", "grid25"):
@@ -682,14 +684,16 @@ register_task(Task(
     "image-to-image translator on paired / unpaired images.",
     resolve="gantransfer.tasks.train:resolve_train_config"))
 register_train_task(TrainTask("gan", "gantransfer.tasks.train:train_gan", "gantransfer.tasks.train:resolve_gan_config",
-                              "images", "a noise-to-image GAN on a data set"))
+                              "images", "a noise-to-image GAN on a data set",
+                              fields=(*TrainConfig.GAN_FIELDS, "adversarial_loss")))
 register_train_task(TrainTask("pix2pix", "gantransfer.tasks.pix2pix:train_pix2pix",
                               "gantransfer.tasks.translation_setup:resolve_translation_config", "paired",
-                              "a paired image-to-image translator (conditional PatchGAN + L1), e.g. on fmnist-edges"))
+                              "a paired image-to-image translator (conditional PatchGAN + L1), e.g. on fmnist-edges",
+                              fields=("direction", "aligned", "lambda_l1", "adversarial_loss")))
 register_train_task(TrainTask("cyclegan", "gantransfer.tasks.cyclegan:train_cyclegan",
                               "gantransfer.tasks.translation_setup:resolve_translation_config", "unpaired",
                               "two unpaired image-to-image translators (LSGAN, cycle and identity L1), e.g. on "
-                              "fmnist-stripes"))
+                              "fmnist-stripes", fields=("direction", "aligned", "lambda_cycle", "lambda_identity")))
 register_task(Task(
     "distill", DistillConfig, "gantransfer.tasks.distill:distill",
     "compress a teacher generator into a smaller student (data-free)",

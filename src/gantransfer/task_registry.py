@@ -101,6 +101,8 @@ class TrainTask:
     resolve: Ref                                  # cfg -> cfg with the task's data-dependent defaults filled
     data: str                                     # "images" (a data set) | "paired" | "unpaired" (translation)
     description: str                              # one line in --help and in error messages
+    fields: tuple[str, ...] = ()                  # TrainConfig fields only some tasks read: this task's (a task
+                                                  # that does not list one refuses it, naming those that do)
 
 
 TRAIN_TASKS: Registry[TrainTask] = Registry("training task (--task)")
