@@ -74,8 +74,9 @@ def train(name: str, spec: dict, root: Path) -> dict:
            "figures": ev["metrics"], "identity_baseline": identity(spec, spec["direction"])}
     if spec["task"] == "cyclegan":
         other = "BtoA" if spec["direction"] == "AtoB" else "AtoB"
+        rev = json.loads((out / f"eval_{other}.json").read_text())
         row["reverse"] = {"run": str(out / f"generator_{other}"), "direction": other,
-                          "figures": ev[other]["metrics"], "identity_baseline": identity(spec, other)}
+                          "figures": rev["metrics"], "identity_baseline": identity(spec, other)}
     return row
 
 

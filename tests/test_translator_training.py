@@ -2,6 +2,7 @@
 ``--task cyclegan`` on the one engine (exports, eval, distill of the result, kill and resume, two processes), and
 the refusals of data that does not fit the task."""
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -117,11 +118,17 @@ def test_cyclegan_exports_both_directions_each_judged(tmp_path, capsys):
     assert not torch.equal(ab(torch.zeros(1, 1, 32, 32)), ba(torch.zeros(1, 1, 32, 32)))
     ev = json.loads((run / "eval.json").read_text())
     assert not ev["paired"] and "psnr/ground-truth" not in ev["metrics"]
-    assert ev["BtoA"]["direction"] == "BtoA" and "fid/fashion-mnist-judge-v1/40" in ev["BtoA"]["metrics"]
+    rev = json.loads((run / "eval_BtoA.json").read_text())
+    assert rev["direction"] == "BtoA" and "fid/fashion-mnist-judge-v1/40" in rev["metrics"]
+    assert "BtoA" not in (run / "generator" / "README.md").read_text()  # its card shows its own figures only
     log = [json.loads(ln) for ln in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
     assert {"loss/G/cycle_A", "loss/G/idt_B", "loss/D/adv_A", "loss/D/adv_B"} <= set(log[-1])
     code, out, err = run_cli(capsys, "eval", str(run / "generator_BtoA"), "--n", "40", "--json")
-    assert code == 0 and json.loads(out)["metrics"] == pytest.approx(ev["BtoA"]["metrics"]), err
+    assert code == 0 and json.loads(out)["metrics"] == pytest.approx(rev["metrics"]), err
+    card = (run / "generator" / "README.md").read_text()
+    command = card[card.index("gantransfer train"):].splitlines()[0]  # the reproduce command is accepted
+    code, out, err = run_cli(capsys, *shlex.split(command)[1:-2], "--out", str(tmp_path / "again"), "--dry-run")
+    assert code == 0, err
 
 
 def _comparable(run):

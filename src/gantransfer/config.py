@@ -115,7 +115,7 @@ class TrainConfig(EngineSettings):
     ALIASES: ClassVar[dict[str, str]] = {"loss": "adversarial_loss"}
     TRANSLATION_FIELDS: ClassVar[tuple[str, ...]] = ("direction", "aligned", "lambda_l1", "lambda_cycle",
                                                      "lambda_identity")
-    GAN_FIELDS: ClassVar[tuple[str, ...]] = ("latent_dim", "conditional", "classes", "r1", "width")
+    GAN_FIELDS: ClassVar[tuple[str, ...]] = ("latent_dim", "conditional", "classes", "width")
 
     task: str = setting("gan", "what to train: gan (noise -> image), pix2pix (paired translation, --data DIR or "
                                "fmnist-edges) or cyclegan (unpaired translation, --data DIR or fmnist-stripes)")
@@ -168,6 +168,8 @@ class TrainConfig(EngineSettings):
         for name in ("lambda_l1", "lambda_cycle", "lambda_identity"):
             require(0 <= getattr(self, name) < float("inf"), f"{name} must be a finite number >= 0")
         translation = self.translation
+        require(not (translation and self.r1), f"--r1 does not apply to --task {self.task}: its translators train "
+                "without an R1 penalty (drop it)")
         if self.arch is not None:
             from gantransfer.models.family import family, family_names
             if translation:

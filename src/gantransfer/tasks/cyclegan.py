@@ -7,7 +7,8 @@ the phases (discriminators: LSGAN on each domain's real images against translati
 and an unpaired sampler with resumable state. No image pool: the discriminators see the current translations
 (CycleGAN's pool of 50 past images would be state outside the checkpoint). The runner exports the moving average
 of the requested direction to ``generator/`` and the other direction beside it (``generator_BtoA/``, or
-``generator_AtoB/`` with ``--direction BtoA``); eval.json holds the task's figures of both.
+``generator_AtoB/`` with ``--direction BtoA``); eval.json holds the task's figures of ``generator/``,
+``eval_BtoA.json`` (or ``eval_AtoB.json``) those of the other.
 """
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def cycle_phases(g: CyclePair, d_a: nn.Module, d_b: nn.Module, g_opt: torch.opti
     d_terms = [LeastSquaresDiscriminator("adv_B", "real_B_logits", "fake_B_logits"),
                LeastSquaresDiscriminator("adv_A", "real_A_logits", "fake_A_logits")]
     g_terms = [LeastSquaresGenerator("adv_B", "fake_B_logits"), LeastSquaresGenerator("adv_A", "fake_A_logits"),
-               L1Between("cycle_A", "rec_A", "real_A", lambda_cycle), L1Between("cycle_B", "rec_B", "real_B", lambda_cycle)]
+               L1Between("cycle_A", "rec_A", "real_A", lambda_cycle),
+               L1Between("cycle_B", "rec_B", "real_B", lambda_cycle)]
     if lambda_identity > 0:
         w = lambda_cycle * lambda_identity
         g_terms += [L1Between("idt_B", "same_B", "real_B", w), L1Between("idt_A", "same_A", "real_A", w)]
@@ -100,10 +102,14 @@ def train_cyclegan(config: TrainConfig, resume: bool = False, command: str = "tr
                                    next(snapshot.parameters()).device)
 
     def final(run: Path) -> dict:
+        """eval.json: ``generator/``'s figures (its model card reads them); eval_<other direction>.json: the
+        other translator's."""
+        from gantransfer.io import write_json
+        from gantransfer.metrics.protocols import mark_loss_networks
         device = resolve_device(cfg.device)
-        result = evaluate_exported(run, data, cfg.eval_n, device)
-        result[reverse] = evaluate_exported(run, data, cfg.eval_n, device, f"generator_{reverse}")
-        return result
+        other = evaluate_exported(run, data, cfg.eval_n, device, f"generator_{reverse}")
+        write_json(run / f"eval_{reverse}.json", mark_loss_networks(other, []))
+        return evaluate_exported(run, data, cfg.eval_n, device)
 
     plan = RunPlan(command=command, settings=cfg, resolved=dataclasses.asdict(cfg), generator=gcfg_ab,
                    modules={"G": g, "D_A": d_a, "D_B": d_b}, optimizers={"G": g_opt, "D": d_opt}, phases=phases,

@@ -23,7 +23,7 @@ from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.family import family
 from gantransfer.models.translator_patchgan import PatchDiscriminator
 
-DEFAULTS = {"arch": "resnet", "lr": 2e-4, "betas": [0.5, 0.999], "batch_size": 16, "r1": 0.0, "d_width": 1.0}
+DEFAULTS = {"arch": "resnet", "lr": 2e-4, "betas": [0.5, 0.999], "batch_size": 16, "d_width": 1.0}
 PREVIEW = 8  # fixed test inputs shown in the sample grids
 
 
