@@ -16,12 +16,14 @@ from gantransfer.errors import ConfigError
 from gantransfer import typed
 from gantransfer.term_registry import parse_term_weights
 from gantransfer.task_registry import RepeatedFlag, Task, register_task, task, task_names, tasks  # noqa: F401
+from gantransfer.task_registry import TRAIN_TASKS, TrainTask, register_train_task, train_task, train_task_names
 from gantransfer.typed import help_of as _field_help
 from gantransfer.typed import setting
 
 T = TypeVar("T")
 
-ADVERSARIAL_LOSSES = ("nonsaturating", "hinge")
+ADVERSARIAL_LOSSES = ("nonsaturating", "hinge", "lsgan")
+DIRECTIONS = ("AtoB", "BtoA")
 ADAPT_METHODS = ("finetune", "freezed", "l2sp", "minegan", "scratch")
 
 
@@ -111,9 +113,14 @@ class TrainConfig(EngineSettings):
     """``gantransfer train``: a GAN from scratch on a data set."""
 
     ALIASES: ClassVar[dict[str, str]] = {"loss": "adversarial_loss"}
+    TRANSLATION_FIELDS: ClassVar[tuple[str, ...]] = ("direction", "aligned", "lambda_l1", "lambda_cycle",
+                                                     "lambda_identity")
+    GAN_FIELDS: ClassVar[tuple[str, ...]] = ("latent_dim", "conditional", "classes", "width")
 
+    task: str = setting("gan", "what to train: gan (noise -> image), pix2pix (paired translation, --data DIR or "
+                               "fmnist-edges) or cyclegan (unpaired translation, --data DIR or fmnist-stripes)")
     data: str = setting("fashion-mnist", "built-in data set (fashion-mnist, mnist-5k, digits, ring8, grid25) or an "
-                                         "image folder")
+                                         "image folder; pix2pix/cyclegan: a translation task or folder")
     data_dir: str | None = setting(None, "directory holding the data set's files (e.g. the four Fashion-MNIST IDX "
                                          "files)")
     classes: list[int] | None = setting(None, "comma-separated class indices to keep, e.g. 0,1,2")
@@ -132,7 +139,13 @@ class TrainConfig(EngineSettings):
     adversarial_loss: str = setting("nonsaturating", "adversarial loss: nonsaturating or hinge")
     r1: float | None = setting(None, "R1 gradient penalty gamma (default: 0 for unconditional images, 1 for points "
                                      "and conditional)")
-    eval_n: int = setting(2000, "samples for each evaluation during training (with --eval-every)")
+    eval_n: int = setting(2000, "samples for each evaluation during training (with --eval-every); pix2pix/cyclegan: "
+                                "test inputs of the end-of-run evaluation")
+    direction: str = setting("AtoB", "pix2pix/cyclegan: AtoB (translate domain A into B) or BtoA")
+    aligned: bool = setting(False, "pix2pix: --data is a folder of side-by-side A|B images (pix2pix's format)")
+    lambda_l1: float = setting(100.0, "pix2pix: weight of the L1 distance to the ground truth")
+    lambda_cycle: float = setting(10.0, "cyclegan: weight of the cycle-consistency L1 terms")
+    lambda_identity: float = setting(0.5, "cyclegan: weight of the identity terms, as a multiple of --lambda-cycle")
     out: str = setting("runs/train", "run directory to write")
     # defaults that depend on the data kind: resolved by tasks/train.resolve_train_config
     steps: int = override(20000)
@@ -149,16 +162,45 @@ class TrainConfig(EngineSettings):
         require(self.adversarial_loss in ADVERSARIAL_LOSSES,
                 f"adversarial_loss must be nonsaturating or hinge, got {self.adversarial_loss!r}")
         require(self.r1 is None or self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
+        require(self.task in train_task_names(), f"--task must be one of {', '.join(train_task_names())}, got "
+                f"{self.task!r}")
+        require(self.direction in DIRECTIONS, f"direction must be AtoB or BtoA, got {self.direction!r}")
+        for name in ("lambda_l1", "lambda_cycle", "lambda_identity"):
+            require(0 <= getattr(self, name) < float("inf"), f"{name} must be a finite number >= 0")
+        translation = self.translation
+        require(not (translation and self.r1), f"--r1 does not apply to --task {self.task}: its translators train "
+                "without an R1 penalty (drop it)")
         if self.arch is not None:
             from gantransfer.models.family import family, family_names
-            trainable = [n for n in family_names() if family(n).build_discriminator is not None]
-            require(self.arch in trainable, f"arch must be one of {', '.join(trainable)}, got {self.arch!r}")
+            if translation:
+                fits = [n for n in family_names() if family(n).kind == "translator"]
+            else:
+                fits = [n for n in family_names() if family(n).build_discriminator is not None]
+            require(self.arch in fits, f"arch must be one of {', '.join(fits)} for --task {self.task}, got "
+                    f"{self.arch!r}")
         require(self.latent_dim is None or self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         require(not self.eval_every or self.eval_n >= 10, f"eval_n must be >= 10, got {self.eval_n}")
 
+    @property
+    def translation(self) -> bool:
+        """Whether ``task`` trains an image-to-image translator (its data: paired or unpaired images)."""
+        return self.task in train_task_names() and train_task(self.task).data != "images"
+
     def inapplicable(self) -> dict[str, str]:
         """Given fields that the rest of this config makes unused, with the reason."""
-        out = {"eval_n": "is used only with --eval-every N"} if not self.eval_every else {}
+        if self.task not in TRAIN_TASKS:
+            return {}
+        mine = train_task(self.task).fields
+        owners: dict[str, list[str]] = {}
+        for t in TRAIN_TASKS:
+            for f in t.fields:
+                owners.setdefault(f, []).append(t.name)
+        out = {f: f"does not apply to --task {self.task}: it applies to --task {' and '.join(names)} only"
+               for f, names in owners.items() if f not in mine}
+        if self.translation:
+            return out
+        if not self.eval_every:
+            out["eval_n"] = "is used only with --eval-every N"
         if self.data in ("ring8", "grid25"):
             out.update({k: f"does not apply: {self.data} holds 2-D points, not images" for k in ("resolution", "channels")})
         return out
@@ -179,6 +221,7 @@ class BaselineConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
+        require(self.task == "gan", "baseline trains a noise-to-image GAN; --task does not apply")
         require(len(self.teachers) >= 2, f"baseline needs at least two teachers (--teacher A --teacher B), got "
                 f"{len(self.teachers)}")
         require(len(set(map(os.path.realpath, self.teachers))) == len(self.teachers),
@@ -218,6 +261,9 @@ class EvalConfig:
                                       "and/or --against)")
     target: str | None = setting(None, "translators: ground-truth images named like the --input ones (paired "
                                        "tasks): PSNR, SSIM and L1 against them")
+    direction: str | None = setting(None, "translators with --data: AtoB or BtoA (default: the one the translator "
+                                          "records, else AtoB)")
+    aligned: bool = setting(False, "translators: --data is a folder of side-by-side A|B images (pix2pix's format)")
 
     def validate(self) -> None:
         require(bool(self.generator), "eval needs a generator directory")
@@ -313,6 +359,8 @@ class DistillConfig(StudentTraining):
                                         "data set it records or --teacher-data), folder (--data), augment (--data "
                                         "with flips, crops and colour jitter); auto: folder with --data")
     input_limit: int = setting(0, "translator teachers: train on only the first N input images (0: all)")
+    aligned: bool = setting(False, "translator teachers: --data is a folder of side-by-side A|B images (pix2pix's "
+                                   "format); the input halves are used")
     input_size: int = setting(0, "translator teachers: the side input images are resized to and the student's "
                                  "nominal resolution (0: the teacher's)")
     data_dir: str | None = setting(None, "where a built-in --real-data set's files are, when not in the default "
@@ -633,9 +681,21 @@ class ExtendSequenceConfig(ExtendConfig):
 _TEACHER_FLAG = RepeatedFlag("teachers", "--teacher", "a teacher (generator or run directory, or DCGAN checkpoint); "
                              "repeat for each")
 register_task(Task(
-    "train", TrainConfig, "gantransfer.tasks.train:train", "train a GAN from scratch on a data set",
-    "Train a GAN (DCGAN for images, MLP for 2-D points) on the one engine.",
+    "train", TrainConfig, "gantransfer.tasks.train:train", "train a GAN or a translator from scratch on a data set",
+    "Train a GAN (DCGAN for images, MLP for 2-D points) on the one engine, or with --task pix2pix / cyclegan an "
+    "image-to-image translator on paired / unpaired images.",
     resolve="gantransfer.tasks.train:resolve_train_config"))
+register_train_task(TrainTask("gan", "gantransfer.tasks.train:train_gan", "gantransfer.tasks.train:resolve_gan_config",
+                              "images", "a noise-to-image GAN on a data set",
+                              fields=(*TrainConfig.GAN_FIELDS, "adversarial_loss")))
+register_train_task(TrainTask("pix2pix", "gantransfer.tasks.pix2pix:train_pix2pix",
+                              "gantransfer.tasks.translation_setup:resolve_translation_config", "paired",
+                              "a paired image-to-image translator (conditional PatchGAN + L1), e.g. on fmnist-edges",
+                              fields=("direction", "aligned", "lambda_l1", "adversarial_loss")))
+register_train_task(TrainTask("cyclegan", "gantransfer.tasks.cyclegan:train_cyclegan",
+                              "gantransfer.tasks.translation_setup:resolve_translation_config", "unpaired",
+                              "two unpaired image-to-image translators (LSGAN, cycle and identity L1), e.g. on "
+                              "fmnist-stripes", fields=("direction", "aligned", "lambda_cycle", "lambda_identity")))
 register_task(Task(
     "distill", DistillConfig, "gantransfer.tasks.distill:distill",
     "compress a teacher generator into a smaller student (data-free)",
@@ -665,7 +725,8 @@ register_task(Task(
     "Sample --n images from all teachers (--teacher A --teacher B ...) and train one GAN from scratch on them with "
     "train's settings.", produced="baseline generator", resolve="gantransfer.tasks.train:resolve_train_config",
     repeated=(RepeatedFlag("teachers", "--teacher", "a teacher; repeat for each"),),
-    no_flag=BaselineConfig.DATA_FIELDS, summary="gantransfer.report.page:baseline_summary"))
+    no_flag=BaselineConfig.DATA_FIELDS + ("task",) + TrainConfig.TRANSLATION_FIELDS,
+    summary="gantransfer.report.page:baseline_summary"))
 register_task(Task(
     "extend", ExtendConfig, "gantransfer.tasks.extend:extend",
     "teach a generator new classes or a new modality without forgetting the old ones",

@@ -90,3 +90,34 @@ def task_names() -> list[str]:
 def tasks() -> list[Task]:
     """Every registered task, in registration order."""
     return list(TASKS)
+
+
+@dataclass(frozen=True)
+class TrainTask:
+    """What ``gantransfer train --task NAME`` trains: a setup run on the one engine, and the data it takes."""
+
+    name: str                                     # the --task value, e.g. "pix2pix"
+    run: Ref                                      # run(cfg, resume=, overwrite=, command=) -> the run directory
+    resolve: Ref                                  # cfg -> cfg with the task's data-dependent defaults filled
+    data: str                                     # "images" (a data set) | "paired" | "unpaired" (translation)
+    description: str                              # one line in --help and in error messages
+    fields: tuple[str, ...] = ()                  # TrainConfig fields only some tasks read: this task's (a task
+                                                  # that does not list one refuses it, naming those that do)
+
+
+TRAIN_TASKS: Registry[TrainTask] = Registry("training task (--task)")
+
+
+def register_train_task(entry: TrainTask) -> TrainTask:
+    """Add a ``train --task`` (a later registration of the same name replaces it)."""
+    return TRAIN_TASKS.register(entry)
+
+
+def train_task(name: str) -> TrainTask:
+    """The registered ``train --task`` ``name``; ValueError listing the known ones otherwise."""
+    return TRAIN_TASKS.get(name)
+
+
+def train_task_names() -> list[str]:
+    """Every ``train --task`` value, in registration order."""
+    return TRAIN_TASKS.names()

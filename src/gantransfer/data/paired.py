@@ -37,6 +37,7 @@ class ImagePairs:
     a: torch.Tensor
     b: torch.Tensor
     names: list[str]
+    labels: torch.Tensor | None = None  # the items' classes, when known (built-in tasks)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -66,6 +67,7 @@ class DomainImages:
 
     images: torch.Tensor
     names: list[str]
+    labels: torch.Tensor | None = None  # the items' classes, when known (built-in tasks)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -156,11 +158,15 @@ def _read(path: Path, resolution: int, aligned: bool) -> list[torch.Tensor]:
     arr = _decode(path)
     if not aligned:
         return [_square(arr, resolution)]
-    w = arr.shape[1]
+    h, w = arr.shape[:2]
     if w % 2:
         raise DataError(f"aligned image {path} is {w} pixels wide: an odd width cannot be split into A | B halves; "
                         "give images whose A and B halves have the same width (as pix2pix's combine_A_and_B writes "
                         "them), or drop --aligned for a folder with A/ and B/")
+    if w != 2 * h:
+        raise DataError(f"aligned image {path} is {w} x {h} pixels: an aligned A | B image is twice as wide as high "
+                        "(two square halves side by side, as pix2pix's combine_A_and_B writes them); drop --aligned "
+                        "for a folder with A/ and B/, or combine the pairs side by side first")
     return [_square(arr[:, :w // 2], resolution), _square(arr[:, w // 2:], resolution)]
 
 
@@ -198,7 +204,8 @@ def _split_folders(root: Path) -> tuple[Path, Path] | None:
 
 
 def _by_index(pairs: ImagePairs, keep: torch.Tensor) -> ImagePairs:
-    return ImagePairs(pairs.a[keep], pairs.b[keep], [pairs.names[i] for i in keep.tolist()])
+    return ImagePairs(pairs.a[keep], pairs.b[keep], [pairs.names[i] for i in keep.tolist()],
+                      None if pairs.labels is None else pairs.labels[keep])
 
 
 def _fixed(pairs: ImagePairs, root: Path) -> tuple[ImagePairs, ImagePairs]:

@@ -149,6 +149,11 @@ def load_dataset(name: str, split: str = "train", *, classes: list[int] | None =
         raw = DATASETS[name](split, data_dir)
     else:
         root = Path(name).expanduser()
+        from gantransfer.data.translation_tasks import TRANSLATION_TASKS, is_translation_task
+        if not root.exists() and is_translation_task(name):
+            fits = "pix2pix" if TRANSLATION_TASKS.get(name).kind == "paired" else "cyclegan"
+            raise DataError(f"{name} is an image-to-image translation task, not a data set of single images: train a "
+                            f"translator on it with `gantransfer train --task {fits} --data {name}`")
         if not root.exists():
             raise DataError(f"unknown data set {name!r}: not a built-in ({', '.join(sorted(DATASETS))}) and not an "
                             "existing folder. Give a built-in name, or the path of a folder of PNG/JPEG images")
@@ -182,12 +187,24 @@ def load_dataset(name: str, split: str = "train", *, classes: list[int] | None =
                    kind=raw.kind, meta=meta)
 
 
-def load_translation_data(name: str, resolution: int = 64, *, aligned: bool = False, channels_a: int | None = None,
-                          channels_b: int | None = None) -> paired.PairedData | paired.UnpairedData:
-    """``--data`` of an image-to-image translation: a folder in one of ``gantransfer.data.paired``'s layouts (no
-    built-in translation data set ships yet). Raises DataError for anything missing, mismatched or hostile."""
-    root = Path(os.fspath(name)).expanduser()
+def load_translation_data(name: str, resolution: int | None = None, *, aligned: bool = False,
+                          channels_a: int | None = None, channels_b: int | None = None,
+                          data_dir: str | None = None) -> paired.PairedData | paired.UnpairedData:
+    """``--data`` of an image-to-image translation: a built-in translation task (``translation_tasks``; 32 px
+    natively) or a folder in one of ``gantransfer.data.paired``'s layouts (64 px unless ``resolution`` says).
+    Raises DataError for anything missing, mismatched or hostile."""
+    from gantransfer.data import translation_tasks
+    name = os.fspath(name)
+    if translation_tasks.is_translation_task(name):
+        if aligned:
+            raise DataError(f"--aligned is for a folder of pix2pix's side-by-side AB images; {name} is a built-in "
+                            "translation task: drop --aligned")
+        return translation_tasks.load_translation_task(name, resolution, channels_a, channels_b, data_dir)
+    root = Path(name).expanduser()
     if not root.is_dir():
-        raise DataError(f"translation data {name!r} is not an existing folder; give a folder with A/ and B/, of "
-                        "aligned AB images (with --aligned), or CycleGAN's trainA/ trainB/ testA/ testB/")
-    return paired.load_translation(root, resolution, aligned=aligned, channels_a=channels_a, channels_b=channels_b)
+        known = ", ".join(translation_tasks.translation_task_names())
+        raise DataError(f"translation data {name!r} is neither a built-in translation task ({known}) nor an "
+                        "existing folder; give a folder with A/ and B/, of aligned AB images (with --aligned), or "
+                        "CycleGAN's trainA/ trainB/ testA/ testB/")
+    return paired.load_translation(root, resolution or 64, aligned=aligned, channels_a=channels_a,
+                                   channels_b=channels_b)

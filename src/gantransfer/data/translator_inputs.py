@@ -58,12 +58,42 @@ def read_dataset(name: str, channels: int, size: int, data_dir: str | None = Non
     return data.as_float()
 
 
+def is_translation_source(source: str, aligned: bool = False) -> bool:
+    """Whether ``source`` holds translation data (a built-in translation task, aligned AB images, a paired
+    ``A/ B/`` folder or CycleGAN's ``trainA/ trainB/``) rather than plain input images."""
+    from gantransfer.data.translation_tasks import is_translation_task
+    p = Path(source).expanduser()
+    return is_translation_task(source) or aligned or (p.is_dir() and (
+        all((p / d).is_dir() for d in ("A", "B")) or any((p / d).is_dir() for d in ("trainA", "trainB"))))
+
+
+def translation_inputs(source: str, channels: int, size: int, held_out: int, limit: int = 0,
+                       data_dir: str | None = None, aligned: bool = False, direction: str = "AtoB") -> InputImages:
+    """The input domain of translation data ``source`` (``direction`` AtoB: domain A): its training images (the
+    first ``limit`` when > 0) and the first ``held_out`` of its test images, never trained on."""
+    from gantransfer.data.paired import PairedData
+    from gantransfer.data.registry import load_translation_data
+    ab = direction == "AtoB"
+    data = load_translation_data(source, size, aligned=aligned, channels_a=channels if ab else None,
+                                 channels_b=None if ab else channels, data_dir=data_dir)
+    if isinstance(data, PairedData):
+        train, test = (data.train.a, data.test.a) if ab else (data.train.b, data.test.b)
+    else:
+        train, test = ((data.train_a.images, data.test_a.images) if ab else
+                       (data.train_b.images, data.test_b.images))
+    return InputImages(train[:limit] if limit else train, test[:held_out], str(source))
+
+
 def load_inputs(source: str, channels: int, size: int, held_out: int, limit: int = 0,
-                data_dir: str | None = None, flag: str = "--data") -> InputImages:
-    """The input images of ``source`` (a folder, else a built-in data set name): ``held_out`` of them (at most a
-    quarter) set aside by a fixed seeded permutation, the rest for training (the first ``limit`` of them when
+                data_dir: str | None = None, flag: str = "--data", aligned: bool = False,
+                direction: str = "AtoB") -> InputImages:
+    """The input images of ``source``: translation data (``is_translation_source``: its input domain, held-out
+    images from its test split), else a folder of images or a built-in data set name, ``held_out`` of them (at most
+    a quarter) set aside by a fixed seeded permutation, the rest for training (the first ``limit`` of them when
     ``limit`` > 0)."""
     p = Path(source).expanduser()
+    if is_translation_source(source, aligned):
+        return translation_inputs(source, channels, size, held_out, limit, data_dir, aligned, direction)
     if p.is_dir():
         x = read_folder(p, channels, size, flag)
     elif p.exists():

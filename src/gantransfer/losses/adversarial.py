@@ -1,4 +1,4 @@
-"""Adversarial loss terms (non-saturating, hinge) and the R1 gradient penalty.
+"""Adversarial loss terms (non-saturating, hinge, least squares) and the R1 gradient penalty.
 
 Terms read ``fake_logits`` / ``real_logits`` from the step context; R1 also reads ``real_for_r1``, the real
 batch with ``requires_grad`` from which ``real_logits`` were computed.
@@ -54,9 +54,12 @@ class R1Penalty(LossTerm):
 
 
 def adversarial_terms(kind: str) -> tuple[LossTerm, LossTerm]:
-    """(generator term, discriminator term) for ``kind`` in {"nonsaturating", "hinge"}."""
+    """(generator term, discriminator term) for ``kind`` in {"nonsaturating", "hinge", "lsgan"}."""
     if kind == "nonsaturating":
         return GeneratorNonSaturating(), DiscriminatorNonSaturating()
     if kind == "hinge":
         return GeneratorHinge(), DiscriminatorHinge()
-    raise ValueError(f"unknown adversarial loss {kind!r}; choose nonsaturating or hinge")
+    if kind == "lsgan":
+        from gantransfer.losses.translation import LeastSquaresDiscriminator, LeastSquaresGenerator
+        return LeastSquaresGenerator(), LeastSquaresDiscriminator()
+    raise ValueError(f"unknown adversarial loss {kind!r}; choose nonsaturating, hinge or lsgan")

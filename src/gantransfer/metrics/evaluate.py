@@ -264,10 +264,14 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     require_count(cfg.n, "--n")
     from gantransfer.deploy.opener import open_generator
     g, gcfg = open_generator(cfg.generator, device)  # an exported file runs by its runtime (tensors on ``device``)
-    if gcfg.is_translator:
-        raise ConfigError(f"{cfg.generator} is an image-to-image translator ({gcfg.arch}); eval measures "
-                          "noise-to-image generators. Give --input DIR with --target DIR (ground truth) and/or "
-                          "--against TEACHER for a translator's figures")
+    if gcfg.is_translator:  # the translation task's protocol (metrics/translation_protocol.py)
+        from gantransfer.metrics.translation_protocol import evaluate_translation
+        t0 = time.perf_counter()
+        result = evaluate_translation(cfg.generator, g, gcfg, cfg.data, cfg.direction, cfg.n, cfg.aligned,
+                                      device=device)
+        result["seconds"] = round(time.perf_counter() - t0, 2)
+        from gantransfer.metrics.protocols import mark_loss_networks
+        return mark_loss_networks(result, list(gcfg.loss_networks))
     dataset = cfg.data or gcfg.dataset
     user_ref = cfg.reference is not None or cfg.inception is not None
     if not dataset and not user_ref:

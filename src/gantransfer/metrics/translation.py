@@ -31,7 +31,7 @@ def match_targets(files: list[Path], target: Path) -> list[Path]:
     return found
 
 
-class _Sums:
+class PairSums:
     """Running sums of per-image PSNR (capped), SSIM and L1."""
 
     def __init__(self) -> None:
@@ -71,7 +71,7 @@ def evaluate_translator(source: str | Path, input_dir: str | Path, target: str |
     root = Path(input_dir)
     files = list_image_files(root)
     targets = match_targets(files, Path(target)) if target is not None else [None] * len(files)
-    vs_target, vs_teacher, skipped = _Sums(), _Sums(), []
+    vs_target, vs_teacher, skipped = PairSums(), PairSums(), []
     batch: list[tuple[torch.Tensor, torch.Tensor | None]] = []
     for i, (rel, tpath) in enumerate(zip(files, targets)):
         try:

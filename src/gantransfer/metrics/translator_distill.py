@@ -15,7 +15,7 @@ import torch
 
 from gantransfer.metrics.teacher_relative import distribution_figures, images_key
 from gantransfer.metrics.teacher_space import teacher_space
-from gantransfer.metrics.translation import _Sums
+from gantransfer.metrics.translation import PairSums
 from gantransfer.models.cost import count_macs, count_params
 
 BATCH = 64
@@ -30,7 +30,7 @@ def outputs(g: torch.nn.Module, x: torch.Tensor, device: torch.device) -> torch.
 
 def fidelity_to_teacher(student_out: torch.Tensor, teacher_out: torch.Tensor) -> dict[str, float]:
     """Mean per-image PSNR (dB, capped), SSIM and L1 of the student's outputs against the teacher's."""
-    sums = _Sums()
+    sums = PairSums()
     for i in range(0, len(student_out), BATCH):
         sums.add(student_out[i:i + BATCH], teacher_out[i:i + BATCH])
     return sums.means()

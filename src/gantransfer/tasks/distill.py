@@ -103,9 +103,9 @@ def check_noise_settings(cfg: DistillConfig) -> None:
     if cfg.real_data and not cfg.term_weights.get("adversarial", 0) > 0:
         raise ConfigError("--real-data feeds real images to the adversarial term; add adversarial=W to --terms "
                           "(e.g. --terms pixel=1,perceptual=1,adversarial=0.1) or drop --real-data")
-    if cfg.input_source != "auto" or cfg.input_limit or cfg.input_size:
-        raise ConfigError("--input-source, --input-limit and --input-size apply to translator teachers; this "
-                          "teacher makes images from latents (drop them)")
+    if cfg.input_source != "auto" or cfg.input_limit or cfg.input_size or cfg.aligned:
+        raise ConfigError("--input-source, --input-limit, --input-size and --aligned apply to translator teachers; "
+                          "this teacher makes images from latents (drop them)")
 
 
 def student_config(cfg: DistillConfig, teacher: Teacher) -> GeneratorConfig:

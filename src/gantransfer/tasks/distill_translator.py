@@ -145,7 +145,9 @@ def input_images(cfg: DistillConfig, teacher: Teacher) -> tuple[InputImages, boo
             raise ConfigError(f"--input-source {source} needs --data DIR, a folder of input images")
         what, flag = cfg.data, "--data"
     held = cfg.eval_n if cfg.eval_n else 0
-    images = load_inputs(what, t.input_channels, t.resolution, held, cfg.input_limit, cfg.data_dir, flag)
+    direction = t.meta.get("translation", {}).get("direction", "AtoB")  # which domain of translation data is input
+    images = load_inputs(what, t.input_channels, t.resolution, held, cfg.input_limit, cfg.data_dir, flag,
+                         aligned=cfg.aligned, direction=direction)
     return images, source == "augment"
 
 

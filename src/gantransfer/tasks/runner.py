@@ -32,6 +32,7 @@ from gantransfer.tasks.runlock import release
 Preview = Callable[[nn.Module, Path, int], None]          # (EMA snapshot, run dir, step)
 PeriodicEval = Callable[[nn.Module, int, Path], dict[str, float]]  # (EMA snapshot, step, run dir) -> logged values
 FinalEval = Callable[[Path], dict[str, Any] | None]       # (run dir) -> eval.json contents, or None to skip
+Exports = Callable[[nn.Module], dict[str, tuple[nn.Module, GeneratorConfig]]]  # snapshot -> {folder: (module, cfg)}
 
 
 @dataclass
@@ -52,6 +53,7 @@ class RunPlan:
     evaluate: PeriodicEval | None = None           # every ``settings.eval_every`` steps
     final: FinalEval | None = None                 # once training has ended: written to eval.json
     run_info: dict[str, Any] = field(default_factory=dict)  # more run.json entries
+    exports: Exports | None = None                 # several deliverables from the snapshot (default: generator/)
 
 
 def sample_grid_preview(gcfg: GeneratorConfig) -> Preview:
@@ -81,9 +83,11 @@ def execute(plan: RunPlan, out: str | Path, resume: bool = False, overwrite: boo
         preview = plan.preview or sample_grid_preview(gcfg)
 
         def export(run_dir: Path, step: int) -> None:
-            meta = {**gcfg.meta, "train_steps": step, plan.config_key: plan.resolved}
-            save_generator(snapshot.at(step), dataclasses.replace(gcfg, meta=meta), run_dir / "generator")
-            write_card(run_dir / "generator")  # the model card, rewritten with the figures once eval.json exists
+            parts = plan.exports(snapshot.at(step)) if plan.exports else {"generator": (snapshot.at(step), gcfg)}
+            for folder, (module, cfg) in parts.items():
+                meta = {**cfg.meta, "train_steps": step, plan.config_key: plan.resolved}
+                save_generator(module, dataclasses.replace(cfg, meta=meta), run_dir / folder)
+                write_card(run_dir / folder)  # the model card, rewritten with the figures once eval.json exists
             if plan.discriminator is not None:
                 save_discriminator(modules["D"], plan.discriminator, run_dir / "discriminator")
 

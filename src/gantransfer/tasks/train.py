@@ -1,4 +1,6 @@
-"""``gantransfer train``: a GAN from scratch on a data set (setup only; the runner and the engine do the rest)."""
+"""``gantransfer train``: a GAN from scratch on a data set (setup only; the runner and the engine do the rest).
+``--task`` picks the setup from the registry (``task_registry.TRAIN_TASKS``): ``gan`` is here, the translators'
+in ``pix2pix.py`` and ``cyclegan.py``."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,13 +9,14 @@ from pathlib import Path
 
 import torch
 
-from gantransfer.config import TrainConfig
+from gantransfer.config import TrainConfig, train_task
 from gantransfer.data import load_dataset
 from gantransfer.data.base import Dataset
 from gantransfer.engine.optim import discriminator_adam, generator_adam
 from gantransfer.errors import ConfigError, DataError
 from gantransfer.losses.lazy import regularisation_for
 from gantransfer.models.family import family
+from gantransfer.registry import resolve
 from gantransfer.models.config import (FusionRecord, GeneratorConfig, build_discriminator, build_generator,
                                          discriminator_config_for)
 from gantransfer.tasks.gan import gan_phases
@@ -22,6 +25,15 @@ from gantransfer.tasks.samplers import RealDataSampler
 
 
 def resolve_train_config(cfg: TrainConfig) -> TrainConfig:
+    """Fill the defaults that depend on ``--task`` and the data (the task's own ``resolve``)."""
+    try:
+        spec = train_task(cfg.task)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return resolve(spec.resolve)(cfg)
+
+
+def resolve_gan_config(cfg: TrainConfig) -> TrainConfig:
     """Fill the defaults that depend on the data kind (images or 2-D points)."""
     points = cfg.data in ("ring8", "grid25")
     # points: R1, a 2-D latent and a fast learning rate cover all 8 ring modes in 600 steps; conditional images:
@@ -60,6 +72,20 @@ def generator_config_for(cfg: TrainConfig, data: Dataset) -> GeneratorConfig:
 def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = None,
           fusion: FusionRecord | None = None, data_classes: list[int] | None = None, command: str = "train",
           overwrite: bool = False) -> Path:
+    """Train what ``config.task`` names (a registered ``TrainTask``); returns the run directory (its
+    ``generator/`` is the result). ``dataset``, ``fusion`` and ``data_classes`` are for ``--task gan``."""
+    try:
+        spec = train_task(config.task)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    given = {k: v for k, v in (("dataset", dataset), ("fusion", fusion), ("data_classes", data_classes))
+             if v is not None}
+    return resolve(spec.run)(config, resume=resume, command=command, overwrite=overwrite, **given)
+
+
+def train_gan(config: TrainConfig, resume: bool = False, dataset: Dataset | None = None,
+              fusion: FusionRecord | None = None, data_classes: list[int] | None = None, command: str = "train",
+              overwrite: bool = False) -> Path:
     """Train a GAN as ``config`` says; returns the run directory (its ``generator/`` is the result).
 
     ``dataset`` replaces loading ``config.data`` (which then only names the evaluation protocol); ``fusion`` and
