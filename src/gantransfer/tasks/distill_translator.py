@@ -212,11 +212,12 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
         phases = [Phase("G", s_opt, terms, providers)]
     sampler = TranslatorInputSampler(teacher, images.train, batch, with_features, augment, conditional=adv > 0)
     resolved = {**dataclasses.asdict(cfg), "terms": choice.terms, "perceptual_net": choice.perceptual_net}
-    preview_x = (images.held_out if len(images.held_out) else images.train)[:8]
+    preview_x = (images.held_out if len(images.held_out) else images.train)[:8]  # fixed: the first held-out
+    shown = "held-out inputs, never trained on" if len(images.held_out) else "training inputs (none held out)"
 
     def final(run: Path) -> dict | None:
         from gantransfer.metrics.translator_distill import evaluate_translator_student
-        save_rows(run, teacher, preview_x, scfg, device)
+        save_rows(run, teacher, preview_x, device, shown)
         if not cfg.eval_n or not len(images.held_out):
             return None
         return evaluate_translator_student(run, teacher, images.held_out, device)
@@ -245,12 +246,16 @@ def input_teacher_student(teacher: Teacher, student: torch.nn.Module, x: torch.T
     return torch.cat([convert_images(x.float(), x.shape[-1], channels), t, s])
 
 
-def save_rows(run: Path, teacher: Teacher, x: torch.Tensor, scfg: GeneratorConfig, device: torch.device) -> None:
-    """The report's grid (``report/teacher_vs_student.png``): input, teacher and final student rows."""
+def save_rows(run: Path, teacher: Teacher, x: torch.Tensor, device: torch.device, inputs: str) -> None:
+    """The report's rows (``report/translation_rows.png``): input, teacher and final student on the fixed inputs
+    ``x`` (``inputs``: where they come from, in words)."""
     from gantransfer.models.store import load_generator
+    from gantransfer.report.translation_rows import save_translation_rows
     student, _ = load_generator(run, device)
-    grid = input_teacher_student(teacher, student, x, scfg.channels, device)
-    save_image_grid(grid, run / "report" / "teacher_vs_student.png", nrow=len(x))
+    with torch.inference_mode():
+        t = teacher.module(x.to(device)).float().cpu()
+        s = student(x.to(device)).float().cpu()
+    save_translation_rows(run, [("input", x), ("teacher", t), ("student", s)], inputs)
 
 
 def rows_preview(teacher: Teacher, x: torch.Tensor, scfg: GeneratorConfig, device: torch.device):
