@@ -33,6 +33,7 @@ from gantransfer.tasks.default_terms import translator_terms
 from gantransfer.tasks.gan import gan_phases
 from gantransfer.tasks.matching import PerceptualNetwork, loss_network_names, matching_terms, resolve_perceptual
 from gantransfer.tasks.runner import RunPlan, execute
+from gantransfer.tasks.student_init import initialise_student
 from gantransfer.tasks.translator_sampler import TranslatorInputSampler
 from gantransfer.teachers import Teacher
 
@@ -151,12 +152,12 @@ def input_images(cfg: DistillConfig, teacher: Teacher) -> tuple[InputImages, boo
 
 def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = False, overwrite: bool = False) -> Path:
     """Distil translator ``teacher`` (resolved from ``cfg``) into a smaller translator; returns the run directory."""
-    noise_only = [flag for flag, given in (("--init prune", cfg.init == "prune"), ("--elastic", cfg.elastic),
+    noise_only = [flag for flag, given in (("--elastic", cfg.elastic),
                                            ("--target-macs", cfg.target_macs), ("--target-params", cfg.target_params),
                                            ("--target-latency", cfg.target_latency)) if given]
     if noise_only:
-        raise ConfigError(f"{', '.join(noise_only)}: not for translator teachers yet (the student starts from random "
-                          "weights at --width); drop it")
+        raise ConfigError(f"{', '.join(noise_only)}: not for translator teachers yet (the student is one translator "
+                          "at --width); drop it")
     device = teacher_device(teacher)
     if cfg.black_box:
         teacher = dataclasses.replace(teacher, white_box=False)
@@ -178,6 +179,13 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
     scfg.loss_networks = loss_network_names(weights, PerceptualNetwork("translator", "", net_name))
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg).to(device)
+    if blind_criterion(cfg, teacher):
+        warnings.warn(f"--prune-criterion {cfg.prune_criterion}: instance norm follows every layer of this "
+                      f"{teacher.config.arch} teacher, so the scale of a channel's weights and activations says "
+                      "nothing of its use and the ranking is close to chance; --prune-criterion diversity ranks "
+                      "channels by what removing them changes")
+    initial = initialise_student(student, scfg, teacher, cfg.init, cfg.prune_criterion, cfg.svs, cfg.seed,
+                                 inputs=images.train)
     t_params = sum(p.numel() for p in teacher.module.parameters())
     s_params = sum(p.numel() for p in student.parameters())
     if s_params >= t_params:
@@ -228,8 +236,16 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
                    run_info={"teacher": teacher.source, "white_box": teacher.white_box, "translator": True,
                              "inputs": {**images.record(), "augment": augment},
                              "perceptual_network": net_name if "perceptual" in weights or "gram" in weights
-                             else None, "feature_pairs": pairs, "terms_chosen": choice.record()})
+                             else None, "feature_pairs": pairs, "terms_chosen": choice.record(),
+                             "student_init": initial})
     return execute(plan, cfg.out, resume, overwrite)
+
+
+def blind_criterion(cfg: DistillConfig, teacher: Teacher) -> bool:
+    """Whether ``--init`` would prune an instance-normalised ResNet teacher by a scale-based criterion
+    (magnitude, activation), which cannot see which of its channels matter."""
+    return (cfg.init != "random" and cfg.prune_criterion in ("magnitude", "activation")
+            and teacher.config.arch != "unet" and getattr(teacher.config.options, "norm", "") == "instance")
 
 
 def teacher_device(teacher: Teacher) -> torch.device:
