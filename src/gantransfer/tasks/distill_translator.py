@@ -162,7 +162,7 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
     if cfg.black_box:
         teacher = dataclasses.replace(teacher, white_box=False)
     if cfg.input_size:  # the teacher's resolution is nominal: any side its downsampling divides
-        check_size(cfg.input_size, teacher.config, teacher.module)
+        check_size(cfg.input_size, teacher.config, teacher.module, "--input-size")
         teacher = dataclasses.replace(teacher, config=dataclasses.replace(teacher.config, resolution=cfg.input_size))
     scfg = student_config(cfg, teacher)
     images, augment = input_images(cfg, teacher)
