@@ -6,7 +6,7 @@ downsamplings, ``unet_64``; 256 px: pix2pix's ``unet_256``, 8) at ngf 64, and ``
 blocks, the compact student). Backends: ``eager`` (batch norm folded, inference mode), ``onnx`` (the fp32 export,
 parity-checked) and ``onnx-int8`` (the static int8 export, calibrated on 32 input images, PSNR-checked against
 fp32), all on one thread. Main size 64 px at batch 1 and 64; 256 px at batch 1 only (eager and fp32 ONNX): a
-batch of 64 at 256 px is 3.6 TMACs per call for resnet_9blocks, minutes per timed call on one thread.
+batch of 64 at 256 px is 3.2 TMACs per call for resnet_9blocks, minutes per timed call on one thread.
 
 Timing is interleaved: every round times each (translator, backend) once, so that the machine's load, shared with
 other jobs, falls on all of them alike; the median of the rounds is reported. Exports are made (and checked) once

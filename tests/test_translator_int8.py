@@ -3,8 +3,10 @@ get (PSNR against the fp32 export on the parity inputs, at least ``INT8_MIN_PSNR
 the file), calibrated on input images; refused, with nothing written, below the tolerance."""
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from conftest import run_cli
 from gantransfer.models.config import GeneratorConfig, build_generator
@@ -46,6 +48,25 @@ def test_int8_export_of_a_translator_is_parity_checked_and_recorded(tmp_path, ca
     assert got.shape == ref.shape
     mse = float(((got - ref) ** 2).mean())
     assert 10 * torch.log10(torch.tensor(4.0 / max(mse, 1e-12))) > INT8_MIN_PSNR - 5
+    # the int8 file is run by `translate` and judged against its source on real inputs by `eval --input`
+    (tmp_path / "in").mkdir()
+    for i in range(2):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(
+            tmp_path / "in" / f"{i}.png")
+    code, out, err = run_cli(capsys, "eval", str(tmp_path / "q.onnx"), "--input", str(tmp_path / "in"),
+                             "--against", str(tmp_path / "t"))
+    assert code == 0, err
+    assert json.loads(out)["against"]["psnr"] > INT8_MIN_PSNR - 5
+    code, out, err = run_cli(capsys, "translate", str(tmp_path / "q.onnx"), "--input", str(tmp_path / "in"),
+                             "--out", str(tmp_path / "o"), "--size", "64")
+    assert code == 0 and sorted(p.name for p in (tmp_path / "o").iterdir()) == ["0.png", "1.png"], err
+    code, _, err = run_cli(capsys, "translate", str(tmp_path / "q.onnx"), "--input", str(tmp_path / "in"),
+                           "--out", str(tmp_path / "o2"), "--size", "42")
+    nearest = "multiple of 32; nearest valid: 32 or 64" if arch == "unet" else "multiple of 4; nearest valid: 40 or 44"
+    assert code != 0 and nearest in err and not (tmp_path / "o2").exists()
+    code, _, err = run_cli(capsys, "translate", str(tmp_path / "q.onnx"), "--input", str(tmp_path / "in"),
+                           "--out", str(tmp_path / "o3"), "--train-mode")
+    assert code != 0 and "exported file" in err and not (tmp_path / "o3").exists()
 
 
 def test_int8_below_the_tolerance_writes_nothing(tmp_path, capsys, monkeypatch):

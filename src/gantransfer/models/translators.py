@@ -33,6 +33,14 @@ def open_translator(source: str | Path, device: str | torch.device = "cpu", impo
     return g.to(device).eval(), cfg
 
 
+def input_multiple(cfg: GeneratorConfig) -> int:
+    """The number a translator of ``cfg`` needs both input sides to be a multiple of (its family's module, built on
+    the meta device: no weights are allocated)."""
+    from gantransfer.models.config import build_generator
+    with torch.device("meta"):
+        return int(getattr(build_generator(cfg), "multiple", 1))
+
+
 def check_size(size: int, cfg: GeneratorConfig, module: torch.nn.Module, flag: str = "--size") -> None:
     """ConfigError unless ``size`` (given as ``flag``) is a side the translator takes (a multiple of its
     downsampling factor)."""
