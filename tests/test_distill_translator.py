@@ -68,7 +68,7 @@ def test_distill_translator_every_term_trains_and_evaluates(tmp_path, capsys, te
         assert info["feature_pairs"] == [[0, 2]]  # the student's one block meets the teacher's last of 3
     else:  # no protocol uses the frozen random network; the student records it as a loss network
         assert info["perceptual_network"] == "random-conv-v1" and cfg.loss_networks == ["random-conv-v1"]
-    assert (run / "report" / "teacher_vs_student.png").is_file()
+    assert (run / "report" / "translation_rows.png").is_file()
 
 
 def test_auto_terms_are_printed_and_recorded_and_resume_continues(tmp_path, capsys):

@@ -196,8 +196,6 @@ def test_onnx_export_of_a_translator_has_dynamic_size_and_parity(tmp_path, arch,
     x = torch.rand(3, 3, 64, 64) * 2 - 1  # another size than the one traced
     with torch.no_grad():
         assert (onnx_g(x) - g(x)).abs().max().item() <= 1e-4
-    with pytest.raises(ConfigError, match="--int8 is not offered"):
-        export(tmp_path / "t", "onnx", tmp_path / "q.onnx", int8=True)
     with pytest.raises(ConfigError, match="drop --with-example"):
         export(tmp_path / "t", "onnx", tmp_path / "e.onnx", with_example=True)
     card = (tmp_path / "README.md").read_text()  # the export's card, beside t.onnx

@@ -33,6 +33,7 @@ from gantransfer.deploy.parity import (FP32_TOLERANCE, check_parity, outputs, pa
 
 DEFAULT_FID_N = 5000
 DEFAULT_CALIBRATION = 512
+TRANSLATOR_CALIBRATION = 32  # translators: input images (random, in the value range) calibrating int8
 Judge = Callable[[Any, GeneratorConfig, int, str], dict[str, Any]]  # (generator, config, n, what) -> metrics
 INT8_MIN_PSNR = 20.0  # dB against fp32 on the parity latents: below it the int8 file is not written
 
@@ -67,6 +68,9 @@ def temp_beside(out: Path, tag: str) -> Iterator[Path]:
 def _fid_change(fp32: Any, int8: Any, cfg: GeneratorConfig, n: int, judge: Judge | None) -> dict[str, Any]:
     """FID of the fp32 and the int8 file under the data set's protocol on the same ``n`` latents, measured by
     ``judge`` (``gantransfer.api.export`` passes the metrics layer's; deploy does not import metrics)."""
+    if cfg.is_translator:
+        return {"skipped": "a translator has no FID protocol here; its int8 check is the PSNR against fp32 on the "
+                           "parity input images"}
     if n < 2 or not cfg.dataset or cfg.kind != "image":
         return {"skipped": "no image data set recorded" if n >= 2 else "--fid-n 0"}
     if judge is None:
@@ -112,6 +116,7 @@ def export_generator(source: str | Path, fmt: str, out: str | Path, int8: bool =
         raise ConfigError(f"--int8 applies to --format {offered} only (onnxruntime quantization)")
     if not int8 and calibration is not None:
         raise ConfigError("--calibration applies with --int8 only")
+    default_calibration = calibration is None
     calibration = DEFAULT_CALIBRATION if calibration is None else calibration
     if int8 and calibration < 1:
         raise ConfigError(f"--calibration must be at least 1 latent (e.g. 512), got {calibration}")
@@ -128,6 +133,8 @@ def export_generator(source: str | Path, fmt: str, out: str | Path, int8: bool =
         resolve(spec.require)()
     t0 = time.perf_counter()
     module, cfg = load_generator(source)
+    if cfg.is_translator and default_calibration:
+        calibration = TRANSLATOR_CALIBRATION
     from gantransfer.models.sampling import probe_finite
     probe_finite(module, cfg, f"generator {source}")  # no file is exported from a generator of NaN images
     if int8:  # calibration feeds the latents in one go: their images and activations must fit
@@ -138,8 +145,6 @@ def export_generator(source: str | Path, fmt: str, out: str | Path, int8: bool =
                               "batchnorm_folded": plan.folded, "fold_rejected": plan.fold_rejected,
                               "parity_latents": parity_count(cfg)}
     from gantransfer.deploy.graph import noise_inputs
-    if int8 and cfg.is_translator:
-        raise ConfigError(f"--int8 is not offered for {cfg.arch} translators yet; export in fp32 (drop --int8)")
     if int8 and noise_inputs(module):
         raise ConfigError(f"--int8 is not offered for {cfg.arch} generators: their modulated convolutions compute "
                           "their weights per sample, which static int8 quantization cannot calibrate. Export in "

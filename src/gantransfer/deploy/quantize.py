@@ -14,10 +14,11 @@ import torch
 
 from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.sampling import draw_inputs
-from gantransfer.deploy.metadata import INPUT_LABEL, INPUT_Z
+from gantransfer.deploy.metadata import INPUT_IMAGE, INPUT_LABEL, INPUT_Z
 
 CALIBRATION_SEED = 7          # calibration latents: apart from the parity and evaluation latents
 CALIBRATION_BATCH = 64
+TRANSLATOR_CALIBRATION_BATCH = 8  # translators: each input image's activations weigh as much as a big batch's
 # ConvTranspose has no int8 kernel in onnxruntime's CPU provider: quantizing it only wraps the float kernel in
 # quantize/dequantize pairs (measured slower), so it is left in float by default.
 NO_INT8_KERNEL = ("ConvTranspose",)
@@ -31,15 +32,17 @@ LAYOUT = {"Unsqueeze", "Squeeze", "Reshape", "Flatten", "Shape", "Gather", "Conc
 
 
 class LatentReader:
-    """onnxruntime's CalibrationDataReader over ``n`` seeded latents (and labels), in batches of 64."""
+    """onnxruntime's CalibrationDataReader over ``n`` seeded latents (and labels), in batches of 64; for a
+    translator, over ``n`` seeded input images uniform in its value range, in batches of 8."""
 
     def __init__(self, cfg: GeneratorConfig, n: int, seed: int = CALIBRATION_SEED) -> None:
         z, y = draw_inputs(cfg, n, torch.Generator().manual_seed(seed))
+        name, step = (INPUT_IMAGE, TRANSLATOR_CALIBRATION_BATCH) if cfg.is_translator else (INPUT_Z, CALIBRATION_BATCH)
         self._batches = []
-        for i in range(0, n, CALIBRATION_BATCH):
-            feed = {INPUT_Z: z[i:i + CALIBRATION_BATCH].numpy()}
+        for i in range(0, n, step):
+            feed = {name: z[i:i + step].numpy()}
             if y is not None:
-                feed[INPUT_LABEL] = y[i:i + CALIBRATION_BATCH].numpy().astype(np.int64)
+                feed[INPUT_LABEL] = y[i:i + step].numpy().astype(np.int64)
             self._batches.append(feed)
         self._it = iter(self._batches)
 

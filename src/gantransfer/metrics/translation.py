@@ -13,7 +13,8 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 from gantransfer.data.image_files import EXTENSIONS, READ_ERRORS, first_line, list_image_files, read_image
 from gantransfer.errors import ConfigError, DataError
 from gantransfer.metrics.fidelity import PSNR_CEILING_DB
-from gantransfer.models.translators import check_size, open_translator
+from gantransfer.deploy.translator_opener import open_any_translator
+from gantransfer.models.translators import check_size
 
 BATCH = 16
 
@@ -56,14 +57,14 @@ def evaluate_translator(source: str | Path, input_dir: str | Path, target: str |
                         device: str | torch.device = "cpu") -> dict[str, Any]:
     """Mean PSNR (dB, per image, capped at ``PSNR_CEILING_DB``), SSIM and L1 of the translator's outputs on every
     image under ``input_dir``: against ``target`` (ground truth) and against translator ``against``'s outputs."""
+    g, cfg = open_any_translator(source, device, fits="eval {} --data NAME")  # a noise generator: its own eval
     if target is None and against is None:
         raise ConfigError("evaluating a translator needs --target DIR (ground truth) or --against TEACHER")
-    g, cfg = open_translator(source, device)
     size = size or cfg.resolution
     check_size(size, cfg, g)
     teacher = None
     if against is not None:
-        teacher, tcfg = open_translator(against, device, flag="--against")
+        teacher, tcfg = open_any_translator(against, device, flag="--against", fits="eval {} --data NAME")
         if (tcfg.input_channels, tcfg.channels) != (cfg.input_channels, cfg.channels):
             raise ConfigError(f"--against {against} maps {tcfg.input_channels} to {tcfg.channels} channels, the "
                               f"translator {cfg.input_channels} to {cfg.channels}; they cannot be compared")

@@ -24,12 +24,16 @@ class Slice:
     ``role``: ``out`` (the layer that makes the channels) or ``in`` (one that reads them). ``gain_power``: the kept
     values are multiplied by (kept / teacher channels) ** gain_power, for layers whose runtime gain depends on
     their input count (StyleGAN2's toRGB scales by 1 / sqrt(in_channels): power 0.5 keeps its output unchanged).
+    ``offset``: where the group's channels start along ``dim`` in the teacher, for a layer that reads a
+    concatenation of groups (a U-Net's skip connection): every group of such a dimension names its part, and the
+    kept channels of the parts, in offset order, make the student's dimension.
     """
 
     entry: str
     dim: int
     role: str = "out"
     gain_power: float = 0.0
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ def top_channels(scores: dict[str, torch.Tensor], sizes: dict[str, int], by_impo
                  ) -> dict[str, torch.Tensor]:
     """Per group, the indices of the ``sizes[name]`` highest-scoring channels, ascending (``by_importance``: the
     highest score first); ties go to the lower index, so equal scores give a deterministic choice."""
-    if list(sizes) != list(scores):
+    if set(sizes) != set(scores):  # the same layers (criteria may list them in the order they run)
         raise ConfigError(f"cannot prune: the student's layers ({', '.join(sizes)}) differ from the teacher's "
                           f"({', '.join(scores)}); use --init random or the teacher's family options")
     keep = {}
@@ -120,10 +124,16 @@ def copy_kept(teacher: nn.Module, student: nn.Module, groups: list[ChannelGroup]
             raise ConfigError(f"cannot prune: the student's {name} has no counterpart in the teacher (their layouts "
                               "differ); use --init random or the teacher's family options")
         w = t_state[name]
-        for s, group, idx in plan.get(name, []):
-            w = w.index_select(s.dim, idx.to(w.device))
-            if s.gain_power:
-                w = w * (len(idx) / t_sizes[group]) ** s.gain_power
+        by_dim: dict[int, list[tuple[Slice, str, torch.Tensor]]] = {}
+        for item in plan.get(name, []):
+            by_dim.setdefault(item[0].dim, []).append(item)
+        for dim, items in by_dim.items():  # one dimension may be a concatenation of groups (``Slice.offset``)
+            items.sort(key=lambda it: it[0].offset)
+            idx = torch.cat([k + s.offset for s, _, k in items])
+            w = w.index_select(dim, idx.to(w.device))
+            for s, group, k in items:
+                if s.gain_power:
+                    w = w * (len(k) / t_sizes[group]) ** s.gain_power
         if tuple(w.shape) != tuple(target.shape):
             raise ConfigError(f"cannot prune: the student's {name} is {tuple(target.shape)} but the teacher's kept "
                               f"channels give {tuple(w.shape)}; use --init random or the teacher's family options")

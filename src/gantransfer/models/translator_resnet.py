@@ -18,6 +18,7 @@ from gantransfer.models.family import Capabilities, ModelFamily, register
 from gantransfer.models.translator_blocks import (ResidualBlock, ResnetOptions, SeparableResidualBlock,
                                                   check_translator_input, conv_bias, init_translator_weights,
                                                   norm_layer, validate_translator)
+from gantransfer.models.translator_prune import resnet_channel_groups
 
 if TYPE_CHECKING:
     from gantransfer.models.config import GeneratorConfig
@@ -94,11 +95,11 @@ CAPABILITIES = Capabilities(feature_taps=True, batch_norm=True)  # batch norm wh
 FAMILY = register(ModelFamily(
     name="resnet", kind="translator", options=ResnetOptions, capabilities=CAPABILITIES,
     build_generator=_builder(False), validate=_validate, feature_resolutions=_feature_resolutions,
-    max_resolution=1024,
+    max_resolution=1024, channel_groups=resnet_channel_groups,
     description="image-to-image ResNet translator (pix2pix/CycleGAN resnet_6blocks, resnet_9blocks)"))
 
 MOBILE_FAMILY = register(ModelFamily(
     name="mobile-resnet", kind="translator", options=ResnetOptions, capabilities=CAPABILITIES,
     build_generator=_builder(True), validate=_validate, feature_resolutions=_feature_resolutions,
-    max_resolution=1024,
+    max_resolution=1024, channel_groups=resnet_channel_groups,
     description="compact ResNet translator with depthwise-separable residual blocks (a student for resnet)"))

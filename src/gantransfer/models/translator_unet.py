@@ -16,6 +16,7 @@ from torch import nn
 from gantransfer.models.family import Capabilities, ModelFamily, register
 from gantransfer.models.translator_blocks import (UnetOptions, check_translator_input, conv_bias,
                                                   init_translator_weights, norm_layer, validate_translator)
+from gantransfer.models.translator_prune import unet_channel_groups
 
 if TYPE_CHECKING:
     from gantransfer.models.config import GeneratorConfig
@@ -116,4 +117,4 @@ FAMILY = register(ModelFamily(
     name="unet", kind="translator", options=UnetOptions,
     capabilities=Capabilities(feature_taps=True, batch_norm=True),
     build_generator=_build, validate=_validate, feature_resolutions=_feature_resolutions, max_resolution=1024,
-    description="image-to-image U-Net translator (pix2pix unet_128, unet_256)"))
+    channel_groups=unet_channel_groups, description="image-to-image U-Net translator (pix2pix unet_128, unet_256)"))

@@ -1,6 +1,7 @@
 """The report's sample grids, made from what a run directory holds: teacher vs student on the same latents,
 per teacher for fusion, per label for conditional generators, training images and nearest training images for
-adaptation, and the grids written during training."""
+adaptation, input | teacher | student rows for translator runs (``translation_rows.py``), and the grids written
+during training."""
 from __future__ import annotations
 
 import shutil
@@ -12,6 +13,7 @@ import torch
 
 from gantransfer.grid import save_image_grid
 from gantransfer.report.runs import Run
+from gantransfer.report.translation_rows import HEADING, IMAGE, rows_caption, rows_record
 
 SEED = 1234  # the report's own inputs, the same as the training previews'
 
@@ -37,15 +39,26 @@ def copy_asset(src: Path, out: Path, name: str) -> str:
 def training_grids(run: Run, out: Path, prefix: str = "") -> list[Figure]:
     """The grids the run wrote while training, newest first (at most four, evenly spread)."""
     grids = run.samples
+    rows = rows_record(run.path)
     if len(grids) > 4:
         picks = sorted({round(i * (len(grids) - 1) / 3) for i in range(4)})
         grids = [grids[i] for i in picks]
     what = {"distill": "rows alternate teacher / student on the same latents",
             "fuse": "two rows per teacher (" + ", ".join(map(str, run.record.get("teachers", []))) +
                     "): its images, then the student's on the same inputs"}.get(run.command, "samples on fixed inputs")
+    if rows is not None:  # a translator run: its rows on fixed inputs, named by its record
+        what = f"rows {' | '.join(rows['rows'])} on fixed inputs"
     pixels = bool(run.generator.get("resolution"))  # a scatter plot of 2-D points is not a pixel grid
     return [Figure(copy_asset(p, out, f"{prefix}samples-step-{step:07d}.png"), f"step {step:,}: {what}", pixels,
                    widest=370) for step, p in reversed(grids)]
+
+
+def translator_rows(run: Run, out: Path, device: torch.device, prefix: str = "") -> list[Figure]:
+    """A translator run: its rows (input | teacher | student, | ground truth) on fixed held-out inputs."""
+    record = rows_record(run.path)
+    if record is None:
+        return []
+    return [Figure(copy_asset(run.path / "report" / IMAGE, out, f"{prefix}{IMAGE}"), rows_caption(record))]
 
 
 def _generator(run: Run, device: torch.device):
@@ -150,13 +163,17 @@ def adaptation(run: Run, out: Path, device: torch.device, prefix: str = "", n: i
 
 def run_figures(run: Run, out: Path, prefix: str = "", device: str = "cpu") -> list[tuple[str, list[Figure]]]:
     """(heading, figures) groups of sample grids for ``run``, written into ``out``: the task's own figures
-    (``figures(run, out, device, prefix)`` of its registration), per label, during training."""
+    (``figures(run, out, device, prefix)`` of its registration; a translator run's rows instead when it wrote
+    them), per label, during training."""
     from gantransfer.config import task, task_names
     from gantransfer.registry import resolve
     dev = torch.device(device)
     groups: list[tuple[str, list[Figure]]] = []
     spec = task(run.command) if run.command in task_names() else None
-    if spec is not None and spec.figures is not None:  # the task's own figures (its registration names them)
+    rows = translator_rows(run, out, dev, prefix)
+    if rows:  # a translator run, whatever its command: inputs and outputs, not noise samples
+        groups.append((HEADING, rows))
+    elif spec is not None and spec.figures is not None:  # the task's own figures (its registration names them)
         groups.append((spec.figures_heading, resolve(spec.figures)(run, out, dev, prefix)))
     if run.generator.get("num_classes"):
         groups.append(("Per label", per_label(run, out, dev, prefix)))

@@ -247,7 +247,11 @@ def _steps(run: Run) -> str:
 
 
 def _arch(run: Run) -> str:
-    return f"{run.generator.get('arch', '?')} generator of width {number(float(run.generator.get('width', 1)))}"
+    g = run.generator
+    if g.get("input_channels"):  # a translator: its size is its ngf, not a width
+        ngf = (g.get("options") or {}).get("ngf")
+        return f"{g.get('arch', '?')} translator" + (f" of ngf {ngf}" if isinstance(ngf, int) else "")
+    return f"{g.get('arch', '?')} generator of width {number(float(g.get('width', 1)))}"
 
 
 def summary(run: Run) -> str:
@@ -269,6 +273,12 @@ def summary(run: Run) -> str:
 def distill_summary(run: Run) -> str:
     c = run.config
     teacher = Path(str(run.record.get("teacher") or c.get("teacher") or c.get("teacher_module"))).name
+    if run.record.get("translator"):
+        inputs = run.record.get("inputs") or {}
+        where = Path(str(inputs.get("source") or c.get("data") or "?")).name
+        return (f"Distilled the translator {teacher} into a {_arch(run)} on input images from {where} "
+                f"({inputs.get('train', '?')} for training, {inputs.get('held_out', '?')} held out), matching it "
+                f"with {c.get('terms')} on the same inputs, for {_steps(run)} at batch {c.get('batch_size')}.")
     how = f"with real {c['real_data']} images" if c.get("real_data") else "data-free (no real image)"
     return (f"Distilled the teacher {teacher} into a {_arch(run)}, {how}, matching it with {c.get('terms')} on the "
             f"same latents, for {_steps(run)} at batch {c.get('batch_size')}.")

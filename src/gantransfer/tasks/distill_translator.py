@@ -33,6 +33,7 @@ from gantransfer.tasks.default_terms import translator_terms
 from gantransfer.tasks.gan import gan_phases
 from gantransfer.tasks.matching import PerceptualNetwork, loss_network_names, matching_terms, resolve_perceptual
 from gantransfer.tasks.runner import RunPlan, execute
+from gantransfer.tasks.student_init import initialise_student
 from gantransfer.tasks.translator_sampler import TranslatorInputSampler
 from gantransfer.teachers import Teacher
 
@@ -153,17 +154,17 @@ def input_images(cfg: DistillConfig, teacher: Teacher) -> tuple[InputImages, boo
 
 def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = False, overwrite: bool = False) -> Path:
     """Distil translator ``teacher`` (resolved from ``cfg``) into a smaller translator; returns the run directory."""
-    noise_only = [flag for flag, given in (("--init prune", cfg.init == "prune"), ("--elastic", cfg.elastic),
+    noise_only = [flag for flag, given in (("--elastic", cfg.elastic),
                                            ("--target-macs", cfg.target_macs), ("--target-params", cfg.target_params),
                                            ("--target-latency", cfg.target_latency)) if given]
     if noise_only:
-        raise ConfigError(f"{', '.join(noise_only)}: not for translator teachers yet (the student starts from random "
-                          "weights at --width); drop it")
+        raise ConfigError(f"{', '.join(noise_only)}: not for translator teachers yet (the student is one translator "
+                          "at --width); drop it")
     device = teacher_device(teacher)
     if cfg.black_box:
         teacher = dataclasses.replace(teacher, white_box=False)
     if cfg.input_size:  # the teacher's resolution is nominal: any side its downsampling divides
-        check_size(cfg.input_size, teacher.config, teacher.module)
+        check_size(cfg.input_size, teacher.config, teacher.module, "--input-size")
         teacher = dataclasses.replace(teacher, config=dataclasses.replace(teacher.config, resolution=cfg.input_size))
     scfg = student_config(cfg, teacher)
     images, augment = input_images(cfg, teacher)
@@ -180,6 +181,13 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
     scfg.loss_networks = loss_network_names(weights, PerceptualNetwork("translator", "", net_name))
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg).to(device)
+    if blind_criterion(cfg, teacher):
+        warnings.warn(f"--prune-criterion {cfg.prune_criterion}: instance norm follows every layer of this "
+                      f"{teacher.config.arch} teacher, so the scale of a channel's weights and activations says "
+                      "nothing of its use and the ranking is close to chance; --prune-criterion diversity ranks "
+                      "channels by what removing them changes")
+    initial = initialise_student(student, scfg, teacher, cfg.init, cfg.prune_criterion, cfg.svs, cfg.seed,
+                                 inputs=images.train)
     t_params = sum(p.numel() for p in teacher.module.parameters())
     s_params = sum(p.numel() for p in student.parameters())
     if s_params >= t_params:
@@ -214,11 +222,12 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
         phases = [Phase("G", s_opt, terms, providers)]
     sampler = TranslatorInputSampler(teacher, images.train, batch, with_features, augment, conditional=adv > 0)
     resolved = {**dataclasses.asdict(cfg), "terms": choice.terms, "perceptual_net": choice.perceptual_net}
-    preview_x = (images.held_out if len(images.held_out) else images.train)[:8]
+    preview_x = (images.held_out if len(images.held_out) else images.train)[:8]  # fixed: the first held-out
+    shown = "held-out inputs, never trained on" if len(images.held_out) else "training inputs (none held out)"
 
     def final(run: Path) -> dict | None:
         from gantransfer.metrics.translator_distill import evaluate_translator_student
-        save_rows(run, teacher, preview_x, scfg, device)
+        save_rows(run, teacher, preview_x, device, shown)
         if not cfg.eval_n or not len(images.held_out):
             return None
         return evaluate_translator_student(run, teacher, images.held_out, device)
@@ -229,8 +238,16 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
                    run_info={"teacher": teacher.source, "white_box": teacher.white_box, "translator": True,
                              "inputs": {**images.record(), "augment": augment},
                              "perceptual_network": net_name if "perceptual" in weights or "gram" in weights
-                             else None, "feature_pairs": pairs, "terms_chosen": choice.record()})
+                             else None, "feature_pairs": pairs, "terms_chosen": choice.record(),
+                             "student_init": initial})
     return execute(plan, cfg.out, resume, overwrite)
+
+
+def blind_criterion(cfg: DistillConfig, teacher: Teacher) -> bool:
+    """Whether ``--init`` would prune an instance-normalised ResNet teacher by a scale-based criterion
+    (magnitude, activation), which cannot see which of its channels matter."""
+    return (cfg.init != "random" and cfg.prune_criterion in ("magnitude", "activation")
+            and teacher.config.arch != "unet" and getattr(teacher.config.options, "norm", "") == "instance")
 
 
 def teacher_device(teacher: Teacher) -> torch.device:
@@ -247,12 +264,16 @@ def input_teacher_student(teacher: Teacher, student: torch.nn.Module, x: torch.T
     return torch.cat([convert_images(x.float(), x.shape[-1], channels), t, s])
 
 
-def save_rows(run: Path, teacher: Teacher, x: torch.Tensor, scfg: GeneratorConfig, device: torch.device) -> None:
-    """The report's grid (``report/teacher_vs_student.png``): input, teacher and final student rows."""
+def save_rows(run: Path, teacher: Teacher, x: torch.Tensor, device: torch.device, inputs: str) -> None:
+    """The report's rows (``report/translation_rows.png``): input, teacher and final student on the fixed inputs
+    ``x`` (``inputs``: where they come from, in words)."""
     from gantransfer.models.store import load_generator
+    from gantransfer.report.translation_rows import save_translation_rows
     student, _ = load_generator(run, device)
-    grid = input_teacher_student(teacher, student, x, scfg.channels, device)
-    save_image_grid(grid, run / "report" / "teacher_vs_student.png", nrow=len(x))
+    with torch.inference_mode():
+        t = teacher.module(x.to(device)).float().cpu()
+        s = student(x.to(device)).float().cpu()
+    save_translation_rows(run, [("input", x), ("teacher", t), ("student", s)], inputs)
 
 
 def rows_preview(teacher: Teacher, x: torch.Tensor, scfg: GeneratorConfig, device: torch.device):

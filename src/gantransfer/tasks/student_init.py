@@ -15,6 +15,7 @@ from gantransfer.models.prune import copy_kept, group_sizes, groups_of, kept_fra
 from gantransfer.models.sampling import draw_inputs
 
 PRUNE_SAMPLES = 256  # teacher samples the activation-based criteria look at
+PRUNE_INPUTS = 64    # translators: training input images the activation-based criteria look at
 
 
 def why_not_prunable(teacher, scfg: GeneratorConfig) -> str | None:
@@ -30,13 +31,19 @@ def why_not_prunable(teacher, scfg: GeneratorConfig) -> str | None:
 
 
 def prune_from_teacher(student: nn.Module, teacher_module: nn.Module, tcfg: GeneratorConfig, scfg: GeneratorConfig,
-                       criterion: str, svs: bool, seed: int, by_importance: bool = False) -> dict:
+                       criterion: str, svs: bool, seed: int, by_importance: bool = False,
+                       inputs: torch.Tensor | None = None) -> dict:
     """Load ``student`` with ``teacher_module``'s most important channels by ``criterion``; the record of what
     was kept. The teacher's samples come from their own generator, so the global random stream is untouched.
     ``by_importance``: the kept channels ordered most important first (an elastic student's), else in the
-    teacher's order."""
+    teacher's order. ``inputs``: a translator's input images for the activation-based criteria (the first
+    ``PRUNE_INPUTS``; default: random images in its value range)."""
     t_groups, s_groups = groups_of(tcfg.family, teacher_module), groups_of(scfg.family, student)
-    z, labels = draw_inputs(tcfg, PRUNE_SAMPLES, torch.Generator().manual_seed(seed))
+    if inputs is not None:
+        z, labels = inputs[:PRUNE_INPUTS], None
+    else:
+        z, labels = draw_inputs(tcfg, PRUNE_INPUTS if tcfg.is_translator else PRUNE_SAMPLES,
+                                torch.Generator().manual_seed(seed))
     device = next(teacher_module.parameters()).device
     scores = channel_scores(criterion, teacher_module, t_groups, z.to(device),
                             None if labels is None else labels.to(device))
@@ -47,15 +54,16 @@ def prune_from_teacher(student: nn.Module, teacher_module: nn.Module, tcfg: Gene
 
 
 def initialise_student(student: nn.Module, scfg: GeneratorConfig, teacher, init: str, criterion: str, svs: bool,
-                       seed: int, by_importance: bool = False) -> dict:
-    """Apply ``init`` (auto | prune | random) to a freshly built ``student``; returns the record for run.json."""
+                       seed: int, by_importance: bool = False, inputs: torch.Tensor | None = None) -> dict:
+    """Apply ``init`` (auto | prune | random) to a freshly built ``student``; returns the record for run.json
+    (``inputs``: a translator's training input images, see ``prune_from_teacher``)."""
     if init == "random":
         return {"init": "random"}
     reason = why_not_prunable(teacher, scfg)
     if reason is None:
         try:
             record = prune_from_teacher(student, teacher.module, teacher.config, scfg, criterion, svs, seed,
-                                        by_importance)
+                                        by_importance, inputs)
         except ConfigError as e:
             reason = str(e)
         else:

@@ -18,7 +18,8 @@ from PIL import Image
 from gantransfer.data.image_files import READ_ERRORS, first_line, list_image_files, read_image
 from gantransfer.errors import ConfigError, DataError
 from gantransfer.io import atomic_write
-from gantransfer.models.translators import check_size, open_translator
+from gantransfer.deploy.translator_opener import open_any_translator
+from gantransfer.models.translators import check_size
 
 BATCH = 16
 
@@ -62,7 +63,7 @@ def translate_folder(source: str | Path, input_dir: str | Path, out: str | Path,
                      import_options: dict | None = None) -> TranslateResult:
     """Translate every image under ``input_dir`` into ``out`` (one PNG each). ``train_mode``: run as pix2pix's
     test.py does without ``--eval`` (batch norm on each image's own statistics, dropout active; seeded)."""
-    g, cfg = open_translator(source, device, import_options)
+    g, cfg = open_any_translator(source, device, import_options, train_mode=train_mode)
     size = size or cfg.resolution
     check_size(size, cfg, g)
     root, out = Path(input_dir), Path(out)
@@ -72,7 +73,8 @@ def translate_folder(source: str | Path, input_dir: str | Path, out: str | Path,
     dests = destinations(files, out, overwrite)
     result = TranslateResult()
     batch = 1 if train_mode else BATCH
-    g.train(train_mode)
+    if isinstance(g, torch.nn.Module):  # an exported file's runtime has no training mode (refused above)
+        g.train(train_mode)
     torch.manual_seed(seed)
     pending: list[tuple[torch.Tensor, Path]] = []
     for i, (rel, dest) in enumerate(zip(files, dests)):
