@@ -181,11 +181,6 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
     scfg.loss_networks = loss_network_names(weights, PerceptualNetwork("translator", "", net_name))
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg).to(device)
-    if blind_criterion(cfg, teacher):
-        warnings.warn(f"--prune-criterion {cfg.prune_criterion}: instance norm follows every layer of this "
-                      f"{teacher.config.arch} teacher, so the scale of a channel's weights and activations says "
-                      "nothing of its use and the ranking is close to chance; --prune-criterion diversity ranks "
-                      "channels by what removing them changes")
     initial = initialise_student(student, scfg, teacher, cfg.init, cfg.prune_criterion, cfg.svs, cfg.seed,
                                  inputs=images.train)
     t_params = sum(p.numel() for p in teacher.module.parameters())
@@ -241,13 +236,6 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
                              else None, "feature_pairs": pairs, "terms_chosen": choice.record(),
                              "student_init": initial})
     return execute(plan, cfg.out, resume, overwrite)
-
-
-def blind_criterion(cfg: DistillConfig, teacher: Teacher) -> bool:
-    """Whether ``--init`` would prune an instance-normalised ResNet teacher by a scale-based criterion
-    (magnitude, activation), which cannot see which of its channels matter."""
-    return (cfg.init != "random" and cfg.prune_criterion in ("magnitude", "activation")
-            and teacher.config.arch != "unet" and getattr(teacher.config.options, "norm", "") == "instance")
 
 
 def teacher_device(teacher: Teacher) -> torch.device:
