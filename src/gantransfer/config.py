@@ -292,7 +292,8 @@ class DistillConfig(StudentTraining):
     num_classes: int = setting(0, "class count of a conditional --teacher-module teacher")
     student_arch: str | None = setting(None, "model family of the student (default: the teacher's; dcgan for "
                                              "black-box callables)")
-    width: float = setting(0.25, "width multiplier of the student, 1/16 .. 2")
+    width: float = setting(0.25, "the student's share of the teacher's channels per layer (a student of its family; "
+                                 "else the --student-arch family's multiplier), e.g. 0.25")
     student_options: dict[str, Any] | None = setting(None, "the student family's own options as JSON, e.g. "
                                                            "'{\"channel_max\": 32}' (default: the teacher's, for "
                                                            "a student of its family)")
