@@ -77,8 +77,11 @@ def _distill_auto(perceptual_net: str, teacher, student_feature_taps: bool) -> T
     reasons = [f"no perceptual network is shipped for {domain}: choosing from what the teacher offers",
                "pixel=1: teacher and student images on the same latents"]
     if teacher.capabilities.feature_taps and student_feature_taps:
-        reasons.append("feature=1: the teacher is white-box; its hidden layers are matched through 1x1 adapters "
-                       "(pixel + feature measured best on an unknown domain: docs/any-teacher.md)")
+        taps = getattr(teacher, "taps", ())
+        reasons.append("feature=1: the teacher is white-box; its hidden layers "
+                       + (f"(forward hooks at {', '.join(taps)}) " if taps else "")
+                       + "are matched through 1x1 adapters (pixel + feature measured best on an unknown domain: "
+                       "docs/any-teacher.md" + ("; for a user-module teacher: docs/pruning.md" if taps else "") + ")")
         return TermChoice("pixel=1,feature=1", perceptual_net, True, reasons)
     reasons.append("nothing more: no hidden layers to match, and an adversarial term (a copy of the teacher's "
                    "discriminator, or one of the student's own) made the student worse than pixel alone on an "

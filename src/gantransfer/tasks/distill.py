@@ -34,7 +34,7 @@ from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import RealDataSampler, StyledTeacherSampler, TeacherLatentSampler
 from gantransfer.tasks.student_init import initialise_student
 from gantransfer.tasks.student_size import size_summary
-from gantransfer.teachers import Teacher, load_teacher, load_teacher_module, teacher_from_model
+from gantransfer.teachers import Teacher, load_teacher, load_teacher_module, tap_teacher, teacher_from_model
 
 
 def feature_matching_adapters(teacher: Teacher, student: torch.nn.Module, scfg: GeneratorConfig,
@@ -85,7 +85,7 @@ def resolve_teacher(cfg: DistillConfig, device: torch.device, teacher=None) -> T
     if t.config.kind not in ("image", "translator"):
         raise ConfigError(f"distill works on noise-to-image generators and translators; this teacher "
                           f"{t.config.what_it_makes}")
-    return t
+    return t if t.config.is_translator else tap_teacher(t, cfg.teacher_taps)
 
 
 def check_noise_settings(cfg: DistillConfig) -> None:
@@ -274,7 +274,8 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
                    sampler=sampler, config_key="distill_config", preview=side_by_side_preview(teacher, scfg, device),
                    final=final, run_info={"teacher": teacher.source, "white_box": teacher.white_box,
                                           "latent_space": space, "terms_chosen": choice.record(),
-                                          "student_init": initial, "student_size": size})
+                                          "student_init": initial, "student_size": size,
+                                          **({"teacher_taps": list(teacher.taps)} if teacher.taps else {})})
     return execute(plan, cfg.out, resume, overwrite)
 
 
