@@ -62,6 +62,9 @@ def first_channels(sizes: dict[str, int]) -> dict[str, torch.Tensor]:
 def subnetwork(g: nn.Module, cfg: GeneratorConfig, width: float) -> tuple[nn.Module, GeneratorConfig]:
     """The sub-network of elastic generator ``g`` at ``width``, standalone, in eval mode; ConfigError when ``g``
     is not elastic or was not trained at ``width``."""
+    if not 0 < width <= 1:
+        raise ConfigError(f"--width {width:g}: an elastic sub-network's width is a fraction in (0, 1] (the widths "
+                          "it was trained at, as distill --elastic took them)")
     widths = elastic_widths(cfg)
     if widths is None:
         raise ConfigError("--width picks a sub-network of an elastic generator (distill --elastic); this one is "

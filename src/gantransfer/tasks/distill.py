@@ -266,6 +266,10 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
             return None
         from gantransfer.metrics.teacher_relative import distill_end_of_run
         result = evaluate_distillation(run, teacher, sampler.bank, cfg.eval_n, device, cfg.truncation)
+        if widths:  # every width's sub-network, as --width gives it
+            from gantransfer.metrics.elastic_widths import width_figures
+            result["widths"] = width_figures(run, teacher, result.get("teacher_metrics"), cfg.eval_n, device,
+                                             cfg.truncation)
         return {**result, "teacher_relative": distill_end_of_run(run, teacher, cfg.eval_n, device, cfg.truncation)}
 
     plan = RunPlan(command="distill", settings=cfg, resolved=resolved, generator=scfg, modules=modules,
