@@ -87,7 +87,8 @@ def main() -> None:
     p.add_argument("--teacher", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--work", default="runs/any-teacher/fixture")
-    p.add_argument("--width", type=float, default=0.125)
+    p.add_argument("--width", type=float, default=0.125, help="the student's width multiplier (absolute: "
+                   "distill is given it as a fraction of the teacher's width)")
     p.add_argument("--bank", type=int, default=2048)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--cpu-minutes", type=float, default=8.0, help="each student's CPU budget: steps calibrated")
@@ -110,6 +111,8 @@ def main() -> None:
                    "threads": 1, "machine": f"2 CPU cores shared with other jobs (load average "
                                             f"{os.getloadavg()[0]:.1f} at the start)"})
     students = result.setdefault("students", {})
+    from gantransfer.models.store import load_config
+    fraction = args.width / load_config(args.teacher).width  # distill --width: a fraction of the teacher's
     for name in args.recipes.split(","):
         flags = RECIPES[name]
         terms = flags[flags.index("--terms") + 1] if "--terms" in flags else "auto"
@@ -117,12 +120,12 @@ def main() -> None:
         if args.wall_minutes:  # a time limit: no calibration (a big bank's fill would dominate a short one)
             per_step, steps, limit = None, MAX_STEPS, ["--max-seconds", str(args.wall_minutes * 60)]
         else:
-            per_step = step_cost(args.teacher, terms, args.bank, args.batch, args.width, env, work / f"calib-{name}",
+            per_step = step_cost(args.teacher, terms, args.bank, args.batch, fraction, env, work / f"calib-{name}",
                                  net, "--black-box" in flags, args.seed)
             steps, limit = int(args.cpu_minutes * 60 / per_step), []
         key = name if args.seed == 0 else f"{name} seed {args.seed}"
         run = work / key.replace(" ", "-")
-        argv = ["distill", "--teacher", args.teacher, "--width", str(args.width), "--bank-size", str(args.bank),
+        argv = ["distill", "--teacher", args.teacher, "--width", f"{fraction:g}", "--bank-size", str(args.bank),
                 "--batch-size", str(args.batch), "--steps", str(steps), "--eval-n", "0", "--log-every", "100",
                 "--checkpoint-every", str(steps), "--sample-every", str(steps), "--no-progress", "--overwrite",
                 "--seed", str(args.seed), *limit, "--out", str(run), *flags]

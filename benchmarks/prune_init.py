@@ -21,7 +21,7 @@ from pathlib import Path
 from statistics import mean
 
 from demo_recipes import TEACHER, cpu_time
-from jobs import add_run_options, run_all, train_seconds
+from harness import add_run_options, run_all, train_seconds
 
 CONDITIONS = ("random", "magnitude", "magnitude-svs", "activation", "activation-svs", "diversity", "diversity-svs")
 DEMO = ["--terms", "pixel=1,perceptual=1,adversarial=0.1", "--discriminator-width", "0.25", "--batch-size", "32",

@@ -118,7 +118,7 @@ def child_distill(a: dict) -> dict:
     if a.get("probe"):  # batch probes: the smallest side-by-side preview, so that the peak is the steps'
         import gantransfer.tasks.distill as distill_task
         distill_task.preview_count = lambda scfg: 8
-    args = ["distill", "--teacher", a["teacher"], "--width", "0.25", "--latent-space", "w", "--batch-size",
+    args = ["distill", "--teacher", a["teacher"], "--width", "0.125", "--latent-space", "w", "--batch-size",
             str(a["batch"]), "--steps", str(a["steps"]), "--eval-n", "0", "--out", a["out"], "--log-every", "1",
             "--sample-every", "100000", "--checkpoint-every", "100000", "--no-progress", "--device", "cpu"]
     rc = main(args)
@@ -324,7 +324,8 @@ def main() -> None:
     earlier = results.get("commands", []) + ([results.pop("command")] if "command" in results else [])
     results["commands"] = [c for c in earlier if c != command] + [command]  # every run that wrote figures here
     results.update({"threads": a.threads, "torch": torch.__version__, "config": {**CONFIG_F, "channel_base": 32768,
-                    "channel_max": 512}, "student": "width 0.25 (width-cut W-space student: the teacher's mapping "
+                    "channel_max": 512}, "student": "width 0.25 (distill --width 0.125 of the width-2 teacher, a fraction "
+                    "of its channels since session 12; width-cut W-space student: the teacher's mapping "
                     "reused, frozen; --init prune not merged yet)", "note": "distill children skip the end-of-run "
                     "report (its cost table times the teacher; not part of a step); batch probes render an 8-image "
                     "preview at setup instead of the 32 of <= 256 px runs, so that their peak RSS is the steps'"})

@@ -91,3 +91,32 @@ def test_bad_budgets_say_what_is_reachable(teacher, tmp_path):
         config(teacher, tmp_path / "d", target_macs="2x", init="random").validate()
     with pytest.raises(ConfigError, match="teacher's family"):
         distill(config(teacher, tmp_path / "e", target_macs="2x", student_arch="stylegan2"))
+
+
+def test_stylegan2_budget_plans_the_synthesis_channels_per_layer(tmp_path, capsys):
+    """A StyleGAN2 student to a MACs budget: channels chosen per synthesis layer (constant, each block's conv0 and
+    conv1 apart), the mapping network kept, and the default plan the width's (the same network as before)."""
+    from gantransfer.models.config import GeneratorConfig, build_generator
+    from gantransfer.models.prune import group_sizes, groups_of
+    from gantransfer.models.store import load_config, load_generator, save_generator
+    from gantransfer.models.stylegan2 import synthesis_plan
+    opts = {"w_dim": 16, "mapping_layers": 2, "channel_base": 512, "channel_max": 32}
+    tcfg = GeneratorConfig(arch="stylegan2", latent_dim=16, resolution=16, channels=3, width=1.0, options=opts)
+    torch.manual_seed(0)
+    t = build_generator(tcfg).eval()
+    assert list(group_sizes(t, groups_of(tcfg.family, t)).values()) == synthesis_plan(16, 1.0, 512, 32) \
+        == [32, 32, 32, 32, 32, 32]
+    save_generator(t, tcfg, tmp_path / "teacher")
+    run = distill(config(tmp_path / "teacher", tmp_path / "s", target_macs="3x"))
+    b = json.loads((run / "run.json").read_text())["student_init"]["budget"]
+    assert list(b["channels"]) == ["const", "b4.conv1", "b8.conv0", "b8.conv1", "b16.conv0", "b16.conv1"]
+    assert b["measured"] == b["predicted"] <= b["target"] and b["reduction"] >= 3
+    assert len(set(b["channels"].values())) > 1  # per layer, not one width
+    scfg = load_config(run)
+    s, _ = load_generator(run)
+    assert scfg.options.channels == list(b["channels"].values())
+    assert list(group_sizes(s, groups_of(scfg.family, s)).values()) == scfg.options.channels
+    assert torch.equal(s.mapping.fc[0].weight, t.mapping.fc[0].weight)  # W space: the teacher's mapping
+    with pytest.raises(ValueError, match="channels needs 6 positive counts"):
+        build_generator(GeneratorConfig(arch="stylegan2", latent_dim=16, resolution=16, channels=3,
+                                        options={**opts, "channels": [8, 8]}))

@@ -33,7 +33,7 @@ def log(run):
 
 @pytest.mark.slow
 def test_pixel_distillation_reduces_the_gap(teacher, tmp_path):
-    run = distill(DistillConfig(teacher=str(teacher), width=0.125, terms="pixel=1", steps=80, log_every=10,
+    run = distill(DistillConfig(teacher=str(teacher), width=0.25, terms="pixel=1", steps=80, log_every=10,
                                 eval_n=0, progress=False, out=str(tmp_path / "s")))
     from gantransfer import generate, load
     s, scfg = load(run)

@@ -132,7 +132,7 @@ def test_distill_init_prune_records_and_random_stays_reachable(tmp_path, capsys)
     from gantransfer.tasks.distill import distill
     t, cfg = dcgan(width=0.5)
     save_generator(t, cfg, tmp_path / "teacher")
-    kw = dict(teacher=str(tmp_path / "teacher"), width=0.25, terms="pixel=1", steps=2, eval_n=0, progress=False)
+    kw = dict(teacher=str(tmp_path / "teacher"), width=0.5, terms="pixel=1", steps=2, eval_n=0, progress=False)
     run = distill(DistillConfig(**kw, out=str(tmp_path / "p"), svs=True, prune_criterion="diversity"))
     info = json.loads((run / "run.json").read_text())["student_init"]
     assert info["init"] == "prune" and info["criterion"] == "diversity" and info["svs"]

@@ -334,11 +334,15 @@ class DistillConfig(StudentTraining):
     teacher_module: str | None = setting(None, "teacher from Python: pkg.module:factory returning an nn.Module or a "
                                                "callable f(z[, labels])")
     black_box: bool = setting(False, "use only the teacher's samples (no layers, no discriminator)")
+    teacher_taps: list[str] | None = setting(None, "a --teacher-module teacher's layers the feature term matches, "
+                                                   "comma-separated dotted names (default: the last module output "
+                                                   "at each resolution)")
     latent_dim: int | None = setting(None, "latent size of a --teacher-module teacher, when the module does not say")
     num_classes: int = setting(0, "class count of a conditional --teacher-module teacher")
     student_arch: str | None = setting(None, "model family of the student (default: the teacher's; dcgan for "
                                              "black-box callables)")
-    width: float = setting(0.25, "width multiplier of the student, 1/16 .. 2")
+    width: float = setting(0.25, "the student's share of the teacher's channels per layer (a student of its family; "
+                                 "else the --student-arch family's multiplier), e.g. 0.25")
     student_options: dict[str, Any] | None = setting(None, "the student family's own options as JSON, e.g. "
                                                            "'{\"channel_max\": 32}' (default: the teacher's, for "
                                                            "a student of its family)")

@@ -1,6 +1,7 @@
 """The Teacher interface: a generator to learn from, white-box (layers readable) or black-box (samples only)."""
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import warnings
 from dataclasses import dataclass
@@ -28,11 +29,15 @@ class Teacher(ConfiguredGenerator):
     source: str = ""
     native: bool = True  # ``module`` was built by its config's family (so the family's capabilities hold)
     discriminator_config: DiscriminatorConfig | None = None
+    taps: tuple[str, ...] = ()  # a user module's layers whose outputs feature matching reads (``tap_teacher``)
 
     @property
     def capabilities(self) -> Capabilities:
-        """What may be read of this teacher: its family's capabilities when white-box and native, else none."""
-        return self.config.family.capabilities if self.white_box and self.native else Capabilities()
+        """What may be read of this teacher: its family's capabilities when white-box and native; a user module's
+        hidden layers when it has taps; else none."""
+        if self.white_box and self.native:
+            return self.config.family.capabilities
+        return Capabilities(feature_taps=True) if self.white_box and self.taps else Capabilities()
 
     @torch.no_grad()
     def __call__(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -152,3 +157,30 @@ class _Callable(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.model(z, labels) if self.conditional else self.model(z)
+
+
+def tap_teacher(teacher: Teacher, names: list[str] | None = None) -> Teacher:
+    """A white-box user-module teacher with feature taps: forward hooks at ``names`` (its modules' dotted names)
+    or, by default, at the last module output of each spatial size below the image's (``models/hook_taps.py``).
+    ConfigError when named taps match no layer (the layers are listed) or the teacher cannot be tapped."""
+    from gantransfer.models.hook_taps import TappedModule, auto_taps, check_taps, layer_shapes
+    inner = teacher.module.model if isinstance(teacher.module, _Callable) else None
+    if teacher.native or not teacher.white_box or not isinstance(inner, nn.Module):
+        if names:
+            raise ConfigError("--teacher-taps names layers of a white-box --teacher-module teacher (an nn.Module); "
+                              f"teacher {teacher.source} is "
+                              + ("a gantransfer generator, whose taps are its blocks: drop --teacher-taps"
+                                 if teacher.native else "used black-box: drop --teacher-taps or --black-box"))
+        return teacher
+    cfg = teacher.config
+    device = next(iter(inner.parameters()), torch.empty(0)).device
+    z = torch.randn(2, cfg.latent_dim, generator=torch.Generator().manual_seed(0)).to(device)
+    labels = torch.zeros(2, dtype=torch.long, device=device) if cfg.num_classes else None
+    with torch.no_grad():
+        shapes = layer_shapes(inner, lambda: teacher.module(z, labels))
+    if names:
+        check_taps(names, shapes, repr(teacher.source))
+    taps = list(names) if names else auto_taps(shapes, cfg.resolution)
+    if not taps:
+        return teacher
+    return dataclasses.replace(teacher, module=TappedModule(teacher.module, inner, taps), taps=tuple(taps))

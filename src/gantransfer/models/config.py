@@ -17,6 +17,7 @@ from gantransfer.typed import from_dict as typed_from_dict
 from gantransfer.typed import to_dict as typed_to_dict
 
 FORMAT_VERSION = 3
+MIN_WIDTH, MAX_WIDTH = 1 / 256, 2.0  # a generator's width multiplier (a student of a width-1/16 teacher at 1/16)
 FUSION_MODES = ("teacher", "merge", "unconditional", "baseline")
 
 
@@ -157,8 +158,8 @@ class GeneratorConfig:
         elif self.input_channels:
             raise ValueError(f"input_channels is for translators; a {self.arch} generator takes a latent "
                              f"(input_channels must be 0, got {self.input_channels})")
-        if not (1 / 16 - 1e-9 <= self.width <= 2 + 1e-9):
-            raise ValueError(f"width must be between 1/16 and 2, got {self.width}")
+        if not (MIN_WIDTH - 1e-9 <= self.width <= MAX_WIDTH + 1e-9):
+            raise ValueError(f"width must be between {MIN_WIDTH:g} and {MAX_WIDTH:g}, got {self.width}")
         if self.num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
         if self.num_classes and not fam.capabilities.labels:

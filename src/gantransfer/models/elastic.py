@@ -22,7 +22,8 @@ from gantransfer.models.sampling import recalibrate_batchnorm
 
 
 def parse_widths(text: str | list[float]) -> list[float]:
-    """Sorted distinct widths from ``0.125,0.25,0.5``; ConfigError unless at least two, each in (0, 1]."""
+    """Sorted distinct widths from ``0.125,0.25,0.5`` (fractions of the teacher's channels, as ``--width``);
+    ConfigError unless at least two, each in (0, 1]."""
     try:
         widths = sorted({float(w) for w in (text.split(",") if isinstance(text, str) else text)})
     except ValueError:
@@ -39,10 +40,18 @@ def elastic_widths(cfg: GeneratorConfig) -> list[float] | None:
     return [float(w) for w in widths] if isinstance(widths, list) and widths else None
 
 
+def elastic_unit(cfg: GeneratorConfig) -> float:
+    """The family width that elastic width 1 stands for: the teacher's (the widths are fractions of its
+    channels, as ``distill --width``); 1 for files written before the widths were relative."""
+    unit = cfg.meta.get("elastic_unit", 1.0)
+    return float(unit) if isinstance(unit, (int, float)) and unit > 0 else 1.0
+
+
 def width_config(cfg: GeneratorConfig, width: float) -> GeneratorConfig:
-    """The config of ``cfg``'s sub-network at ``width`` (a standalone generator of the family)."""
-    meta = {k: v for k, v in cfg.meta.items() if k != "elastic"}
-    return dataclasses.replace(cfg, width=width, meta={**meta, "elastic_parent_width": cfg.width})
+    """The config of ``cfg``'s sub-network at elastic width ``width`` (a standalone generator of the family)."""
+    meta = {k: v for k, v in cfg.meta.items() if k not in ("elastic", "elastic_unit")}
+    return dataclasses.replace(cfg, width=width * elastic_unit(cfg),
+                               meta={**meta, "elastic_parent_width": cfg.width})
 
 
 def first_channels(sizes: dict[str, int]) -> dict[str, torch.Tensor]:
@@ -53,6 +62,9 @@ def first_channels(sizes: dict[str, int]) -> dict[str, torch.Tensor]:
 def subnetwork(g: nn.Module, cfg: GeneratorConfig, width: float) -> tuple[nn.Module, GeneratorConfig]:
     """The sub-network of elastic generator ``g`` at ``width``, standalone, in eval mode; ConfigError when ``g``
     is not elastic or was not trained at ``width``."""
+    if not 0 < width <= 1:
+        raise ConfigError(f"--width {width:g}: an elastic sub-network's width is a fraction in (0, 1] (the widths "
+                          "it was trained at, as distill --elastic took them)")
     widths = elastic_widths(cfg)
     if widths is None:
         raise ConfigError("--width picks a sub-network of an elastic generator (distill --elastic); this one is "
@@ -73,7 +85,8 @@ class SlicedForward:
     """Forward passes of an elastic student's sub-networks on views of its weights (for training).
 
     ``sandwich(z, labels)`` splits the batch in three: the largest width, the smallest, and one of the others
-    drawn at random (the sandwich rule), and returns the three outputs in batch order.
+    drawn at random (the sandwich rule), and returns the three outputs in batch order. ``widths``: the family's
+    widths of the sub-networks (``elastic_unit`` times the elastic widths), the largest ``cfg``'s own.
     """
 
     def __init__(self, student: nn.Module, cfg: GeneratorConfig, widths: list[float]) -> None:

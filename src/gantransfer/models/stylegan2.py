@@ -11,9 +11,10 @@ multiplier (rosinality's ``channel_multiplier``; NVlabs' ``channel_base`` is 163
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
@@ -187,12 +188,15 @@ class SynthesisBlock(nn.Module):
     """One resolution of the synthesis network: [upsampling conv0,] conv1, toRGB added to the upsampled image."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
-                 use_noise: bool = True, conv_clamp: float | None = None) -> None:
+                 use_noise: bool = True, conv_clamp: float | None = None, mid_channels: int | None = None) -> None:
+        """``mid_channels``: conv0's outputs, conv1's inputs (default ``out_channels``; the first block, without
+        conv0: the constant's channels)."""
         super().__init__()
         self.resolution = resolution
+        mid = out_channels if mid_channels is None else mid_channels
         if in_channels:
-            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, 2, use_noise, conv_clamp)
-        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, 1, use_noise, conv_clamp)
+            self.conv0 = SynthesisLayer(in_channels, mid, w_dim, resolution, 2, use_noise, conv_clamp)
+        self.conv1 = SynthesisLayer(mid, out_channels, w_dim, resolution, 1, use_noise, conv_clamp)
         self.torgb = ToRGB(out_channels, img_channels, w_dim, conv_clamp)
         self.num_conv = 2 if in_channels else 1
         self.register_buffer("resample_filter", setup_filter(), persistent=False)
@@ -218,19 +222,29 @@ def eval_noise_rng(ws: torch.Tensor) -> torch.Generator:
     return torch.Generator(device=ws.device).manual_seed(int.from_bytes(digest, "little") >> 1)
 
 
+def synthesis_plan(resolution: int, width: float, channel_base: int = 16384, channel_max: int = 512) -> list[int]:
+    """The synthesis network's channels per channel group at ``width``: the 4x4 constant's, the 4x4 block's conv1,
+    then each larger block's conv0 and conv1 (``2 log2(resolution) - 2`` counts)."""
+    sizes = [2 ** k for k in range(2, int(math.log2(resolution)) + 1)]
+    ch = [channels_at(r, width, channel_base, channel_max) for r in sizes]
+    return [ch[0]] + [c for c in ch for _ in (0, 1)][1:]
+
+
 class SynthesisNetwork(nn.Module):
     """W (N, num_ws, w_dim) -> images: a learned 4x4 constant, then one block per resolution up to ``resolution``."""
 
     def __init__(self, w_dim: int, resolution: int, img_channels: int, width: float, channel_base: int = 16384,
-                 channel_max: int = 512, use_noise: bool = True, conv_clamp: float | None = None) -> None:
+                 channel_max: int = 512, use_noise: bool = True, conv_clamp: float | None = None,
+                 plan: list[int] | None = None) -> None:
+        """``plan``: the channels of every channel group (``synthesis_plan``), instead of the width's."""
         super().__init__()
         self.w_dim, self.resolution = w_dim, resolution
         sizes = [2 ** k for k in range(2, int(math.log2(resolution)) + 1)]
-        ch = {r: channels_at(r, width, channel_base, channel_max) for r in sizes}
-        self.const = nn.Parameter(torch.randn(ch[4], 4, 4))
+        c = list(plan) if plan else synthesis_plan(resolution, width, channel_base, channel_max)
+        self.const = nn.Parameter(torch.randn(c[0], 4, 4))
         self.blocks = nn.ModuleList(
-            SynthesisBlock(ch[r // 2] if r > 4 else 0, ch[r], w_dim, r, img_channels, use_noise, conv_clamp)
-            for r in sizes)
+            SynthesisBlock(c[2 * i - 1] if i else 0, c[2 * i + 1], w_dim, r, img_channels, use_noise, conv_clamp,
+                           c[2 * i]) for i, r in enumerate(sizes))
         self.num_ws = 2 * len(sizes)
 
     def noise_layers(self) -> list[SynthesisLayer]:
@@ -267,14 +281,14 @@ class StyleGAN2Generator(nn.Module):
     def __init__(self, latent_dim: int, resolution: int, channels: int, width: float = 1.0, num_classes: int = 0,
                  w_dim: int = 512, mapping_layers: int = 8, mapping_lr_mul: float = 0.01, channel_base: int = 16384,
                  channel_max: int = 512, use_noise: bool = True, conv_clamp: float | None = None,
-                 w_avg_beta: float = 0.995, truncation_psi: float = 1.0) -> None:
+                 w_avg_beta: float = 0.995, truncation_psi: float = 1.0, plan: list[int] | None = None) -> None:
         super().__init__()
         check_resolution(resolution)
         self.latent_dim, self.resolution, self.channels, self.num_classes = latent_dim, resolution, channels, num_classes
         self.w_dim = w_dim
         self.truncation_psi = truncation_psi  # used when a call does not say (a W-space student: its teacher's)
         self.synthesis = SynthesisNetwork(w_dim, resolution, channels, width, channel_base, channel_max, use_noise,
-                                          conv_clamp)
+                                          conv_clamp, plan)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(latent_dim, num_classes, w_dim, self.num_ws, mapping_layers, mapping_lr_mul,
                                       w_avg_beta)
@@ -409,6 +423,7 @@ class StyleGAN2Options:
     pl_batch_shrink: int = 2        # path-length batch = batch / shrink
     pl_decay: float = 0.01          # decay of the path-length running mean
     truncation_psi: float = 1.0     # psi of calls that do not give one (W-space students keep their teacher's)
+    channels: list[int] = field(default_factory=list)  # synthesis channels per channel group (empty: the width's)
 
 
 def _validate(cfg: "GeneratorConfig") -> None:
@@ -424,6 +439,10 @@ def _validate(cfg: "GeneratorConfig") -> None:
         raise ValueError(f"stylegan2 option truncation_psi must be in (0, 1], got {o.truncation_psi}")
     if o.mapping_lr_mul <= 0 or not 0 < o.pl_decay <= 1:
         raise ValueError("stylegan2 options: mapping_lr_mul > 0 and pl_decay in (0, 1]")
+    groups = 2 * int(math.log2(cfg.resolution)) - 2
+    if o.channels and (len(o.channels) != groups or min(o.channels) < 1):
+        raise ValueError(f"stylegan2 option channels needs {groups} positive counts at {cfg.resolution} px (the "
+                         f"constant, the 4x4 block's conv1, then each block's conv0 and conv1), got {o.channels}")
 
 
 def generator_kwargs(cfg: "GeneratorConfig") -> dict:
@@ -432,7 +451,8 @@ def generator_kwargs(cfg: "GeneratorConfig") -> dict:
     return dict(latent_dim=cfg.latent_dim, resolution=cfg.resolution, channels=cfg.channels, width=cfg.width,
                 num_classes=cfg.num_classes, w_dim=o.w_dim, mapping_layers=o.mapping_layers,
                 mapping_lr_mul=o.mapping_lr_mul, channel_base=o.channel_base, channel_max=o.channel_max,
-                use_noise=o.use_noise, conv_clamp=o.conv_clamp or None, truncation_psi=o.truncation_psi)
+                use_noise=o.use_noise, conv_clamp=o.conv_clamp or None, truncation_psi=o.truncation_psi,
+                plan=list(o.channels) or None)
 
 
 def _build_generator(cfg: "GeneratorConfig") -> StyleGAN2Generator:
@@ -473,6 +493,11 @@ def _channel_groups(g: nn.Module) -> list[ChannelGroup]:
     return groups
 
 
+def _channel_plan(cfg: "GeneratorConfig", sizes: list[int]) -> "GeneratorConfig":
+    """``cfg`` with the synthesis channels ``sizes`` (one per channel group, in ``_channel_groups``' order)."""
+    return dataclasses.replace(cfg, options=dataclasses.replace(cfg.options, channels=list(sizes)))
+
+
 def _feature_resolutions(cfg: "GeneratorConfig") -> list[int]:
     return [2 ** k for k in range(2, int(math.log2(cfg.resolution)))]
 
@@ -483,5 +508,6 @@ FAMILY = register(ModelFamily(
                               noise_inputs=True, mapping_network=True),
     build_generator=_build_generator, build_discriminator=_build_discriminator, validate=_validate,
     feature_resolutions=_feature_resolutions, max_resolution=MAX_RESOLUTION, channel_groups=_channel_groups,
+    channel_plan=_channel_plan,
     description="StyleGAN2 (Karras et al. 2020): mapping network, modulated convolutions, noise, skip toRGB, "
                 "residual discriminator; channel multiplier = width"))

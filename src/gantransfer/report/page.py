@@ -188,9 +188,31 @@ def main_metrics(run: Run) -> dict[str, float]:
     return {k: v for k, v in last[1].items() if parse_metric_key(k)} if last else {}
 
 
+def widths_table(widths: dict[str, Any]) -> str:
+    """An elastic student's widths (``distill --elastic``): a row per width, its cost and figures."""
+    rows_in = [(w, f) for w, f in widths.items() if isinstance(f, dict)]
+    protocols = sorted({p for _, f in rows_in for p in (f.get("fid_ratio") or {})})
+    rows = []
+    for w, f in sorted(rows_in, key=lambda item: float(item[0])):
+        psnr = (f.get("fidelity_fresh") or {}).get("psnr")
+        red = f.get("macs_reduction")
+        rows.append([w, Cell(si(f.get("params", 0)), f.get("params"), "num"),
+                     Cell(si(f.get("macs", 0)), f.get("macs"), "num"),
+                     Cell(ratio(red), red, "num") if isinstance(red, (int, float)) else "",
+                     _num_cell(psnr) if isinstance(psnr, (int, float)) else ""]
+                    + [_num_cell((f.get("fid_ratio") or {}).get(p)) for p in protocols])
+    return ("<h3>Every width of the elastic student</h3><p class=note>Each row is the sub-network that "
+            "<code>--width W</code> gives (sample, eval, bench, export), evaluated standalone on the same latents "
+            "and sample count as the student above.</p>"
+            + table(rows, ["width", "parameters", "MACs per sample", "fewer MACs than the teacher",
+                           "PSNR to the teacher, new latents (dB)"] + [f"FID ratio, {p}" for p in protocols]))
+
+
 def metrics_section(run: Run) -> str:
     ev = dict(run.evaluation or {})
     parts = []
+    if isinstance(ev.get("widths"), dict):
+        parts.append(widths_table(ev.pop("widths")))
     for mine, ref, my_name, ref_name in COMPARISONS:
         a, b = _get(ev, mine), _get(ev, ref)
         if isinstance(a, dict) and isinstance(b, dict):

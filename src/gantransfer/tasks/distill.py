@@ -20,7 +20,7 @@ from gantransfer.errors import ConfigError
 from gantransfer.losses.distillation import FeatureMatching, PerceptualLoss, feature_adapters
 from gantransfer.models.elastic import SlicedForward, parse_widths
 from gantransfer.models.family import family
-from gantransfer.models.config import GeneratorConfig, build_discriminator, build_generator
+from gantransfer.models.config import MAX_WIDTH, MIN_WIDTH, GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.sampling import draw_inputs
 from gantransfer.grid import save_image_grid
 from gantransfer.tasks.budget import fit_budget, measure_budget, previous_budget
@@ -33,7 +33,8 @@ from gantransfer.tasks.matching import (loss_network_names, matching_terms, reso
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import RealDataSampler, StyledTeacherSampler, TeacherLatentSampler
 from gantransfer.tasks.student_init import initialise_student
-from gantransfer.teachers import Teacher, load_teacher, load_teacher_module, teacher_from_model
+from gantransfer.tasks.student_size import size_summary
+from gantransfer.teachers import Teacher, load_teacher, load_teacher_module, tap_teacher, teacher_from_model
 
 
 def feature_matching_adapters(teacher: Teacher, student: torch.nn.Module, scfg: GeneratorConfig,
@@ -84,7 +85,7 @@ def resolve_teacher(cfg: DistillConfig, device: torch.device, teacher=None) -> T
     if t.config.kind not in ("image", "translator"):
         raise ConfigError(f"distill works on noise-to-image generators and translators; this teacher "
                           f"{t.config.what_it_makes}")
-    return t
+    return t if t.config.is_translator else tap_teacher(t, cfg.teacher_taps)
 
 
 def check_noise_settings(cfg: DistillConfig) -> None:
@@ -108,9 +109,22 @@ def check_noise_settings(cfg: DistillConfig) -> None:
                           "this teacher makes images from latents (drop them)")
 
 
+def student_width(fraction: float, t: GeneratorConfig, same_family: bool) -> float:
+    """The family width of a student at ``--width fraction``: a fraction of the teacher's channels for a student
+    of its family (teacher width x fraction), the family's own multiplier otherwise; ConfigError out of range."""
+    width = t.width * fraction if same_family else fraction
+    if not MIN_WIDTH - 1e-9 <= width <= MAX_WIDTH + 1e-9:
+        of = f" of the teacher's width {t.width:g} gives width {width:g}, which" if same_family else ""
+        raise ConfigError(f"--width {fraction:g}{of} is outside the family's range {MIN_WIDTH:g} .. {MAX_WIDTH:g}; "
+                          "choose a --width inside it")
+    return width
+
+
 def student_config(cfg: DistillConfig, teacher: Teacher) -> GeneratorConfig:
-    """The student: the teacher's config at ``--width`` (its family's options kept; a StyleGAN2 student's channel
-    cap scaled with the width), or a config of ``--student-arch`` with the teacher's shape, labels and data set."""
+    """The student: the teacher's config at ``--width`` (a fraction of the teacher's channels: its family's
+    options kept; a StyleGAN2 student's channel cap scaled with it so that every resolution gets that fraction,
+    W kept), or a config of ``--student-arch`` (``--width`` its own multiplier) with the teacher's shape, labels
+    and data set."""
     t = teacher.config
     arch = cfg.student_arch or t.arch
     if arch == t.arch:
@@ -130,9 +144,11 @@ def student_config(cfg: DistillConfig, teacher: Teacher) -> GeneratorConfig:
         if not hasattr(options, "start_resolution"):
             raise ConfigError(f"--start-resolution applies to DCGAN students, not {arch}")
         options = dataclasses.replace(options, start_resolution=cfg.start_resolution)
-    scfg = dataclasses.replace(t, arch=arch, width=cfg.width, options=options, fusion=None, data_classes=None,
+    width = student_width(cfg.width, t, arch == t.arch)
+    scfg = dataclasses.replace(t, arch=arch, width=width, options=options, fusion=None, data_classes=None,
                                label_weights=None, latent_space=None, loss_networks=[],
-                               meta={"teacher": teacher.source})
+                               meta={"teacher": teacher.source, "width_of_teacher": cfg.width}
+                               if arch == t.arch else {"teacher": teacher.source})
     if cfg.truncation_psi != 1 and not teacher.capabilities.mapping_network:
         raise ConfigError(f"--truncation-psi truncates W, but teacher {teacher.source} has no mapping network "
                           "(white-box stylegan2 only); use --truncation T to truncate its latents instead")
@@ -182,8 +198,8 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
         return distill_translator(cfg, teacher, resume, overwrite)
     check_noise_settings(cfg)
     scfg = student_config(cfg, teacher)
-    if widths:
-        scfg.meta["elastic"] = widths
+    if widths:  # the widths are fractions of the teacher's channels; the family's are unit x width
+        scfg.meta["elastic"], scfg.meta["elastic_unit"] = widths, scfg.width / widths[-1]
     budget = budget_of(cfg)
     if budget is not None:
         scfg, budget = fit_budget(teacher, scfg, *budget, cfg.prune_criterion, cfg.seed, cfg.latency_batch, device,
@@ -204,9 +220,7 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     if budget is not None:
         initial["budget"] = measure_budget(budget, student, scfg, device)
     tie_to_teacher(student, teacher, scfg, space)
-    t_params, s_params = sum(p.numel() for p in teacher.module.parameters()), sum(p.numel() for p in student.parameters())
-    if t_params and s_params >= t_params:
-        warnings.warn(f"the student ({s_params:,} parameters) is not smaller than its teacher ({t_params:,})")
+    size = size_summary(student, scfg, teacher.module, teacher.config)
     terms, providers = matching_terms(weights, student, lambda: network.features(teacher.discriminator, device))
     modules: dict[str, torch.nn.Module] = {"G": student}
     trained = [p for p in student.parameters() if p.requires_grad]  # W space: not the teacher's mapping
@@ -222,7 +236,8 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     if styled:  # the student on the teacher's W (W space) or z, and on the teacher's noise
         providers.update(student_providers(student, scfg, space, with_features))
     if widths:
-        providers["student"] = elastic_provider(student, scfg, widths, styled or with_features)
+        providers["student"] = elastic_provider(student, scfg, [w * scfg.meta["elastic_unit"] for w in widths],
+                                                styled or with_features)
     s_opt = generator_adam(trained, cfg)
     optimizers: dict[str, torch.optim.Optimizer] = {"G": s_opt}
     d = d_opt = None
@@ -251,6 +266,10 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
             return None
         from gantransfer.metrics.teacher_relative import distill_end_of_run
         result = evaluate_distillation(run, teacher, sampler.bank, cfg.eval_n, device, cfg.truncation)
+        if widths:  # every width's sub-network, as --width gives it
+            from gantransfer.metrics.elastic_widths import width_figures
+            result["widths"] = width_figures(run, teacher, result.get("teacher_metrics"), cfg.eval_n, device,
+                                             cfg.truncation)
         return {**result, "teacher_relative": distill_end_of_run(run, teacher, cfg.eval_n, device, cfg.truncation)}
 
     plan = RunPlan(command="distill", settings=cfg, resolved=resolved, generator=scfg, modules=modules,
@@ -259,7 +278,8 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
                    sampler=sampler, config_key="distill_config", preview=side_by_side_preview(teacher, scfg, device),
                    final=final, run_info={"teacher": teacher.source, "white_box": teacher.white_box,
                                           "latent_space": space, "terms_chosen": choice.record(),
-                                          "student_init": initial})
+                                          "student_init": initial, "student_size": size,
+                                          **({"teacher_taps": list(teacher.taps)} if teacher.taps else {})})
     return execute(plan, cfg.out, resume, overwrite)
 
 
