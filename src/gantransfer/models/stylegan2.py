@@ -27,6 +27,7 @@ from gantransfer.models.layers import features_after_each
 from gantransfer.models.prune import ChannelGroup, Slice
 from gantransfer.models.stylegan2_ops import (bias_act, conv2d_resample, modulated_conv2d, normalize_2nd_moment,
                                               setup_filter, upsample2d)
+from gantransfer.typed import from_dict
 
 if TYPE_CHECKING:
     from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
@@ -337,9 +338,10 @@ class DiscriminatorBlock(nn.Module):
 def minibatch_stddev(x: torch.Tensor, group_size: int = 4, num_channels: int = 1) -> torch.Tensor:
     """Append the mean standard deviation over groups of samples as ``num_channels`` feature maps.
 
-    The group is ``group_size`` or, when that does not divide the batch, its largest divisor below it."""
+    The group is ``group_size`` (0: the whole batch) or, when that does not divide the batch, its largest divisor
+    below it."""
     n, c, h, w = x.shape
-    g = min(group_size, n)
+    g = min(group_size, n) if group_size else n
     while n % g:
         g -= 1
     y = x.reshape(g, -1, num_channels, c // num_channels, h, w)
@@ -439,10 +441,36 @@ def _build_generator(cfg: "GeneratorConfig") -> StyleGAN2Generator:
     return StyleGAN2Generator(**generator_kwargs(cfg))
 
 
+@dataclass
+class StyleGAN2DiscriminatorOptions:
+    """A discriminator's own settings (``DiscriminatorConfig.options``; an imported one's may differ from its
+    generator's): channels at r are ``min(channel_max, 16384 * width / r)``."""
+
+    channel_max: int = 512
+    mbstd_group: int = 4            # minibatch-stddev group size (0: the whole batch, NVlabs' None)
+    mbstd_channels: int = 1         # minibatch-stddev feature maps (0: off)
+    conv_clamp: float = 0.0         # 0: off
+    mapping_layers: int = 8         # conditional: depth of the label-embedding mapping network
+
+    def validate(self) -> None:
+        if self.channel_max < 1 or self.mbstd_group < 0 or self.mbstd_channels < 0 or self.conv_clamp < 0 \
+                or self.mapping_layers < 0:
+            raise ValueError("stylegan2 discriminator options: channel_max >= 1; mbstd_group, mbstd_channels, "
+                             "conv_clamp and mapping_layers >= 0")
+
+
+def discriminator_options(cfg: "DiscriminatorConfig") -> StyleGAN2DiscriminatorOptions:
+    """The typed, checked options of a stylegan2 discriminator config (ValueError naming the field)."""
+    try:
+        return from_dict(StyleGAN2DiscriminatorOptions, dict(cfg.options or {}), "stylegan2 discriminator options")
+    except ConfigError as e:
+        raise ValueError(str(e)) from None
+
+
 def _build_discriminator(cfg: "DiscriminatorConfig") -> StyleGAN2Discriminator:
-    o = StyleGAN2Options()
-    return StyleGAN2Discriminator(cfg.resolution, cfg.channels, cfg.width, cfg.num_classes, o.channel_base,
-                                  o.channel_max, o.mbstd_group, o.mbstd_channels)
+    o = discriminator_options(cfg)
+    return StyleGAN2Discriminator(cfg.resolution, cfg.channels, cfg.width, cfg.num_classes, 16384, o.channel_max,
+                                  o.mbstd_group, o.mbstd_channels, o.conv_clamp or None, o.mapping_layers)
 
 
 def _affine_in(layer: str) -> list[Slice]:
