@@ -211,10 +211,13 @@ class SynthesisBlock(nn.Module):
         return x, img
 
 
-def eval_noise_rng(ws: torch.Tensor) -> torch.Generator:
+def eval_noise_rng(ws: torch.Tensor) -> torch.Generator | None:
     """The random generator of ``noise_mode="random"`` outside training: seeded from the batch's W, so sampling is
     a function of its inputs (``generate(seed=...)`` repeats exactly) and never draws from torch's global RNG (a
-    preview or evaluation mid-run leaves the training stream, and so exact resume, untouched)."""
+    preview or evaluation mid-run leaves the training stream, and so exact resume, untouched). None on the meta
+    device (shapes only: the memory estimate)."""
+    if ws.is_meta:
+        return None
     digest = hashlib.blake2b(ws.detach().float().cpu().numpy().tobytes(), digest_size=8).digest()
     return torch.Generator(device=ws.device).manual_seed(int.from_bytes(digest, "little") >> 1)
 

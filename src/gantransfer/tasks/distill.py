@@ -188,6 +188,9 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     if budget is not None:
         scfg, budget = fit_budget(teacher, scfg, *budget, cfg.prune_criterion, cfg.seed, cfg.latency_batch, device,
                                   previous_budget(cfg.out) if resume else None)
+    if teacher.native:  # the step's memory, before the student is built or a step runs
+        from gantransfer.tasks.step_memory import check_step_memory
+        check_step_memory(teacher.config, scfg, cfg.batch_size, f"teacher {teacher.source}")
     space, styled = scfg.latent_space, teacher.capabilities.mapping_network
     teacher = truncated(teacher, cfg.truncation_psi)
     choice = distill_terms(cfg.terms, cfg.perceptual_net, teacher, scfg.family.capabilities.feature_taps,
