@@ -238,9 +238,16 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
             d = build_discriminator(scfg, teacher.config.width)
         d_opt = discriminator_adam(d.parameters(), cfg)
         modules["D"], optimizers["D"] = d, d_opt
+    directions = weights.get("latent_direction", 0) > 0
+    if directions and space != "w":
+        raise ConfigError("the latent_direction term compares the student's and the teacher's change along W: it "
+                          "needs a teacher with a mapping network and --latent-space w (this run matches in "
+                          f"{'z' if styled else 'image'} space); drop it from --terms")
     if styled:
+        from gantransfer.losses.direction import DIRECTION_STEP
         sampler = StyledTeacherSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed, with_features,
-                                       cfg.truncation, real_images(cfg, scfg), cfg.truncation_psi)
+                                       cfg.truncation, real_images(cfg, scfg), cfg.truncation_psi,
+                                       DIRECTION_STEP if directions else 0.0)
     else:  # a bank caches what does not change: the teacher's outputs, a frozen perceptual net's maps of them
         perceptual = next((t for t in terms if isinstance(t, PerceptualLoss)), None)
         fixed = perceptual is not None and network.fixed(teacher.discriminator)
