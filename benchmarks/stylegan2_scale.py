@@ -121,7 +121,15 @@ def child_distill(a: dict) -> dict:
     args = ["distill", "--teacher", a["teacher"], "--width", "0.25", "--latent-space", "w", "--batch-size",
             str(a["batch"]), "--steps", str(a["steps"]), "--eval-n", "0", "--out", a["out"], "--log-every", "1",
             "--sample-every", "100000", "--checkpoint-every", "100000", "--no-progress", "--device", "cpu"]
-    rc = main(args)
+    import contextlib
+    import io
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = main(args)
+    sys.stderr.write(err.getvalue())
+    if rc:  # the command's own one-line error (e.g. out of memory), not a missing run.json
+        lines = [x for x in err.getvalue().splitlines() if x.strip()]
+        return {"rc": rc, "command": "gantransfer " + " ".join(args), "error": lines[-1][:400] if lines else ""}
     log = [r for r in read_log(Path(a["out"]) / "logs" / "metrics.jsonl") if "time/sec_per_step" in r]
     steps = [r["time/sec_per_step"] * r["step"] for r in log]  # cumulative seconds after each step
     per = [b - c for b, c in zip(steps, [0.0] + steps[:-1])]
@@ -143,8 +151,11 @@ def run_child(kind: str, args: dict) -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     t0, c0 = time.perf_counter(), time.process_time()
     result = CHILDREN[kind](args)
+    vm = next((int(x.split()[1]) for x in Path("/proc/self/status").read_text().splitlines()
+               if x.startswith("VmPeak:")), 0)
     result.update(wall_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0,
-                  peak_rss_gib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB)
+                  peak_rss_gib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB,
+                  peak_address_space_gib=vm * 1024 / GIB)
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -247,13 +258,14 @@ def probe_to_failure(teacher: Path, work: Path, threads: int, a: argparse.Namesp
         r = measure("distill", {"teacher": str(teacher), "batch": batch, "steps": 1, "probe": True, "out": str(out)},
                     threads, a.timeout, cap_gib=a.cap_gib)
         shutil.rmtree(out, ignore_errors=True)
-        row = {"batch": batch, **{k: r.get(k) for k in ("peak_rss_gib", "seconds_per_step", "error")}}
-        if "error" in r:
-            row["message"] = next((x for x in reversed(r.get("tail", "").splitlines()) if x.strip()), "")[:300]
+        row = {"batch": batch, **{k: r.get(k) for k in ("peak_rss_gib", "peak_address_space_gib",
+                                                         "seconds_per_step", "error")}}
+        if "error" in r and "tail" in r:
+            row["message"] = next((x for x in reversed(r["tail"].splitlines()) if x.strip()), "")[:300]
         tried.append(row)
         return r
     tried: list[dict] = []
-    fit, fail, batch = 0, 0, 4
+    fit, fail, batch = 1, 0, 4  # distill takes batches of 2 and more
     while not fail and batch <= a.max_batch:
         if "error" in run(batch):
             fail = batch

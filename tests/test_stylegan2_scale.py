@@ -92,3 +92,9 @@ def test_a_stylegan2_onnx_file_holds_its_convolution_weights_once(tmp_path):
     weights = 4 * sum(t.numel() for t in [*g.parameters(), *g.buffers()])
     assert stored < 1.45 * weights  # 1.86x while every modulated weight was also stored unsqueezed (1.37x now:
     # the upsampling layers' transposed copies remain)
+
+
+def test_prune_init_renders_256_teacher_samples_up_to_64_px_and_few_small_chunks_above():
+    from gantransfer.tasks.student_init import prune_samples
+    assert [prune_samples(image_cfg(r)) for r in (28, 64, 128, 256, 1024)] == \
+        [(256, 64), (256, 64), (64, 16), (16, 4), (16, 1)]

@@ -14,7 +14,19 @@ from gantransfer.models.importance import channel_scores
 from gantransfer.models.prune import copy_kept, group_sizes, groups_of, kept_fraction, top_channels
 from gantransfer.models.sampling import draw_inputs
 
-PRUNE_SAMPLES = 256  # teacher samples the activation-based criteria look at
+PRUNE_SAMPLES = 256  # teacher samples the activation-based criteria look at (up to 64 px; see prune_samples)
+PRUNE_CHUNK = 64     # of them rendered at once
+
+
+def prune_samples(cfg: GeneratorConfig) -> tuple[int, int]:
+    """(teacher samples, samples per render) of the activation-based criteria for a teacher of ``cfg``: 256 in
+    chunks of 64 up to 64 px; above, both scaled by (64 / resolution)^2 (at least 16 samples, one per chunk), so
+    that a 256 or 1024 px teacher is not rendered 256 times, 64 images at once (minutes of CPU and several GiB
+    before the first step); every sample still gives the mean over resolution^2 positions per channel."""
+    if cfg.kind != "image" or cfg.resolution <= 64:
+        return PRUNE_SAMPLES, PRUNE_CHUNK
+    scale = (64 / cfg.resolution) ** 2
+    return max(16, int(PRUNE_SAMPLES * scale)), max(1, int(PRUNE_CHUNK * scale))
 
 
 def why_not_prunable(teacher, scfg: GeneratorConfig) -> str | None:
@@ -36,10 +48,11 @@ def prune_from_teacher(student: nn.Module, teacher_module: nn.Module, tcfg: Gene
     ``by_importance``: the kept channels ordered most important first (an elastic student's), else in the
     teacher's order."""
     t_groups, s_groups = groups_of(tcfg.family, teacher_module), groups_of(scfg.family, student)
-    z, labels = draw_inputs(tcfg, PRUNE_SAMPLES, torch.Generator().manual_seed(seed))
+    n, chunk = prune_samples(tcfg)
+    z, labels = draw_inputs(tcfg, n, torch.Generator().manual_seed(seed))
     device = next(teacher_module.parameters()).device
     scores = channel_scores(criterion, teacher_module, t_groups, z.to(device),
-                            None if labels is None else labels.to(device))
+                            None if labels is None else labels.to(device), chunk)
     keep = top_channels(scores, group_sizes(student, s_groups), by_importance)
     copy_kept(teacher_module, student, t_groups, keep, svs)
     return {"init": "prune", "criterion": criterion, "svs": svs,
