@@ -45,7 +45,8 @@ def test_a_truncated_rosinality_file(tmp_path, capsys, rosinality_state):
     torch.save({"g_ema": rosinality_state}, tmp_path / "c.pt")
     data = (tmp_path / "c.pt").read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
-    refused(capsys, ["import", str(tmp_path / "cut.pt"), "--out", str(tmp_path / "out")], str(tmp_path / "cut.pt"))
+    refused(capsys, ["import", str(tmp_path / "cut.pt"), "--out", str(tmp_path / "out")], str(tmp_path / "cut.pt"),
+            "cannot be read as a weights-only PyTorch checkpoint")
     assert not (tmp_path / "out").exists()
 
 
