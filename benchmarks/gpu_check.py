@@ -115,7 +115,7 @@ import json, sys, time, torch
 from gantransfer.deploy.backends import compiled
 from gantransfer.deploy.inference import prepare_for_inference
 from gantransfer.models.store import load_generator
-path, device, batch, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+path, device, batch, repeats, dry = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
 g, cfg = load_generator(path, device)
 z = torch.randn(batch, cfg.latent_dim, generator=torch.Generator().manual_seed(0)).to(device)
 kw = {"noise_mode": "const"} if cfg.arch == "stylegan2" else {}
@@ -134,12 +134,14 @@ y, ips = timed(lambda: cl(z, **kw))
 out["channels_last"] = {"images_per_s": ips, "max_abs_diff": float((y - ref).abs().max())}
 if hasattr(torch, "compile"):
     try:
-        c = compiled(g)
+        # dry: dynamo's tracing with the eager backend (the path, without minutes of C++ compilation on CPU)
+        c = torch.compile(g, backend="eager", dynamic=False) if dry else compiled(g)
         t0 = time.perf_counter()
         with torch.inference_mode(): c(z, **kw)
         first = time.perf_counter() - t0
         y, ips = timed(lambda: c(z, **kw))
-        out["compile"] = {"images_per_s": ips, "max_abs_diff": float((y - ref).abs().max()), "compile_s": first}
+        out["compile"] = {"images_per_s": ips, "max_abs_diff": float((y - ref).abs().max()), "compile_s": first,
+                          "backend": "eager (dry)" if dry else "inductor"}
     except Exception as e:
         out["compile"] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
 else:
@@ -154,7 +156,8 @@ def check_inference(a: argparse.Namespace, work: Path, sg2: Path | None) -> dict
         if path is None:
             out[name] = {"skipped": "the StyleGAN2 generator could not be written"}
             continue
-        cmd = [sys.executable, "-c", INFERENCE_CODE, str(path), a.device, str(batch), str(a.repeats)]
+        cmd = [sys.executable, "-c", INFERENCE_CODE, str(path), a.device, str(batch), str(a.repeats),
+               "1" if a.dry else "0"]
         t0 = time.perf_counter()
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout, env=_env(), cwd=str(ROOT))
         line = next((x for x in p.stdout.splitlines() if x.startswith("RESULT ")), None)

@@ -4,8 +4,8 @@ it exceeds the limit (the machine's memory, or ``--max-memory``), naming the est
 Estimate = a runtime allowance + the teacher's weights + the student's weights, gradients and two Adam moments
 + batch x (1.5 x the teacher's summed layer outputs per sample + 2 x the student's). The factors are fitted to the
 peak RSS measured by ``benchmarks/stylegan2_scale.py`` (config-f teacher, 1/4-width W-space student, on CPU):
-256 px 1.83 / 3.76 GiB at batch 4 / 16 against 1.75 / 4.25 estimated, 1024 px 4.80 / 7.95 GiB at batch 4 / 8
-against 4.74 / 8.57 (within 15 %, on the high side above batch 4).
+256 px 1.46 / 2.26 GiB at batch 4 / 8 against 1.59 / 2.41 estimated, 1024 px 4.80 / 7.95 GiB at batch 4 / 8
+against 4.62 / 8.43 (within 10 %).
 """
 from __future__ import annotations
 
