@@ -118,7 +118,7 @@ from gantransfer.models.store import load_generator
 path, device, batch, repeats, dry = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
 g, cfg = load_generator(path, device)
 z = torch.randn(batch, cfg.latent_dim, generator=torch.Generator().manual_seed(0)).to(device)
-kw = {"noise_mode": "const"} if cfg.arch == "stylegan2" else {}
+kw = {}  # StyleGAN2's random noise is seeded from W in eval mode: every variant gets the same images
 def timed(f):
     with torch.inference_mode():
         f(); f()
@@ -224,7 +224,7 @@ def main() -> None:
                          "paths on CPU")
     if a.dry:  # tiny: the paths, not the figures
         a.steps, a.batch, a.repeats, a.sg2_steps, a.sg2_batch = 2, 8, 2, 2, 2
-        a.sg2_resolution, a.sg2_latent, a.sg2_width = 32, 16, 1 / 16
+        a.sg2_resolution, a.sg2_latent, a.sg2_width = 32, 16, 0.25
         a.sg2_options = {"w_dim": 16, "mapping_layers": 2, "channel_max": 16}
     else:
         a.steps, a.batch, a.repeats, a.sg2_steps, a.sg2_batch = 50, 64, 20, 20, 8
