@@ -279,6 +279,7 @@ def probe_to_failure(teacher: Path, work: Path, threads: int, a: argparse.Namesp
             fit = mid
     return {"cap_gib": a.cap_gib, "limit": "RLIMIT_AS (address space) of the distill process", "tried": tried,
             "largest_fitting": fit, "smallest_failing": fail or None,
+            "student_init": "auto (pruned from the teacher, activation criterion)",
             "command": f"python benchmarks/stylegan2_scale.py --capped-probe --cap-gib {a.cap_gib:g} --sizes "
                        f"{teacher.name.split('-')[1]}"}
 
