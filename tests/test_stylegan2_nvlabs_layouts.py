@@ -228,3 +228,20 @@ def test_config_f_channel_counts_g_32768_512_and_d_16384_256_at_128_px(tmp_path,
         assert torch.equal(imp.discriminator(x), d(x))
         z = torch.randn(1, 16)
         assert torch.equal(imp.generator(z, noise_mode="const"), g(z, noise_mode="const"))
+
+
+@pytest.mark.parametrize("options, needle", [({"channel_max": 1 << 16}, "channel_max from 1 to 1024"),
+                                             ({"mapping_layers": 10 ** 9}, "mapping_layers from 0 to 32"),
+                                             ({"mbstd_channels": 3}, "must divide"),
+                                             ({"channels_max": 8}, "unknown config field")])
+def test_a_saved_discriminator_config_with_options_out_of_range_is_refused(tmp_path, options, needle):
+    import json
+    from gantransfer.models.config import DiscriminatorConfig, build_discriminator
+    from gantransfer.models.store import load_discriminator, save_discriminator
+    cfg = DiscriminatorConfig(arch="stylegan2", resolution=16, channels=3, width=1 / 16, options={"channel_max": 8})
+    save_discriminator(build_discriminator(cfg), cfg, tmp_path / "d")
+    raw = json.loads((tmp_path / "d" / "config.json").read_text())
+    raw["options"] = options
+    (tmp_path / "d" / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(CheckpointError, match=needle):
+        load_discriminator(tmp_path / "d")

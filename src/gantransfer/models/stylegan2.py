@@ -456,10 +456,12 @@ class StyleGAN2DiscriminatorOptions:
     mapping_layers: int = 8         # conditional: depth of the label-embedding mapping network
 
     def validate(self) -> None:
-        if self.channel_max < 1 or self.mbstd_group < 0 or self.mbstd_channels < 0 or self.conv_clamp < 0 \
-                or self.mapping_layers < 0:
-            raise ValueError("stylegan2 discriminator options: channel_max >= 1; mbstd_group, mbstd_channels, "
-                             "conv_clamp and mapping_layers >= 0")
+        """Ranges: the cap bounds the network's size whatever its width (NVlabs' configs use 256 or 512)."""
+        if not (1 <= self.channel_max <= 1024 and 0 <= self.mbstd_group <= 1 << 16 and 0 <= self.mbstd_channels
+                <= self.channel_max and 0 <= self.conv_clamp < float("inf") and 0 <= self.mapping_layers <= 32):
+            raise ValueError("stylegan2 discriminator options: channel_max from 1 to 1024, mbstd_group from 0 (the "
+                             "whole batch) to 65536, mbstd_channels from 0 to channel_max, conv_clamp >= 0 and "
+                             f"finite, mapping_layers from 0 to 32; got {self}")
 
 
 def discriminator_options(cfg: "DiscriminatorConfig") -> StyleGAN2DiscriminatorOptions:
@@ -472,6 +474,10 @@ def discriminator_options(cfg: "DiscriminatorConfig") -> StyleGAN2DiscriminatorO
 
 def _build_discriminator(cfg: "DiscriminatorConfig") -> StyleGAN2Discriminator:
     o = discriminator_options(cfg)
+    c4 = channels_at(4, cfg.width, 16384, o.channel_max)
+    if o.mbstd_channels and c4 % o.mbstd_channels:
+        raise ValueError(f"stylegan2 discriminator options: mbstd_channels {o.mbstd_channels} must divide the "
+                         f"{c4} channels at 4 px")
     return StyleGAN2Discriminator(cfg.resolution, cfg.channels, cfg.width, cfg.num_classes, 16384, o.channel_max,
                                   o.mbstd_group, o.mbstd_channels, o.conv_clamp or None, o.mapping_layers)
 
