@@ -121,7 +121,15 @@ def child_distill(a: dict) -> dict:
     args = ["distill", "--teacher", a["teacher"], "--width", "0.125", "--latent-space", "w", "--batch-size",
             str(a["batch"]), "--steps", str(a["steps"]), "--eval-n", "0", "--out", a["out"], "--log-every", "1",
             "--sample-every", "100000", "--checkpoint-every", "100000", "--no-progress", "--device", "cpu"]
-    rc = main(args)
+    import contextlib
+    import io
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = main(args)
+    sys.stderr.write(err.getvalue())
+    if rc:  # the command's own one-line error (e.g. out of memory), not a missing run.json
+        lines = [x for x in err.getvalue().splitlines() if x.strip()]
+        return {"rc": rc, "command": "gantransfer " + " ".join(args), "error": lines[-1][:400] if lines else ""}
     log = [r for r in read_log(Path(a["out"]) / "logs" / "metrics.jsonl") if "time/sec_per_step" in r]
     steps = [r["time/sec_per_step"] * r["step"] for r in log]  # cumulative seconds after each step
     per = [b - c for b, c in zip(steps, [0.0] + steps[:-1])]
@@ -143,21 +151,34 @@ def run_child(kind: str, args: dict) -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     t0, c0 = time.perf_counter(), time.process_time()
     result = CHILDREN[kind](args)
+    vm = next((int(x.split()[1]) for x in Path("/proc/self/status").read_text().splitlines()
+               if x.startswith("VmPeak:")), 0)
     result.update(wall_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0,
-                  peak_rss_gib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB)
+                  peak_rss_gib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB,
+                  peak_address_space_gib=vm * 1024 / GIB)
     print("RESULT " + json.dumps(result), flush=True)
 
 
 # ---------------------------------------------------------------- the parent
 
 
-def measure(kind: str, args: dict, threads: int, timeout: float) -> dict:
-    """Run one child; its result, or what went wrong (timeout, exit status and the tail of its output)."""
+def _address_space_cap(gib: float):
+    """A preexec_fn capping the child's address space (RLIMIT_AS) at ``gib``: allocations past it fail."""
+    def cap() -> None:
+        nbytes = int(gib * GIB)
+        resource.setrlimit(resource.RLIMIT_AS, (nbytes, nbytes))
+    return cap
+
+
+def measure(kind: str, args: dict, threads: int, timeout: float, cap_gib: float | None = None) -> dict:
+    """Run one child; its result, or what went wrong (timeout, exit status and the tail of its output).
+    ``cap_gib``: the child's address space is capped there (a real allocation failure, not an estimate)."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     cmd = [sys.executable, str(Path(__file__).resolve()), "child", kind, json.dumps(args)]
-    print(f"[scale] {kind} {args}", flush=True)
+    print(f"[scale] {kind} {args}" + (f" (address space capped at {cap_gib:g} GiB)" if cap_gib else ""), flush=True)
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
+                           preexec_fn=_address_space_cap(cap_gib) if cap_gib else None)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:g} s"}
     line = next((x for x in reversed(p.stdout.splitlines()) if x.startswith("RESULT ")), None)
@@ -225,6 +246,42 @@ def probe_batches(teacher: Path, work: Path, threads: int, a: argparse.Namespace
             out["rss_gib_per_sample"] = slope
             out["extrapolated_batch_at_24gib"] = int(b2 + (24 - r2) / slope)
     return out
+
+
+def probe_to_failure(teacher: Path, work: Path, threads: int, a: argparse.Namespace) -> dict:
+    """Largest distillation batch that fits under an address-space cap of ``--cap-gib``, probed to failure: one
+    step per probe, doubling from 4 until a probe fails, then bisecting between the last fit and the first
+    failure (to a gap of one). Nothing is extrapolated: every batch reported was run."""
+    def run(batch: int) -> dict:
+        out = work / f"capped-{teacher.name}-b{batch}"
+        shutil.rmtree(out, ignore_errors=True)
+        r = measure("distill", {"teacher": str(teacher), "batch": batch, "steps": 1, "probe": True, "out": str(out)},
+                    threads, a.timeout, cap_gib=a.cap_gib)
+        shutil.rmtree(out, ignore_errors=True)
+        row = {"batch": batch, **{k: r.get(k) for k in ("peak_rss_gib", "peak_address_space_gib",
+                                                         "seconds_per_step", "error")}}
+        if "error" in r and "tail" in r:
+            row["message"] = next((x for x in reversed(r["tail"].splitlines()) if x.strip()), "")[:300]
+        tried.append(row)
+        return r
+    tried: list[dict] = []
+    fit, fail, batch = 1, 0, 4  # distill takes batches of 2 and more
+    while not fail and batch <= a.max_batch:
+        if "error" in run(batch):
+            fail = batch
+        else:
+            fit, batch = batch, batch * 2
+    while fail and fail - fit > 1:
+        mid = (fit + fail) // 2
+        if "error" in run(mid):
+            fail = mid
+        else:
+            fit = mid
+    return {"cap_gib": a.cap_gib, "limit": "RLIMIT_AS (address space) of the distill process", "tried": tried,
+            "largest_fitting": fit, "smallest_failing": fail or None,
+            "student_init": "auto (pruned from the teacher, activation criterion)",
+            "command": f"python benchmarks/stylegan2_scale.py --capped-probe --cap-gib {a.cap_gib:g} --sizes "
+                       f"{teacher.name.split('-')[1]}"}
 
 
 def table(results: dict) -> str:
@@ -303,6 +360,10 @@ def main() -> None:
     ap.add_argument("--probe-seconds", type=float, default=90.0, help="longest predicted step a probe may take")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip (their earlier figures "
                     "stay): sample, export, distill (the batch-4 steps), probe")
+    ap.add_argument("--capped-probe", action="store_true", help="only probe the largest distillation batch to "
+                    "failure under --cap-gib (needs the imported teacher under --work from an earlier run)")
+    ap.add_argument("--cap-gib", type=float, default=3.0, help="address-space cap of --capped-probe's children")
+    ap.add_argument("--max-batch", type=int, default=64, help="--capped-probe stops doubling here")
     ap.add_argument("--table", action="store_true", help="print the Markdown table of --out and stop")
     ap.add_argument("--summarise", action="store_true", help="recompute the before/after block of --out and stop")
     a = ap.parse_args()
@@ -316,6 +377,14 @@ def main() -> None:
         return
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
+    if a.capped_probe:
+        results = json.loads(Path(a.out).read_text())
+        for res in a.sizes.split(","):
+            keep(results["sizes"][res], "largest_batch_under_cap",
+                 probe_to_failure(work / f"imported-{res}-rosinality", work, a.threads, a))
+            write_results(a.out, results)
+        print(f"wrote {a.out}")
+        return
     skip = set(filter(None, a.skip.split(",")))
     out_path = Path(a.out)
     results: dict[str, Any] = json.loads(out_path.read_text()) if out_path.exists() else {}

@@ -51,6 +51,11 @@ def limit() -> int:
     return _LIMIT.get() or machine_memory()
 
 
+def limited_by_flag() -> bool:
+    """Whether the limit is --max-memory's (rather than this machine's memory)."""
+    return _LIMIT.get() is not None
+
+
 @contextlib.contextmanager
 def limited(nbytes: int | None) -> Iterator[None]:
     """Within the block, ``nbytes`` is the memory limit (None: the machine's memory)."""
@@ -83,6 +88,18 @@ def require(nbytes: float, what: str) -> None:
         raise ConfigError(f"{what} needs about {gib(nbytes)} of memory, more than the limit of {gib(limit())} "
                           f"({'--max-memory' if _LIMIT.get() else 'this machine'}); reduce it, or pass "
                           "--max-memory SIZE (e.g. --max-memory 256G) to raise the limit")
+
+
+def out_of_memory(e: BaseException) -> str | None:
+    """The one-line message for an allocation that failed at run time (MemoryError, torch's CPU allocator or CUDA
+    out of memory), or None when ``e`` is something else."""
+    text = str(e)
+    if not isinstance(e, MemoryError) and not ("can't allocate memory" in text or "out of memory" in text.lower()):
+        return None
+    size = re.search(r"allocate ([0-9]+) bytes", text)
+    what = f" (an allocation of {gib(int(size.group(1)))} failed)" if size else ""
+    return (f"out of memory{what}; use a smaller --batch-size (or --n), a narrower student, or a machine with "
+            "more memory. Every file written before is intact (a training run continues with --resume)")
 
 
 def require_count(n: int, flag: str, most: int = MAX_COUNT) -> None:
@@ -155,6 +172,37 @@ def estimate_model(build, cfg: Any, batch: int = 0, inputs=None) -> tuple[int, i
     # inference: the largest layer's input and output and two buffers of its size (a transposed convolution's
     # columns), fitted to the peak RSS measured by benchmarks/memory_estimate.py
     return params, 4 * max(outs, default=0)
+
+
+def activation_bytes(build, cfg: Any) -> tuple[int, int, int]:
+    """(parameter bytes, summed layer-output bytes, largest layer output) of ``build(cfg)`` for one sample,
+    measured on the meta device: the outputs of every leaf module and of every module holding parameters itself
+    (a modulated convolution computes its output in its own forward); (params, 0, 0) when the forward cannot run
+    there."""
+    import torch
+    try:
+        with torch.device("meta"):
+            module = build(cfg)
+    except Exception as e:  # noqa: BLE001 - a builder the meta device cannot run: refuse rather than allocate
+        raise ConfigError(f"the declared sizes of {getattr(cfg, 'arch', 'this model')} cannot be checked before "
+                          f"it is built ({type(e).__name__}: {str(e)[:100]}); pass smaller sizes") from None
+    params = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
+    outs: list[int] = []
+
+    def hook(_m, _i, out) -> None:
+        for t in (out if isinstance(out, (tuple, list)) else (out,)):
+            if isinstance(t, torch.Tensor):
+                outs.append(t.numel() * t.element_size())
+    handles = [m.register_forward_hook(hook) for m in module.modules() if not list(m.children()) or m._parameters]
+    try:
+        with torch.device("meta"), torch.no_grad():
+            module(torch.zeros(1, cfg.latent_dim), torch.zeros(1, dtype=torch.long) if cfg.num_classes else None)
+    except Exception:  # noqa: BLE001 - a family whose forward the meta device cannot run: parameters only
+        outs = []
+    finally:
+        for h in handles:
+            h.remove()
+    return params, sum(outs), max(outs, default=0)
 
 
 def check_generator(cfg: Any, where: str, build=None, batch: int = 0, force: bool = False) -> None:

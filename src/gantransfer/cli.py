@@ -546,6 +546,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                "is intact") if e.errno == errno.ENOSPC else "check the path and its permissions"
         print(f"gantransfer {args.command}: error: {e.strerror or e}{where}; {fix}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as e:  # an allocation that failed at run time: one line, no traceback
+        from gantransfer.budget import out_of_memory
+        if out_of_memory(e) is None:
+            raise
+        print(f"gantransfer {args.command}: error: {out_of_memory(e)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as e:
         print(f"gantransfer {args.command}: {'terminated' if isinstance(e, Terminated) else 'interrupted'}; the last "
               "checkpoint is kept (continue with --resume) and no temporary file is left", file=sys.stderr)

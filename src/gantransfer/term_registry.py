@@ -77,3 +77,6 @@ register_term(MatchingTerm("gram", "gantransfer.tasks.structure_terms:gram_term"
                            uses_perceptual_network=True))
 register_term(MatchingTerm("tv", "gantransfer.tasks.structure_terms:tv_term",
                            "total variation of the student's image (smoothness)"))
+register_term(MatchingTerm("latent_direction", "gantransfer.tasks.direction_term:latent_direction_term",
+                           "StyleKD's latent-direction term: the student's image change between W and a step "
+                           "towards another mapped latent points as the teacher's (W-space students)"))

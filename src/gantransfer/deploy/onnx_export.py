@@ -28,9 +28,45 @@ def write_onnx(module: nn.Module, cfg: GeneratorConfig, path: str | Path, opset:
         torch.onnx.export(wrapper, example_inputs(cfg, module=module), str(path), input_names=names,
                           output_names=[OUTPUT], dynamic_axes=axes, opset_version=opset, do_constant_folding=True,
                           dynamo=False)
+    share_transposed_weights(path)
     defaults = noise_inputs(module)
     if defaults:
         set_input_defaults(path, {f"{NOISE_PREFIX}{i}": t for i, t in enumerate(defaults)})
+
+
+def share_transposed_weights(path: str | Path) -> int:
+    """Store each weight once: constant folding writes the transposed copy a transposed convolution reads
+    (StyleGAN2's upsampling layers: ``weight.transpose(0, 1)``) as an initializer of its own beside the weight;
+    each such copy is replaced by a Transpose node on the weight (ONNX Runtime folds it again when it loads the
+    file, so inference is unchanged). Returns the number of copies removed."""
+    import hashlib
+
+    import onnx
+    from onnx import helper, numpy_helper
+    model = onnx.load(str(path))
+    graph = model.graph
+    arrays = {t.name: numpy_helper.to_array(t) for t in graph.initializer if len(t.dims) == 4}
+    transposed = {}
+    for name, a in arrays.items():
+        t = a.transpose(1, 0, 2, 3)
+        transposed[(t.shape, a.dtype.str, hashlib.blake2b(t.tobytes(), digest_size=16).digest())] = name
+    copies = {}
+    for name, a in arrays.items():
+        source = transposed.get((a.shape, a.dtype.str, hashlib.blake2b(a.tobytes(), digest_size=16).digest()))
+        if source is not None and source != name and source not in copies:
+            copies[name] = source
+    if not copies:
+        return 0
+    keep = [t for t in graph.initializer if t.name not in copies]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    nodes = [helper.make_node("Transpose", [src], [dst], perm=[1, 0, 2, 3], name=f"transpose_{dst}")
+             for dst, src in copies.items()]
+    rest = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes + rest)
+    onnx.save(model, str(path))
+    return len(copies)
 
 
 def set_input_defaults(path: str | Path, defaults: dict[str, torch.Tensor]) -> None:

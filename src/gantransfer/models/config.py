@@ -198,6 +198,8 @@ class DiscriminatorConfig:
     width: float = 1.0
     num_classes: int = 0
     format_version: int = FORMAT_VERSION
+    options: dict[str, Any] = field(default_factory=dict)  # the family's discriminator settings beyond width
+                                                           # (stylegan2: channel_max, mbstd_group, ...; {}: defaults)
 
     def to_dict(self) -> dict[str, Any]:
         return typed_to_dict(self)

@@ -28,6 +28,7 @@ from gantransfer.models.layers import features_after_each
 from gantransfer.models.prune import ChannelGroup, Slice
 from gantransfer.models.stylegan2_ops import (bias_act, conv2d_resample, modulated_conv2d, normalize_2nd_moment,
                                               setup_filter, upsample2d)
+from gantransfer.typed import from_dict
 
 if TYPE_CHECKING:
     from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig
@@ -214,10 +215,13 @@ class SynthesisBlock(nn.Module):
         return x, img
 
 
-def eval_noise_rng(ws: torch.Tensor) -> torch.Generator:
+def eval_noise_rng(ws: torch.Tensor) -> torch.Generator | None:
     """The random generator of ``noise_mode="random"`` outside training: seeded from the batch's W, so sampling is
     a function of its inputs (``generate(seed=...)`` repeats exactly) and never draws from torch's global RNG (a
-    preview or evaluation mid-run leaves the training stream, and so exact resume, untouched)."""
+    preview or evaluation mid-run leaves the training stream, and so exact resume, untouched). None on the meta
+    device (shapes only: the memory estimate)."""
+    if ws.is_meta:
+        return None
     digest = hashlib.blake2b(ws.detach().float().cpu().numpy().tobytes(), digest_size=8).digest()
     return torch.Generator(device=ws.device).manual_seed(int.from_bytes(digest, "little") >> 1)
 
@@ -351,9 +355,10 @@ class DiscriminatorBlock(nn.Module):
 def minibatch_stddev(x: torch.Tensor, group_size: int = 4, num_channels: int = 1) -> torch.Tensor:
     """Append the mean standard deviation over groups of samples as ``num_channels`` feature maps.
 
-    The group is ``group_size`` or, when that does not divide the batch, its largest divisor below it."""
+    The group is ``group_size`` (0: the whole batch) or, when that does not divide the batch, its largest divisor
+    below it."""
     n, c, h, w = x.shape
-    g = min(group_size, n)
+    g = min(group_size, n) if group_size else n
     while n % g:
         g -= 1
     y = x.reshape(g, -1, num_channels, c // num_channels, h, w)
@@ -459,10 +464,42 @@ def _build_generator(cfg: "GeneratorConfig") -> StyleGAN2Generator:
     return StyleGAN2Generator(**generator_kwargs(cfg))
 
 
+@dataclass
+class StyleGAN2DiscriminatorOptions:
+    """A discriminator's own settings (``DiscriminatorConfig.options``; an imported one's may differ from its
+    generator's): channels at r are ``min(channel_max, 16384 * width / r)``."""
+
+    channel_max: int = 512
+    mbstd_group: int = 4            # minibatch-stddev group size (0: the whole batch, NVlabs' None)
+    mbstd_channels: int = 1         # minibatch-stddev feature maps (0: off)
+    conv_clamp: float = 0.0         # 0: off
+    mapping_layers: int = 8         # conditional: depth of the label-embedding mapping network
+
+    def validate(self) -> None:
+        """Ranges: the cap bounds the network's size whatever its width (NVlabs' configs use 256 or 512)."""
+        if not (1 <= self.channel_max <= 1024 and 0 <= self.mbstd_group <= 1 << 16 and 0 <= self.mbstd_channels
+                <= self.channel_max and 0 <= self.conv_clamp < float("inf") and 0 <= self.mapping_layers <= 32):
+            raise ValueError("stylegan2 discriminator options: channel_max from 1 to 1024, mbstd_group from 0 (the "
+                             "whole batch) to 65536, mbstd_channels from 0 to channel_max, conv_clamp >= 0 and "
+                             f"finite, mapping_layers from 0 to 32; got {self}")
+
+
+def discriminator_options(cfg: "DiscriminatorConfig") -> StyleGAN2DiscriminatorOptions:
+    """The typed, checked options of a stylegan2 discriminator config (ValueError naming the field)."""
+    try:
+        return from_dict(StyleGAN2DiscriminatorOptions, dict(cfg.options or {}), "stylegan2 discriminator options")
+    except ConfigError as e:
+        raise ValueError(str(e)) from None
+
+
 def _build_discriminator(cfg: "DiscriminatorConfig") -> StyleGAN2Discriminator:
-    o = StyleGAN2Options()
-    return StyleGAN2Discriminator(cfg.resolution, cfg.channels, cfg.width, cfg.num_classes, o.channel_base,
-                                  o.channel_max, o.mbstd_group, o.mbstd_channels)
+    o = discriminator_options(cfg)
+    c4 = channels_at(4, cfg.width, 16384, o.channel_max)
+    if o.mbstd_channels and c4 % o.mbstd_channels:
+        raise ValueError(f"stylegan2 discriminator options: mbstd_channels {o.mbstd_channels} must divide the "
+                         f"{c4} channels at 4 px")
+    return StyleGAN2Discriminator(cfg.resolution, cfg.channels, cfg.width, cfg.num_classes, 16384, o.channel_max,
+                                  o.mbstd_group, o.mbstd_channels, o.conv_clamp or None, o.mapping_layers)
 
 
 def _affine_in(layer: str) -> list[Slice]:

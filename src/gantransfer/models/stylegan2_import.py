@@ -11,13 +11,14 @@ Resolution, W size, mapping depth, channel multiplier and cap are inferred from 
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from gantransfer.errors import CheckpointError
+from gantransfer.errors import CheckpointError, ConfigError
 from gantransfer.models.config import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from gantransfer.models.importers import Imported, Importer, read_checkpoint, register_importer
 from gantransfer.models.stylegan2_ops import setup_filter
@@ -280,7 +281,8 @@ def _nvlabs_generator_state(rec: Any, path: Path) -> tuple[dict[str, torch.Tenso
         out[f"mapping.fc.{head[2:]}.{rest}" if head.startswith("fc") else f"mapping.{k}"] = v
     lr_mul = mapping.child("fc0").attr("bias_gain", 0.01) if fcs else 0.01
     settings = dict(resolution=sizes[-1], z_dim=int(rec.attr("z_dim", mapping.attr("z_dim", 0)) or 0),
-                    c_dim=int(rec.attr("c_dim", 0) or 0), w_dim=int(out["mapping.w_avg"].numel())
+                    c_dim=int(out["mapping.embed.weight"].shape[1]) if "mapping.embed.weight" in out
+                    else int(rec.attr("c_dim", 0) or 0), w_dim=int(out["mapping.w_avg"].numel())
                     if "mapping.w_avg" in out else int(mapping.attr("w_dim", 512)),
                     img_channels=int(out[f"synthesis.blocks.{len(sizes) - 1}.torgb.weight"].shape[0]),
                     mapping_layers=len(fcs), lr_mul=float(lr_mul), ch=ch, conv_clamp=clamp, use_noise=use_noise)
@@ -305,8 +307,86 @@ def _nvlabs_discriminator_state(rec: Any, path: Path) -> dict[str, torch.Tensor]
     return out
 
 
+def _nvlabs_discriminator(rec: Any, path: Path) -> tuple[nn.Module, DiscriminatorConfig, list[str]]:
+    """The discriminator of an NVlabs pickle from its own tensors and recorded constructor arguments (never from
+    its generator's): resolution, channels per resolution, minibatch-stddev group and channels, clamp, label
+    mapping. CheckpointError naming what does not fit."""
+    from gantransfer.models.stylegan2_kwargs import agree, check_channels, fp16_resolutions, read_init_kwargs
+    kw = read_init_kwargs(rec, "D", path)
+    blocks = sorted(int(k[1:]) for k in (rec.state.get("_modules") or {}) if k[:1] == "b" and k[1:].isdigit())
+    epilogue = rec.child("b4")
+    if not blocks or blocks[0] != 4 or epilogue is None:
+        raise CheckpointError(f"{path}: D has no b4 epilogue (blocks found: {blocks})")
+    resolution = blocks[-1]
+    ch = {4: int(epilogue.tensors()["conv.weight"].shape[0])}
+    for r in blocks[1:]:
+        ch[r] = int(rec.child(f"b{r}").tensors()["conv0.weight"].shape[0])
+    top = rec.child(f"b{resolution}").tensors() if resolution > 4 else epilogue.tensors()
+    img_channels = int(top["fromrgb.weight"].shape[1])
+    mbstd_channels = int(epilogue.tensors()["conv.weight"].shape[1]) - ch[4]
+    mbstd = epilogue.child("mbstd")
+    group = mbstd.attr("group_size", kw.get("mbstd_group_size", 4)) if mbstd is not None else \
+        kw.get("mbstd_group_size", 4)
+    mapping = rec.child("mapping")
+    c_dim = int(mapping.tensors()["embed.weight"].shape[1]) if mapping is not None else 0
+    map_layers = sum(1 for k in (mapping.state.get("_modules") or {}) if k.startswith("fc")) if mapping else 8
+    clamp = epilogue.child("conv").attr("conv_clamp", kw.get("conv_clamp")) if epilogue.child("conv") else None
+    for name, found, where in (("img_resolution", resolution, f"its largest block b{resolution}"),
+                               ("img_channels", img_channels, f"b{resolution}.fromrgb.weight"),
+                               ("c_dim", c_dim, "mapping.embed.weight"),
+                               ("mbstd_num_channels", mbstd_channels, "b4.conv.weight"),
+                               ("mbstd_group_size", group, "b4.mbstd.group_size"),
+                               ("conv_clamp", clamp, "b4.conv.conv_clamp")):
+        agree(kw, name, found, where, "D", path)
+    if mapping is not None:
+        agree(kw, "num_layers", map_layers, "mapping.fc*", "D", path)
+    check_channels(kw, ch, "D's b{r} (conv0.weight; b4: conv.weight)", "D", path)
+    if group is not None and (isinstance(group, bool) or not isinstance(group, int) or not 1 <= group <= 1 << 16):
+        raise CheckpointError(f"{path}: D's b4.mbstd.group_size is {str(group)[:40]!r}, expected an integer "
+                              "from 1 to 65536 or None")
+    if mbstd_channels < 0 or (mbstd_channels and ch[4] % mbstd_channels):
+        raise CheckpointError(f"{path}: D's b4.conv.weight takes {ch[4] + mbstd_channels} channels for "
+                              f"{ch[4]} features: not a minibatch-stddev layout")
+    width, cap = _width_of(ch, resolution)
+    dcfg = DiscriminatorConfig(arch="stylegan2", resolution=resolution, channels=img_channels, width=width,
+                               num_classes=c_dim, options={
+                                   "channel_max": cap, "mbstd_group": int(group or 0),
+                                   "mbstd_channels": mbstd_channels, "conv_clamp": float(clamp or 0.0),
+                                   "mapping_layers": map_layers})
+    try:
+        d = build_discriminator(dcfg)
+    except (ValueError, ConfigError) as e:
+        raise CheckpointError(f"{path}: D's layout does not fit gantransfer's ({e})") from None
+    _load_into(d, _nvlabs_discriminator_state(rec, path), path, "discriminator")
+    notes = []
+    if fp16_resolutions(kw, resolution):
+        notes.append(f"D: blocks {fp16_resolutions(kw, resolution)} px ran in float16 on CUDA in the original "
+                     "(num_fp16_res); here in float32, same weights")
+    return d.eval().requires_grad_(False), dcfg, notes
+
+
+def _check_generator_kwargs(rec: Any, s: dict[str, Any], path: Path) -> dict[str, Any]:
+    """G_ema's recorded constructor arguments against what its tensors said (``s``)."""
+    from gantransfer.models.stylegan2_kwargs import agree, check_channels, read_init_kwargs
+    kw = read_init_kwargs(rec, "G_ema", path)
+    for name, key, where in (("img_resolution", "resolution", "its largest synthesis block"),
+                             ("z_dim", "z_dim", "z_dim"), ("c_dim", "c_dim", "mapping.embed.weight"),
+                             ("w_dim", "w_dim", "mapping.w_avg"), ("img_channels", "img_channels", "torgb.weight"),
+                             ("num_layers", "mapping_layers", "mapping.fc*")):
+        agree(kw, name, s[key], where, "G_ema", path)
+    check_channels(kw, s["ch"], "synthesis.b{r}.conv1.weight", "G_ema", path)
+    if "conv_clamp" in kw and s["conv_clamp"] is None:
+        s["conv_clamp"] = kw["conv_clamp"]
+    else:
+        agree(kw, "conv_clamp", s["conv_clamp"], "synthesis layers' conv_clamp", "G_ema", path)
+    return kw
+
+
 def import_nvlabs(path: str | Path, dataset: str = "") -> Imported:
-    """An NVlabs/stylegan2-ada-pytorch network pickle (G_ema, with D when present) as a stylegan2 generator."""
+    """An NVlabs/stylegan2-ada-pytorch network pickle (G_ema, with D when present) as a stylegan2 generator. Each
+    network's layout comes from its own tensors and recorded constructor arguments; a discriminator that cannot
+    be read is left out with a warning (the generator is what a teacher needs)."""
+    from gantransfer.models.stylegan2_kwargs import fp16_resolutions
     from gantransfer.models.stylegan2_pickle import read_network_pickle
     p = Path(path)
     top = read_network_pickle(p)
@@ -320,10 +400,11 @@ def import_nvlabs(path: str | Path, dataset: str = "") -> Imported:
         raise CheckpointError(f"{p}: the generator record is not laid out as stylegan2-ada-pytorch writes it "
                               f"({type(e).__name__}: {str(e)[:120]})") from None
     for name in ("z_dim", "c_dim", "w_dim", "resolution", "mapping_layers"):
-        if not 0 <= s[name] <= 1 << 16:
+        if isinstance(s[name], bool) or not 0 <= s[name] <= 1 << 16:
             raise CheckpointError(f"{p}: G_ema's {name} is {s[name]}, expected 0 to {1 << 16}")
     if s["z_dim"] < 1:
         raise CheckpointError(f"{p}: the generator has no latent input (z_dim {s['z_dim']})")
+    kw = _check_generator_kwargs(rec, s, p)
     width, cap = _width_of(s["ch"], s["resolution"])
     cfg = GeneratorConfig(
         arch="stylegan2", latent_dim=s["z_dim"], resolution=s["resolution"], channels=s["img_channels"],
@@ -342,13 +423,21 @@ def import_nvlabs(path: str | Path, dataset: str = "") -> Imported:
     notes = [f"skipped (never executed): the embedded source code of {len(records)} objects "
              f"({', '.join(classes[:8])}{', ...' if len(classes) > 8 else ''})",
              "truncation centre: the stored w_avg"]
+    if fp16_resolutions(kw, s["resolution"]):
+        notes.append(f"G: blocks {fp16_resolutions(kw, s['resolution'])} px ran in float16 on CUDA in the original "
+                     "(num_fp16_res); here in float32, same weights")
     d = dcfg = None
     if top.get("D") is not None:
-        dcfg = DiscriminatorConfig(arch="stylegan2", resolution=s["resolution"], channels=s["img_channels"],
-                                   width=width, num_classes=s["c_dim"])
-        d = build_discriminator(dcfg)
-        _load_into(d, _nvlabs_discriminator_state(top["D"], p), p, "discriminator")
-        d = d.eval().requires_grad_(False)
+        try:
+            d, dcfg, d_notes = _nvlabs_discriminator(top["D"], p)
+            notes += d_notes
+        except (CheckpointError, ValueError, TypeError, AttributeError, KeyError, IndexError) as e:
+            reason = str(e) if isinstance(e, CheckpointError) else f"{type(e).__name__}: {str(e)[:120]}"
+            reason = reason[len(str(p)) + 2:] if reason.startswith(f"{p}: ") else reason
+            notes.append(f"discriminator not imported ({reason})")
+            warnings.warn(f"{p}: the generator was imported without the discriminator, which could not be read "
+                          f"({reason}); the file's generator is complete, its discriminator is left out", stacklevel=2)
+            d = dcfg = None
     cfg.meta["notes"] = notes
     return Imported(g.eval(), cfg, d, dcfg, tuple(notes))
 

@@ -90,7 +90,7 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
     polyphase sums per axis (even outputs: f0 x[m-1] + f2 x[m], odd: f1 x[m] + f3 x[m+1]): on 2 CPU threads about
     100x faster than the depthwise transposed convolution at 3 channels, equal to float rounding (~4e-7)."""
     k = f.numel()
-    if up == 2 and k == 4 and x.shape[1] <= POLYPHASE_MAX_CHANNELS and torch.equal(f, f.flip(0)):
+    if up == 2 and k == 4 and x.shape[1] <= POLYPHASE_MAX_CHANNELS and (f.is_meta or torch.equal(f, f.flip(0))):
         return _upsample2x_polyphase(_upsample2x_polyphase(x, f * 2, 3), f * 2, 2)
     p0, p1 = (k + up - 1) // 2, (k - up) // 2
     return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up * up)

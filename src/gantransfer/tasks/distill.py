@@ -204,6 +204,9 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     if budget is not None:
         scfg, budget = fit_budget(teacher, scfg, *budget, cfg.prune_criterion, cfg.seed, cfg.latency_batch, device,
                                   previous_budget(cfg.out) if resume else None)
+    if teacher.native:  # the step's memory, before the student is built or a step runs
+        from gantransfer.tasks.step_memory import check_step_memory
+        check_step_memory(teacher.config, scfg, cfg.batch_size, f"teacher {teacher.source}")
     space, styled = scfg.latent_space, teacher.capabilities.mapping_network
     teacher = truncated(teacher, cfg.truncation_psi)
     choice = distill_terms(cfg.terms, cfg.perceptual_net, teacher, scfg.family.capabilities.feature_taps,
@@ -250,9 +253,16 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
             d = build_discriminator(scfg, teacher.config.width)
         d_opt = discriminator_adam(d.parameters(), cfg)
         modules["D"], optimizers["D"] = d, d_opt
+    directions = weights.get("latent_direction", 0) > 0
+    if directions and space != "w":
+        raise ConfigError("the latent_direction term compares the student's and the teacher's change along W: it "
+                          "needs a teacher with a mapping network and --latent-space w (this run matches in "
+                          f"{'z' if styled else 'image'} space); drop it from --terms")
     if styled:
+        from gantransfer.losses.direction import DIRECTION_STEP
         sampler = StyledTeacherSampler(teacher, cfg.batch_size, cfg.bank_size, cfg.seed, with_features,
-                                       cfg.truncation, real_images(cfg, scfg), cfg.truncation_psi)
+                                       cfg.truncation, real_images(cfg, scfg), cfg.truncation_psi,
+                                       DIRECTION_STEP if directions else 0.0)
     else:  # a bank caches what does not change: the teacher's outputs, a frozen perceptual net's maps of them
         perceptual = next((t for t in terms if isinstance(t, PerceptualLoss)), None)
         fixed = perceptual is not None and network.fixed(teacher.discriminator)

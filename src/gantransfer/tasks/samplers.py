@@ -187,9 +187,11 @@ class StyledTeacherSampler(TeacherLatentSampler):
     activations (``teacher_features_g``) on them."""
 
     def __init__(self, teacher, batch_size: int, bank_size: int, seed: int, with_features: bool = False,
-                 truncation: float = 0.0, real_data: RealDataSampler | None = None, psi: float = 1.0) -> None:
+                 truncation: float = 0.0, real_data: RealDataSampler | None = None, psi: float = 1.0,
+                 direction_step: float = 0.0) -> None:
         super().__init__(teacher, batch_size, bank_size, seed, with_features, truncation, real_data)
         self.psi, self.cache_bank = psi, False  # fresh noise every draw: no image is reused
+        self.direction_step = direction_step  # > 0: also the teacher at W moved towards another latent's W
         self.noise_sizes = [layer.resolution for layer in teacher.module.synthesis.noise_layers()]
 
     @torch.no_grad()
@@ -206,6 +208,11 @@ class StyledTeacherSampler(TeacherLatentSampler):
         if feats is not None:
             batch["teacher_features_g"] = feats
         batch["real"] = batch["teacher"] if real is None else real["real"]
+        if self.direction_step > 0:  # the latent-direction term (losses/direction.py); no draw otherwise
+            z2 = torch.randn(n, batch["z"].shape[1], generator=rng)[mine].to(device)
+            ws2 = g.mapping(z2, batch.get("labels"), truncation_psi=self.psi, update_w_avg=False)
+            batch["ws_shifted"] = batch["ws"] + self.direction_step * (ws2 - batch["ws"])
+            batch["teacher_shifted"] = g.synthesis(batch["ws_shifted"], noise=batch["noise"]).detach()
         return batch
 
 

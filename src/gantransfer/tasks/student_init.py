@@ -14,8 +14,22 @@ from gantransfer.models.importance import channel_scores
 from gantransfer.models.prune import copy_kept, group_sizes, groups_of, kept_fraction, top_channels
 from gantransfer.models.sampling import draw_inputs
 
-PRUNE_SAMPLES = 256  # teacher samples the activation-based criteria look at
+PRUNE_SAMPLES = 256  # teacher samples the activation-based criteria look at (up to 64 px; see prune_samples)
 PRUNE_INPUTS = 64    # translators: training input images the activation-based criteria look at
+PRUNE_CHUNK = 64     # of them rendered at once
+
+
+def prune_samples(cfg: GeneratorConfig) -> tuple[int, int]:
+    """(teacher samples or translator inputs, how many per forward pass) of the activation-based criteria for a
+    teacher of ``cfg``: 256 samples (64 inputs) in chunks of 64 up to 64 px; above, both scaled by
+    (64 / resolution)^2 (at least 16, one per chunk), so that a 256 or 1024 px teacher is not run on 64 images at
+    once (minutes of CPU and several GiB before the first step); every sample still gives the mean over
+    resolution^2 positions per channel."""
+    n = PRUNE_INPUTS if cfg.is_translator else PRUNE_SAMPLES
+    if cfg.resolution <= 64:
+        return n, PRUNE_CHUNK
+    scale = (64 / cfg.resolution) ** 2
+    return max(16, int(n * scale)), max(1, int(PRUNE_CHUNK * scale))
 
 
 def why_not_prunable(teacher, scfg: GeneratorConfig) -> str | None:
@@ -39,14 +53,14 @@ def prune_from_teacher(student: nn.Module, teacher_module: nn.Module, tcfg: Gene
     teacher's order. ``inputs``: a translator's input images for the activation-based criteria (the first
     ``PRUNE_INPUTS``; default: random images in its value range)."""
     t_groups, s_groups = groups_of(tcfg.family, teacher_module), groups_of(scfg.family, student)
+    n, chunk = prune_samples(tcfg)
     if inputs is not None:
-        z, labels = inputs[:PRUNE_INPUTS], None
+        z, labels = inputs[:n], None
     else:
-        z, labels = draw_inputs(tcfg, PRUNE_INPUTS if tcfg.is_translator else PRUNE_SAMPLES,
-                                torch.Generator().manual_seed(seed))
+        z, labels = draw_inputs(tcfg, n, torch.Generator().manual_seed(seed))
     device = next(teacher_module.parameters()).device
     scores = channel_scores(criterion, teacher_module, t_groups, z.to(device),
-                            None if labels is None else labels.to(device))
+                            None if labels is None else labels.to(device), chunk)
     keep = top_channels(scores, group_sizes(student, s_groups), by_importance)
     copy_kept(teacher_module, student, t_groups, keep, svs)
     return {"init": "prune", "criterion": criterion, "svs": svs,
