@@ -444,3 +444,19 @@ def test_export_metadata_that_is_not_a_config_object_is_one_clear_error(recorded
     meta = {"gantransfer.config": recorded, "latent_dim": "8", "value_range": "[-1, 1]", "sample_shape": "[1, 8, 8]"}
     with pytest.raises(CheckpointError, match="x.onnx has unreadable gantransfer metadata"):
         config_from_metadata(meta, "x.onnx")
+
+
+@pytest.mark.parametrize("width", [1e7, 60.0])
+def test_a_discriminator_config_declaring_a_huge_width_is_refused_before_allocating(tmp_path, width):
+    """A run's discriminator/config.json is read by distill and adapt: its declared width is range-checked and,
+    when unusual, its memory estimated on the meta device before anything is allocated."""
+    from gantransfer.errors import CheckpointError
+    from gantransfer.models.config import GeneratorConfig, build_discriminator, discriminator_config_for
+    from gantransfer.budget import limited
+    from gantransfer.models.store import load_discriminator, save_discriminator
+    dcfg = discriminator_config_for(GeneratorConfig(arch="dcgan", resolution=32, channels=1, width=0.25))
+    save_discriminator(build_discriminator(dcfg), dcfg, tmp_path / "disc")
+    raw = json.loads((tmp_path / "disc" / "config.json").read_text())
+    (tmp_path / "disc" / "config.json").write_text(json.dumps({**raw, "width": width}))
+    with limited(2 ** 30), pytest.raises(CheckpointError, match=r"disc/config.json is invalid: .*(width|memory)"):
+        load_discriminator(tmp_path / "disc")

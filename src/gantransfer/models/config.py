@@ -227,6 +227,8 @@ def build_discriminator(cfg: GeneratorConfig | DiscriminatorConfig, width: float
     fam = family(cfg.arch)
     if fam.build_discriminator is None:
         raise ConfigError(f"{cfg.arch} has no discriminator of its own; train one of its source family")
+    from gantransfer.budget import check_generator
+    check_generator(cfg, "the discriminator config", build=fam.build_discriminator)  # declared sizes, memory
     return fam.build_discriminator(cfg)
 
 
