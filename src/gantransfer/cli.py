@@ -267,7 +267,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     from gantransfer.tasks.translate import translate_folder
     result = translate_folder(args.generator, args.input, args.out, size=args.size, overwrite=args.overwrite,
                               train_mode=args.train_mode, seed=args.seed, device=resolve_device(args.device),
-                              import_options=_translator_options(args))
+                              import_options=_translator_options(args), label=args.label)
     print(f"wrote {len(result.written)} image(s) to {args.out}" +
           (f"; skipped {len(result.skipped)} unreadable" if result.skipped else ""))
     return 0
@@ -438,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     _add_translator_import_options(p)
+    p.add_argument("--label", default=None, help="a fused translator: the mapping to apply, an index or a teacher's "
+                   "name (see its config.json class_names)")
     p.set_defaults(func=_cmd_translate)
 
     p = sub.add_parser("demo", help="the main job on shipped defaults: no download, no data set needed")

@@ -407,8 +407,12 @@ class FuseConfig(StudentTraining):
     weights: list[float] | None = setting(None, "share of each teacher, comma-separated (default: equal)")
     conditioning: str = setting("embed", "how labels enter the student: embed (learned embedding) or affine "
                                          "(per-label latent affine)")
-    student_arch: str = setting("dcgan", "model family of the student")
+    student_arch: str | None = setting(None, "model family of the student (default: dcgan; for translators the "
+                                             "first teacher's family)")
     width: float = setting(0.5, "width multiplier of the student, 1/16 .. 2")
+    data: str | None = setting(None, "translator teachers: their input-domain images (a folder or a data set name)")
+    input_size: int = setting(0, "translator teachers: the image side they are run at (default: their trained one)")
+    input_limit: int = setting(0, "translator teachers: train on only the first N input images (0: all)")
     latent_dim: int | None = setting(None, "student latent size (default: the largest teacher's, +1 for "
                                            "--unconditional)")
     resolution: int | None = setting(None, "student image side (default: the largest teacher's)")
@@ -439,7 +443,8 @@ class FuseConfig(StudentTraining):
         require(self.perceptual_net in ("auto", "perceptual", "classifier") or ":" in self.perceptual_net,
                 f"perceptual_net must be auto, perceptual, classifier or pkg.module:factory for fusion, got {self.perceptual_net!r}")
         from gantransfer.models.family import family_names
-        require(self.student_arch in family_names(),
+        require(self.input_size >= 0 and self.input_limit >= 0, "input_size and input_limit must be >= 0")
+        require(self.student_arch is None or self.student_arch in family_names(),
                 f"student_arch must be one of {', '.join(family_names())}, got {self.student_arch!r}")
 
     def inapplicable(self) -> dict[str, str]:

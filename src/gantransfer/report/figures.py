@@ -83,11 +83,17 @@ def teacher_vs_student(run: Run, out: Path, device: torch.device, prefix: str = 
 
 
 def per_teacher(run: Run, out: Path, device: torch.device, prefix: str = "", n: int = 8) -> list[Figure]:
-    """Fusion: for each teacher, its images over the student's on the same inputs."""
+    """Fusion: for each teacher, its images over the student's on the same inputs (translators: the grid the run
+    saved, inputs then teacher / student rows per teacher)."""
     from gantransfer.teacher_set import teacher_set_of
     teachers = run.config.get("teachers") or []
     if not teachers:
         return []
+    if run.generator.get("input_channels"):
+        p = run.path / "report" / "per_teacher.png"
+        return [Figure(copy_asset(p, out, f"{prefix}per_teacher.png"), "top row: held-out inputs; then, per teacher "
+                       f"({', '.join(map(str, run.record.get('teachers', [])))}), its outputs over the fused "
+                       "student's with that teacher's label")] if p.is_file() else []
     g, cfg = _generator(run, device)
     try:
         tset, fused = teacher_set_of(cfg, list(teachers), device)
