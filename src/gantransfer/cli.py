@@ -93,7 +93,9 @@ def _run_task(args: argparse.Namespace) -> int:
     from gantransfer.engine.distributed import check_global_batch, env_world_size, is_main_process
     from gantransfer.tasks.rundir import check_directory
     spec = task(args.command)
-    given = {r.field: getattr(args, r.flag.lstrip("-").replace("-", "_")) for r in spec.repeated}
+    given: dict[str, list] = {}
+    for r in spec.repeated:  # several flags may fill one field (adapt: --source and --teacher)
+        given.setdefault(r.field, []).extend(getattr(args, r.flag.lstrip("-").replace("-", "_")) or [])
     cfg = config_from_args(spec.config, args, {k: v for k, v in given.items() if v} or None)
     check_global_batch(getattr(cfg, "batch_size", None), env_world_size())  # before --out is made: nothing left
     if is_main_process():  # under torchrun only rank 0 reads or writes the run directory

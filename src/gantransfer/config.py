@@ -478,6 +478,9 @@ class AdaptConfig(EngineSettings):
                                     "stylegan2 source's mapping network)")
     adversarial_loss: str = setting("nonsaturating", "adversarial loss: nonsaturating or hinge")
     r1: float = setting(0.0, "R1 gradient penalty gamma (0: off)")
+    aligned: bool = setting(False, "translator sources: --data holds pix2pix's aligned A|B images (else A/ and B/)")
+    pixel_weight: float = setting(100.0, "translator sources: weight of the L1 term against the target images "
+                                         "(pix2pix's lambda)")
     held_out: int = setting(1000, "training-split images outside --limit used to choose the best step")
     eval_n: int = setting(2000, "samples for the held-out and final evaluations")
     out: str = setting("runs/adapt", "run directory to write")
@@ -501,6 +504,7 @@ class AdaptConfig(EngineSettings):
         require(self.adversarial_loss in ADVERSARIAL_LOSSES,
                 f"adversarial_loss must be nonsaturating or hinge, got {self.adversarial_loss!r}")
         require(self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
+        require(self.pixel_weight >= 0, f"pixel_weight must be >= 0, got {self.pixel_weight}")
         require(self.held_out >= 0, "held_out must be >= 0")
         require(self.eval_n >= 10, f"eval_n must be >= 10, got {self.eval_n}")
         require(self.limit is None or self.limit >= 2, f"limit must be >= 2, got {self.limit}")
@@ -661,7 +665,8 @@ register_task(Task(
     "freezed, l2sp, minegan or scratch (the baseline); --diffaugment combines with each.",
     produced="adapted generator",
     repeated=(RepeatedFlag("sources", "--source", "a pretrained source (generator or run directory); repeat for "
-                           "several (minegan)"),),
+                           "several (minegan)"),
+              RepeatedFlag("sources", "--teacher", "the same as --source (a translator to adapt, say)")),
     summary="gantransfer.report.page:adapt_summary", figures="gantransfer.report.figures:adaptation",
     figures_heading="Training images and samples"))
 register_task(Task(

@@ -122,6 +122,10 @@ def adaptation(run: Run, out: Path, device: torch.device, prefix: str = "", n: i
     from gantransfer.data.splits import target_splits
     from gantransfer.models.sampling import generate
     from gantransfer.models.store import load_generator
+    if run.generator.get("input_channels"):  # a translator: the grid its run saved on test pairs
+        p = run.path / "report" / "adapted_rows.png"
+        return [Figure(copy_asset(p, out, f"{prefix}adapted_rows.png"), "rows: test inputs, their target images, "
+                       "the unadapted source's outputs, the kept translator's outputs")] if p.is_file() else []
     ev = run.evaluation or {}
     kept = run.path / "best" if (run.path / "best" / "generator").is_dir() and ev.get("best_step") else run.path
     g, gcfg = load_generator(kept, device)

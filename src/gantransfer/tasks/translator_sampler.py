@@ -91,3 +91,25 @@ class FusedInputSampler(Sharded):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         return None
+
+
+class PairSampler(Sharded):
+    """Paired examples for fine-tuning a translator: ``input`` (domain A), ``teacher`` (the target B image, what
+    the pixel term matches) and ``real`` (input and target side by side on channels, for a conditional
+    discriminator); drawn with the engine's generator, no state of its own."""
+
+    def __init__(self, a: torch.Tensor, b: torch.Tensor, batch_size: int) -> None:
+        self.a, self.b, self.batch_size = a, b, batch_size
+        self.bank = None
+
+    def next(self, rng: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+        n = self.batch_size
+        idx = torch.randint(len(self.a), (n,), generator=rng)[self.local(n)]
+        x, y = self.a[idx].to(device), self.b[idx].to(device)
+        return {"input": x, "teacher": y, "real": torch.cat([x, y], 1)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None
