@@ -73,7 +73,7 @@ def fuse(config: FuseConfig, resume: bool = False, overwrite: bool = False) -> P
     weights = choice.weights
     network = resolve_perceptual(cfg.perceptual_net, scfg.dataset, None)
     scfg.loss_networks = loss_network_names(weights, network)
-    resolved = {**dataclasses.asdict(cfg), "terms": choice.terms}
+    resolved = {**dataclasses.asdict(cfg), "terms": choice.terms, "student_arch": scfg.arch}
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)
     terms, providers = matching_terms(weights, student, lambda: network.features(None, device))
