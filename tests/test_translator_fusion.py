@@ -90,6 +90,12 @@ def test_fused_translators_train_record_per_teacher_figures_and_translate_by_lab
     code, _, err = run_cli(capsys, "translate", str(run), "--input", str(data), "--out", str(tmp_path / "o"))
     assert code != 0 and "--label K or --label NAME" in err and "edges, stripes" in err
     assert not (tmp_path / "o").exists()
+    # the ONNX export takes the label as an input and passes its parity check with labels fed
+    code, out, err = run_cli(capsys, "export", str(run), "--format", "onnx", "--out", str(tmp_path / "f.onnx"))
+    assert code == 0, err
+    import onnxruntime as ort
+    session = ort.InferenceSession(str(tmp_path / "f.onnx"))
+    assert [i.name for i in session.get_inputs()] == ["input", "label"]
 
 
 def test_label_k_output_moves_toward_teacher_k(tmp_path, capsys):
