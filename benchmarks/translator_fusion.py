@@ -86,6 +86,7 @@ def mean_sd(values: list[float]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--teacher", action="append", help="a translator (repeat: two of one input kind)")
+    p.add_argument("--teacher-note", default="given with --teacher", help="what the given teachers are (recorded)")
     p.add_argument("--data", default="fashion-mnist", help="the teachers' input images (folder or data set)")
     p.add_argument("--work", default="build/bench/translator_fusion")
     p.add_argument("--out", default="benchmarks/results/translator_fusion.json")
@@ -134,7 +135,7 @@ def main() -> None:
         "teachers_made": ("trained here: Fashion-MNIST items -> edges and items -> stripes (benchmarks/"
                           "translator_tasks.py), resnet ngf 16, 3 blocks, 32 x 32 grey, adapt --method scratch on "
                           f"2000 pairs, {a.teacher_steps} steps, batch 16, lr 1e-3, seed 0") if made_here else
-                         "given with --teacher",
+                         a.teacher_note,
         "teacher_training_cpu_seconds": round(teacher_clock.seconds, 1) if made_here else None,
         "inputs": f"{a.data}: 2000 training inputs, 200 held out (never trained on)",
         "steps": a.steps, "width": a.width, "inputs_per_teacher_per_step": a.batch, "seeds": seeds, "threads": 1,
