@@ -91,7 +91,7 @@ def main() -> None:
                     "blocks, 32 x 32 grey, adapt --method scratch on 2000 pairs, 800 steps, seed 0")},
         "target_task": "Fashion-MNIST items -> emboss, items 10000..10599: fixed split 500 train / 100 test",
         "few_pairs": a.limit, "held_out_pairs": 100, "test_pairs": 100, "steps": a.steps, "batch_size": 8,
-        "eval_every": 50, "lr": 5e-4, "pixel_weight": 100, "seeds": seeds, "threads": 1,
+        "eval_every": 50, "lr": 5e-4, "lambda_l1": 100, "seeds": seeds, "threads": 1,
         "machine": "shared (2 cores, other jobs running)", "rows": rows, "table": table})
     print(table)
 

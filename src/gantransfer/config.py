@@ -479,7 +479,7 @@ class AdaptConfig(EngineSettings):
     adversarial_loss: str = setting("nonsaturating", "adversarial loss: nonsaturating or hinge")
     r1: float = setting(0.0, "R1 gradient penalty gamma (0: off)")
     aligned: bool = setting(False, "translator sources: --data holds pix2pix's aligned A|B images (else A/ and B/)")
-    pixel_weight: float = setting(100.0, "translator sources: weight of the L1 term against the target images "
+    lambda_l1: float = setting(100.0, "translator sources: weight of the L1 term against the target images "
                                          "(pix2pix's lambda)")
     held_out: int = setting(1000, "training-split images outside --limit used to choose the best step")
     eval_n: int = setting(2000, "samples for the held-out and final evaluations")
@@ -504,7 +504,7 @@ class AdaptConfig(EngineSettings):
         require(self.adversarial_loss in ADVERSARIAL_LOSSES,
                 f"adversarial_loss must be nonsaturating or hinge, got {self.adversarial_loss!r}")
         require(self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
-        require(self.pixel_weight >= 0, f"pixel_weight must be >= 0, got {self.pixel_weight}")
+        require(self.lambda_l1 >= 0, f"lambda_l1 must be >= 0, got {self.lambda_l1}")
         require(self.held_out >= 0, "held_out must be >= 0")
         require(self.eval_n >= 10, f"eval_n must be >= 10, got {self.eval_n}")
         require(self.limit is None or self.limit >= 2, f"limit must be >= 2, got {self.limit}")

@@ -2,7 +2,7 @@
 
 Setup only, as ``adapt.py`` for noise generators: the translator is fine-tuned (``finetune``; ``freezed``: the first
 ``--freeze-d`` discriminator blocks frozen; ``l2sp``: pulled towards the source weights; ``scratch``: the source's
-architecture freshly initialised, the baseline) on L1 against the target images (``--pixel-weight``) plus the
+architecture freshly initialised, the baseline) on L1 against the target images (``--lambda-l1``) plus the
 adversarial term of a conditional PatchGAN (input and output on channels: the source's own when one is saved
 beside it, else a fresh one). The few pairs are ``--limit`` of the training split of a paired folder (A/ and B/,
 or aligned A|B images with ``--aligned``); held-out pairs outside them pick the best step, the test split is used
@@ -133,7 +133,7 @@ def adapt_translator(cfg: AdaptConfig, source: Teacher, device: torch.device, re
     g, gcfg, d = translator_models(cfg, source, device)
     g_opt = generator_adam(g.parameters(), cfg)
     d_opt = discriminator_adam(trained_d_params(cfg, d), cfg)
-    extra_g: list = [PixelLoss(cfg.pixel_weight)] if cfg.pixel_weight > 0 else []
+    extra_g: list = [PixelLoss(cfg.lambda_l1)] if cfg.lambda_l1 > 0 else []
     extra_d: list = []
     if cfg.method == "l2sp" and cfg.l2sp > 0:
         extra_g, extra_d = [*extra_g, L2SP(g, cfg.l2sp)], [L2SP(d, cfg.l2sp)]
