@@ -93,7 +93,9 @@ def _run_task(args: argparse.Namespace) -> int:
     from gantransfer.engine.distributed import check_global_batch, env_world_size, is_main_process
     from gantransfer.tasks.rundir import check_directory
     spec = task(args.command)
-    given = {r.field: getattr(args, r.flag.lstrip("-").replace("-", "_")) for r in spec.repeated}
+    given: dict[str, list] = {}
+    for r in spec.repeated:  # several flags may fill one field (adapt: --source and --teacher)
+        given.setdefault(r.field, []).extend(getattr(args, r.flag.lstrip("-").replace("-", "_")) or [])
     cfg = config_from_args(spec.config, args, {k: v for k, v in given.items() if v} or None)
     check_global_batch(getattr(cfg, "batch_size", None), env_world_size())  # before --out is made: nothing left
     if is_main_process():  # under torchrun only rank 0 reads or writes the run directory
@@ -267,7 +269,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     from gantransfer.tasks.translate import translate_folder
     result = translate_folder(args.generator, args.input, args.out, size=args.size, overwrite=args.overwrite,
                               train_mode=args.train_mode, seed=args.seed, device=resolve_device(args.device),
-                              import_options=_translator_options(args))
+                              import_options=_translator_options(args), label=args.label)
     print(f"wrote {len(result.written)} image(s) to {args.out}" +
           (f"; skipped {len(result.skipped)} unreadable" if result.skipped else ""))
     return 0
@@ -439,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     _add_translator_import_options(p)
+    p.add_argument("--label", default=None, help="a fused translator: the mapping to apply, an index or a teacher's "
+                   "name (see its config.json class_names)")
     p.set_defaults(func=_cmd_translate)
 
     p = sub.add_parser("demo", help="the main job on shipped defaults: no download, no data set needed")

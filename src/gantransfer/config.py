@@ -459,8 +459,12 @@ class FuseConfig(StudentTraining):
     weights: list[float] | None = setting(None, "share of each teacher, comma-separated (default: equal)")
     conditioning: str = setting("embed", "how labels enter the student: embed (learned embedding) or affine "
                                          "(per-label latent affine)")
-    student_arch: str = setting("dcgan", "model family of the student")
+    student_arch: str | None = setting(None, "model family of the student (default: dcgan; for translators the "
+                                             "first teacher's family)")
     width: float = setting(0.5, "width multiplier of the student, 1/16 .. 2")
+    data: str | None = setting(None, "translator teachers: their input-domain images (a folder or a data set name)")
+    input_size: int = setting(0, "translator teachers: the image side they are run at (default: their trained one)")
+    input_limit: int = setting(0, "translator teachers: train on only the first N input images (0: all)")
     latent_dim: int | None = setting(None, "student latent size (default: the largest teacher's, +1 for "
                                            "--unconditional)")
     resolution: int | None = setting(None, "student image side (default: the largest teacher's)")
@@ -491,7 +495,8 @@ class FuseConfig(StudentTraining):
         require(self.perceptual_net in ("auto", "perceptual", "classifier") or ":" in self.perceptual_net,
                 f"perceptual_net must be auto, perceptual, classifier or pkg.module:factory for fusion, got {self.perceptual_net!r}")
         from gantransfer.models.family import family_names
-        require(self.student_arch in family_names(),
+        require(self.input_size >= 0 and self.input_limit >= 0, "input_size and input_limit must be >= 0")
+        require(self.student_arch is None or self.student_arch in family_names(),
                 f"student_arch must be one of {', '.join(family_names())}, got {self.student_arch!r}")
 
     def inapplicable(self) -> dict[str, str]:
@@ -525,6 +530,9 @@ class AdaptConfig(EngineSettings):
                                     "stylegan2 source's mapping network)")
     adversarial_loss: str = setting("nonsaturating", "adversarial loss: nonsaturating or hinge")
     r1: float = setting(0.0, "R1 gradient penalty gamma (0: off)")
+    aligned: bool = setting(False, "translator sources: --data holds pix2pix's aligned A|B images (else A/ and B/)")
+    lambda_l1: float = setting(100.0, "translator sources: weight of the L1 term against the target images "
+                                         "(pix2pix's lambda)")
     held_out: int = setting(1000, "training-split images outside --limit used to choose the best step")
     eval_n: int = setting(2000, "samples for the held-out and final evaluations")
     out: str = setting("runs/adapt", "run directory to write")
@@ -548,6 +556,7 @@ class AdaptConfig(EngineSettings):
         require(self.adversarial_loss in ADVERSARIAL_LOSSES,
                 f"adversarial_loss must be nonsaturating or hinge, got {self.adversarial_loss!r}")
         require(self.r1 >= 0, f"r1 must be >= 0, got {self.r1}")
+        require(self.lambda_l1 >= 0, f"lambda_l1 must be >= 0, got {self.lambda_l1}")
         require(self.held_out >= 0, "held_out must be >= 0")
         require(self.eval_n >= 10, f"eval_n must be >= 10, got {self.eval_n}")
         require(self.limit is None or self.limit >= 2, f"limit must be >= 2, got {self.limit}")
@@ -720,7 +729,8 @@ register_task(Task(
     "freezed, l2sp, minegan or scratch (the baseline); --diffaugment combines with each.",
     produced="adapted generator",
     repeated=(RepeatedFlag("sources", "--source", "a pretrained source (generator or run directory); repeat for "
-                           "several (minegan)"),),
+                           "several (minegan)"),
+              RepeatedFlag("sources", "--teacher", "the same as --source (a translator to adapt, say)")),
     summary="gantransfer.report.page:adapt_summary", figures="gantransfer.report.figures:adaptation",
     figures_heading="Training images and samples"))
 register_task(Task(

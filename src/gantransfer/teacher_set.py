@@ -23,9 +23,12 @@ MODES = ("teacher", "merge", "unconditional")
 
 
 def teacher_name(t: Teacher) -> str:
-    """A short name of a teacher: its run directory's or file's name."""
+    """A short name of a teacher: its run directory's (also for a run's kept ``best/generator``) or file's name."""
     p = Path(t.source)
-    return p.parent.name if p.name == "generator" else (p.stem if p.suffix else p.name)
+    if p.name == "generator":
+        p = p.parent.parent if p.parent.name == "best" else p.parent
+        return p.name
+    return p.stem if p.suffix else p.name
 
 
 @dataclass

@@ -35,9 +35,10 @@ def export_metadata(cfg: GeneratorConfig, precision: str, report: dict[str, Any]
 
 
 def input_names_of(cfg: GeneratorConfig) -> list[str]:
-    """The inputs of an export: ``input`` for translators; ``z`` (and ``label`` when conditional) otherwise."""
+    """The inputs of an export: ``input`` for translators (and ``label`` for a fused one); ``z`` (and ``label``
+    when conditional) otherwise."""
     if cfg.is_translator:
-        return [INPUT_IMAGE]
+        return [INPUT_IMAGE, INPUT_LABEL] if cfg.num_classes else [INPUT_IMAGE]
     return [INPUT_Z, INPUT_LABEL] if cfg.num_classes else [INPUT_Z]
 
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from gantransfer.models.config import GeneratorConfig
 from gantransfer.deploy.graph import example_inputs, export_module, input_names, noise_inputs
-from gantransfer.deploy.metadata import NOISE_PREFIX, OUTPUT
+from gantransfer.deploy.metadata import INPUT_LABEL, NOISE_PREFIX, OUTPUT
 
 OPSET = 18  # the newest opset torch's TorchScript-based exporter writes without onnxscript
 
@@ -20,7 +20,7 @@ def write_onnx(module: nn.Module, cfg: GeneratorConfig, path: str | Path, opset:
     names = input_names(cfg, module)
     wrapper = export_module(module, cfg)
     dims = {0: "batch", 2: "height", 3: "width"} if cfg.is_translator else {0: "batch"}
-    axes = {n: dict(dims) for n in [*names, OUTPUT]}
+    axes = {n: dict(dims) if n != INPUT_LABEL else {0: "batch"} for n in [*names, OUTPUT]}
     # traced with autograd on (nothing is trained): a family that branches on it for sampling (MineGAN's
     # per-source indexing) then takes its batch-wise path, which traces; the parity check confirms the function
     with warnings.catch_warnings(), torch.inference_mode(False), torch.enable_grad():

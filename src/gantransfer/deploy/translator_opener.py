@@ -15,13 +15,14 @@ from gantransfer.models.translators import input_multiple, open_translator
 
 
 def open_any_translator(source: str | Path, device: str | torch.device = "cpu", import_options: dict | None = None,
-                        flag: str = "", fits: str = "sample {} --out FILE", train_mode: bool = False
-                        ) -> tuple[Any, GeneratorConfig]:
+                        flag: str = "", fits: str = "sample {} --out FILE", train_mode: bool = False,
+                        label: str | int | None = None) -> tuple[Any, GeneratorConfig]:
     """(translator, config) of ``source``; an exported file's runtime carries ``multiple`` (the side its
     downsampling needs) like the families' modules. ConfigError for a noise generator (naming ``fits``, the
-    command that fits it), and for an exported file asked for the importer's options or ``train_mode``."""
+    command that fits it), and for an exported file asked for the importer's options or ``train_mode``.
+    ``label``: the mapping of a fused translator (a generator directory only)."""
     if not is_exported(source):
-        return open_translator(source, device, import_options, flag, fits)
+        return open_translator(source, device, import_options, flag, fits, label)
     if import_options:
         raise ConfigError(f"--arch/--norm/--dropout apply to a pix2pix/CycleGAN .pth file, not to the exported file "
                           f"{source}; drop them")
@@ -33,5 +34,9 @@ def open_any_translator(source: str | Path, device: str | torch.device = "cpu", 
     if not cfg.is_translator:
         raise ConfigError(f"{flag + ' ' if flag else ''}{source} is an exported noise-to-image generator "
                           f"({cfg.arch}), not an image-to-image translator; use `gantransfer {fits.format(source)}`")
+    if label is not None or cfg.num_classes:
+        raise ConfigError(f"{source} is an exported file: pick a mapping of a fused translator with --label on its "
+                          "generator directory" if cfg.num_classes else f"--label: {source} applies a single "
+                          "mapping; drop --label")
     g.multiple = input_multiple(cfg)
     return g, cfg

@@ -60,7 +60,10 @@ class HeldOutProtocol:
 
 
 class BestStep:
-    """Scores the EMA generator on the held-out split and keeps the best step in ``run/best/generator``."""
+    """Scores the EMA generator on the held-out split and keeps the best step in ``run/best/generator`` (lower is
+    better; ``metric`` names the score in the kept generator's meta and the log)."""
+
+    metric = "held_out_fid"
 
     def __init__(self, protocol: HeldOutProtocol, held: Dataset, gcfg: GeneratorConfig, n: int,
                  device: torch.device) -> None:
@@ -78,20 +81,24 @@ class BestStep:
         if self.step is None and (kept / "config.json").is_file():
             from gantransfer.models.store import load_config
             meta = load_config(kept).meta
-            if "held_out_fid" in meta and "train_steps" in meta:
-                self.fid, self.step = float(meta["held_out_fid"]), int(meta["train_steps"])
+            if self.metric in meta and "train_steps" in meta:
+                self.fid, self.step = float(meta[self.metric]), int(meta["train_steps"])
+
+    def score(self, g: torch.nn.Module) -> float:
+        """The held-out FID of ``g``'s samples."""
+        from gantransfer.models.sampling import generate
+        x, _ = generate(g, self.gcfg, self.n, seed=0, device=self.device)
+        return self.protocol.fid(x, self.held)
 
     def __call__(self, g: torch.nn.Module, step: int, run: Path) -> dict[str, float]:
-        from gantransfer.models.sampling import generate
         from gantransfer.models.store import save_generator
         self.restore(run)
-        x, _ = generate(g, self.gcfg, self.n, seed=0, device=self.device)
-        fid = self.protocol.fid(x, self.held)
+        fid = self.score(g)
         if fid < self.fid:
             self.fid, self.step = fid, step
-            meta = {**self.gcfg.meta, "train_steps": step, "held_out_fid": fid}
+            meta = {**self.gcfg.meta, "train_steps": step, self.metric: fid}
             save_generator(g, dataclasses.replace(self.gcfg, meta=meta), run / "best" / "generator")
-        logged = {"eval/held_out_fid": fid, "eval/best_step": float(self.step)}
+        logged = {f"eval/{self.metric}": fid, "eval/best_step": float(self.step)}
         if hasattr(g, "source_probabilities"):  # several sources: the selector's choice in the evaluated generator
             logged.update({f"eval/source_p@{i}": float(p) for i, p in enumerate(g.source_probabilities())})
         return logged

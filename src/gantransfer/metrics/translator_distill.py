@@ -23,9 +23,13 @@ MIN_DISTRIBUTION = 10  # held-out images below which no feature space is learned
 
 
 @torch.inference_mode()
-def outputs(g: torch.nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """``g``'s outputs on images ``x`` (float32, CPU), in batches."""
-    return torch.cat([g(x[i:i + BATCH].to(device)).float().cpu() for i in range(0, len(x), BATCH)])
+def outputs(g: torch.nn.Module, x: torch.Tensor, device: torch.device, label: int | None = None) -> torch.Tensor:
+    """``g``'s outputs on images ``x`` (float32, CPU), in batches; ``label``: the mapping of a fused translator."""
+    def run(xb: torch.Tensor) -> torch.Tensor:
+        xb = xb.to(device)
+        y = None if label is None else torch.full((len(xb),), label, dtype=torch.long, device=device)
+        return (g(xb) if y is None else g(xb, y)).float().cpu()
+    return torch.cat([run(x[i:i + BATCH]) for i in range(0, len(x), BATCH)])
 
 
 def fidelity_to_teacher(student_out: torch.Tensor, teacher_out: torch.Tensor) -> dict[str, float]:

@@ -51,9 +51,12 @@ def draw_inputs(cfg: GeneratorConfig, n: int, generator: torch.Generator,
     """Latents N(0, I) (truncated when asked) and, for conditional generators, labels uniform over the trained
     classes (or drawn by ``cfg.label_weights``, indexed by label, when recorded). Translators: images uniform in
     their value range (N, *cfg.input_shape), for parity checks, calibration and timing, never for sampling."""
-    if cfg.is_translator:
+    if cfg.is_translator:  # a label-conditional translator: labels uniform over its mappings
         lo, hi = cfg.data_range
-        return lo + (hi - lo) * torch.rand(n, *cfg.input_shape, generator=generator), None
+        x = lo + (hi - lo) * torch.rand(n, *cfg.input_shape, generator=generator)
+        if cfg.num_classes and labels is None:
+            labels = torch.randint(cfg.num_classes, (n,), generator=generator)
+        return x, labels if cfg.num_classes else None
     z = truncated_normal(n, cfg.latent_dim, generator, truncation)
     if cfg.num_classes == 0:
         return z, None

@@ -4,6 +4,11 @@ Norm kinds follow the pix2pix/CycleGAN convention: ``instance`` (no affine param
 convolutions carry a bias), ``batch`` (affine, running statistics; convolutions without bias) and ``none``
 (identity; convolutions without bias either). The options, the validation shared by every translator family and
 the translator's call signature ``g(x)`` / ``g(x, labels)`` live here too.
+
+Label-conditional translators (``num_classes`` > 0: a fused translator applying one of several teachers' mappings)
+condition every norm layer on the label (``LabelNorm``: conditional normalisation, a learned per-label scale and
+shift after the norm). Constant label planes concatenated to the input would not do: an instance norm after the
+first convolution removes any spatially constant signal.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ if TYPE_CHECKING:
 
 NORMS = ("instance", "batch", "none")
 MAX_INPUT_SIDE = 4096  # the largest image side a translator is run on (memory bound, not a network limit)
+MAX_LABELS = 256       # the most mappings one label-conditional translator applies
 
 
 def check_norm(norm: str) -> None:
@@ -31,9 +37,11 @@ def conv_bias(norm: str) -> bool:
     return norm == "instance"
 
 
-def norm_layer(norm: str, channels: int) -> nn.Module:
-    """The norm of kind ``norm`` over ``channels`` feature maps."""
+def norm_layer(norm: str, channels: int, labels: int = 0) -> nn.Module:
+    """The norm of kind ``norm`` over ``channels`` feature maps; with ``labels`` > 0, conditioned on a label."""
     check_norm(norm)
+    if labels:
+        return LabelNorm(norm, channels, labels)
     if norm == "instance":
         return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
     if norm == "batch":
@@ -41,17 +49,54 @@ def norm_layer(norm: str, channels: int) -> nn.Module:
     return nn.Identity()
 
 
+class LabelNorm(nn.Module):
+    """Conditional normalisation: ``(1 + scale[y]) * norm(x) + shift[y]`` for labels ``y`` (bound by
+    ``bind_labels`` before the forward pass); scale and shift start at zero, so every label starts alike."""
+
+    def __init__(self, norm: str, channels: int, labels: int) -> None:
+        super().__init__()
+        self.norm = norm_layer(norm, channels)
+        self.scale, self.shift = nn.Embedding(labels, channels), nn.Embedding(labels, channels)
+        nn.init.zeros_(self.scale.weight)
+        nn.init.zeros_(self.shift.weight)
+        self.labels: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.labels is None:
+            raise ValueError("a label-conditional translator needs labels: call it as g(x, labels)")
+        y = self.labels
+        return self.norm(x) * (1 + self.scale(y)[:, :, None, None]) + self.shift(y)[:, :, None, None]
+
+
+def bind_labels(module: nn.Module, labels: torch.Tensor | None) -> None:
+    """Give every ``LabelNorm`` inside ``module`` the labels of the coming forward pass (None: unbind)."""
+    for m in module.modules():
+        if isinstance(m, LabelNorm):
+            m.labels = labels
+
+
+def run_labelled(module: nn.Module, body: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """``body(x)`` with ``labels`` bound to ``module``'s label norms for the call (nothing bound without labels)."""
+    if labels is None:
+        return body(x)
+    bind_labels(module, labels)
+    try:
+        return body(x)
+    finally:
+        bind_labels(module, None)
+
+
 class ResidualBlock(nn.Module):
     """x + [pad, conv3x3, norm, ReLU, (dropout), pad, conv3x3, norm](x); the sequence is ``conv_block``."""
 
-    def __init__(self, dim: int, norm: str, dropout: bool) -> None:
+    def __init__(self, dim: int, norm: str, dropout: bool, labels: int = 0) -> None:
         super().__init__()
         bias = conv_bias(norm)
-        layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim),
-                                   nn.ReLU(True)]
+        layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias),
+                                   norm_layer(norm, dim, labels), nn.ReLU(True)]
         if dropout:
             layers.append(nn.Dropout(0.5))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim)]
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim, labels)]
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -61,11 +106,11 @@ class ResidualBlock(nn.Module):
 class SeparableConv(nn.Module):
     """Depthwise 3x3 convolution, norm, pointwise 1x1 convolution (the mobile block's convolution)."""
 
-    def __init__(self, dim: int, out: int, norm: str) -> None:
+    def __init__(self, dim: int, out: int, norm: str, labels: int = 0) -> None:
         super().__init__()
         bias = conv_bias(norm)
         self.depthwise = nn.Conv2d(dim, dim, 3, groups=dim, bias=bias)
-        self.norm = norm_layer(norm, dim)
+        self.norm = norm_layer(norm, dim, labels)
         self.pointwise = nn.Conv2d(dim, out, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,13 +121,13 @@ class SeparableResidualBlock(nn.Module):
     """x + [pad, separable conv, norm, ReLU, (dropout), pad, separable conv, norm](x): the mobile ResNet block
     (GAN Compression's student), about 9x fewer MACs than ``ResidualBlock`` at the same width."""
 
-    def __init__(self, dim: int, norm: str, dropout: bool) -> None:
+    def __init__(self, dim: int, norm: str, dropout: bool, labels: int = 0) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.ReflectionPad2d(1), SeparableConv(dim, dim, norm), norm_layer(norm, dim),
-                                   nn.ReLU(True)]
+        layers: list[nn.Module] = [nn.ReflectionPad2d(1), SeparableConv(dim, dim, norm, labels),
+                                   norm_layer(norm, dim, labels), nn.ReLU(True)]
         if dropout:
             layers.append(nn.Dropout(0.5))
-        layers += [nn.ReflectionPad2d(1), SeparableConv(dim, dim, norm), norm_layer(norm, dim)]
+        layers += [nn.ReflectionPad2d(1), SeparableConv(dim, dim, norm, labels), norm_layer(norm, dim, labels)]
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,10 +146,22 @@ def init_translator_weights(module: nn.Module, gain: float = 0.02) -> None:
             nn.init.zeros_(m.bias)
 
 
-def check_translator_input(x: torch.Tensor, channels: int, multiple: int, labels: torch.Tensor | None) -> None:
-    """ValueError unless ``x`` is an (N, ``channels``, H, W) batch with H and W multiples of ``multiple``."""
-    if labels is not None:
+def check_translator_input(x: torch.Tensor, channels: int, multiple: int, labels: torch.Tensor | None,
+                           num_labels: int = 0) -> None:
+    """ValueError unless ``x`` is an (N, ``channels``, H, W) batch with H and W multiples of ``multiple``, and
+    ``labels`` is None for a plain translator or N integer labels in 0 .. ``num_labels`` - 1 for a conditional one."""
+    if not num_labels and labels is not None:
         raise ValueError("this translator is not label-conditional: call it as g(x)")
+    if num_labels:
+        if labels is None:
+            raise ValueError(f"this translator applies one of {num_labels} mappings: call it as g(x, labels) with "
+                             f"labels in 0..{num_labels - 1}")
+        if labels.dim() != 1 or len(labels) != len(x) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
+            raise ValueError(f"labels must be {len(x)} integers (one per image), got {labels.dtype} of shape "
+                             f"{tuple(labels.shape)}")
+        if not torch.jit.is_tracing() and len(labels) and not (0 <= int(labels.min()) and
+                                                              int(labels.max()) < num_labels):
+            raise ValueError(f"labels must lie in 0..{num_labels - 1}, got {int(labels.min())}..{int(labels.max())}")
     if x.dim() != 4 or x.shape[1] != channels:
         raise ValueError(f"a translator takes images (N, {channels}, H, W), got shape {tuple(x.shape)}")
     h, w = x.shape[-2:]
@@ -140,10 +197,11 @@ class UnetOptions:
 
 
 def validate_translator(cfg: "GeneratorConfig") -> None:
-    """Checks every translator family shares: a width of 1 (``ngf`` sets the size), a known norm, positive ngf."""
+    """Checks every translator family shares: a known norm, positive ngf, at most ``MAX_LABELS`` labels."""
     o = cfg.options
     check_norm(o.norm)
     if not 1 <= o.ngf <= 1024:
         raise ValueError(f"ngf must be between 1 and 1024, got {o.ngf}")
-    if cfg.num_classes:
-        raise ValueError(f"{cfg.arch} translators are not label-conditional (num_classes must be 0)")
+    if cfg.num_classes > MAX_LABELS:
+        raise ValueError(f"a translator applies at most {MAX_LABELS} mappings (labels), got num_classes "
+                         f"{cfg.num_classes}")

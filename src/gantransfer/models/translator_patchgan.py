@@ -28,6 +28,12 @@ class PatchDiscriminator(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.02)
                 nn.init.zeros_(m.bias)
 
+    @property
+    def blocks(self) -> list[nn.Module]:
+        """Its convolutions before the head, in order: what ``adapt --freeze-d K`` freezes the first K of."""
+        convs = [m for m in self.model if isinstance(m, nn.Conv2d)]
+        return convs[:-1]
+
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if labels is not None:
             raise ValueError("the patch discriminator takes no labels")

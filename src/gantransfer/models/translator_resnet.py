@@ -5,7 +5,8 @@ Layout of ``model`` (an ``nn.Sequential``; indices are the state-dict keys, so j
 are): 0 reflection pad 3, 1 conv 7x7 (in -> ngf), 2 norm, 3 ReLU; 4-6 and 7-9 two stride-2 3x3 convolutions
 (ngf -> 2 ngf -> 4 ngf) with norm and ReLU; 10 .. 9+n residual blocks at 4 ngf; then two stride-2 transposed
 3x3 convolutions back to ngf with norm and ReLU, reflection pad 3, conv 7x7 (ngf -> out, with bias), tanh.
-Fully convolutional: any input whose sides are multiples of 4.
+Fully convolutional: any input whose sides are multiples of 4. With ``num_labels`` > 0 every norm is a
+``LabelNorm`` (one translator, several mappings: ``g(x, labels)``).
 """
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from torch import nn
 
 from gantransfer.models.family import Capabilities, ModelFamily, register
 from gantransfer.models.translator_blocks import (ResidualBlock, ResnetOptions, SeparableResidualBlock,
-                                                  check_translator_input, conv_bias, init_translator_weights,
-                                                  norm_layer, validate_translator)
+                                                  bind_labels, check_translator_input, conv_bias,
+                                                  init_translator_weights, norm_layer, run_labelled,
+                                                  validate_translator)
 from gantransfer.models.translator_prune import resnet_channel_groups
 
 if TYPE_CHECKING:
@@ -33,40 +35,46 @@ class ResnetTranslator(nn.Module):
     multiple = 2 ** DOWNSAMPLINGS
 
     def __init__(self, in_channels: int, out_channels: int, ngf: int = 64, n_blocks: int = 9,
-                 norm: str = "instance", dropout: bool = False, separable: bool = False) -> None:
+                 norm: str = "instance", dropout: bool = False, separable: bool = False, num_labels: int = 0) -> None:
         super().__init__()
         if n_blocks < 0:
             raise ValueError(f"n_blocks must be >= 0, got {n_blocks}")
         self.in_channels, self.out_channels, self.n_blocks = in_channels, out_channels, n_blocks
+        self.num_labels = k = num_labels
         bias = conv_bias(norm)
         layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, ngf, 7, bias=bias),
-                                   norm_layer(norm, ngf), nn.ReLU(True)]
+                                   norm_layer(norm, ngf, k), nn.ReLU(True)]
         c = ngf
         for _ in range(DOWNSAMPLINGS):
-            layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1, bias=bias), norm_layer(norm, 2 * c), nn.ReLU(True)]
+            layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1, bias=bias), norm_layer(norm, 2 * c, k),
+                       nn.ReLU(True)]
             c *= 2
         block = SeparableResidualBlock if separable else ResidualBlock
-        layers += [block(c, norm, dropout) for _ in range(n_blocks)]
+        layers += [block(c, norm, dropout, k) for _ in range(n_blocks)]
         for _ in range(DOWNSAMPLINGS):
             layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
-                       norm_layer(norm, c // 2), nn.ReLU(True)]
+                       norm_layer(norm, c // 2, k), nn.ReLU(True)]
             c //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(c, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        check_translator_input(x, self.in_channels, self.multiple, labels)
-        return self.model(x)
+        check_translator_input(x, self.in_channels, self.multiple, labels, self.num_labels)
+        return run_labelled(self, self.model, x, labels)
 
     def forward_features(self, x: torch.Tensor, labels: torch.Tensor | None = None
                          ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Images and the activations after every residual block (4 ngf maps at 1/4 of the input size)."""
-        check_translator_input(x, self.in_channels, self.multiple, labels)
+        check_translator_input(x, self.in_channels, self.multiple, labels, self.num_labels)
         feats = []
-        for i, layer in enumerate(self.model):
-            x = layer(x)
-            if FIRST_BLOCK <= i < FIRST_BLOCK + self.n_blocks:
-                feats.append(x)
+        bind_labels(self, labels)
+        try:
+            for i, layer in enumerate(self.model):
+                x = layer(x)
+                if FIRST_BLOCK <= i < FIRST_BLOCK + self.n_blocks:
+                    feats.append(x)
+        finally:
+            bind_labels(self, None)
         return x, feats
 
 
@@ -79,7 +87,8 @@ def _validate(cfg: "GeneratorConfig") -> None:
 def _builder(separable: bool):
     def build(cfg: "GeneratorConfig") -> ResnetTranslator:
         o = cfg.options
-        g = ResnetTranslator(cfg.input_channels, cfg.channels, o.ngf, o.n_blocks, o.norm, o.dropout, separable)
+        g = ResnetTranslator(cfg.input_channels, cfg.channels, o.ngf, o.n_blocks, o.norm, o.dropout, separable,
+                             cfg.num_classes)
         init_translator_weights(g)
         return g
     return build
@@ -89,7 +98,8 @@ def _feature_resolutions(cfg: "GeneratorConfig") -> list[int]:
     return [cfg.resolution // 4] * cfg.options.n_blocks
 
 
-CAPABILITIES = Capabilities(feature_taps=True, batch_norm=True)  # batch norm when options.norm is "batch"
+# batch norm when options.norm is "batch"; labels: one translator applying several mappings (fused translators)
+CAPABILITIES = Capabilities(labels=True, feature_taps=True, batch_norm=True)
 
 
 FAMILY = register(ModelFamily(

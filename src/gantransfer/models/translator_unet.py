@@ -5,6 +5,7 @@ Each level is ``model``, an ``nn.Sequential``; a level that is not the outermost
 they are): outermost ``[down conv, inner level, ReLU, up conv (with bias), tanh]``; middle ``[LeakyReLU, down
 conv, norm, inner level, ReLU, up conv, norm, (dropout)]``; innermost ``[LeakyReLU, down conv, ReLU, up conv,
 norm]``. Convolutions are 4x4 stride 2. Channels: ngf, 2 ngf, 4 ngf, then 8 ngf for the remaining levels.
+With ``num_labels`` > 0 every norm is a ``LabelNorm`` (several mappings in one translator: ``g(x, labels)``).
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import torch
 from torch import nn
 
 from gantransfer.models.family import Capabilities, ModelFamily, register
-from gantransfer.models.translator_blocks import (UnetOptions, check_translator_input, conv_bias,
-                                                  init_translator_weights, norm_layer, validate_translator)
+from gantransfer.models.translator_blocks import (UnetOptions, bind_labels, check_translator_input, conv_bias,
+                                                  init_translator_weights, norm_layer, run_labelled,
+                                                  validate_translator)
 from gantransfer.models.translator_prune import unet_channel_groups
 
 if TYPE_CHECKING:
@@ -28,7 +30,8 @@ class UnetLevel(nn.Module):
     """One U-Net level: down convolution, the ``inner`` level (None: innermost), up convolution."""
 
     def __init__(self, outer: int, inner_channels: int, norm: str, inner: "UnetLevel | None" = None,
-                 in_channels: int | None = None, outermost: bool = False, dropout: bool = False) -> None:
+                 in_channels: int | None = None, outermost: bool = False, dropout: bool = False,
+                 labels: int = 0) -> None:
         super().__init__()
         self.outermost = outermost
         bias = conv_bias(norm)
@@ -37,10 +40,11 @@ class UnetLevel(nn.Module):
             layers = [down, inner, nn.ReLU(True), nn.ConvTranspose2d(2 * inner_channels, outer, 4, 2, 1), nn.Tanh()]
         elif inner is None:
             layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True),
-                      nn.ConvTranspose2d(inner_channels, outer, 4, 2, 1, bias=bias), norm_layer(norm, outer)]
+                      nn.ConvTranspose2d(inner_channels, outer, 4, 2, 1, bias=bias), norm_layer(norm, outer, labels)]
         else:
-            layers = [nn.LeakyReLU(0.2, True), down, norm_layer(norm, inner_channels), inner, nn.ReLU(True),
-                      nn.ConvTranspose2d(2 * inner_channels, outer, 4, 2, 1, bias=bias), norm_layer(norm, outer)]
+            layers = [nn.LeakyReLU(0.2, True), down, norm_layer(norm, inner_channels, labels), inner, nn.ReLU(True),
+                      nn.ConvTranspose2d(2 * inner_channels, outer, 4, 2, 1, bias=bias),
+                      norm_layer(norm, outer, labels)]
             if dropout:
                 layers.append(nn.Dropout(0.5))
         self.model = nn.Sequential(*layers)
@@ -67,29 +71,33 @@ class UnetTranslator(nn.Module):
     """images (N, in_channels, H, W) in [-1, 1] -> (N, out_channels, H, W); H, W multiples of 2**num_downs."""
 
     def __init__(self, in_channels: int, out_channels: int, num_downs: int = 8, ngf: int = 64,
-                 norm: str = "batch", dropout: bool = False) -> None:
+                 norm: str = "batch", dropout: bool = False, num_labels: int = 0) -> None:
         super().__init__()
         if num_downs < MIN_DOWNS:
             raise ValueError(f"num_downs must be at least {MIN_DOWNS}, got {num_downs}")
         self.in_channels, self.out_channels, self.num_downs = in_channels, out_channels, num_downs
-        self.multiple = 2 ** num_downs
-        level = UnetLevel(8 * ngf, 8 * ngf, norm)
+        self.multiple, self.num_labels = 2 ** num_downs, num_labels
+        level = UnetLevel(8 * ngf, 8 * ngf, norm, labels=num_labels)
         for _ in range(num_downs - MIN_DOWNS):
-            level = UnetLevel(8 * ngf, 8 * ngf, norm, level, dropout=dropout)
+            level = UnetLevel(8 * ngf, 8 * ngf, norm, level, dropout=dropout, labels=num_labels)
         for outer in (4 * ngf, 2 * ngf, ngf):
-            level = UnetLevel(outer, 2 * outer, norm, level)
+            level = UnetLevel(outer, 2 * outer, norm, level, labels=num_labels)
         self.model = UnetLevel(out_channels, ngf, norm, level, in_channels=in_channels, outermost=True)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        check_translator_input(x, self.in_channels, self.multiple, labels)
-        return self.model(x)
+        check_translator_input(x, self.in_channels, self.multiple, labels, self.num_labels)
+        return run_labelled(self, self.model, x, labels)
 
     def forward_features(self, x: torch.Tensor, labels: torch.Tensor | None = None
                          ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Images and the up-path output of every inner level, coarsest (1/2**(num_downs-1)) to 1/2 size."""
-        check_translator_input(x, self.in_channels, self.multiple, labels)
+        check_translator_input(x, self.in_channels, self.multiple, labels, self.num_labels)
         feats: list[torch.Tensor] = []
-        return self.model.run(x, feats), feats
+        bind_labels(self, labels)
+        try:
+            return self.model.run(x, feats), feats
+        finally:
+            bind_labels(self, None)
 
 
 def _validate(cfg: "GeneratorConfig") -> None:
@@ -104,7 +112,7 @@ def _validate(cfg: "GeneratorConfig") -> None:
 
 def _build(cfg: "GeneratorConfig") -> UnetTranslator:
     o = cfg.options
-    g = UnetTranslator(cfg.input_channels, cfg.channels, o.num_downs, o.ngf, o.norm, o.dropout)
+    g = UnetTranslator(cfg.input_channels, cfg.channels, o.num_downs, o.ngf, o.norm, o.dropout, cfg.num_classes)
     init_translator_weights(g)
     return g
 
@@ -115,6 +123,6 @@ def _feature_resolutions(cfg: "GeneratorConfig") -> list[int]:
 
 FAMILY = register(ModelFamily(
     name="unet", kind="translator", options=UnetOptions,
-    capabilities=Capabilities(feature_taps=True, batch_norm=True),
+    capabilities=Capabilities(labels=True, feature_taps=True, batch_norm=True),
     build_generator=_build, validate=_validate, feature_resolutions=_feature_resolutions, max_resolution=1024,
     channel_groups=unet_channel_groups, description="image-to-image U-Net translator (pix2pix unet_128, unet_256)"))

@@ -1,7 +1,9 @@
 """Opening a translator for use: a gantransfer directory or a pix2pix/CycleGAN ``.pth`` file, checked to be an
-image-to-image translator (a noise generator is refused with the command that fits it)."""
+image-to-image translator (a noise generator is refused with the command that fits it); for a label-conditional
+translator (a fused one), the one mapping chosen by ``--label`` (an index or a teacher's name)."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -10,11 +12,57 @@ from gantransfer.errors import ConfigError
 from gantransfer.models.config import GeneratorConfig
 
 
+class OneMapping(torch.nn.Module):
+    """One mapping of a label-conditional translator as a plain one: ``g(x)`` is ``inner(x, label)``."""
+
+    def __init__(self, inner: torch.nn.Module, label: int) -> None:
+        super().__init__()
+        self.inner, self.label = inner, label
+        self.multiple = int(getattr(inner, "multiple", 1))
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is not None:
+            raise ValueError(f"this is mapping {self.label} of a fused translator: call it as g(x)")
+        return self.inner(x, torch.full((len(x),), self.label, dtype=torch.long, device=x.device))
+
+
+def label_index(label: str | int, cfg: GeneratorConfig, source: str | Path) -> int:
+    """The index of ``label`` (an index, or one of the translator's label names: its teachers' names)."""
+    names = list(cfg.class_names)
+    if isinstance(label, int) or str(label).isdigit():
+        k = int(label)
+        if not 0 <= k < cfg.num_classes:
+            raise ConfigError(f"--label {label}: {source} has labels 0..{cfg.num_classes - 1} ({', '.join(names)})")
+        return k
+    if label not in names:
+        raise ConfigError(f"--label {label!r} is not a label of {source}; choose an index 0..{cfg.num_classes - 1} "
+                          f"or one of {', '.join(names)}")
+    return names.index(label)
+
+
+def pick_mapping(g: torch.nn.Module, cfg: GeneratorConfig, label: str | int | None, source: str | Path
+                 ) -> tuple[torch.nn.Module, GeneratorConfig]:
+    """The translator itself when it applies one mapping, else its mapping ``label`` (``OneMapping``) and a
+    config without labels; ConfigError when a label is missing or is given to a plain translator."""
+    if not cfg.num_classes:
+        if label is not None:
+            raise ConfigError(f"--label {label}: {source} applies a single mapping; drop --label")
+        return g, cfg
+    if label is None:
+        raise ConfigError(f"{source} is a fused translator of {cfg.num_classes} mappings "
+                          f"({', '.join(cfg.class_names)}); choose one with --label K or --label NAME")
+    k = label_index(label, cfg, source)
+    one = dataclasses.replace(cfg, num_classes=0, class_names=[], meta={**cfg.meta, "label": k})
+    return OneMapping(g, k).eval(), one
+
+
 def open_translator(source: str | Path, device: str | torch.device = "cpu", import_options: dict | None = None,
-                    flag: str = "", fits: str = "sample {} --out FILE") -> tuple[torch.nn.Module, GeneratorConfig]:
+                    flag: str = "", fits: str = "sample {} --out FILE", label: str | int | None = None
+                    ) -> tuple[torch.nn.Module, GeneratorConfig]:
     """A translator (eval mode) from a generator or run directory, or a pix2pix/CycleGAN ``.pth`` file imported on
     the fly (``import_options``: the importer's arch/norm/dropout); ConfigError for a noise-to-image generator,
-    naming the command that fits it (``fits``, with ``{}`` for the generator; a file is imported first)."""
+    naming the command that fits it (``fits``, with ``{}`` for the generator; a file is imported first).
+    A fused translator is opened at its mapping ``label`` (``pick_mapping``)."""
     p = Path(source)
     if p.is_file():
         from gantransfer.models.importers import import_file
@@ -30,7 +78,7 @@ def open_translator(source: str | Path, device: str | torch.device = "cpu", impo
                else f"`gantransfer {fits.format(source)}`")
         raise ConfigError(f"{flag + ' ' if flag else ''}{source} is a noise-to-image generator ({cfg.arch}), not an "
                           f"image-to-image translator; use {use}")
-    return g.to(device).eval(), cfg
+    return pick_mapping(g.to(device).eval(), cfg, label, source)
 
 
 def input_multiple(cfg: GeneratorConfig) -> int:

@@ -96,11 +96,17 @@ def teacher_vs_student(run: Run, out: Path, device: torch.device, prefix: str = 
 
 
 def per_teacher(run: Run, out: Path, device: torch.device, prefix: str = "", n: int = 8) -> list[Figure]:
-    """Fusion: for each teacher, its images over the student's on the same inputs."""
+    """Fusion: for each teacher, its images over the student's on the same inputs (translators: the grid the run
+    saved, inputs then teacher / student rows per teacher)."""
     from gantransfer.teacher_set import teacher_set_of
     teachers = run.config.get("teachers") or []
     if not teachers:
         return []
+    if run.generator.get("input_channels"):
+        p = run.path / "report" / "per_teacher.png"
+        return [Figure(copy_asset(p, out, f"{prefix}per_teacher.png"), "top row: held-out inputs; then, per teacher "
+                       f"({', '.join(map(str, run.record.get('teachers', [])))}), its outputs over the fused "
+                       "student's with that teacher's label")] if p.is_file() else []
     g, cfg = _generator(run, device)
     try:
         tset, fused = teacher_set_of(cfg, list(teachers), device)
@@ -129,6 +135,10 @@ def adaptation(run: Run, out: Path, device: torch.device, prefix: str = "", n: i
     from gantransfer.data.splits import target_splits
     from gantransfer.models.sampling import generate
     from gantransfer.models.store import load_generator
+    if run.generator.get("input_channels"):  # a translator: the grid its run saved on test pairs
+        p = run.path / "report" / "adapted_rows.png"
+        return [Figure(copy_asset(p, out, f"{prefix}adapted_rows.png"), "rows: test inputs, their target images, "
+                       "the unadapted source's outputs, the kept translator's outputs")] if p.is_file() else []
     ev = run.evaluation or {}
     kept = run.path / "best" if (run.path / "best" / "generator").is_dir() and ev.get("best_step") else run.path
     g, gcfg = load_generator(kept, device)

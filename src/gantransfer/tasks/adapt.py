@@ -35,8 +35,9 @@ from gantransfer.teachers import Teacher, load_teacher
 FREEZED_DEFAULT = 2
 
 
-def sources_of(cfg: AdaptConfig, device: torch.device) -> list[Teacher]:
-    sources = [load_teacher(p, device) for p in cfg.sources]
+def sources_of(cfg: AdaptConfig, device: torch.device, loaded: list[Teacher] | None = None) -> list[Teacher]:
+    """The sources of ``cfg`` (``loaded`` when already read), checked to fit its method."""
+    sources = loaded or [load_teacher(p, device) for p in cfg.sources]
     for p, s in zip(cfg.sources, sources):
         if s.config.kind != "image":
             raise ConfigError(f"source {p} {s.config.what_it_makes}; adapt works on noise-to-image generators")
@@ -117,7 +118,14 @@ def adapt(config: AdaptConfig, resume: bool = False, overwrite: bool = False) ->
     cfg = config
     cfg.validate()
     device = resolve_device(cfg.device)
-    sources = sources_of(cfg, device)
+    loaded = [load_teacher(p, device) for p in cfg.sources]
+    if any(s.config.is_translator for s in loaded):  # paired examples, not images alone: its own setup
+        if len(loaded) > 1:
+            raise ConfigError("adapt takes one translator source (--teacher T or --source T); several sources are for "
+                              "--method minegan with noise generators")
+        from gantransfer.tasks.adapt_translator import adapt_translator
+        return adapt_translator(cfg, loaded[0], device, resume, overwrite)
+    sources = sources_of(cfg, device, loaded)
     src = sources[0].config
     train_set, held, test = target_splits(cfg, src.resolution, src.channels)
     if cfg.batch_size > len(train_set):

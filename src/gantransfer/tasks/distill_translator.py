@@ -42,10 +42,17 @@ RANDOM_FEATURES = "random-conv-v1"  # the translator default perceptual network:
 
 
 def student_config(cfg: DistillConfig, teacher: Teacher) -> GeneratorConfig:
-    """The student translator: the teacher's family (or ``--student-arch``, a translator family) with its width
-    option (``ngf``) scaled by ``--width``, the teacher's channels, size and norm where the family shares them."""
+    """The student translator of ``distill`` (``translator_student`` with the config's settings)."""
+    return translator_student(teacher, cfg.student_arch, cfg.width, cfg.student_options)
+
+
+def translator_student(teacher: Teacher, student_arch: str | None, width: float,
+                       student_options: dict | None = None, **changes) -> GeneratorConfig:
+    """A student translator: the teacher's family (or ``student_arch``, a translator family) with its width option
+    (``ngf``) scaled by ``width``, the teacher's channels, size and norm where the family shares them; ``changes``:
+    other config fields (a fused student's labels)."""
     t = teacher.config
-    arch = cfg.student_arch or t.arch
+    arch = student_arch or t.arch
     fam = family(arch)
     if fam.kind != "translator":
         raise ConfigError(f"--student-arch {arch} is not an image-to-image translator family; the teacher "
@@ -55,12 +62,12 @@ def student_config(cfg: DistillConfig, teacher: Teacher) -> GeneratorConfig:
     shared = {k: v for k, v in to_dict(t.options).items() if k in base}
     options = {**base, **shared}
     if "ngf" in options:
-        options["ngf"] = max(2, round(options["ngf"] * cfg.width))
-    options.update(cfg.student_options or {})
+        options["ngf"] = max(2, round(options["ngf"] * width))
+    options.update(student_options or {})
     opts = from_dict(type(fam.options()), options, f"{arch} options")
-    scfg = dataclasses.replace(t, arch=arch, width=1.0, options=opts, fusion=None, data_classes=None,
-                               label_weights=None, latent_space=None, loss_networks=[],
-                               meta={"teacher": teacher.source})
+    fields = {"fusion": None, "data_classes": None, "label_weights": None, "latent_space": None,
+              "loss_networks": [], "meta": {"teacher": teacher.source}, **changes}
+    scfg = dataclasses.replace(t, arch=arch, width=1.0, options=opts, **fields)
     try:
         scfg.validate()
     except ValueError as e:
@@ -154,6 +161,10 @@ def input_images(cfg: DistillConfig, teacher: Teacher) -> tuple[InputImages, boo
 
 def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = False, overwrite: bool = False) -> Path:
     """Distil translator ``teacher`` (resolved from ``cfg``) into a smaller translator; returns the run directory."""
+    if teacher.config.num_classes:
+        raise ConfigError(f"{teacher.source} is a fused translator of {teacher.config.num_classes} mappings; "
+                          "distilling one is not supported yet: distil its teachers, or fuse them again narrower "
+                          "(gantransfer fuse --width W)")
     noise_only = [flag for flag, given in (("--elastic", cfg.elastic),
                                            ("--target-macs", cfg.target_macs), ("--target-params", cfg.target_params),
                                            ("--target-latency", cfg.target_latency)) if given]

@@ -22,7 +22,9 @@ from gantransfer.tasks.default_terms import fuse_terms
 from gantransfer.tasks.matching import loss_network_names, matching_terms, resolve_perceptual, student_phases
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.samplers import FusionSampler
-from gantransfer.teacher_set import TeacherSet, load_teacher_set
+from gantransfer.errors import ConfigError
+from gantransfer.teacher_set import TeacherSet, make_teacher_set
+from gantransfer.teachers import Teacher, load_teacher
 
 D_MIN_WIDTH = 0.25  # the student's discriminator is never narrower than this
 
@@ -32,22 +34,46 @@ def fusion_mode(cfg: FuseConfig) -> str:
     return "unconditional" if cfg.unconditional else cfg.labels
 
 
+def one_kind(teachers: list[Teacher]) -> str:
+    """What every teacher is (translator, image, points); ConfigError naming them when translators and noise
+    generators are mixed, with the command that fits each."""
+    translators = [t.source for t in teachers if t.config.is_translator]
+    others = [t.source for t in teachers if not t.config.is_translator]
+    if translators and others:
+        raise ConfigError(f"fuse takes teachers of one kind: {', '.join(translators)} "
+                          f"{'is an image-to-image translator' if len(translators) == 1 else 'are translators'}, "
+                          f"{', '.join(others)} {'makes' if len(others) == 1 else 'make'} images from latents. Fuse "
+                          "translators together (gantransfer fuse --teacher T1 --teacher T2 --data INPUTS) and noise "
+                          "generators together (without --data); one translator alone is compressed with "
+                          "`gantransfer distill --teacher T --data INPUTS`")
+    return "translator" if translators else teachers[0].config.kind
+
+
 def fuse(config: FuseConfig, resume: bool = False, overwrite: bool = False) -> Path:
     """Fuse ``config.teachers`` into one student; returns the run directory."""
     cfg = config
     cfg.validate()
     device = resolve_device(cfg.device)
-    tset = load_teacher_set(cfg.teachers, device, weights=cfg.weights, mode=fusion_mode(cfg),
+    teachers = [load_teacher(p, device) for p in cfg.teachers]
+    if one_kind(teachers) == "translator":  # input images, not latents: its own setup, the same runner
+        from gantransfer.tasks.fuse_translators import fuse_translators
+        return fuse_translators(cfg, teachers, device, resume, overwrite)
+    given = [flag for flag, v in (("--data", cfg.data), ("--input-size", cfg.input_size),
+                                  ("--input-limit", cfg.input_limit)) if v]
+    if given:
+        raise ConfigError(f"{', '.join(given)} apply to translator teachers; these teachers make images from "
+                          "latents (fusion is data-free): drop them")
+    tset = make_teacher_set(teachers, weights=cfg.weights, mode=fusion_mode(cfg),
                             latent_dim=cfg.latent_dim, resolution=cfg.resolution, channels=cfg.channels,
                             dataset=cfg.teacher_data, width=cfg.width, conditioning=cfg.conditioning,
-                            arch=cfg.student_arch)
+                            arch=cfg.student_arch or "dcgan")
     scfg = tset.student
     choice = fuse_terms(cfg.terms, cfg.perceptual_net, scfg.dataset, cfg.term_weights)
     choice.announce("fuse")
     weights = choice.weights
     network = resolve_perceptual(cfg.perceptual_net, scfg.dataset, None)
     scfg.loss_networks = loss_network_names(weights, network)
-    resolved = {**dataclasses.asdict(cfg), "terms": choice.terms}
+    resolved = {**dataclasses.asdict(cfg), "terms": choice.terms, "student_arch": scfg.arch}
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)
     terms, providers = matching_terms(weights, student, lambda: network.features(None, device))

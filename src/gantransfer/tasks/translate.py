@@ -60,10 +60,11 @@ def write_png(x: torch.Tensor, path: Path, value_range: tuple[float, float]) -> 
 
 def translate_folder(source: str | Path, input_dir: str | Path, out: str | Path, size: int | None = None,
                      overwrite: bool = False, train_mode: bool = False, seed: int = 0, device: str = "cpu",
-                     import_options: dict | None = None) -> TranslateResult:
+                     import_options: dict | None = None, label: str | int | None = None) -> TranslateResult:
     """Translate every image under ``input_dir`` into ``out`` (one PNG each). ``train_mode``: run as pix2pix's
-    test.py does without ``--eval`` (batch norm on each image's own statistics, dropout active; seeded)."""
-    g, cfg = open_any_translator(source, device, import_options, train_mode=train_mode)
+    test.py does without ``--eval`` (batch norm on each image's own statistics, dropout active; seeded).
+    ``label``: the mapping of a fused translator (an index or a teacher's name)."""
+    g, cfg = open_any_translator(source, device, import_options, train_mode=train_mode, label=label)
     size = size or cfg.resolution
     check_size(size, cfg, g)
     root, out = Path(input_dir), Path(out)
