@@ -120,7 +120,8 @@ def main() -> None:
     by = {(r["width"], r["student"]): r for r in rows}
     relative = {f"{w:g}": {p: round(by[(w, "elastic")]["fid"][p] / by[(w, "alone")]["fid"][p], 3)
                            for p in teacher_fid} for w in WIDTHS}
-    result = {"command": "python " + " ".join(a for a in sys.argv if a != "--collect-only"), "teacher": TEACHER, "recipe": " ".join(DEMO),
+    command = "python " + " ".join(a for a in sys.argv if a != "--collect-only")
+    result = {"command": command, "teacher": TEACHER, "recipe": " ".join(DEMO),
               "init": "auto (pruned by activation)", "widths": list(WIDTHS), "elastic_steps": args.steps,
               "alone_steps_each": steps, "alone_rounds": rounds, "eval_n": args.eval_n, "seed": seed,
               "cpu_seconds": {"elastic": budget,
