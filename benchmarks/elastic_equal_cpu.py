@@ -87,7 +87,7 @@ def main() -> None:
         a, b = (cpu(runs, f"cal-w{w:g}-{k}-s{seed}") for k in CALIBRATION)
         per_step[w] = (b - a) / (CALIBRATION[1] - CALIBRATION[0])
         fixed[w] = a - CALIBRATION[0] * per_step[w]
-    rounds = []
+    calibrated, rounds = dict(per_step), []
     for _ in range(MAX_ROUNDS):  # until the separate students together spent the elastic one's CPU time (+-5%)
         steps = max(1, int((budget - sum(fixed.values())) / sum(per_step.values())))
         alone = {w: f"alone-w{w:g}-{steps}-s{seed}" for w in WIDTHS}
@@ -120,13 +120,15 @@ def main() -> None:
     by = {(r["width"], r["student"]): r for r in rows}
     relative = {f"{w:g}": {p: round(by[(w, "elastic")]["fid"][p] / by[(w, "alone")]["fid"][p], 3)
                            for p in teacher_fid} for w in WIDTHS}
-    result = {"command": "python " + " ".join(sys.argv), "teacher": TEACHER, "recipe": " ".join(DEMO),
+    command = "python " + " ".join(a for a in sys.argv if a != "--collect-only")
+    result = {"command": command, "teacher": TEACHER, "recipe": " ".join(DEMO),
               "init": "auto (pruned by activation)", "widths": list(WIDTHS), "elastic_steps": args.steps,
               "alone_steps_each": steps, "alone_rounds": rounds, "eval_n": args.eval_n, "seed": seed,
               "cpu_seconds": {"elastic": budget,
                               "alone": {f"{w:g}": cpu(runs, alone[w]) for w in WIDTHS},
                               "alone_total": round(sum(cpu(runs, alone[w]) for w in WIDTHS), 1),
-                              "calibration_per_step": {f"{w:g}": round(per_step[w], 4) for w in WIDTHS},
+                              "calibration_per_step": {f"{w:g}": round(calibrated[w], 4) for w in WIDTHS},
+                              "per_step_last_round": {f"{w:g}": round(per_step[w], 4) for w in WIDTHS},
                               "calibration_fixed": {f"{w:g}": round(fixed[w], 1) for w in WIDTHS}},
               "teacher_fid": teacher_fid, "rows": rows, "elastic_over_alone_fid": relative,
               "target": "each width within 1.1x of the FID of the student distilled alone",

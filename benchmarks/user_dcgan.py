@@ -11,7 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-WEIGHTS = Path(__file__).resolve().parent.parent / "src/gantransfer/assets/teachers/fashion-mnist-dcgan/model.safetensors"
+WEIGHTS = (Path(__file__).resolve().parent.parent / "src" / "gantransfer" / "assets" / "teachers" / "fashion-mnist-dcgan"
+           / "model.safetensors")
 RENAME = {"main.0": "stem.0", "main.1": "stem.1", "main.3": "up8.0", "main.4": "up8.1", "main.6": "up16.0",
           "main.7": "up16.1", "main.9": "to_image.0"}
 
