@@ -106,12 +106,16 @@ def evaluate_translation(source: str, g: Callable[[torch.Tensor], torch.Tensor],
     """``gantransfer eval TRANSLATOR --data TASK|DIR``: the figures of translator ``g`` (config ``gcfg``) on the
     test split of a built-in translation task (both protocols, and the ground truth when paired) or of a folder
     (the ground truth alone). The direction defaults to the one the translator records (else AtoB)."""
-    from gantransfer.data.registry import load_translation_data
+    from gantransfer.data.registry import DATASETS, load_translation_data
     from gantransfer.data.translation_tasks import TRANSLATION_TASKS, is_translation_task
     name = data_name or gcfg.dataset
     if not name:
         raise ConfigError(f"{source} records no translation data set: pass --data TASK (e.g. fmnist-edges) or a "
                           "folder with A/ B/ (paired) or trainA/ trainB/ testA/ testB/")
+    if name in DATASETS:
+        raise ConfigError(f"{source} is an image-to-image translator and {name} a data set of single images: give "
+                          f"--data a translation task ({', '.join(TRANSLATION_TASKS.names())}) or a translation "
+                          "folder, or --input DIR with --target DIR (ground truth) and/or --against TEACHER")
     direction = direction or gcfg.meta.get("translation", {}).get("direction", "AtoB")
     if direction not in DIRECTIONS:
         raise ConfigError(f"--direction must be AtoB or BtoA, got {direction!r}")
