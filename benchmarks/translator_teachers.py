@@ -94,12 +94,14 @@ def table(rows: list[dict]) -> str:
                 fid_j = next(v for k, v in m.items() if k.startswith("fid/fashion-mnist-judge"))
                 psnr = m.get("psnr/ground-truth")
                 ssim = m.get("ssim/ground-truth")
+                ceiling = [base.get(f"class_of_real_targets/fashion-mnist-{r}-v1") for r in ("classifier", "judge")]
                 lines.append([label, f"{data} {direction}", f"{fid_c:.2f}", f"{fid_j:.2f}",
-                              f"{m['class_kept/fashion-mnist-classifier-v1']:.3f}",
+                              f"{m['class_kept/fashion-mnist-classifier-v1']:.3f} / "
                               f"{m['class_kept/fashion-mnist-judge-v1']:.3f}",
+                              "-" if None in ceiling else f"{ceiling[0]:.3f} / {ceiling[1]:.3f}",
                               "-" if psnr is None else f"{psnr:.2f}", "-" if ssim is None else f"{ssim:.3f}"])
-    return markdown_table(["translator", "task", "FID classifier", "FID judge", "class kept (classifier)",
-                           "class kept (judge)", "PSNR dB", "SSIM"], lines)
+    return markdown_table(["translator", "task", "FID classifier", "FID judge", "class kept (classifier / judge)",
+                           "real targets' class named (classifier / judge)", "PSNR dB", "SSIM"], lines)
 
 
 def main() -> None:

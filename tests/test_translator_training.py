@@ -169,8 +169,14 @@ def test_pix2pix_on_two_processes_equals_one_at_twice_the_batch(tmp_path):
                       {"argv": [*one, "--out", str(tmp_path / "two")], "procs": 2}])
     assert [r["code"] for r in res] == [0, 0], [r["err_all"][-2000:] for r in res]
     a, b = (load_file(str(tmp_path / n / "state" / "step-0000001" / "tensors.safetensors")) for n in ("one", "two"))
-    keys = [k for k in a if k.startswith("module.")]
-    assert keys and max((a[k].float() - b[k].float()).abs().max().item() for k in keys) < 1e-5
+    # the gradients (Adam's first moments after one step): the weights themselves would not do, since a bias in
+    # front of an instance norm has a gradient of rounding noise only, which Adam's first step turns into +-lr
+    keys = [k for k in a if k.startswith("optim.") and k.endswith(".exp_avg")]
+    assert keys
+    for k in keys:  # float32 sums in another order: L1 x 100 makes some gradients large, the biases' noise ~1e-6
+        assert (a[k] - b[k]).abs().max().item() <= 1e-5 + 1e-4 * a[k].abs().max().item(), k
+    logs = [json.loads((tmp_path / n / "logs" / "metrics.jsonl").read_text().splitlines()[0]) for n in ("one", "two")]
+    assert logs[0]["loss/G/l1"] == pytest.approx(logs[1]["loss/G/l1"], rel=1e-5)
 
 
 # ---- data that does not fit ------------------------------------------------------------------------------------

@@ -203,7 +203,7 @@ def load_translation_data(name: str, resolution: int | None = None, *, aligned: 
     root = Path(name).expanduser()
     if not root.is_dir():
         known = ", ".join(translation_tasks.translation_task_names())
-        raise DataError(f"translation data {name!r} is neither a built-in translation task ({known}) nor an "
+        raise DataError(f"translation data {name!r} is not a built-in translation task ({known}) and not an "
                         "existing folder; give a folder with A/ and B/, of aligned AB images (with --aligned), or "
                         "CycleGAN's trainA/ trainB/ testA/ testB/")
     return paired.load_translation(root, resolution or 64, aligned=aligned, channels_a=channels_a,

@@ -5,7 +5,9 @@ inputs into the target domain.
   target domain's real test images, for each protocol network of the task's data set (built-in tasks:
   ``fashion-mnist-classifier-v1`` and the independent ``fashion-mnist-judge-v1``);
 - ``class_kept/<protocol>``: the share of translated images that network assigns to the class of the item they
-  were made from (the built-in tasks keep the item: an edge map of a shoe must become a shoe);
+  were made from (the built-in tasks keep the item: an edge map of a shoe must become a shoe), beside
+  ``class_of_real_targets/<protocol>``, the same share for the target domain's real test images (its ceiling:
+  the networks were trained on plain items and misname many striped ones);
 - ``psnr/ground-truth``, ``ssim/ground-truth``, ``l1/ground-truth``: against the paired ground truth (paired tasks).
 
 The test inputs and reference images are the task's fixed test split (the first ``n`` of each), so figures mean
@@ -30,18 +32,18 @@ BATCH = 250  # images translated at once (figures do not depend on it: the trans
 
 
 def test_split(data: PairedData | UnpairedData, direction: str
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """(test inputs, the target domain's real test images, the inputs' classes or None, the inputs' ground truth
-    or None) of ``data`` in ``direction``."""
+    or None, the real target images' classes or None) of ``data`` in ``direction``."""
     if direction not in DIRECTIONS:
         raise ConfigError(f"direction must be AtoB or BtoA, got {direction!r}")
     ab = direction == "AtoB"
     if isinstance(data, PairedData):
         t = data.test
         x, y = (t.a, t.b) if ab else (t.b, t.a)
-        return x, y, t.labels, y
+        return x, y, t.labels, y, t.labels
     src, dst = (data.test_a, data.test_b) if ab else (data.test_b, data.test_a)
-    return src.images, dst.images, src.labels, None
+    return src.images, dst.images, src.labels, None, dst.labels
 
 
 @torch.inference_mode()
@@ -61,7 +63,7 @@ def translation_figures(translate: Callable[[torch.Tensor], torch.Tensor], data:
     """Figures of ``translate`` (images in [-1, 1] -> images in [-1, 1]) on the first ``n`` test inputs of
     ``data`` in ``direction``: FID and class agreement under every protocol of ``protocol_dataset`` (None: none),
     and PSNR/SSIM/L1 against the ground truth when the task is paired."""
-    x, ref, labels, truth = test_split(data, direction)
+    x, ref, labels, truth, ref_labels = test_split(data, direction)
     count = min(len(x), n) if n else len(x)
     if count < 2:
         raise DataError(f"the test split of {data.source} holds {len(x)} input(s); at least 2 are needed")
@@ -77,10 +79,13 @@ def translation_figures(translate: Callable[[torch.Tensor], torch.Tensor], data:
         net = p.network(device)
         r, c = net.cfg.resolution, net.cfg.channels
         f_out, probs = extract(net, convert_images(out, r, c))
-        f_ref, _ = extract(net, convert_images(ref.float(), r, c))
+        f_ref, ref_probs = extract(net, convert_images(ref.float(), r, c))
         metrics[f"fid/{p.name}/{count_label(count)}"] = fid_from_features(f_out, f_ref)
         if labels is not None:
             metrics[f"class_kept/{p.name}"] = float((probs.argmax(1) == labels[:count]).float().mean())
+        if ref_labels is not None:  # the ceiling of class_kept: how often the network names real targets right
+            metrics[f"class_of_real_targets/{p.name}"] = float(
+                (ref_probs.argmax(1) == ref_labels[:count]).float().mean())
         protocols[p.name] = {"role": p.role, "network_test_accuracy": net.cfg.meta.get("test_accuracy"),
                              "reference_images": len(ref)}
     if truth is not None:
@@ -112,6 +117,10 @@ def evaluate_translation(source: str, g: Callable[[torch.Tensor], torch.Tensor],
     if not name:
         raise ConfigError(f"{source} records no translation data set: pass --data TASK (e.g. fmnist-edges) or a "
                           "folder with A/ B/ (paired) or trainA/ trainB/ testA/ testB/")
+    if name in DATASETS:
+        raise ConfigError(f"{source} is an image-to-image translator and {name} a data set of single images: give "
+                          f"--data a translation task ({', '.join(TRANSLATION_TASKS.names())}) or a translation "
+                          "folder, or --input DIR with --target DIR (ground truth) and/or --against TEACHER")
     direction = direction or gcfg.meta.get("translation", {}).get("direction", "AtoB")
     if direction not in DIRECTIONS:
         raise ConfigError(f"--direction must be AtoB or BtoA, got {direction!r}")
