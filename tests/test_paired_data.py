@@ -183,7 +183,7 @@ def test_registry_resolves_and_guards_translation_folders(tmp_path: Path) -> Non
     assert len(load_translation_data(str(tmp_path / "u"), 32).train_b) == 2
     paired_folder(tmp_path / "p", 3)
     assert load_translation_data(str(tmp_path / "p"), 32).layout == "folders"
-    with pytest.raises(DataError, match="nor an existing folder"):
+    with pytest.raises(DataError, match="not an existing folder"):
         load_translation_data(str(tmp_path / "nowhere"))
 
 
