@@ -87,6 +87,8 @@ def test_pix2pix_trains_exports_a_translator_that_every_command_takes(tmp_path, 
     assert ev["direction"] == "BtoA" and ev["test_inputs"] == 40 and ev["paired"]
     assert {"fid/fashion-mnist-classifier-v1/40", "fid/fashion-mnist-judge-v1/40", "psnr/ground-truth",
             "ssim/ground-truth", "class_kept/fashion-mnist-judge-v1"} <= set(ev["metrics"])
+    rows = json.loads((run / "report" / "translation_rows.json").read_text())  # the report's rows
+    assert rows["rows"] == ["input", "output", "ground truth"] and (run / "report" / "translation_rows.png").is_file()
     rec = json.loads((run / "run.json").read_text())
     assert rec["translation"]["data"]["train_used"] == [16, 16]
     # eval --data prints the same figures (same test inputs, same networks)
@@ -120,6 +122,7 @@ def test_cyclegan_exports_both_directions_each_judged(tmp_path, capsys):
     assert not ev["paired"] and "psnr/ground-truth" not in ev["metrics"]
     rev = json.loads((run / "eval_BtoA.json").read_text())
     assert rev["direction"] == "BtoA" and "fid/fashion-mnist-judge-v1/40" in rev["metrics"]
+    assert json.loads((run / "report" / "translation_rows.json").read_text())["rows"] == ["input", "output", "back"]
     assert "BtoA" not in (run / "generator" / "README.md").read_text()  # its card shows its own figures only
     log = [json.loads(ln) for ln in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
     assert {"loss/G/cycle_A", "loss/G/idt_B", "loss/D/adv_A", "loss/D/adv_B"} <= set(log[-1])

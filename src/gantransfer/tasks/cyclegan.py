@@ -28,7 +28,8 @@ from gantransfer.models.config import build_generator
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.translation_samplers import UnpairedSampler
 from gantransfer.tasks.translation_setup import (PREVIEW, evaluate_exported, grid_rows, load_task_data, periodic,
-                                                 patch_discriminator, resolve_translation_config, translator_config)
+                                                 patch_discriminator, resolve_translation_config, save_rows,
+                                                 translator_config)
 
 REVERSE = {"AtoB": "BtoA", "BtoA": "AtoB"}
 
@@ -107,6 +108,7 @@ def train_cyclegan(config: TrainConfig, resume: bool = False, command: str = "tr
         from gantransfer.io import write_json
         from gantransfer.metrics.protocols import mark_loss_networks
         device = resolve_device(cfg.device)
+        save_rows(run, data, device, back=f"generator_{reverse}")
         other = evaluate_exported(run, data, cfg.eval_n, device, f"generator_{reverse}")
         write_json(run / f"eval_{reverse}.json", mark_loss_networks(other, []))
         return evaluate_exported(run, data, cfg.eval_n, device)

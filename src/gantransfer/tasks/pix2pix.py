@@ -22,7 +22,8 @@ from gantransfer.tasks.gan import gan_phases
 from gantransfer.tasks.runner import RunPlan, execute
 from gantransfer.tasks.translation_samplers import PairedSampler
 from gantransfer.tasks.translation_setup import (PREVIEW, evaluate_exported, grid_rows, load_task_data, periodic,
-                                                 patch_discriminator, resolve_translation_config, translator_config)
+                                                 patch_discriminator, resolve_translation_config, save_rows,
+                                                 translator_config)
 
 
 def train_pix2pix(config: TrainConfig, resume: bool = False, command: str = "train", overwrite: bool = False) -> Path:
@@ -54,7 +55,9 @@ def train_pix2pix(config: TrainConfig, resume: bool = False, command: str = "tra
                                    next(snapshot.parameters()).device)
 
     def final(run: Path) -> dict:
-        return evaluate_exported(run, data, cfg.eval_n, resolve_device(cfg.device))
+        device = resolve_device(cfg.device)
+        save_rows(run, data, device)
+        return evaluate_exported(run, data, cfg.eval_n, device)
 
     plan = RunPlan(command=command, settings=cfg, resolved=dataclasses.asdict(cfg), generator=gcfg,
                    modules={"G": g, "D": d}, optimizers={"G": g_opt, "D": d_opt}, phases=phases,

@@ -141,6 +141,24 @@ def evaluate_exported(run: Path, data: TranslationData, n: int, device: torch.de
     return {"generator": str(run / directory), **result}
 
 
+def save_rows(run: Path, data: TranslationData, device: torch.device, back: str | None = None) -> None:
+    """The run report's rows (``report/translation_rows.png``) from the exported translator: input | output
+    (| back: the ``back`` directory's translator applied to the output, CycleGAN's reconstruction) (| ground truth,
+    paired data) on the first ``PREVIEW`` test inputs."""
+    from gantransfer.models.store import load_generator
+    from gantransfer.report.translation_rows import save_translation_rows
+    x = data.test_a[:PREVIEW]
+    g, _ = load_generator(run / "generator", device)
+    with torch.inference_mode():
+        out = g(x.to(device))
+        rows = [("input", x), ("output", out.cpu())]
+        if back:
+            rows.append(("back", load_generator(run / back, device)[0](out).cpu()))
+    if isinstance(data.data, PairedData):
+        rows.append(("ground truth", data.test_b[:PREVIEW]))
+    save_translation_rows(run, rows, "test inputs, never trained on")
+
+
 def periodic(evaluate_one: Callable[[nn.Module], dict[str, Any]]) -> Callable[[nn.Module, int, Path], dict]:
     """A periodic evaluation logging ``eval/<metric>`` of the snapshot."""
     def run(g: nn.Module, step: int, run_dir: Path) -> dict[str, float]:
