@@ -14,7 +14,7 @@ import dataclasses
 import math
 import os
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from gantransfer.errors import ConfigError
 
@@ -139,36 +139,57 @@ def screen(cfg: Any, where: str) -> bool:
     return unusual
 
 
-def estimate_model(build, cfg: Any, batch: int = 0, inputs=None) -> tuple[int, int]:
-    """(parameter and buffer bytes, activation bytes at ``batch``) of the module ``build(cfg)`` makes, measured on
-    the meta device (nothing allocated). ``inputs(batch)``: the forward's arguments (default: latents and labels)."""
+def _on_meta(build, cfg: Any) -> Any:
+    """``build(cfg)`` on the meta device (nothing allocated); ConfigError when the builder cannot run there."""
     import torch
     try:
         with torch.device("meta"):
-            module = build(cfg)
+            return build(cfg)
     except Exception as e:  # noqa: BLE001 - a builder the meta device cannot run: refuse rather than allocate
         raise ConfigError(f"the declared sizes of {getattr(cfg, 'arch', 'this model')} cannot be checked before "
                           f"it is built ({type(e).__name__}: {str(e)[:100]}); pass smaller sizes") from None
-    params = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
-    if batch <= 0:
-        return params, 0
+
+
+def _param_bytes(module: Any) -> int:
+    return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
+
+
+def _output_bytes(module: Any, args: Callable[[], tuple], own_params: bool = False) -> list[int]:
+    """The bytes of every leaf module's output (and, with ``own_params``, of every module holding parameters
+    itself) in one meta-device forward on ``args()``; [] when the forward cannot run there."""
+    import torch
     outs: list[int] = []
 
     def hook(_m, _i, out) -> None:
         for t in (out if isinstance(out, (tuple, list)) else (out,)):
             if isinstance(t, torch.Tensor):
                 outs.append(t.numel() * t.element_size())
-    handles = [m.register_forward_hook(hook) for m in module.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(hook) for m in module.modules()
+               if not list(m.children()) or (own_params and m._parameters)]
     try:
         with torch.device("meta"), torch.no_grad():
-            args = inputs(batch) if inputs else (torch.zeros(batch, cfg.latent_dim),
-                                                 torch.zeros(batch, dtype=torch.long) if cfg.num_classes else None)
-            module(*args)
+            module(*args())
     except Exception:  # noqa: BLE001 - a family whose forward the meta device cannot run: parameters only
-        outs = []
+        return []
     finally:
         for h in handles:
             h.remove()
+    return outs
+
+
+def _latents(cfg: Any, batch: int) -> tuple:
+    import torch
+    return torch.zeros(batch, cfg.latent_dim), torch.zeros(batch, dtype=torch.long) if cfg.num_classes else None
+
+
+def estimate_model(build, cfg: Any, batch: int = 0, inputs=None) -> tuple[int, int]:
+    """(parameter and buffer bytes, activation bytes at ``batch``) of the module ``build(cfg)`` makes, measured on
+    the meta device (nothing allocated). ``inputs(batch)``: the forward's arguments (default: latents and labels)."""
+    module = _on_meta(build, cfg)
+    params = _param_bytes(module)
+    if batch <= 0:
+        return params, 0
+    outs = _output_bytes(module, lambda: inputs(batch) if inputs else _latents(cfg, batch))
     # inference: the largest layer's input and output and two buffers of its size (a transposed convolution's
     # columns), fitted to the peak RSS measured by benchmarks/memory_estimate.py
     return params, 4 * max(outs, default=0)
@@ -179,30 +200,9 @@ def activation_bytes(build, cfg: Any) -> tuple[int, int, int]:
     measured on the meta device: the outputs of every leaf module and of every module holding parameters itself
     (a modulated convolution computes its output in its own forward); (params, 0, 0) when the forward cannot run
     there."""
-    import torch
-    try:
-        with torch.device("meta"):
-            module = build(cfg)
-    except Exception as e:  # noqa: BLE001 - a builder the meta device cannot run: refuse rather than allocate
-        raise ConfigError(f"the declared sizes of {getattr(cfg, 'arch', 'this model')} cannot be checked before "
-                          f"it is built ({type(e).__name__}: {str(e)[:100]}); pass smaller sizes") from None
-    params = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
-    outs: list[int] = []
-
-    def hook(_m, _i, out) -> None:
-        for t in (out if isinstance(out, (tuple, list)) else (out,)):
-            if isinstance(t, torch.Tensor):
-                outs.append(t.numel() * t.element_size())
-    handles = [m.register_forward_hook(hook) for m in module.modules() if not list(m.children()) or m._parameters]
-    try:
-        with torch.device("meta"), torch.no_grad():
-            module(torch.zeros(1, cfg.latent_dim), torch.zeros(1, dtype=torch.long) if cfg.num_classes else None)
-    except Exception:  # noqa: BLE001 - a family whose forward the meta device cannot run: parameters only
-        outs = []
-    finally:
-        for h in handles:
-            h.remove()
-    return params, sum(outs), max(outs, default=0)
+    module = _on_meta(build, cfg)
+    outs = _output_bytes(module, lambda: _latents(cfg, 1), own_params=True)
+    return _param_bytes(module), sum(outs), max(outs, default=0)
 
 
 def check_generator(cfg: Any, where: str, build=None, batch: int = 0, force: bool = False) -> None:
