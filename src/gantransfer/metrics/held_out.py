@@ -104,6 +104,22 @@ class BestStep:
         return logged
 
 
+def kept_generator(run: Path, best: BestStep | None, device: torch.device, score: str = "best_held_out_fid"
+                   ) -> tuple[Any, GeneratorConfig, dict[str, Any]]:
+    """The generator a run keeps (its best held-out step when there was one, else its last), its config, and the
+    record of that choice (``score``: the key of the best step's held-out score)."""
+    from gantransfer.models.store import load_generator
+    if best is not None:
+        best.restore(run)
+    kept_best = best is not None and best.step is not None
+    kept = run / "best" if kept_best else run
+    gen, kcfg = load_generator(kept, device)
+    last_step = int(load_generator(run, device)[1].meta.get("train_steps", 0))
+    return gen, kcfg, {"kept": str(kept / "generator"), "best_step": best.step if kept_best else None,
+                       score: best.fid if kept_best else None, "last_step": last_step,
+                       "went_past_best": kept_best and last_step > best.step}
+
+
 def final_evaluation(run: Path, data: str, classes: list[int] | None, n: int, train_set: Dataset,
                      test: Dataset | None, device: torch.device, best: BestStep | None,
                      held: Dataset | None = None, source=None) -> dict[str, Any]:
@@ -114,16 +130,8 @@ def final_evaluation(run: Path, data: str, classes: list[int] | None, n: int, tr
     from gantransfer.metrics.classifier import ships
     from gantransfer.metrics.memorisation import memorisation
     from gantransfer.models.sampling import generate
-    from gantransfer.models.store import load_generator
-    if best is not None:
-        best.restore(run)
-    kept_best = best is not None and best.step is not None
-    kept = run / "best" if kept_best else run
-    gen, kcfg = load_generator(kept, device)
-    last_step = int(load_generator(run, device)[1].meta.get("train_steps", 0))
-    result: dict[str, Any] = {"kept": str(kept / "generator"), "best_step": best.step if kept_best else None,
-                              "best_held_out_fid": best.fid if kept_best else None, "last_step": last_step,
-                              "went_past_best": kept_best and last_step > best.step, "train_images": len(train_set)}
+    gen, kcfg, kept = kept_generator(run, best, device)
+    result: dict[str, Any] = {**kept, "train_images": len(train_set)}
     if hasattr(gen, "source_probabilities"):
         result["source_probabilities"] = gen.source_probabilities().tolist()
     if not ships(data):

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from gantransfer.metrics.held_out import BestStep
+from gantransfer.metrics.held_out import BestStep, kept_generator
 from gantransfer.metrics.translator_distill import MIN_DISTRIBUTION, fidelity_to_teacher, outputs
 from gantransfer.models.config import GeneratorConfig
 
@@ -54,18 +54,9 @@ def paired_final_evaluation(run: Path, best: PairedBestStep | None, source: torc
                             ) -> dict[str, Any]:
     """eval.json of a translator adaptation: which step was kept and why, and the kept translator against the
     unadapted ``source`` on the test pairs (``target_figures``)."""
-    from gantransfer.models.store import load_generator
-    if best is not None:
-        best.restore(run)
-    kept_best = best is not None and best.step is not None
-    kept = run / "best" if kept_best else run
-    g, _ = load_generator(kept, device)
-    last_step = int(load_generator(run, device)[1].meta.get("train_steps", 0))
+    g, _, kept = kept_generator(run, best, device, score="best_held_out_l1")
     x, target = test
-    result: dict[str, Any] = {"kept": str(kept / "generator"), "best_step": best.step if kept_best else None,
-                              "best_held_out_l1": best.fid if kept_best else None, "last_step": last_step,
-                              "went_past_best": kept_best and last_step > best.step, "train_pairs": train_pairs,
-                              "test_pairs": len(x)}
+    result: dict[str, Any] = {**kept, "train_pairs": train_pairs, "test_pairs": len(x)}
     outs = {"adapted": outputs(g, x, device), "source": outputs(source, x, device)}
     result["test"] = target_figures(outs, target, run)
     return result
