@@ -33,7 +33,7 @@ from gantransfer.tasks.default_terms import translator_terms
 from gantransfer.tasks.gan import gan_phases
 from gantransfer.tasks.matching import PerceptualNetwork, loss_network_names, matching_terms, resolve_perceptual
 from gantransfer.tasks.runner import RunPlan, execute
-from gantransfer.tasks.student_init import initialise_student
+from gantransfer.tasks.student_init import initialise_student, why_not_prunable
 from gantransfer.tasks.translator_sampler import TranslatorInputSampler
 from gantransfer.teachers import Teacher
 
@@ -181,7 +181,7 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
     scfg.loss_networks = loss_network_names(weights, PerceptualNetwork("translator", "", net_name))
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg).to(device)
-    if blind_criterion(cfg, teacher):
+    if blind_criterion(cfg, teacher, scfg):
         warnings.warn(f"--prune-criterion {cfg.prune_criterion}: instance norm follows every layer of this "
                       f"{teacher.config.arch} teacher, so the scale of a channel's weights and activations says "
                       "nothing of its use and the ranking is close to chance; --prune-criterion diversity ranks "
@@ -243,11 +243,13 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
     return execute(plan, cfg.out, resume, overwrite)
 
 
-def blind_criterion(cfg: DistillConfig, teacher: Teacher) -> bool:
+def blind_criterion(cfg: DistillConfig, teacher: Teacher, scfg: GeneratorConfig) -> bool:
     """Whether ``--init`` would prune an instance-normalised ResNet teacher by a scale-based criterion
-    (magnitude, activation), which cannot see which of its channels matter."""
+    (magnitude, activation), which cannot see which of its channels matter (a student that cannot be pruned from
+    the teacher, e.g. of another family, starts from random weights: no warning)."""
     return (cfg.init != "random" and cfg.prune_criterion in ("magnitude", "activation")
-            and teacher.config.arch != "unet" and getattr(teacher.config.options, "norm", "") == "instance")
+            and teacher.config.arch != "unet" and getattr(teacher.config.options, "norm", "") == "instance"
+            and why_not_prunable(teacher, scfg) is None)
 
 
 def teacher_device(teacher: Teacher) -> torch.device:
