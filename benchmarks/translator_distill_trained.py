@@ -20,6 +20,7 @@ the teacher's outputs). Parts (each updates its key of the results JSON, so they
 - ``speed``: teacher and students timed interleaved, eager and ONNX Runtime (the parity-checked fp32 export),
   batch 1, one thread, at 32 px and at 256 px (the networks are fully convolutional);
 - ``unpaired``: pixel and the best addition on the CycleGAN teacher's A -> B generator;
+- ``long``: the auto recipe's mobile-resnet student at ``--long-steps`` (seed 0): does the gap close?
 - ``imported``: the pix2pix teacher's weights saved as a junyanz ``latest_net_G.pth`` (key mapping below),
   re-imported by ``gantransfer import``, outputs compared, and distilled with the first recipe and seed.
 
@@ -294,15 +295,18 @@ def imported(a, runs: Path) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=("paired", "speed", "unpaired", "imported"), required=True)
+    p.add_argument("--part", choices=("paired", "speed", "unpaired", "imported", "long"), required=True)
     p.add_argument("--out", default="benchmarks/results/translator_distill_trained.json")
     p.add_argument("--runs", default="build/translator_distill_trained")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--long-steps", type=int, default=1500, help="long: steps of the one longer run")
     p.add_argument("--n", type=int, default=2000, help="test inputs of the task protocol (teacher and students)")
     p.add_argument("--eval-n", type=int, default=200, help="held-out inputs of each run's eval.json")
     p.add_argument("--rounds", type=int, default=5, help="speed: interleaved timing rounds")
     a = p.parse_args()
+    command = (f"python benchmarks/translator_distill_trained.py --part {a.part} --steps {a.steps} --seeds {a.seeds} "
+               f"--n {a.n}" + (f" --long-steps {a.long_steps}" if a.part == "long" else ""))
     torch.set_num_threads(1)
     runs = Path(a.runs)
     os.environ.setdefault("GANTRANSFER_CACHE", str(runs / "cache"))  # never beside the read-only teachers
@@ -317,14 +321,17 @@ def main() -> None:
         elif a.part == "unpaired":
             recipes = {k: RECIPES[k] for k in ("pixel", "+ feature + adversarial")}
             part = ablation("cyclegan", recipes, [next(iter(STUDENTS))], seeds, a, runs)
+        elif a.part == "long":  # does the gap close with training? the auto recipe, --long-steps, seed 0
+            a.steps = a.long_steps
+            part = ablation("pix2pix", {"+ feature + adversarial": RECIPES["+ feature + adversarial"]},
+                            [next(iter(STUDENTS))], [0], a, runs / f"long{a.long_steps}")
         elif a.part == "speed":
             part = speed(a, runs)
         else:
             part = imported(a, runs)
     if "summary" in part:
         part["table"] = table(part["summary"], part["teacher_protocol"])
-    part.update(command=f"python benchmarks/translator_distill_trained.py --part {a.part} --steps {a.steps} "
-                        f"--seeds {a.seeds} --n {a.n}", steps=a.steps, batch_size=16, threads=1,
+    part.update(command=command, steps=a.steps, batch_size=16, threads=1,
                 cpu_s=round(cpu.seconds, 1))
     if a.part in ("paired", "unpaired"):
         part["note"] = ("the pixel rows' runs were made with --terms auto while auto was pixel=1 (their run.json "
