@@ -315,7 +315,7 @@ def main() -> None:
     with Stopwatch("cpu") as cpu:
         if a.part == "paired":
             part = ablation("pix2pix", RECIPES, [next(iter(STUDENTS))], seeds, a, runs)
-            pruned = ablation("pix2pix", {"pixel": "pixel=1"}, [list(STUDENTS)[1]], seeds, a, runs)
+            pruned = ablation("pix2pix", {k: RECIPES[k] for k in ("pixel", "+ feature + adversarial")}, [list(STUDENTS)[1]], seeds, a, runs)
             part["rows"] += pruned["rows"]
             part["summary"] += pruned["summary"]
         elif a.part == "unpaired":
