@@ -75,9 +75,15 @@ def test_auto_terms_are_printed_and_recorded_and_resume_continues(tmp_path, caps
     teacher, data = make_teacher(tmp_path), make_inputs(tmp_path)
     code, _, err = run_cli(capsys, *distill_argv(teacher, data, tmp_path / "run", "--eval-n", "0"))
     assert code == 0, err
-    assert "--terms auto -> pixel=1" in err and "measured worse" in err
+    assert "--terms auto -> pixel=1,feature=0.01,adversarial=0.05" in err and "translator_distill_trained" in err
     info = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert info["terms_chosen"]["auto"] and info["terms_chosen"]["terms"] == "pixel=1"
+    assert info["terms_chosen"]["auto"] and info["terms_chosen"]["terms"] == "pixel=1,feature=0.01,adversarial=0.05"
+    logged = {k for line in (tmp_path / "run" / "logs" / "metrics.jsonl").read_text().splitlines()
+              for k in json.loads(line)}
+    assert any("adv" in k for k in logged) and any("feature" in k for k in logged), logged
+    code, _, err = run_cli(capsys, *distill_argv(teacher, data, tmp_path / "bb", "--eval-n", "0", "--black-box"))
+    assert code == 0, err
+    assert json.loads((tmp_path / "bb" / "run.json").read_text())["terms_chosen"]["terms"] == "pixel=1,adversarial=0.05"
     code, _, err = run_cli(capsys, *distill_argv(teacher, data, tmp_path / "run", "--eval-n", "0", "--steps", "5",
                                                  "--resume"))
     assert code == 0, err
