@@ -107,6 +107,28 @@ def test_teacher_space_is_cached_by_the_teachers_weights_and_never_written_where
     assert third["space"]["cache"].startswith(str(shared)) and "fidelity_fresh" in third
 
 
+def test_a_teacher_that_is_a_run_is_read_from_but_never_written_into(tmp_path, monkeypatch):
+    """A run writes only its own files: the teacher's space goes to the student's run even when the teacher is a
+    gantransfer run; one already cached in the teacher run's eval-cache is read."""
+    import shutil
+    monkeypatch.delenv(space.CACHE_ENV, raising=False)
+    trun = tmp_path / "teacher-run"
+    make_generator(trun / "generator")
+    (trun / "run.json").write_text("{}")
+    before = sorted(str(p.relative_to(trun)) for p in trun.rglob("*"))
+    teacher = load_teacher(trun)
+    student, scfg = load_generator(make_generator(tmp_path / "student", seed=1, with_d=False))
+    run = tmp_path / "run"
+    run.mkdir()
+    first = teacher_relative(student, scfg, teacher, MIN_PER_SIDE, torch.device("cpu"), run, settings=TINY)
+    assert first["space"]["cache"].startswith(str(run / "eval-cache"))
+    assert sorted(str(p.relative_to(trun)) for p in trun.rglob("*")) == before
+    shutil.copytree(run / "eval-cache", trun / "eval-cache")  # as an older version left it: read, not learned
+    shutil.rmtree(run / "eval-cache")
+    again = teacher_relative(student, scfg, teacher, MIN_PER_SIDE, torch.device("cpu"), run, settings=TINY)
+    assert again["space"]["cached"] and again["space"]["cache"].startswith(str(trun / "eval-cache"))
+
+
 class Shifted(torch.nn.Module):
     """The teacher's images, dimmed and shifted: another distribution of the same shape."""
 

@@ -160,8 +160,8 @@ def _writable(d: Path) -> bool:
 
 
 def teacher_run_of(source: str) -> Path | None:
-    """The gantransfer run directory a teacher was loaded from (``run`` or ``run/generator``), else None: only a
-    run of the tool may get a cache beside it (in its ``eval-cache``, which that run's --overwrite removes)."""
+    """The gantransfer run directory a teacher was loaded from (``run`` or ``run/generator``), else None: a space
+    cached in that run's own ``eval-cache`` (by an earlier version, or by that run) is read, never written."""
     if not source:
         return None
     p = Path(source)
@@ -172,18 +172,19 @@ def teacher_run_of(source: str) -> Path | None:
     return None
 
 
-def cache_candidates(teacher_source: str, own_run: Path | None) -> list[tuple[Path, str]]:
+def cache_candidates(teacher_source: str, own_run: Path | None, writing: bool = False) -> list[tuple[Path, str]]:
     """Where a teacher's space may be cached, in order of preference, with why: ``$GANTRANSFER_CACHE``; beside
-    the teacher (its run's eval-cache) when the teacher is a run of the tool; the evaluated student's run."""
+    the teacher (its run's eval-cache, when the teacher is a run of the tool: read only, since a run writes only
+    its own files); the evaluated student's run. ``writing``: only the places this run may write."""
     out: list[tuple[Path, str]] = []
     if os.environ.get(CACHE_ENV):
         out.append((Path(os.environ[CACHE_ENV]) / "teacher-space", f"the shared cache ${CACHE_ENV}"))
     run = teacher_run_of(teacher_source)
-    if run is not None:
-        out.append((run / "eval-cache" / "teacher-space", "beside the teacher (its run's eval-cache)"))
+    if run is not None and not writing:
+        out.append((run / "eval-cache" / "teacher-space", "beside the teacher (its run's eval-cache, read only)"))
     if own_run is not None:
-        out.append((own_run / "eval-cache" / "teacher-space", "in this run's eval-cache (the teacher's directory is "
-                                                             "not a gantransfer run it may write into)"))
+        out.append((own_run / "eval-cache" / "teacher-space", "in this run's eval-cache (a run writes only its own "
+                                                             f"files; set ${CACHE_ENV} to share one across runs)"))
     return out
 
 
@@ -202,7 +203,7 @@ def teacher_space(teacher_images, teacher_hash: str, teacher_source: str, own_ru
                   settings: SpaceSettings | None = None) -> tuple[Encoder, dict[str, Any]]:
     """The teacher's feature space: loaded from the first cache that has it, else learned from
     ``teacher_images(n)`` (a function returning n teacher samples on fixed latents) and saved to the first
-    writable candidate (see ``cache_candidates``). Returns the encoder and a record of where and why."""
+    writable place this run may write (see ``cache_candidates``). Returns the encoder and a record of where and why."""
     settings = settings or DEFAULT_SPACE
     key = space_key(teacher_hash, settings)
     candidates = cache_candidates(teacher_source, own_run)
@@ -217,7 +218,7 @@ def teacher_space(teacher_images, teacher_hash: str, teacher_source: str, own_ru
     seconds = time.perf_counter() - start
     record: dict[str, Any] = {"method": METHOD, "key": key, "cached": False, "fit_seconds": seconds,
                               "encoder_sha256": encoder_digest(enc)}
-    for root, why in candidates:
+    for root, why in cache_candidates(teacher_source, own_run, writing=True):
         if _writable(root):
             folder = root / key
             write_tensors(folder / "encoder.safetensors", enc.state_dict())
