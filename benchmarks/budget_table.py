@@ -42,13 +42,17 @@ def refusal(log: Path) -> str | None:
 
 
 def onnx_speedups(bench: dict[str, Any], student: str) -> dict[str, dict[str, float]]:
-    """Per batch: the teacher's ONNX latency over the student's (both from the one bench run), and each one's
-    median latency in ms."""
+    """Per batch: the teacher's ONNX latency over the student's (both from the one bench run), each one's median
+    latency in ms and share of the machine's matmul peak."""
     teacher = bench["reference"]["generator"]
-    lat = {(r["generator"], r["batch"]): r["latency_ms_median"] for r in bench["rows"] if r["backend"] == "onnx"}
-    return {str(b): {"speedup": round(lat[(teacher, b)] / lat[(student, b)], 3),
-                     "teacher_ms": round(lat[(teacher, b)], 4), "student_ms": round(lat[(student, b)], 4)}
-            for b in sorted({b for _, b in lat}) if (student, b) in lat and (teacher, b) in lat}
+    got = {(r["generator"], r["batch"]): r for r in bench["rows"] if r["backend"] == "onnx"}
+    return {str(b): {"speedup": round(got[(teacher, b)]["latency_ms_median"] / got[(student, b)]["latency_ms_median"],
+                                      3),
+                     **{f"{who}_ms": round(got[(g, b)]["latency_ms_median"], 4) for who, g in
+                        (("teacher", teacher), ("student", student))},
+                     **{f"{who}_peak_fraction": round(got[(g, b)]["peak_fraction"], 3) for who, g in
+                        (("teacher", teacher), ("student", student))}}
+            for b in sorted({b for _, b in got}) if (student, b) in got and (teacher, b) in got}
 
 
 def row(run: Path, target: str, log: Path) -> dict[str, Any]:
