@@ -102,6 +102,8 @@ def main() -> None:
     invocations = [c for c in before.get("invocations", []) if c != command] + [command]
     result = {"command": command, "invocations": invocations, "teacher": TEACHER, "eval_n": args.eval_n,
               "recipe": " ".join(DEMO), "threads_per_run": 1, "parallel_runs": 1, "machine_cpus": os.cpu_count(),
+              "machine_shared": "yes: other helpers' jobs ran on the same cores; CPU seconds per run, not wall time, "
+                                "are the comparable cost",
               "summary": summary, "rows": sorted(rows.values(), key=lambda r: r["run"])}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
