@@ -38,6 +38,18 @@ def init_flags(condition: str) -> list[str]:
     return ["--init", "prune", "--prune-criterion", criterion] + (["--svs"] if svs else [])
 
 
+def distill_job(runs: Path, name: str, student: list[str], steps: int, seed: int,
+                eval_n: int) -> tuple[str, list[str], Path, Path]:
+    """A ``run_all`` job: ``distill`` of the shipped teacher with the demo's recipe, the student's size and init
+    flags ``student``, into ``runs/name``, timed by ``/usr/bin/time -v`` into ``runs/name.time``."""
+    out = runs / name
+    exe = [sys.executable, "-m", "gantransfer.cli"]
+    return (name, ["/usr/bin/time", "-v", "-o", str(runs / f"{name}.time")] + exe + [
+        "distill", "--teacher", TEACHER, *student, *DEMO, "--steps", str(steps), "--seed", str(seed),
+        "--eval-n", str(eval_n), "--no-progress", "--sample-every", str(steps), "--checkpoint-every", str(steps),
+        "--device", "cpu", "--out", str(out)], out / "eval.json", runs / f"{name}.log")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--conditions", nargs="+", default=list(CONDITIONS))
@@ -50,19 +62,13 @@ def main() -> None:
     add_run_options(ap, "runs/bench/prune-init", "benchmarks/results/prune_init.json")
     args = ap.parse_args()
     runs = Path(args.runs)
-    exe = [sys.executable, "-m", "gantransfer.cli"]
     jobs = []
     for condition in args.conditions:
         for seed in args.seeds:
             size = f"macs{args.target_macs}" if args.target_macs else f"w{args.width:g}"
-            name = f"{size}-{args.steps}-{condition}-s{seed}"
-            out = runs / name
             student = ["--target-macs", args.target_macs] if args.target_macs else ["--width", str(args.width)]
-            jobs.append((name, ["/usr/bin/time", "-v", "-o", str(runs / f"{name}.time")] + exe + [
-                "distill", "--teacher", TEACHER, *student, *DEMO, *init_flags(condition),
-                "--steps", str(args.steps), "--seed", str(seed), "--eval-n", str(args.eval_n), "--no-progress",
-                "--sample-every", str(args.steps), "--checkpoint-every", str(args.steps), "--device", "cpu",
-                "--out", str(out)], out / "eval.json", runs / f"{name}.log"))
+            jobs.append(distill_job(runs, f"{size}-{args.steps}-{condition}-s{seed}",
+                                    student + init_flags(condition), args.steps, seed, args.eval_n))
     if not args.collect_only:
         run_all(jobs, 1)
     before = json.loads(Path(args.results).read_text()) if Path(args.results).exists() else {}
@@ -96,6 +102,8 @@ def main() -> None:
     invocations = [c for c in before.get("invocations", []) if c != command] + [command]
     result = {"command": command, "invocations": invocations, "teacher": TEACHER, "eval_n": args.eval_n,
               "recipe": " ".join(DEMO), "threads_per_run": 1, "parallel_runs": 1, "machine_cpus": os.cpu_count(),
+              "machine_shared": "yes: other helpers' jobs ran on the same cores; CPU seconds per run, not wall time, "
+                                "are the comparable cost",
               "summary": summary, "rows": sorted(rows.values(), key=lambda r: r["run"])}
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(result, indent=2) + "\n")
