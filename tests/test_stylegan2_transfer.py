@@ -41,7 +41,7 @@ def losses(run, key):
 
 
 def config(teacher, out, **kw):
-    base = dict(teacher=str(teacher), width=0.125, terms="pixel=1", steps=24, batch_size=16, log_every=4,
+    base = dict(teacher=str(teacher), width=0.25, terms="pixel=1", steps=24, batch_size=16, log_every=4,
                 eval_n=0, progress=False, out=str(out))
     return DistillConfig(**{**base, **kw})
 
@@ -56,7 +56,7 @@ def test_w_space_student_reuses_the_frozen_mapping_and_keeps_psi(teacher, tmp_pa
     assert scfg.latent_space == "w" and scfg.options.truncation_psi == 0.7 and s.truncation_psi == 0.7
     for k, v in t.mapping.state_dict().items():  # weights and mean W untouched by training
         assert torch.equal(s.mapping.state_dict()[k], v), k
-    # 1/4 of the teacher's width: 1/4 of its channels at every resolution (the channel cap scaled too)
+    # --width 0.25: a quarter of the teacher's channels at every resolution (the channel cap scaled too)
     assert scfg.options.channel_max == 4 and s.synthesis.const.shape[0] == t.synthesis.const.shape[0] // 4
     z = torch.randn(5, 12)
     with torch.no_grad():
