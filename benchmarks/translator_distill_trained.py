@@ -38,9 +38,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from harness import Stopwatch, markdown_table, write_results
+from translators_throughput import forward
 
 from gantransfer.tasks.default_terms import TRANSLATOR_AUTO
 
@@ -227,17 +227,6 @@ def speed(a, runs: Path) -> dict:
             "table": markdown_table(["translator", "px", "backend", "MMACs", "MACs reduction", "ms / image",
                                      "speed-up vs teacher"], body)}
 
-
-def forward(run, x: torch.Tensor):
-    """A no-argument call running one forward pass of ``run`` (a module or an ONNX runtime) on ``x``."""
-    if hasattr(run, "run_numpy"):
-        xn = np.ascontiguousarray(x.numpy())
-        return lambda: run.run_numpy(xn)
-
-    def call():
-        with torch.inference_mode():
-            return run(x)
-    return call
 
 # ---------------------------------------------------------------- imported teacher
 

@@ -12,8 +12,9 @@ first convolution removes any spatially constant signal.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import torch
 from torch import nn
@@ -75,13 +76,15 @@ def bind_labels(module: nn.Module, labels: torch.Tensor | None) -> None:
             m.labels = labels
 
 
-def run_labelled(module: nn.Module, body: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-    """``body(x)`` with ``labels`` bound to ``module``'s label norms for the call (nothing bound without labels)."""
+@contextlib.contextmanager
+def labels_bound(module: nn.Module, labels: torch.Tensor | None) -> Iterator[None]:
+    """Within the block, ``module``'s label norms see ``labels`` (nothing is bound without labels)."""
     if labels is None:
-        return body(x)
+        yield
+        return
     bind_labels(module, labels)
     try:
-        return body(x)
+        yield
     finally:
         bind_labels(module, None)
 

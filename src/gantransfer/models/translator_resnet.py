@@ -17,9 +17,8 @@ from torch import nn
 
 from gantransfer.models.family import Capabilities, ModelFamily, register
 from gantransfer.models.translator_blocks import (ResidualBlock, ResnetOptions, SeparableResidualBlock,
-                                                  bind_labels, check_translator_input, conv_bias,
-                                                  init_translator_weights, norm_layer, run_labelled,
-                                                  validate_translator)
+                                                  check_translator_input, conv_bias, init_translator_weights,
+                                                  labels_bound, norm_layer, validate_translator)
 from gantransfer.models.translator_prune import resnet_channel_groups
 
 if TYPE_CHECKING:
@@ -60,21 +59,19 @@ class ResnetTranslator(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         check_translator_input(x, self.in_channels, self.multiple, labels, self.num_labels)
-        return run_labelled(self, self.model, x, labels)
+        with labels_bound(self, labels):
+            return self.model(x)
 
     def forward_features(self, x: torch.Tensor, labels: torch.Tensor | None = None
                          ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Images and the activations after every residual block (4 ngf maps at 1/4 of the input size)."""
         check_translator_input(x, self.in_channels, self.multiple, labels, self.num_labels)
         feats = []
-        bind_labels(self, labels)
-        try:
+        with labels_bound(self, labels):
             for i, layer in enumerate(self.model):
                 x = layer(x)
                 if FIRST_BLOCK <= i < FIRST_BLOCK + self.n_blocks:
                     feats.append(x)
-        finally:
-            bind_labels(self, None)
         return x, feats
 
 

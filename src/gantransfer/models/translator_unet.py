@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from gantransfer.models.family import Capabilities, ModelFamily, register
-from gantransfer.models.translator_blocks import (UnetOptions, bind_labels, check_translator_input, conv_bias,
-                                                  init_translator_weights, norm_layer, run_labelled,
+from gantransfer.models.translator_blocks import (UnetOptions, check_translator_input, conv_bias,
+                                                  init_translator_weights, labels_bound, norm_layer,
                                                   validate_translator)
 from gantransfer.models.translator_prune import unet_channel_groups
 
@@ -86,18 +86,16 @@ class UnetTranslator(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         check_translator_input(x, self.in_channels, self.multiple, labels, self.num_labels)
-        return run_labelled(self, self.model, x, labels)
+        with labels_bound(self, labels):
+            return self.model(x)
 
     def forward_features(self, x: torch.Tensor, labels: torch.Tensor | None = None
                          ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Images and the up-path output of every inner level, coarsest (1/2**(num_downs-1)) to 1/2 size."""
         check_translator_input(x, self.in_channels, self.multiple, labels, self.num_labels)
         feats: list[torch.Tensor] = []
-        bind_labels(self, labels)
-        try:
+        with labels_bound(self, labels):
             return self.model.run(x, feats), feats
-        finally:
-            bind_labels(self, None)
 
 
 def _validate(cfg: "GeneratorConfig") -> None:
