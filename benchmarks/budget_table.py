@@ -67,6 +67,7 @@ def row(run: Path, target: str, log: Path) -> dict[str, Any]:
     bench_file = run.parent / f"{run.name}.bench.json"
     bench = json.loads(bench_file.read_text()) if bench_file.exists() else None
     return {"target": target, "run": run.name, "channels": budget["channels"],
+            "budget_floor": budget.get("floor_of_uniform"),
             "teacher_channels": budget["teacher_channels"], "macs": budget["measured"],
             "teacher_macs": budget["teacher"], "macs_reduction": round(budget["reduction"], 2),
             "params": size["student_params"], "params_reduction": size["params_reduction"],
@@ -83,6 +84,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-n", type=int, default=2000)
+    ap.add_argument("--budget-floor", type=float, default=None, help="distill --budget-floor (default: the tool's)")
     ap.add_argument("--batches", default="1,256", help="bench batch sizes")
     ap.add_argument("--repeats", type=int, default=10, help="bench: timed calls per round")
     ap.add_argument("--rounds", type=int, default=3, help="bench: interleaved rounds")
@@ -90,8 +92,9 @@ def main() -> None:
     ap.set_defaults(jobs=1)
     args = ap.parse_args()
     runs = Path(args.runs)
-    jobs = [distill_job(runs, f"macs{t}-{args.steps}-s{args.seed}", ["--target-macs", t], args.steps, args.seed,
-                        args.eval_n) for t in args.targets]
+    floor = [] if args.budget_floor is None else ["--budget-floor", str(args.budget_floor)]
+    jobs = [distill_job(runs, f"macs{t}-{args.steps}-s{args.seed}", ["--target-macs", t, *floor], args.steps,
+                        args.seed, args.eval_n) for t in args.targets]
     if not args.collect_only:
         run_all(jobs, args.jobs)
         for name, _, marker, _ in jobs:

@@ -1,12 +1,13 @@
 """Compression to a budget: `distill --target-macs/--target-params/--target-latency` choose channels per layer."""
 import json
+import math
 
 import pytest
 import torch
 
 from gantransfer.config import DistillConfig
 from gantransfer.errors import ConfigError
-from gantransfer.tasks.budget import greedy_path, parse_target
+from gantransfer.tasks.budget import floors_of, greedy_path, parse_target, uniform_fraction
 from gantransfer.tasks.distill import distill
 
 
@@ -32,6 +33,27 @@ def test_greedy_removes_where_importance_per_cost_is_lowest():
     assert floor == ([1, 1], 11.0)
 
 
+def test_floors_keep_the_uniform_share_where_scores_would_empty_a_layer():
+    """Layer b's score sits in one channel, so each of its other channels costs nothing to lose; unbounded, the
+    search empties b to its last channel. With floors no layer keeps under the uniform width's share (or a part of
+    it), and the floors alone meet the target."""
+    scores = {"a": torch.ones(32), "b": torch.cat([torch.full((31,), 1e-6), torch.ones(1)])}
+    start = {"a": 32, "b": 32}
+    cost = lambda s: float(s[0] * 4 + s[1] * 4 + s[0] * s[1])  # noqa: E731
+    goal = cost([32, 32]) / 8
+    assert greedy_path(scores, start, cost, goal)[-1][0][1] == 1
+    f = uniform_fraction(start, cost, goal)
+    assert cost([round(f * 32)] * 2) <= goal < cost([round(f * 32) + 1] * 2)
+    floors = floors_of(start, f)
+    assert floors == [round(f * 32)] * 2 and cost(floors) <= goal  # the default floor: the uniform width itself
+    sizes, c = greedy_path(scores, start, cost, goal, floors)[-1]
+    assert c <= goal and all(s >= fl for s, fl in zip(sizes, floors))
+    half = floors_of(start, f, 0.5)
+    assert half == [max(1, math.ceil(0.5 * f * 32))] * 2
+    sizes, c = greedy_path(scores, start, cost, goal, half)[-1]
+    assert c <= goal and sizes[1] == half[1] < sizes[0]  # b given up to its floor, no further
+
+
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory):
     from gantransfer.models.config import GeneratorConfig, build_generator
@@ -55,6 +77,7 @@ def test_target_macs_chooses_per_layer_channels_and_records_predicted_and_measur
     assert b["measured"] == b["predicted"] <= b["target"] == b["teacher"] / 8 and b["reduction"] >= 8
     assert b["teacher_channels"] == {"block0": 64, "block1": 32}
     assert all(1 <= b["channels"][n] < b["teacher_channels"][n] for n in b["channels"])
+    assert b["floor_of_uniform"] == 1.0
     scfg = load_config(run)
     assert scfg.options.channels == list(b["channels"].values())
     assert "--target-macs 8x: channels block0" in capsys.readouterr().out
@@ -120,3 +143,10 @@ def test_stylegan2_budget_plans_the_synthesis_channels_per_layer(tmp_path, capsy
     with pytest.raises(ValueError, match="channels needs 6 positive counts"):
         build_generator(GeneratorConfig(arch="stylegan2", latent_dim=16, resolution=16, channels=3,
                                         options={**opts, "channels": [8, 8]}))
+
+
+def test_a_budget_floor_outside_0_1_is_refused(teacher, tmp_path):
+    for bad in (0, -0.5, 1.5):
+        with pytest.raises(ConfigError, match="budget_floor must be in"):
+            distill(config(teacher, tmp_path / f"f{bad}", target_macs="8x", budget_floor=bad))
+        assert not (tmp_path / f"f{bad}").exists()

@@ -388,6 +388,9 @@ class DistillConfig(StudentTraining):
     target_latency: float | None = setting(None, "choose the student's channels per layer for this latency in ms "
                                                  "per forward pass at --latency-batch, timed on this machine")
     latency_batch: int = setting(1, "the batch --target-latency is timed at")
+    budget_floor: float = setting(1.0, "a --target-* budget leaves no layer under this share of the channels the "
+                                       "uniform width meeting it keeps (1: the measured best; lower lets the "
+                                       "importance scores thin a layer further)")
     elastic: str | None = setting(None, "train one elastic student whose channel-sliced sub-networks at these widths "
                                         "(e.g. 0.125,0.25,0.5) each match the teacher (sandwich rule); replaces "
                                         "--width; sample/eval/bench/export --width W pick one")
@@ -421,6 +424,7 @@ class DistillConfig(StudentTraining):
         require(self.target_latency is None or self.target_latency > 0,
                 f"target_latency must be positive (ms), got {self.target_latency}")
         require(self.latency_batch >= 1, f"latency_batch must be >= 1, got {self.latency_batch}")
+        require(0 < self.budget_floor <= 1, f"budget_floor must be in (0, 1], got {self.budget_floor}")
         require(not (targets and self.elastic), "--elastic trains every width of one student; drop the --target-* "
                 "budget (or --elastic)")
         require(not targets or self.init != "random", "a --target-* budget keeps the teacher's most important "

@@ -203,7 +203,7 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     budget = budget_of(cfg)
     if budget is not None:
         scfg, budget = fit_budget(teacher, scfg, *budget, cfg.prune_criterion, cfg.seed, cfg.latency_batch, device,
-                                  previous_budget(cfg.out) if resume else None)
+                                  previous_budget(cfg.out) if resume else None, cfg.budget_floor)
     if teacher.native:  # the step's memory, before the student is built or a step runs
         from gantransfer.tasks.step_memory import check_step_memory
         check_step_memory(teacher.config, scfg, cfg.batch_size, f"teacher {teacher.source}")
