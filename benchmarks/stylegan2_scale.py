@@ -138,6 +138,8 @@ def child_distill(a: dict) -> dict:
     student, _ = load_generator(Path(a["out"]) / "generator")
     return {"rc": rc, "command": "gantransfer " + " ".join(args), "seconds_per_step": per,
             "terms": run.get("terms_chosen", {}).get("terms"),
+            "student_init": {k: v for k, v in (run.get("student_init") or {}).items() if k in ("init", "criterion",
+                                                                                                "svs", "samples")},
             "student_trained_params": sum(p.numel() for n, p in student.named_parameters()
                                           if not n.startswith("mapping."))}
 
@@ -394,8 +396,9 @@ def main() -> None:
     results["commands"] = [c for c in earlier if c != command] + [command]  # every run that wrote figures here
     results.update({"threads": a.threads, "torch": torch.__version__, "config": {**CONFIG_F, "channel_base": 32768,
                     "channel_max": 512}, "student": "width 0.25 (distill --width 0.125 of the width-2 teacher, a fraction "
-                    "of its channels since session 12; width-cut W-space student: the teacher's mapping "
-                    "reused, frozen; --init prune not merged yet)", "note": "distill children skip the end-of-run "
+                    "of its channels since session 12): a W-space student, the teacher's mapping reused and frozen, "
+                    "its synthesis pruned from the teacher's (--init auto; each distill row's student_init says "
+                    "which start it had; rows without one predate the pruned start)", "note": "distill children skip the end-of-run "
                     "report (its cost table times the teacher; not part of a step); batch probes render an 8-image "
                     "preview at setup instead of the 32 of <= 256 px runs, so that their peak RSS is the steps'"})
     sizes = results.setdefault("sizes", {})
