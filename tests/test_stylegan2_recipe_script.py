@@ -25,6 +25,7 @@ def test_each_condition_changes_one_piece() -> None:
     assert changed == {"recipe": set(), "no-prune": {"--init"}, "no-direction": {"--terms"},
                        "no-perceptual": {"--terms"}, "z-space": {"--latent-space", "--terms"},
                        "adversarial": {"--terms"}}
+    assert _flags("adversarial")["--discriminator-width"] == "0.03125"
     assert "latent_direction" not in _flags("no-direction")["--terms"]
     assert "latent_direction" not in _flags("z-space")["--terms"]  # the term needs W space
     assert _flags("adversarial")["--terms"].endswith("adversarial=0.1")
