@@ -90,6 +90,20 @@ def test_fused_translators_train_record_per_teacher_figures_and_translate_by_lab
     code, _, err = run_cli(capsys, "translate", str(run), "--input", str(data), "--out", str(tmp_path / "o"))
     assert code != 0 and "--label K or --label NAME" in err and "edges, stripes" in err
     assert not (tmp_path / "o").exists()
+    # eval --input scores the mapping --label picks (4 steps: the two mappings differ, neither has learned yet)
+    scores = {}
+    for label, teacher in (("edges", a), ("stripes", a), ("stripes", b)):
+        code, out, err = run_cli(capsys, "eval", str(run), "--input", str(data), "--against", str(teacher),
+                                 "--label", label)
+        assert code == 0, err
+        got = json.loads(out)
+        assert got["label"] == label
+        scores[label, teacher.name] = got["against"]["l1"]
+    assert scores["edges", "edges"] != scores["stripes", "edges"] and scores["stripes", "stripes"] > 0
+    code, _, err = run_cli(capsys, "eval", str(run), "--input", str(data), "--against", str(a))
+    assert code != 0 and "--label K or --label NAME" in err
+    code, _, err = run_cli(capsys, "eval", str(run), "--label", "edges")
+    assert code != 0 and "give --input DIR" in err
     # the ONNX export takes the label as an input and passes its parity check with labels fed
     code, out, err = run_cli(capsys, "export", str(run), "--format", "onnx", "--out", str(tmp_path / "f.onnx"))
     assert code == 0, err

@@ -147,7 +147,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if not cfg.input:
             raise ConfigError("--target needs --input (the images to translate)")
         results = evaluate_translator(cfg.generator, cfg.input, cfg.target, cfg.against,
-                                      device=resolve_device(cfg.device))
+                                      device=resolve_device(cfg.device), label=cfg.label)
         print(json.dumps(results, indent=2))
     elif cfg.against:
         from gantransfer.devices import resolve_device

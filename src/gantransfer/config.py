@@ -264,9 +264,13 @@ class EvalConfig:
     direction: str | None = setting(None, "translators with --data: AtoB or BtoA (default: the one the translator "
                                           "records, else AtoB)")
     aligned: bool = setting(False, "translators: --data is a folder of side-by-side A|B images (pix2pix's format)")
+    label: str | None = setting(None, "a fused translator with --input: the mapping to evaluate, an index or a "
+                                      "teacher's name")
 
     def validate(self) -> None:
         require(bool(self.generator), "eval needs a generator directory")
+        require(self.label is None or bool(self.input), "--label picks a fused translator's mapping for --input "
+                "(with --target and/or --against); give --input DIR")
         require(not (self.against and self.teachers), "give --against TEACHER (one teacher) or --teachers A,B "
                 "(a fused student's), not both")
         require(self.n >= 2, f"n must be >= 2, got {self.n}")

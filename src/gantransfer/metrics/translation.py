@@ -54,10 +54,11 @@ class PairSums:
 @torch.inference_mode()
 def evaluate_translator(source: str | Path, input_dir: str | Path, target: str | Path | None = None,
                         against: str | Path | None = None, size: int | None = None,
-                        device: str | torch.device = "cpu") -> dict[str, Any]:
+                        device: str | torch.device = "cpu", label: str | int | None = None) -> dict[str, Any]:
     """Mean PSNR (dB, per image, capped at ``PSNR_CEILING_DB``), SSIM and L1 of the translator's outputs on every
-    image under ``input_dir``: against ``target`` (ground truth) and against translator ``against``'s outputs."""
-    g, cfg = open_any_translator(source, device, fits="eval {} --data NAME")  # a noise generator: its own eval
+    image under ``input_dir``: against ``target`` (ground truth) and against translator ``against``'s outputs.
+    ``label``: the mapping of a fused translator (an index or a teacher's name)."""
+    g, cfg = open_any_translator(source, device, fits="eval {} --data NAME", label=label)  # noise generator: its eval
     if target is None and against is None:
         raise ConfigError("evaluating a translator needs --target DIR (ground truth) or --against TEACHER")
     size = size or cfg.resolution
@@ -96,6 +97,8 @@ def evaluate_translator(source: str | Path, input_dir: str | Path, target: str |
         raise DataError(f"no readable image pair in {root}")
     result: dict[str, Any] = {"translator": str(source), "input": str(root), "images": max(vs_target.n, vs_teacher.n),
                               "size": size, "skipped": len(skipped)}
+    if label is not None:
+        result["label"] = label
     if vs_target.n:
         result["target"] = {"path": str(target), **vs_target.means()}
     if vs_teacher.n:
