@@ -122,7 +122,9 @@ def recalibrate_batchnorm(g: nn.Module, cfg: GeneratorConfig, batches: int = 16,
 
 class RecalibratedSnapshot:
     """A copy of a (moving-average) generator with recalibrated batch norm, made once per step and shared by
-    everything that step writes (exported weights, sample grid, evaluation)."""
+    everything that step writes (exported weights, sample grid, evaluation). A translator keeps the running
+    statistics the engine copied from the live network, which saw the run's real input images: recalibrating on
+    ``draw_inputs``' uniform noise images would give its batch norm the statistics of noise."""
 
     def __init__(self, source, cfg: GeneratorConfig, seed: int = 0) -> None:
         self._source, self.cfg, self.seed = source, cfg, seed  # source: a callable returning the live module
@@ -131,6 +133,7 @@ class RecalibratedSnapshot:
 
     def at(self, step: int) -> nn.Module:
         if step != self._step:
-            self._copy = recalibrate_batchnorm(copy.deepcopy(self._source()), self.cfg, seed=self.seed).eval()
+            g = copy.deepcopy(self._source())
+            self._copy = (g if self.cfg.is_translator else recalibrate_batchnorm(g, self.cfg, seed=self.seed)).eval()
             self._step = step
         return self._copy
