@@ -63,7 +63,7 @@ def row(run: Path, condition: str, seed: int, command: list[str]) -> dict[str, A
     ev = json.loads((run / "eval.json").read_text())
     info = json.loads((run / "run.json").read_text())
     fid = {k.split("/")[1]: v for k, v in ev["student"].items() if k.startswith("fid/")}
-    teacher_fid = {k.split("/")[1]: v for k, v in ev["teacher"].items() if k.startswith("fid/")}
+    teacher_fid = {k.split("/")[1]: v for k, v in ev["teacher_metrics"].items() if k.startswith("fid/")}
     return {"condition": condition, "seed": seed, "run": run.name, "command": "gantransfer " + " ".join(command[7:]),
             "student_fid": fid, "teacher_fid": teacher_fid, "fid_ratio": ev.get("fid_ratio"),
             "psnr_fresh": ev["fidelity"]["fresh"]["psnr"], "size": info["student_size"],
