@@ -25,6 +25,8 @@ from harness import add_run_options, markdown_table, run_all, write_results
 
 RECIPE = {"init": "prune", "space": "w", "terms": {"pixel": 1.0, "perceptual": 1.0, "latent_direction": 1.0}}
 CONDITIONS = {  # name: (what it changes, the change)
+    "default": ("the default kept after the ablation: pruned start, W space (frozen mapping), pixel + perceptual",
+                {"terms": {"latent_direction": 0}}),
     "recipe": ("pruned start, W space (frozen mapping), pixel + perceptual + latent direction", {}),
     "no-prune": ("random start", {"init": "random"}),
     "no-direction": ("without the latent-direction term", {"terms": {"latent_direction": 0}}),
@@ -37,14 +39,14 @@ CONDITIONS = {  # name: (what it changes, the change)
 }
 
 
-def condition_flags(name: str, width: float, lr: float) -> list[str]:
+def condition_flags(name: str, width: float, lr: float, lr_decay: str = "none") -> list[str]:
     """The distill flags of condition ``name``."""
     change = CONDITIONS[name][1]
     terms = {**RECIPE["terms"], **change.get("terms", {})}
     text = ",".join(f"{k}={v:g}" for k, v in terms.items() if v > 0)
     return ["--latent-space", change.get("space", RECIPE["space"]), "--width", str(width),
             "--init", change.get("init", RECIPE["init"]), "--terms", text, "--perceptual-net", "auto",
-            "--lr", str(lr), *change.get("flags", [])]
+            "--lr", str(lr), "--lr-decay", lr_decay, *change.get("flags", [])]
 
 
 def job(teacher: str, runs: Path, name: str, flags: list[str], steps: int, seed: int, eval_n: int,
@@ -74,17 +76,19 @@ def row(run: Path, condition: str, seed: int, command: list[str]) -> dict[str, A
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teacher", required=True, help="the StyleGAN2 teacher (a run directory)")
-    ap.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=list(CONDITIONS))
+    ap.add_argument("--conditions", nargs="+", default=[c for c in CONDITIONS if c != "default"],
+                    choices=list(CONDITIONS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--width", type=float, default=0.25, help="the student's share of the teacher's channels")
     ap.add_argument("--lr", type=float, default=0.003)
+    ap.add_argument("--lr-decay", default="none", choices=["none", "cosine"])
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--eval-n", type=int, default=5000)
     add_run_options(ap, "runs/bench/sg2-recipe", "benchmarks/results/stylegan2_recipe.json")
     args = ap.parse_args()
     runs = Path(args.runs)
-    jobs = {(c, s): job(args.teacher, runs, f"{c}-{args.steps}-s{s}", condition_flags(c, args.width, args.lr),
+    jobs = {(c, s): job(args.teacher, runs, f"{c}-{args.steps}-s{s}", condition_flags(c, args.width, args.lr, args.lr_decay),
                         args.steps, s, args.eval_n, args.batch_size)
             for s in args.seeds for c in args.conditions}  # seed by seed: an early stop leaves whole seeds
     if not args.collect_only:
@@ -99,7 +103,7 @@ def main() -> None:
     command = "python " + " ".join(sys.argv)
     invocations = [c for c in before.get("invocations", []) if c != command] + [command]
     result = {"command": command, "invocations": invocations, "teacher": args.teacher, "steps": args.steps,
-              "width": args.width, "lr": args.lr, "batch_size": args.batch_size, "eval_n": args.eval_n,
+              "width": args.width, "lr": args.lr, "lr_decay": args.lr_decay, "batch_size": args.batch_size, "eval_n": args.eval_n,
               "conditions": {k: v[0] for k, v in CONDITIONS.items()}, "threads_per_run": 1,
               "parallel_runs": args.jobs, "machine_cpus": os.cpu_count(), "rows": list(rows.values())}
     write_results(args.results, result)

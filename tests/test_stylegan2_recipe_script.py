@@ -22,11 +22,15 @@ def test_the_recipe_is_pruned_w_space_pixel_perceptual_direction() -> None:
 def test_each_condition_changes_one_piece() -> None:
     base = _flags("recipe")
     changed = {name: {k for k in base if _flags(name)[k] != base[k]} for name in stylegan2_recipe.CONDITIONS}
-    assert changed == {"recipe": set(), "no-prune": {"--init"}, "no-direction": {"--terms"},
+    assert changed == {"default": {"--terms"}, "recipe": set(), "no-prune": {"--init"}, "no-direction": {"--terms"},
                        "no-perceptual": {"--terms"}, "z-space": {"--latent-space", "--terms"},
                        "adversarial": {"--terms"}}
     assert _flags("adversarial")["--discriminator-width"] == "0.03125"
     assert "latent_direction" not in _flags("no-direction")["--terms"]
+    assert _flags("default") == _flags("no-direction")  # the default kept is the recipe without the direction term
+    assert _flags("recipe")["--lr-decay"] == "none"
+    assert dict(zip(*[iter(stylegan2_recipe.condition_flags("default", 0.3, 0.003, "cosine"))] * 2))["--lr-decay"] \
+        == "cosine"
     assert "latent_direction" not in _flags("z-space")["--terms"]  # the term needs W space
     assert _flags("adversarial")["--terms"].endswith("adversarial=0.1")
 
