@@ -8,7 +8,9 @@ A recipe name reads ``w<width>-<loss set>-<steps>[-<option>...]`` (loss sets as 
 ppaf). Options: ``cos`` (cosine learning-rate decay to 0 at the last step), ``ema<beta>`` (the exported moving
 average's decay, default 0.99), ``b<n>`` (batch size, default 64), ``lr<rate>`` (default 1e-3), ``dw<width>``
 (the adversarial term's discriminator: a fresh one of this width rather than a copy of the teacher's full-width
-one), ``adv<weight>`` (the adversarial weight instead of the loss set's 0.1). Each is a `gantransfer distill` of
+one), ``adv<weight>`` (the adversarial weight instead of the loss set's 0.1), ``mom<beta1>`` (Adam's first beta,
+default distill's 0.5), ``s<seed>`` (default 0), ``prune`` (the student starts
+channel-pruned from the teacher, ``--init prune``; without it ``--init random``, as every recipe before pruning). Each is a `gantransfer distill` of
 the shipped teacher with the demo's other settings (a bank of 16,384 latents, seed 0), one torch thread per run,
 ``--jobs`` at a time, under ``/usr/bin/time -v`` (user + system CPU seconds, which depend less on the other
 jobs sharing the machine than wall time does; compare recipes by their ratio to a reference run of the same
@@ -34,18 +36,20 @@ def parse(name: str) -> dict:
     """The settings a recipe name stands for (see the module's docstring)."""
     parts = name.split("-")
     r = {"width": float(parts[0][1:]), "losses": parts[1], "steps": int(parts[2]), "lr_decay": "none",
-         "ema_beta": 0.99, "batch_size": 64, "lr": 1e-3, "discriminator_width": 0.0, "adversarial": None}
+         "ema_beta": 0.99, "batch_size": 64, "lr": 1e-3, "discriminator_width": 0.0, "adversarial": None,
+         "init": "random", "beta1": 0.5, "seed": 0}
     for opt in parts[3:]:
         for prefix, key, kind in (("ema", "ema_beta", float), ("b", "batch_size", int), ("lr", "lr", float),
-                                  ("dw", "discriminator_width", float), ("adv", "adversarial", float)):
+                                  ("dw", "discriminator_width", float), ("adv", "adversarial", float),
+                                  ("mom", "beta1", float), ("s", "seed", int)):
             if opt.startswith(prefix) and opt[len(prefix):].replace(".", "", 1).replace("e-", "", 1).isdigit():
                 r[key] = kind(opt[len(prefix):])
                 break
         else:
-            if opt != "cos":
-                raise SystemExit(f"recipe {name}: unknown option {opt!r} (cos, ema<beta>, b<n>, lr<rate>, "
-                                 "dw<width>, adv<weight>)")
-            r["lr_decay"] = "cosine"
+            if opt not in ("cos", "prune"):
+                raise SystemExit(f"recipe {name}: unknown option {opt!r} (cos, prune, ema<beta>, b<n>, lr<rate>, "
+                                 "dw<width>, adv<weight>, mom<beta1>, s<seed>)")
+            r["lr_decay" if opt == "cos" else "init"] = "cosine" if opt == "cos" else "prune"
     return r
 
 
@@ -124,8 +128,9 @@ def main() -> None:
         extra = ["--discriminator-width", str(r["discriminator_width"])] if r["discriminator_width"] else []
         jobs.append((name, ["/usr/bin/time", "-v", "-o", str(runs / f"{name}.time")] + exe + [
             "distill", "--teacher", TEACHER, "--width", str(r["width"]), "--terms", terms(r),
-            "--steps", str(r["steps"]), "--bank-size", "16384", "--seed", "0", "--lr-decay", r["lr_decay"],
+            "--steps", str(r["steps"]), "--bank-size", "16384", "--seed", str(r["seed"]), "--lr-decay", r["lr_decay"],
             "--ema-beta", str(r["ema_beta"]), "--batch-size", str(r["batch_size"]), "--lr", str(r["lr"]), *extra,
+            "--init", r["init"], "--betas", f"{r['beta1']:g},0.999",
             "--eval-n", str(args.eval_n), "--no-progress", "--sample-every", str(r["steps"]),
             "--checkpoint-every", str(r["steps"]), "--device", "cpu", "--out", str(out)],
             out / "eval.json", runs / f"{name}.log"))
