@@ -8,7 +8,8 @@ input domain, its test split's first ``--eval-n`` inputs held out):
 
 - ``mobile-resnet`` at ``--width 0.25`` (ngf 4: 34.5x fewer MACs), random start (another family);
 - ``resnet`` at ``--width 0.1875`` (ngf 3: 23.7x fewer MACs), pruned from the teacher (``--init prune
-  --prune-criterion diversity``: the scale-based criteria are blind on instance-normalised ResNets).
+  --prune-criterion diversity``: the scale-based criteria are blind on instance-normalised ResNets);
+- ``shuffle-resnet`` at ``--width 0.5`` (ngf 8: 21.7x fewer MACs; no full-size layer), random start.
 
 Figures per student: the task protocol (``gantransfer eval STUDENT --data TASK``: FID and class kept under
 ``fashion-mnist-classifier-v1`` and ``fashion-mnist-judge-v1``, PSNR against the ground truth when paired) on the
@@ -21,6 +22,8 @@ the teacher's outputs). Parts (each updates its key of the results JSON, so they
   batch 1, one thread, at 32 px and at 256 px (the networks are fully convolutional);
 - ``unpaired``: pixel and the best addition on the CycleGAN teacher's A -> B generator;
 - ``long``: the auto recipe's mobile-resnet student at ``--long-steps`` (seed 0): does the gap close?
+- ``shuffle``: mobile-resnet and shuffle-resnet with the auto recipe at ``--steps``, ``--seeds``, then both
+  seed-0 students and the teacher timed as in ``speed``;
 - ``imported``: the pix2pix teacher's weights saved as a junyanz ``latest_net_G.pth`` (key mapping below),
   re-imported by ``gantransfer import``, outputs compared, and distilled with the first recipe and seed.
 
@@ -50,6 +53,7 @@ TASKS = {"pix2pix": "fmnist-edges", "cyclegan": "fmnist-stripes"}
 STUDENTS = {  # name -> distill flags
     "mobile-resnet ngf 4": ["--student-arch", "mobile-resnet", "--width", "0.25"],
     "resnet ngf 3 (pruned)": ["--width", "0.1875", "--init", "prune", "--prune-criterion", "diversity"],
+    "shuffle-resnet ngf 8": ["--student-arch", "shuffle-resnet", "--width", "0.5"],  # 21.7x fewer MACs
 }
 RECIPES = {  # name -> --terms; "+ feature + adversarial" is what --terms auto picks since this benchmark
     "pixel": "pixel=1",
@@ -178,18 +182,25 @@ def table(summary: list[dict], t_fig: dict[str, float]) -> str:
 # ---------------------------------------------------------------- speed
 
 
-def speed(a, runs: Path) -> dict:
-    """Teacher and the two seed-0 pixel students, eager and ONNX Runtime, batch 1, 32 and 256 px, interleaved."""
+def speed(a, runs: Path, students: dict[str, Path] | None = None) -> dict:
+    """Teacher and students (name -> run; default: the paired part's two seed-0 pixel students), eager and ONNX
+    Runtime, batch 1, 32 and 256 px, interleaved."""
+    dirs = {"teacher resnet ngf 16": TEACHERS["pix2pix"]}
+    if students is None:
+        students = {s: runs / "pix2pix" / f"{s.split()[0]}-pixel-s0" for s in list(STUDENTS)[:2]}
+    for student, run in students.items():
+        if not (run / "generator").exists():
+            raise SystemExit(f"{run} missing: run the part that trains it first")
+        dirs[student] = str(run / "generator")
+    return time_translators(a, runs / "speed", dirs)
+
+
+def time_translators(a, work: Path, dirs: dict[str, str]) -> dict:
+    """Translators (name -> generator directory; the first is the reference), eager and ONNX Runtime, batch 1, 32
+    and 256 px, interleaved over ``a.rounds``; speed-ups against the first."""
     from gantransfer.deploy.backends import Subject
     from gantransfer.models.cost import count_macs
     from gantransfer.models.store import load_generator
-    dirs = {"teacher resnet ngf 16": TEACHERS["pix2pix"]}
-    for student in STUDENTS:
-        run = runs / "pix2pix" / f"{student.split()[0]}-pixel-s0"
-        if not (run / "generator").exists():
-            raise SystemExit(f"{run} missing: run --part paired first")
-        dirs[student] = str(run / "generator")
-    work = runs / "speed"
     work.mkdir(parents=True, exist_ok=True)
     calls, macs, exports = {}, {}, {}
     for name, d in dirs.items():
@@ -284,7 +295,7 @@ def imported(a, runs: Path) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=("paired", "speed", "unpaired", "imported", "long"), required=True)
+    p.add_argument("--part", choices=("paired", "speed", "unpaired", "imported", "long", "shuffle"), required=True)
     p.add_argument("--out", default="benchmarks/results/translator_distill_trained.json")
     p.add_argument("--runs", default="build/translator_distill_trained")
     p.add_argument("--steps", type=int, default=300)
@@ -314,6 +325,13 @@ def main() -> None:
             a.steps = a.long_steps
             part = ablation("pix2pix", {"+ feature + adversarial": RECIPES["+ feature + adversarial"]},
                             [next(iter(STUDENTS))], [0], a, runs / f"long{a.long_steps}")
+        elif a.part == "shuffle":  # the shuffle student against mobile-resnet: the auto recipe, then their speed
+            students = ["mobile-resnet ngf 4", "shuffle-resnet ngf 8"]
+            where = runs / f"shuffle{a.steps}"
+            part = ablation("pix2pix", {"+ feature + adversarial": RECIPES["+ feature + adversarial"]}, students,
+                            seeds, a, where)
+            part["speed"] = speed(a, where, {s: where / "pix2pix" / f"{s.split()[0]}-_feature_adversarial-s{seeds[0]}"
+                                             for s in students})
         elif a.part == "speed":
             part = speed(a, runs)
         else:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 BUILTIN = {"dcgan": "gantransfer.models.dcgan", "mlp": "gantransfer.models.mlp", "minegan": "gantransfer.models.miner",
            "stylegan2": "gantransfer.models.stylegan2", "resnet": "gantransfer.models.translator_resnet",
-           "mobile-resnet": "gantransfer.models.translator_resnet", "unet": "gantransfer.models.translator_unet"}
+           "mobile-resnet": "gantransfer.models.translator_resnet", "unet": "gantransfer.models.translator_unet",
+           "shuffle-resnet": "gantransfer.models.translator_shuffle"}
 _REGISTRY: dict[str, "ModelFamily"] = {}
 
 
@@ -74,6 +75,11 @@ def family(name: str) -> ModelFamily:
 def family_names() -> list[str]:
     """Every family name: the built-in ones and any registered since."""
     return sorted(set(BUILTIN) | set(_REGISTRY))
+
+
+def family_names_of_kind(kind: str) -> list[str]:
+    """The names of every family of ``kind`` (image, points, translator), built-in ones imported to see theirs."""
+    return [n for n in family_names() if family(n).kind == kind]
 
 
 def family_of(cfg: Any) -> ModelFamily:

@@ -26,7 +26,7 @@ from gantransfer.image_space import convert_images
 from gantransfer.losses.distillation import FeatureMatching, feature_adapters
 from gantransfer.losses.structure import RandomFeatures
 from gantransfer.models.config import GeneratorConfig, build_generator
-from gantransfer.models.family import family
+from gantransfer.models.family import family, family_names_of_kind
 from gantransfer.models.translator_patchgan import PatchDiscriminator
 from gantransfer.models.translators import check_size
 from gantransfer.tasks.default_terms import translator_terms
@@ -56,7 +56,7 @@ def translator_student(teacher: Teacher, student_arch: str | None, width: float,
     fam = family(arch)
     if fam.kind != "translator":
         raise ConfigError(f"--student-arch {arch} is not an image-to-image translator family; the teacher "
-                          f"{teacher.source} is one: choose resnet, mobile-resnet or unet")
+                          f"{teacher.source} is one: choose one of {', '.join(family_names_of_kind('translator'))}")
     from gantransfer.typed import from_dict, to_dict
     base = to_dict(fam.options())
     shared = {k: v for k, v in to_dict(t.options).items() if k in base}

@@ -20,7 +20,7 @@ from gantransfer.errors import ConfigError, DataError
 from gantransfer.grid import save_image_grid
 from gantransfer.image_space import convert_images
 from gantransfer.models.config import GeneratorConfig
-from gantransfer.models.family import family
+from gantransfer.models.family import family, family_names_of_kind
 from gantransfer.models.translator_patchgan import PatchDiscriminator
 
 DEFAULTS = {"arch": "resnet", "lr": 2e-4, "betas": [0.5, 0.999], "batch_size": 16, "d_width": 1.0}
@@ -31,8 +31,8 @@ def resolve_translation_config(cfg: TrainConfig) -> TrainConfig:
     """pix2pix/CycleGAN defaults (Adam 2e-4, betas 0.5/0.999, a ResNet translator, no R1)."""
     out = dataclasses.replace(cfg, **{k: v for k, v in DEFAULTS.items() if getattr(cfg, k) is None})
     if family(out.arch).kind != "translator":
-        raise ConfigError(f"--task {cfg.task} trains an image-to-image translator: use --arch resnet, unet or "
-                          f"mobile-resnet, not {out.arch}")
+        raise ConfigError(f"--task {cfg.task} trains an image-to-image translator: use --arch one of "
+                          f"{', '.join(family_names_of_kind('translator'))}, not {out.arch}")
     return out
 
 
