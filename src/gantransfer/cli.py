@@ -452,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "writes are removed)")
     p.add_argument("--n", type=int, default=5000, help="samples per generator for the metrics (default: 5000)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--steps", type=int, default=None, help="distillation steps (default: the demo's 6,000)")
+    p.add_argument("--steps", type=int, default=None, help="distillation steps (default: the demo's 3,000)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("report", help="an HTML report of a run, or a comparison of several runs",

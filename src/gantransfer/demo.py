@@ -24,19 +24,17 @@ TEACHERS = {"unconditional": "fashion-mnist-dcgan", "conditional": "fashion-mnis
 # The distillation benchmark's students, trained longer: the cheapest within 1.15x of the teacher's FID (21x fewer
 # MACs), and the 50x one.
 STUDENTS = ["fashion-mnist-dcgan-w0.2", "fashion-mnist-dcgan-w0.125"]
-# The recipe: width 0.2 (21x fewer MACs; the shipped w0.2 student's architecture), pixel + perceptual with the
-# perceptual network no protocol uses, plus the adversarial term at weight 0.1 against a small discriminator of the
-# student's own (width 0.25, trained from scratch: the teacher's full-width one made a step 2.5x dearer), batch 32,
-# 6,000 steps. Measured at 1 thread: 1.39x / 1.39x the teacher's FID under the two protocols, two-sample accuracy
-# 0.50, 1.13x the CPU time of the previous recipe (pixel + perceptual, batch 64, 5,000 steps: 1.47x / 1.47x). See
-# docs/results.md, "The demo's recipe", and benchmarks/results/demo_recipes.json. The demo keeps the random start
-# those figures were measured from (DEMO_INIT): started pruned from the teacher (distill's default --init auto), the
-# same recipe measured 1.43x / 1.44x, seed 0, no better at 6,000 steps (docs/pruning.md,
-# benchmarks/results/prune_demo.json); pruning pays at shorter budgets.
+# The recipe: width 0.2 (21x fewer MACs; the shipped w0.2 student's architecture), started channel-pruned from the
+# teacher (its most active channels), pixel + perceptual with the perceptual network no protocol uses, plus the
+# adversarial term at weight 0.1 against a small discriminator of the student's own (width 0.25, trained from
+# scratch), batch 32, a constant learning rate of 3e-3, 3,000 steps. Against the previous demo (random start, 1e-3,
+# 6,000 steps) it reaches the same FID ratios in half the steps: see docs/results.md, "The demo's recipe", and
+# benchmarks/results/demo_recipes_fast.json (3 seeds each).
 DEMO_WIDTH = 0.2
-DEMO_STEPS = 6000
+DEMO_STEPS = 3000
 DEMO_LOSS = "pixel=1,perceptual=1,adversarial=0.1"
-DEMO_INIT = "random"
+DEMO_INIT = "prune"
+DEMO_LR = 3e-3
 DEMO_DISCRIMINATOR_WIDTH = 0.25
 DEMO_BATCH = 32
 DEMO_BANK = 16384
@@ -132,7 +130,7 @@ def run_demo(out: str | Path | None = None, n: int = DEMO_N, device: str = "auto
           flush=True)
     from gantransfer.tasks.distill import distill
     cfg = DistillConfig(teacher=str(teacher), width=DEMO_WIDTH, terms=DEMO_LOSS, init=DEMO_INIT, bank_size=DEMO_BANK,
-                        steps=steps,
+                        steps=steps, lr=DEMO_LR,
                         discriminator_width=DEMO_DISCRIMINATOR_WIDTH, batch_size=DEMO_BATCH,
                         device=device, eval_n=n, sample_every=max(1, steps // 3), checkpoint_every=max(1, steps // 3),
                         out=str(run))
