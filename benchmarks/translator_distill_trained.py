@@ -21,7 +21,7 @@ the teacher's outputs). Parts (each updates its key of the results JSON, so they
 - ``speed``: teacher and students timed interleaved, eager and ONNX Runtime (the parity-checked fp32 export),
   batch 1, one thread, at 32 px and at 256 px (the networks are fully convolutional);
 - ``unpaired``: pixel and the best addition on the CycleGAN teacher's A -> B generator;
-- ``long``: the auto recipe's mobile-resnet student at ``--long-steps`` (seed 0): does the gap close?
+- ``long``: the auto recipe's ``--student`` (default mobile-resnet) at ``--long-steps`` (seed 0): does the gap close?
 - ``shuffle``: mobile-resnet and shuffle-resnet with the auto recipe at ``--steps``, ``--seeds``, then both
   seed-0 students and the teacher timed as in ``speed``;
 - ``imported``: the pix2pix teacher's weights saved as a junyanz ``latest_net_G.pth`` (key mapping below),
@@ -301,12 +301,13 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--long-steps", type=int, default=1500, help="long: steps of the one longer run")
+    p.add_argument("--student", choices=list(STUDENTS), default=next(iter(STUDENTS)), help="long: the student")
     p.add_argument("--n", type=int, default=2000, help="test inputs of the task protocol (teacher and students)")
     p.add_argument("--eval-n", type=int, default=200, help="held-out inputs of each run's eval.json")
     p.add_argument("--rounds", type=int, default=5, help="speed: interleaved timing rounds")
     a = p.parse_args()
     command = (f"python benchmarks/translator_distill_trained.py --part {a.part} --steps {a.steps} --seeds {a.seeds} "
-               f"--n {a.n}" + (f" --long-steps {a.long_steps}" if a.part == "long" else ""))
+               f"--n {a.n}" + (f" --long-steps {a.long_steps} --student '{a.student}'" if a.part == "long" else ""))
     torch.set_num_threads(1)
     runs = Path(a.runs)
     os.environ.setdefault("GANTRANSFER_CACHE", str(runs / "cache"))  # never beside the read-only teachers
@@ -324,7 +325,7 @@ def main() -> None:
         elif a.part == "long":  # does the gap close with training? the auto recipe, --long-steps, seed 0
             a.steps = a.long_steps
             part = ablation("pix2pix", {"+ feature + adversarial": RECIPES["+ feature + adversarial"]},
-                            [next(iter(STUDENTS))], [0], a, runs / f"long{a.long_steps}")
+                            [a.student], [0], a, runs / f"long{a.long_steps}")
         elif a.part == "shuffle":  # the shuffle student against mobile-resnet: the auto recipe, then their speed
             students = ["mobile-resnet ngf 4", "shuffle-resnet ngf 8"]
             where = runs / f"shuffle{a.steps}"
