@@ -54,6 +54,8 @@ STUDENTS = {  # name -> distill flags
     "mobile-resnet ngf 4": ["--student-arch", "mobile-resnet", "--width", "0.25"],
     "resnet ngf 3 (pruned)": ["--width", "0.1875", "--init", "prune", "--prune-criterion", "diversity"],
     "shuffle-resnet ngf 8": ["--student-arch", "shuffle-resnet", "--width", "0.5"],  # 21.7x fewer MACs
+    "shuffle-resnet ngf 8 batch-norm": ["--student-arch", "shuffle-resnet", "--width", "0.5",
+                                        "--student-options", '{"norm": "batch"}'],  # norms folded at export
 }
 RECIPES = {  # name -> --terms; "+ feature + adversarial" is what --terms auto picks since this benchmark
     "pixel": "pixel=1",
@@ -62,6 +64,12 @@ RECIPES = {  # name -> --terms; "+ feature + adversarial" is what --terms auto p
     "+ feature + structure": "pixel=1,feature=0.01,ssim=0.2,gram=0.2,tv=0.001",
 }
 PROTOCOLS = ("fashion-mnist-classifier-v1", "fashion-mnist-judge-v1")
+
+
+def slug(student: str) -> str:
+    """A student's short name in run directories: its family, and any words after ``ngf N`` (a variant)."""
+    words = student.split()
+    return "-".join([words[0], *(w for w in words[3:] if not w.startswith("("))])
 
 
 def distill(teacher: str, task: str, out: Path, student: str, terms: str, seed: int, steps: int, eval_n: int,
@@ -132,7 +140,7 @@ def ablation(name: str, recipes: dict[str, str], students: list[str], seeds: lis
     for student in students:
         for recipe, terms in recipes.items():
             for seed in seeds:
-                run = runs / name / f"{student.split()[0]}-{recipe.replace(' ', '').replace('+', '_')}-s{seed}"
+                run = runs / name / f"{slug(student)}-{recipe.replace(' ', '').replace('+', '_')}-s{seed}"
                 cpu = distill(teacher, task, run, student, terms, seed, a.steps, a.eval_n)
                 rows.append({"student": student, "recipe": recipe, "seed": seed, "cpu_s": round(cpu, 1),
                              **student_row(run, task, a.n, t_fig)})
@@ -187,7 +195,7 @@ def speed(a, runs: Path, students: dict[str, Path] | None = None) -> dict:
     Runtime, batch 1, 32 and 256 px, interleaved."""
     dirs = {"teacher resnet ngf 16": TEACHERS["pix2pix"]}
     if students is None:
-        students = {s: runs / "pix2pix" / f"{s.split()[0]}-pixel-s0" for s in list(STUDENTS)[:2]}
+        students = {s: runs / "pix2pix" / f"{slug(s)}-pixel-s0" for s in list(STUDENTS)[:2]}
     for student, run in students.items():
         if not (run / "generator").exists():
             raise SystemExit(f"{run} missing: run the part that trains it first")
@@ -205,7 +213,7 @@ def time_translators(a, work: Path, dirs: dict[str, str]) -> dict:
     calls, macs, exports = {}, {}, {}
     for name, d in dirs.items():
         g, cfg = load_generator(d)
-        subject = Subject(name.split()[0] + "-" + name.split()[2], g, cfg, work)
+        subject = Subject("-".join(name.split()).replace("(", "").replace(")", ""), g, cfg, work)
         for backend in ("eager", "onnx"):
             run = subject.runner(backend, 1, d)
             for size in (32, 256):
@@ -274,7 +282,7 @@ def imported(a, runs: Path) -> dict:
     with torch.inference_mode():
         diff = float((g(x) - gi(x)).abs().max())
     student, recipe = next(iter(STUDENTS)), next(iter(RECIPES))
-    native = runs / "pix2pix" / f"{student.split()[0]}-{recipe.replace(' ', '').replace('+', '_')}-s0"
+    native = runs / "pix2pix" / f"{slug(student)}-{recipe.replace(' ', '').replace('+', '_')}-s0"
     run = root / "student"
     cpu = distill(str(out), "fmnist-edges", run, student, RECIPES[recipe], 0, a.steps, a.eval_n,
                   ["--input-size", "32"])
@@ -302,6 +310,9 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--long-steps", type=int, default=1500, help="long: steps of the one longer run")
     p.add_argument("--student", choices=list(STUDENTS), default=next(iter(STUDENTS)), help="long: the student")
+    p.add_argument("--compare", nargs="+", choices=list(STUDENTS),
+                   default=["mobile-resnet ngf 4", "shuffle-resnet ngf 8", "shuffle-resnet ngf 8 batch-norm"],
+                   help="shuffle: the students compared")
     p.add_argument("--n", type=int, default=2000, help="test inputs of the task protocol (teacher and students)")
     p.add_argument("--eval-n", type=int, default=200, help="held-out inputs of each run's eval.json")
     p.add_argument("--rounds", type=int, default=5, help="speed: interleaved timing rounds")
@@ -326,12 +337,12 @@ def main() -> None:
             a.steps = a.long_steps
             part = ablation("pix2pix", {"+ feature + adversarial": RECIPES["+ feature + adversarial"]},
                             [a.student], [0], a, runs / f"long{a.long_steps}")
-        elif a.part == "shuffle":  # the shuffle student against mobile-resnet: the auto recipe, then their speed
-            students = ["mobile-resnet ngf 4", "shuffle-resnet ngf 8"]
+        elif a.part == "shuffle":  # the shuffle students against mobile-resnet: the auto recipe, then their speed
+            students = a.compare
             where = runs / f"shuffle{a.steps}"
             part = ablation("pix2pix", {"+ feature + adversarial": RECIPES["+ feature + adversarial"]}, students,
                             seeds, a, where)
-            part["speed"] = speed(a, where, {s: where / "pix2pix" / f"{s.split()[0]}-_feature_adversarial-s{seeds[0]}"
+            part["speed"] = speed(a, where, {s: where / "pix2pix" / f"{slug(s)}-_feature_adversarial-s{seeds[0]}"
                                              for s in students})
         elif a.part == "speed":
             part = speed(a, runs)

@@ -98,3 +98,15 @@ def test_a_noise_family_as_student_arch_lists_the_translator_families(tmp_path, 
     assert code == 2
     assert "shuffle-resnet" in err and "mobile-resnet" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_batch_norm_variant_exports_with_parity(tmp_path, capsys):
+    from gantransfer.models.store import save_generator
+    cfg = shuffle_cfg(norm="batch")
+    torch.manual_seed(0)
+    g = build_generator(cfg).eval()
+    path = save_generator(g, cfg, tmp_path / "g")
+    code, out, err = run_cli(capsys, "export", str(path), "--format", "onnx", "--out", str(tmp_path / "g.onnx"))
+    assert code == 0, err
+    assert "parity max_abs_error_batch1" in out
+    assert int(out.split(" batch norms folded")[0].rsplit(" ", 1)[1]) >= 1  # the head's conv + norm, in torch
