@@ -22,8 +22,9 @@ the teacher's outputs). Parts (each updates its key of the results JSON, so they
   batch 1, one thread, at 32 px and at 256 px (the networks are fully convolutional);
 - ``unpaired``: pixel and the best addition on the CycleGAN teacher's A -> B generator;
 - ``long``: the auto recipe's ``--student`` (default mobile-resnet) at ``--long-steps`` (seed 0): does the gap close?
-- ``shuffle``: mobile-resnet and shuffle-resnet with the auto recipe at ``--steps``, ``--seeds``, then both
-  seed-0 students and the teacher timed as in ``speed``;
+- ``shuffle``: the ``--compare`` students (default mobile-resnet and shuffle-resnet with instance and batch
+  norm) with the auto recipe at ``--steps``, ``--seeds``, then their seed-0 runs and the teacher timed as in
+  ``speed``;
 - ``imported``: the pix2pix teacher's weights saved as a junyanz ``latest_net_G.pth`` (key mapping below),
   re-imported by ``gantransfer import``, outputs compared, and distilled with the first recipe and seed.
 
@@ -317,8 +318,10 @@ def main() -> None:
     p.add_argument("--eval-n", type=int, default=200, help="held-out inputs of each run's eval.json")
     p.add_argument("--rounds", type=int, default=5, help="speed: interleaved timing rounds")
     a = p.parse_args()
+    extra = {"long": f" --long-steps {a.long_steps} --student '{a.student}'",
+             "shuffle": " --compare " + " ".join(f"'{c}'" for c in a.compare)}.get(a.part, "")
     command = (f"python benchmarks/translator_distill_trained.py --part {a.part} --steps {a.steps} --seeds {a.seeds} "
-               f"--n {a.n}" + (f" --long-steps {a.long_steps} --student '{a.student}'" if a.part == "long" else ""))
+               f"--n {a.n}" + extra)
     torch.set_num_threads(1)
     runs = Path(a.runs)
     os.environ.setdefault("GANTRANSFER_CACHE", str(runs / "cache"))  # never beside the read-only teachers
