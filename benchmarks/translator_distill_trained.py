@@ -21,7 +21,8 @@ the teacher's outputs). Parts (each updates its key of the results JSON, so they
 - ``speed``: teacher and students timed interleaved, eager and ONNX Runtime (the parity-checked fp32 export),
   batch 1, one thread, at 32 px and at 256 px (the networks are fully convolutional);
 - ``unpaired``: pixel and the best addition on the CycleGAN teacher's A -> B generator;
-- ``long``: the auto recipe's ``--student`` (default mobile-resnet) at ``--long-steps`` (seed 0): does the gap close?
+- ``long``: the auto recipe's ``--student`` (default mobile-resnet) at ``--long-steps``, ``--long-seeds`` (default
+  0): does the gap close?
 - ``shuffle``: the ``--compare`` students (default mobile-resnet and shuffle-resnet with instance and batch
   norm) with the auto recipe at ``--steps``, ``--seeds``, then their seed-0 runs and the teacher timed as in
   ``speed``;
@@ -311,6 +312,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--long-steps", type=int, default=1500, help="long: steps of the one longer run")
     p.add_argument("--student", choices=list(STUDENTS), default=next(iter(STUDENTS)), help="long: the student")
+    p.add_argument("--long-seeds", default="0", help="long: the seeds")
     p.add_argument("--compare", nargs="+", choices=list(STUDENTS),
                    default=["mobile-resnet ngf 4", "shuffle-resnet ngf 8", "shuffle-resnet ngf 8 batch-norm"],
                    help="shuffle: the students compared")
@@ -318,7 +320,7 @@ def main() -> None:
     p.add_argument("--eval-n", type=int, default=200, help="held-out inputs of each run's eval.json")
     p.add_argument("--rounds", type=int, default=5, help="speed: interleaved timing rounds")
     a = p.parse_args()
-    extra = {"long": f" --long-steps {a.long_steps} --student '{a.student}'",
+    extra = {"long": f" --long-steps {a.long_steps} --long-seeds {a.long_seeds} --student '{a.student}'",
              "shuffle": " --compare " + " ".join(f"'{c}'" for c in a.compare)}.get(a.part, "")
     command = (f"python benchmarks/translator_distill_trained.py --part {a.part} --steps {a.steps} --seeds {a.seeds} "
                f"--n {a.n}" + extra)
@@ -339,7 +341,7 @@ def main() -> None:
         elif a.part == "long":  # does the gap close with training? the auto recipe, --long-steps, seed 0
             a.steps = a.long_steps
             part = ablation("pix2pix", {"+ feature + adversarial": RECIPES["+ feature + adversarial"]},
-                            [a.student], [0], a, runs / f"long{a.long_steps}")
+                            [a.student], [int(x) for x in a.long_seeds.split(",")], a, runs / f"long{a.long_steps}")
         elif a.part == "shuffle":  # the shuffle students against mobile-resnet: the auto recipe, then their speed
             students = a.compare
             where = runs / f"shuffle{a.steps}"
