@@ -1,7 +1,8 @@
 """Distilling trained translators (issue 30): students with >= 20x fewer MACs, the recipe ablation under both
 protocols of the built-in tasks, the measured CPU speed-up, and a junyanz-layout import of the same teacher.
 
-Teachers (trained by ``gantransfer train --task ...``, benchmarks/translator_teachers.py; read-only here):
+Teachers (trained by ``gantransfer train --task ...``, benchmarks/translator_teachers.py, whose ``--root`` is this
+script's ``--teachers``, default build/translator_teachers; read-only here):
 ``--pix2pix``: resnet ngf 16, 6 blocks, instance norm on ``fmnist-edges`` (edges -> item, 32 px);
 ``--cyclegan``: the same architecture, A -> B of ``fmnist-stripes``. Students (``distill --data TASK``, the task's
 input domain, its test split's first ``--eval-n`` inputs held out):
@@ -38,6 +39,7 @@ import dataclasses
 import json
 import os
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -49,8 +51,8 @@ from translators_throughput import forward
 
 from gantransfer.tasks.default_terms import TRANSLATOR_AUTO
 
-TEACHERS = {"pix2pix": "/work/wt/xtrain/build/translator_teachers/pix2pix/generator",
-            "cyclegan": "/work/wt/xtrain/build/translator_teachers/cyclegan/generator"}
+TEACHER_ROOT = "build/translator_teachers"  # benchmarks/translator_teachers.py --root; this script's --teachers
+TEACHERS = {name: f"{TEACHER_ROOT}/{name}/generator" for name in ("pix2pix", "cyclegan")}
 TASKS = {"pix2pix": "fmnist-edges", "cyclegan": "fmnist-stripes"}
 STUDENTS = {  # name -> distill flags
     "mobile-resnet ngf 4": ["--student-arch", "mobile-resnet", "--width", "0.25"],
@@ -64,7 +66,9 @@ RECIPES = {  # name -> --terms; "+ feature + adversarial" is what --terms auto p
     "+ feature": "pixel=1,feature=0.01",
     "+ feature + adversarial": "pixel=1,feature=0.01,adversarial=0.05",
     "+ feature + structure": "pixel=1,feature=0.01,ssim=0.2,gram=0.2,tv=0.001",
+    "+ feature + adversarial + perceptual": "pixel=1,feature=0.01,adversarial=0.05,perceptual=1",
 }
+AUTO_RECIPE = "+ feature + adversarial"
 PROTOCOLS = ("fashion-mnist-classifier-v1", "fashion-mnist-judge-v1")
 
 
@@ -72,6 +76,11 @@ def slug(student: str) -> str:
     """A student's short name in run directories: its family, and any words after ``ngf N`` (a variant)."""
     words = student.split()
     return "-".join([words[0], *(w for w in words[3:] if not w.startswith("("))])
+
+
+def run_name(recipe: str) -> str:
+    """A recipe's part of run directory names ("+ feature + adversarial" -> "_feature_adversarial")."""
+    return recipe.replace(' ', '').replace('+', '_')
 
 
 def distill(teacher: str, task: str, out: Path, student: str, terms: str, seed: int, steps: int, eval_n: int,
@@ -125,7 +134,8 @@ def student_row(run: Path, task: str, n: int, teacher_fig: dict[str, float]) -> 
     fig = protocol(str(run / "generator"), task, n)
     return {"protocol": fig, "ratio_to_teacher": ratios(fig, teacher_fig),
             "teacher_relative": {"psnr": ev["fidelity"]["psnr"], "ssim": ev["fidelity"]["ssim"],
-                                 "fd": ev.get("teacher_relative", {}).get("fd")},
+                                 "fd": ev.get("teacher_relative", {}).get("fd"),
+                                 "space": ev.get("teacher_relative", {}).get("space", {}).get("key")},
             "cost": ev["cost"], "terms": info.get("terms_chosen", {}).get("terms"),
             "terms_auto": info.get("terms_chosen", {}).get("auto")}
 
@@ -142,10 +152,11 @@ def ablation(name: str, recipes: dict[str, str], students: list[str], seeds: lis
     for student in students:
         for recipe, terms in recipes.items():
             for seed in seeds:
-                run = runs / name / f"{slug(student)}-{recipe.replace(' ', '').replace('+', '_')}-s{seed}"
-                cpu = distill(teacher, task, run, student, terms, seed, a.steps, a.eval_n)
-                rows.append({"student": student, "recipe": recipe, "seed": seed, "cpu_s": round(cpu, 1),
-                             **student_row(run, task, a.n, t_fig)})
+                tag = f"-{a.tag}" if a.tag else ""
+                run = runs / name / f"{slug(student)}-{run_name(recipe)}{tag}-s{seed}"
+                cpu = distill(teacher, task, run, student, terms, seed, a.steps, a.eval_n, shlex.split(a.extra))
+                rows.append({"student": student, "recipe": recipe + (f" ({a.extra})" if a.extra else ""),
+                             "seed": seed, "cpu_s": round(cpu, 1), **student_row(run, task, a.n, t_fig)})
                 print(json.dumps({k: rows[-1][k] for k in ("student", "recipe", "seed", "ratio_to_teacher")}),
                       file=sys.stderr)
     return {"teacher": teacher, "task": task, "teacher_protocol": t_fig, "rows": rows,
@@ -166,7 +177,10 @@ def summarise(rows: list[dict], t_fig: dict[str, float]) -> list[dict]:
         if "psnr/ground-truth" in t_fig:
             s["psnr_gt"] = statistics.mean(r["protocol"]["psnr/ground-truth"] for r in group)
         s["psnr_vs_teacher"] = statistics.mean(r["teacher_relative"]["psnr"] for r in group)
-        s["fd_vs_teacher"] = statistics.mean(r["teacher_relative"]["fd"] for r in group)
+        spaces = {r["teacher_relative"].get("space") for r in group}
+        # FD is comparable only within one learned space: no mean across runs scored in different spaces
+        s["fd_vs_teacher"] = (statistics.mean(r["teacher_relative"]["fd"] for r in group) if len(spaces) == 1
+                              else None)
         s["target_reached"] = s["macs_reduction"] >= 20 and all(s[f"ratio {k}"] <= 1.1 for k in fid_keys(t_fig))
         out.append(s)
     return out
@@ -185,7 +199,7 @@ def table(summary: list[dict], t_fig: dict[str, float]) -> str:
                      s["seeds"], f"{s['macs_reduction']:.1f}x fewer",
                      *[f"{s[f'ratio {k}']:.2f} +- {s[f'ratio {k} sd']:.2f}" for k in fk], " / ".join(ck)]
                     + ([f"{s['psnr_gt']:.2f}"] if paired else [])
-                    + [f"{s['psnr_vs_teacher']:.2f}", f"{s['fd_vs_teacher']:.1f}",
+                    + [f"{s['psnr_vs_teacher']:.2f}", "-" if s["fd_vs_teacher"] is None else f"{s['fd_vs_teacher']:.2f}",
                        "reached" if s["target_reached"] else "not reached"])
     return markdown_table(head, body)
 
@@ -284,7 +298,7 @@ def imported(a, runs: Path) -> dict:
     with torch.inference_mode():
         diff = float((g(x) - gi(x)).abs().max())
     student, recipe = next(iter(STUDENTS)), next(iter(RECIPES))
-    native = runs / "pix2pix" / f"{slug(student)}-{recipe.replace(' ', '').replace('+', '_')}-s0"
+    native = runs / "pix2pix" / f"{slug(student)}-{run_name(recipe)}-s0"
     run = root / "student"
     cpu = distill(str(out), "fmnist-edges", run, student, RECIPES[recipe], 0, a.steps, a.eval_n,
                   ["--input-size", "32"])
@@ -308,6 +322,12 @@ def main() -> None:
     p.add_argument("--part", choices=("paired", "speed", "unpaired", "imported", "long", "shuffle"), required=True)
     p.add_argument("--out", default="benchmarks/results/translator_distill_trained.json")
     p.add_argument("--runs", default="build/translator_distill_trained")
+    p.add_argument("--teachers", default=TEACHER_ROOT, help="where benchmarks/translator_teachers.py left the teachers")
+    p.add_argument("--extra", default="", help="paired/long/shuffle: more distill flags for every run (e.g. "
+                   "'--ema-beta 0.999'); with --tag, which names their run directories")
+    p.add_argument("--recipe", choices=list(RECIPES), default=AUTO_RECIPE,
+                   help="long, shuffle: the recipe (default: what --terms auto picks)")
+    p.add_argument("--tag", default="", help="suffix of the run directories of runs made with --extra")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--long-steps", type=int, default=1500, help="long: steps of the one longer run")
@@ -320,10 +340,17 @@ def main() -> None:
     p.add_argument("--eval-n", type=int, default=200, help="held-out inputs of each run's eval.json")
     p.add_argument("--rounds", type=int, default=5, help="speed: interleaved timing rounds")
     a = p.parse_args()
-    extra = {"long": f" --long-steps {a.long_steps} --long-seeds {a.long_seeds} --student '{a.student}'",
-             "shuffle": " --compare " + " ".join(f"'{c}'" for c in a.compare)}.get(a.part, "")
-    command = (f"python benchmarks/translator_distill_trained.py --part {a.part} --steps {a.steps} --seeds {a.seeds} "
-               f"--n {a.n}" + extra)
+    if bool(a.extra) != bool(a.tag):
+        raise SystemExit("--extra and --tag go together (the tag names the runs made with the extra flags)")
+    TEACHERS.update({name: str(Path(a.teachers) / name / "generator") for name in TEACHERS})
+    part_flags = {"long": f"--long-steps {a.long_steps} --long-seeds {a.long_seeds} --student '{a.student}' "
+                          f"--recipe '{a.recipe}'",
+                  "shuffle": f"--steps {a.steps} --seeds {a.seeds} --recipe '{a.recipe}' --compare "
+                             + " ".join(f"'{c}'" for c in a.compare),
+                  "speed": f"--rounds {a.rounds}"}.get(a.part, f"--steps {a.steps} --seeds {a.seeds}")
+    command = (f"python benchmarks/translator_distill_trained.py --part {a.part} {part_flags} --n {a.n} "
+               f"--teachers {a.teachers} --runs {a.runs}"
+               + (f" --extra '{a.extra}' --tag {a.tag}" if a.extra else ""))
     torch.set_num_threads(1)
     runs = Path(a.runs)
     os.environ.setdefault("GANTRANSFER_CACHE", str(runs / "cache"))  # never beside the read-only teachers
@@ -340,14 +367,14 @@ def main() -> None:
             part = ablation("cyclegan", recipes, [next(iter(STUDENTS))], seeds, a, runs)
         elif a.part == "long":  # does the gap close with training? the auto recipe, --long-steps, seed 0
             a.steps = a.long_steps
-            part = ablation("pix2pix", {"+ feature + adversarial": RECIPES["+ feature + adversarial"]},
+            part = ablation("pix2pix", {a.recipe: RECIPES[a.recipe]},
                             [a.student], [int(x) for x in a.long_seeds.split(",")], a, runs / f"long{a.long_steps}")
         elif a.part == "shuffle":  # the shuffle students against mobile-resnet: the auto recipe, then their speed
             students = a.compare
             where = runs / f"shuffle{a.steps}"
-            part = ablation("pix2pix", {"+ feature + adversarial": RECIPES["+ feature + adversarial"]}, students,
-                            seeds, a, where)
-            part["speed"] = speed(a, where, {s: where / "pix2pix" / f"{slug(s)}-_feature_adversarial-s{seeds[0]}"
+            part = ablation("pix2pix", {a.recipe: RECIPES[a.recipe]}, students, seeds, a, where)
+            tag = f"-{a.tag}" if a.tag else ""
+            part["speed"] = speed(a, where, {s: where / "pix2pix" / f"{slug(s)}-{run_name(a.recipe)}{tag}-s{seeds[0]}"
                                              for s in students})
         elif a.part == "speed":
             part = speed(a, runs)

@@ -179,3 +179,16 @@ def test_python_api_takes_a_loaded_translator(tmp_path):
     run = gantransfer.distill(DistillConfig(data=str(make_inputs(tmp_path)), terms="pixel=1", steps=2, batch_size=4,
                                             eval_n=0, out=str(tmp_path / "run")), teacher=(module, cfg))
     assert load_generator(run)[1].is_translator
+
+
+def test_a_built_in_task_takes_the_shipped_networks_of_its_images_data_set():
+    """fmnist-edges' images are Fashion-MNIST's: --perceptual-net perceptual (or classifier) resolves to that data
+    set's shipped network, and the classifier's name is the protocol's, so evaluation marks it as used by a loss."""
+    from gantransfer.tasks.distill_translator import image_domain, perceptual_features
+    assert image_domain("fmnist-edges") == "fashion-mnist" and image_domain("my-photos") == "my-photos"
+    name, net = perceptual_features("perceptual", "fmnist-edges", 1, torch.device("cpu"))
+    assert name == "fashion-mnist-perceptual-v1"
+    maps = net()(torch.zeros(2, 1, 32, 32))
+    assert maps and all(m.shape[0] == 2 for m in maps)
+    assert perceptual_features("classifier", "fmnist-stripes", 1, torch.device("cpu"))[0] == \
+        "fashion-mnist-classifier-v1"

@@ -17,6 +17,7 @@ from typing import Callable
 import torch
 
 from gantransfer.config import DistillConfig
+from gantransfer.data.translation_tasks import TRANSLATION_TASKS, is_translation_task
 from gantransfer.data.translator_inputs import InputImages, load_inputs
 from gantransfer.engine.loop import Phase
 from gantransfer.engine.optim import discriminator_adam, generator_adam
@@ -108,11 +109,18 @@ def tap_adapters(teacher: Teacher, student: torch.nn.Module, scfg: GeneratorConf
                             pairs).to(device)
 
 
+def image_domain(dataset: str) -> str:
+    """The data set whose shipped networks fit ``dataset``'s images: a built-in translation task's (its images are
+    that data set's, e.g. fmnist-edges -> fashion-mnist), else ``dataset`` itself."""
+    return TRANSLATION_TASKS.get(dataset).protocol_dataset if is_translation_task(dataset) else dataset
+
+
 def perceptual_features(choice: str, dataset: str, channels: int, device: torch.device
                         ) -> tuple[str, Callable[[], Callable[[torch.Tensor], list[torch.Tensor]]]]:
     """The perceptual/Gram network's name and a builder of its feature function (built once): ``auto`` is a
     frozen seeded random convolutional network (no protocol uses it); perceptual, classifier or an entry point as
-    for noise generators (``resolve_perceptual``); the teacher's discriminator does not exist for translators."""
+    for noise generators (``resolve_perceptual``, on the images' data set: ``image_domain``); the teacher's
+    discriminator does not exist for translators."""
     if choice == "discriminator":
         raise ConfigError("--perceptual-net discriminator: a translator teacher brings no discriminator; use auto "
                           "(a frozen random network), perceptual, classifier or pkg.module:factory")
@@ -124,7 +132,7 @@ def perceptual_features(choice: str, dataset: str, channels: int, device: torch.
                 built.append(RandomFeatures(channels).to(device))
             return built[0]
         return RANDOM_FEATURES, random_net
-    network = resolve_perceptual(choice, dataset, None)
+    network = resolve_perceptual(choice, image_domain(dataset), None)
     cache: list = []
 
     def shipped():
