@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import run_cli
+from conftest import needs_fmnist, run_cli
 from gantransfer.data.translator_inputs import augment_inputs, load_inputs
 from gantransfer.losses.structure import RandomFeatures, gram
 from gantransfer.models.config import GeneratorConfig, build_generator
@@ -192,3 +192,26 @@ def test_a_built_in_task_takes_the_shipped_networks_of_its_images_data_set():
     assert maps and all(m.shape[0] == 2 for m in maps)
     assert perceptual_features("classifier", "fmnist-stripes", 1, torch.device("cpu"))[0] == \
         "fashion-mnist-classifier-v1"
+
+
+@needs_fmnist
+def test_auto_adds_the_shipped_perceptual_network_for_a_built_in_tasks_images(tmp_path, capsys):
+    """--data fmnist-edges: the inputs are Fashion-MNIST's, which ships a perceptual network no protocol uses, so
+    --terms auto adds perceptual=1 on it (recorded as the run's loss network); --perceptual-net chosen: as before."""
+    cfg = GeneratorConfig(arch="resnet", latent_dim=0, input_channels=1, channels=1, resolution=32,
+                          dataset="fmnist-edges", options={"ngf": 8, "n_blocks": 2, "norm": "instance"})
+    torch.manual_seed(0)
+    teacher = save_generator(build_generator(cfg), cfg, tmp_path / "teacher")
+    argv = distill_argv(teacher, "fmnist-edges", tmp_path / "run", "--input-limit", "32", "--eval-n", "0",
+                        "--student-arch", "shuffle-resnet", "--width", "0.5")
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    want = "pixel=1,feature=0.01,adversarial=0.05,perceptual=1"
+    assert f"--terms auto -> {want} (perceptual network: perceptual)" in err and "'fashion-mnist'" in err
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["terms_chosen"]["terms"] == want and info["terms_chosen"]["perceptual_net"] == "perceptual"
+    assert load_generator(tmp_path / "run")[1].loss_networks == ["fashion-mnist-perceptual-v1"]
+    code, _, err = run_cli(capsys, *distill_argv(teacher, "fmnist-edges", tmp_path / "cls", "--input-limit", "32",
+                                                 "--eval-n", "0", "--perceptual-net", "classifier"))
+    assert code == 0, err
+    assert "--terms auto -> pixel=1,feature=0.01,adversarial=0.05\n" in err  # a network the user chose: no change

@@ -26,6 +26,7 @@ from gantransfer.grid import save_image_grid
 from gantransfer.image_space import convert_images
 from gantransfer.losses.distillation import FeatureMatching, feature_adapters
 from gantransfer.losses.structure import RandomFeatures
+from gantransfer.metrics.classifier import ships
 from gantransfer.models.config import GeneratorConfig, build_generator
 from gantransfer.models.family import family, family_names_of_kind
 from gantransfer.models.translator_patchgan import PatchDiscriminator
@@ -115,6 +116,15 @@ def image_domain(dataset: str) -> str:
     return TRANSLATION_TASKS.get(dataset).protocol_dataset if is_translation_task(dataset) else dataset
 
 
+def inputs_data_set(cfg: DistillConfig, teacher: Teacher) -> str:
+    """The data set the input images (and so the teacher's outputs) come from when it is known: a built-in
+    translation task's (``--data TASK``, or with no ``--data`` the data set the teacher records), else ''."""
+    if cfg.data:
+        return image_domain(cfg.data) if is_translation_task(cfg.data) else ""
+    name = cfg.teacher_data or teacher.config.dataset
+    return image_domain(name) if name and is_translation_task(name) else ""
+
+
 def perceptual_features(choice: str, dataset: str, channels: int, device: torch.device
                         ) -> tuple[str, Callable[[], Callable[[torch.Tensor], list[torch.Tensor]]]]:
     """The perceptual/Gram network's name and a builder of its feature function (built once): ``auto`` is a
@@ -191,11 +201,13 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
     if len(images.train) < batch:
         warnings.warn(f"only {len(images.train)} training input image(s) for --batch-size {batch}: each batch "
                       "draws with replacement" + ("" if augment else "; --input-source augment adds variety"))
+    domain = inputs_data_set(cfg, teacher)
     choice = translator_terms(cfg.terms, cfg.perceptual_net, teacher, scfg.family.capabilities.feature_taps,
-                              cfg.term_weights)
+                              cfg.term_weights, shipped_perceptual=domain if domain and ships(domain, "perceptual")
+                              and cfg.perceptual_net == "auto" else "")
     choice.announce("distill")
     weights = choice.weights
-    net_name, net = perceptual_features(choice.perceptual_net, cfg.teacher_data or teacher.config.dataset,
+    net_name, net = perceptual_features(choice.perceptual_net, domain or cfg.teacher_data or teacher.config.dataset,
                                         scfg.channels, device)
     scfg.loss_networks = loss_network_names(weights, PerceptualNetwork("translator", "", net_name))
     torch.manual_seed(cfg.seed)
