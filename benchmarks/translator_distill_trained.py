@@ -22,8 +22,8 @@ the teacher's outputs). Parts (each updates its key of the results JSON, so they
 - ``speed``: teacher and students timed interleaved, eager and ONNX Runtime (the parity-checked fp32 export),
   batch 1, one thread, at 32 px and at 256 px (the networks are fully convolutional);
 - ``unpaired``: pixel and the best addition on the CycleGAN teacher's A -> B generator;
-- ``long``: the auto recipe's ``--student`` (default mobile-resnet) at ``--long-steps``, ``--long-seeds`` (default
-  0): does the gap close?
+- ``long``: ``--recipe`` (default: the auto recipe before session 16) with ``--student`` (default mobile-resnet) of
+  ``--long-teacher`` (default pix2pix) at ``--long-steps``, ``--long-seeds`` (default 0): does the gap close?
 - ``shuffle``: the ``--compare`` students (default mobile-resnet and shuffle-resnet with instance and batch
   norm) with the auto recipe at ``--steps``, ``--seeds``, then their seed-0 runs and the teacher timed as in
   ``speed``;
@@ -49,7 +49,7 @@ import torch
 from harness import Stopwatch, markdown_table, write_results
 from translators_throughput import forward
 
-from gantransfer.tasks.default_terms import TRANSLATOR_AUTO
+from gantransfer.tasks.default_terms import TRANSLATOR_AUTO, TRANSLATOR_PERCEPTUAL
 
 TEACHER_ROOT = "build/translator_teachers"  # benchmarks/translator_teachers.py --root; this script's --teachers
 TEACHERS = {name: f"{TEACHER_ROOT}/{name}/generator" for name in ("pix2pix", "cyclegan")}
@@ -68,7 +68,7 @@ RECIPES = {  # name -> --terms; "+ feature + adversarial" is what --terms auto p
     "+ feature + structure": "pixel=1,feature=0.01,ssim=0.2,gram=0.2,tv=0.001",
     "+ feature + adversarial + perceptual": "pixel=1,feature=0.01,adversarial=0.05,perceptual=1",
 }
-AUTO_RECIPE = "+ feature + adversarial"
+AUTO_RECIPE = "+ feature + adversarial"  # auto until session 16; auto on a built-in task adds perceptual
 PROTOCOLS = ("fashion-mnist-classifier-v1", "fashion-mnist-judge-v1")
 
 
@@ -195,7 +195,10 @@ def table(summary: list[dict], t_fig: dict[str, float]) -> str:
     body = []
     for s in summary:
         ck = [f"{s[f'ratio class_kept/{p}']:.3f}" for p in PROTOCOLS]
-        body.append([s["student"], s["recipe"] + (" (= auto)" if s["terms"] == TRANSLATOR_AUTO else ""),
+        auto = {TRANSLATOR_AUTO: " (= auto before session 16; auto on a folder)",
+                f"{TRANSLATOR_AUTO},{TRANSLATOR_PERCEPTUAL}": " (= auto on a built-in task)"}
+        body.append([s["student"], s["recipe"] + (auto.get(s["terms"], "") if "--perceptual-net perceptual" in
+                                                  s["recipe"] or "perceptual" not in s["terms"] else ""),
                      s["seeds"], f"{s['macs_reduction']:.1f}x fewer",
                      *[f"{s[f'ratio {k}']:.2f} +- {s[f'ratio {k} sd']:.2f}" for k in fk], " / ".join(ck)]
                     + ([f"{s['psnr_gt']:.2f}"] if paired else [])
@@ -213,6 +216,7 @@ def speed(a, runs: Path, students: dict[str, Path] | None = None) -> dict:
     if students is None:
         students = {s: runs / "pix2pix" / f"{slug(s)}-pixel-s0" for s in list(STUDENTS)[:2]}
     for student, run in students.items():
+        run = Path(run)
         if not (run / "generator").exists():
             raise SystemExit(f"{run} missing: run the part that trains it first")
         dirs[student] = str(run / "generator")
@@ -220,8 +224,8 @@ def speed(a, runs: Path, students: dict[str, Path] | None = None) -> dict:
 
 
 def time_translators(a, work: Path, dirs: dict[str, str]) -> dict:
-    """Translators (name -> generator directory; the first is the reference), eager and ONNX Runtime, batch 1, 32
-    and 256 px, interleaved over ``a.rounds``; speed-ups against the first."""
+    """Translators (name -> generator directory; the first is the reference), eager and ONNX Runtime, batch 1, at
+    ``a.sizes`` px, interleaved over ``a.rounds``; speed-ups against the first."""
     from gantransfer.deploy.backends import Subject
     from gantransfer.models.cost import count_macs
     from gantransfer.models.store import load_generator
@@ -232,7 +236,7 @@ def time_translators(a, work: Path, dirs: dict[str, str]) -> dict:
         subject = Subject("-".join(name.split()).replace("(", "").replace(")", ""), g, cfg, work)
         for backend in ("eager", "onnx"):
             run = subject.runner(backend, 1, d)
-            for size in (32, 256):
+            for size in a.sizes:
                 x = torch.rand(1, cfg.input_channels, size, size, generator=torch.Generator().manual_seed(size)) * 2 - 1
                 calls[(name, backend, size)] = forward(run, x)
                 macs[(name, size)] = count_macs(g, dataclasses.replace(cfg, resolution=size))
@@ -243,7 +247,7 @@ def time_translators(a, work: Path, dirs: dict[str, str]) -> dict:
     with Stopwatch() as wall:
         for r in range(a.rounds):
             for key, fn in calls.items():
-                reps = 20 if key[2] == 32 else 2  # one timed figure = the mean of a few calls
+                reps = max(2, 20 * 32 * 32 // key[2] ** 2)  # one timed figure = the mean of a few calls
                 t0 = time.perf_counter()
                 for _ in range(reps):
                     fn()
@@ -333,21 +337,28 @@ def main() -> None:
     p.add_argument("--long-steps", type=int, default=1500, help="long: steps of the one longer run")
     p.add_argument("--student", choices=list(STUDENTS), default=next(iter(STUDENTS)), help="long: the student")
     p.add_argument("--long-seeds", default="0", help="long: the seeds")
+    p.add_argument("--long-teacher", choices=list(TASKS), default="pix2pix", help="long: the teacher")
     p.add_argument("--compare", nargs="+", choices=list(STUDENTS),
                    default=["mobile-resnet ngf 4", "shuffle-resnet ngf 8", "shuffle-resnet ngf 8 batch-norm"],
                    help="shuffle: the students compared")
     p.add_argument("--n", type=int, default=2000, help="test inputs of the task protocol (teacher and students)")
     p.add_argument("--eval-n", type=int, default=200, help="held-out inputs of each run's eval.json")
     p.add_argument("--rounds", type=int, default=5, help="speed: interleaved timing rounds")
+    p.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], default=[32, 256],
+                   help="speed, shuffle: image sides timed (default 32,256)")
+    p.add_argument("--speed-runs", nargs="+", default=None, metavar="NAME=RUN",
+                   help="speed: the students timed against the teacher (default: the paired part's seed-0 pixel ones)")
     a = p.parse_args()
     if bool(a.extra) != bool(a.tag):
         raise SystemExit("--extra and --tag go together (the tag names the runs made with the extra flags)")
     TEACHERS.update({name: str(Path(a.teachers) / name / "generator") for name in TEACHERS})
     part_flags = {"long": f"--long-steps {a.long_steps} --long-seeds {a.long_seeds} --student '{a.student}' "
-                          f"--recipe '{a.recipe}'",
+                          f"--recipe '{a.recipe}' --long-teacher {a.long_teacher}",
                   "shuffle": f"--steps {a.steps} --seeds {a.seeds} --recipe '{a.recipe}' --compare "
                              + " ".join(f"'{c}'" for c in a.compare),
-                  "speed": f"--rounds {a.rounds}"}.get(a.part, f"--steps {a.steps} --seeds {a.seeds}")
+                  "speed": f"--rounds {a.rounds} --sizes {','.join(map(str, a.sizes))}" + (
+                      " --speed-runs" + "".join(f" '{x}'" for x in a.speed_runs) if a.speed_runs else "")
+                  }.get(a.part, f"--steps {a.steps} --seeds {a.seeds}")
     command = (f"python benchmarks/translator_distill_trained.py --part {a.part} {part_flags} --n {a.n} "
                f"--teachers {a.teachers} --runs {a.runs}"
                + (f" --extra '{a.extra}' --tag {a.tag}" if a.extra else ""))
@@ -367,7 +378,7 @@ def main() -> None:
             part = ablation("cyclegan", recipes, [next(iter(STUDENTS))], seeds, a, runs)
         elif a.part == "long":  # does the gap close with training? the auto recipe, --long-steps, seed 0
             a.steps = a.long_steps
-            part = ablation("pix2pix", {a.recipe: RECIPES[a.recipe]},
+            part = ablation(a.long_teacher, {a.recipe: RECIPES[a.recipe]},
                             [a.student], [int(x) for x in a.long_seeds.split(",")], a, runs / f"long{a.long_steps}")
         elif a.part == "shuffle":  # the shuffle students against mobile-resnet: the auto recipe, then their speed
             students = a.compare
@@ -377,7 +388,7 @@ def main() -> None:
             part["speed"] = speed(a, where, {s: where / "pix2pix" / f"{slug(s)}-{run_name(a.recipe)}{tag}-s{seeds[0]}"
                                              for s in students})
         elif a.part == "speed":
-            part = speed(a, runs)
+            part = speed(a, runs, dict(x.split("=", 1) for x in a.speed_runs) if a.speed_runs else None)
         else:
             part = imported(a, runs)
     if "summary" in part:
