@@ -77,7 +77,8 @@ def quantize_int8(fp32: str | Path, out: str | Path, cfg: GeneratorConfig, calib
                         reduce_range=True)
     finally:
         root.setLevel(level)
-    return {"calibration_latents": calibration, "format": "QDQ", "weights": "int8 per channel, 7-bit range (reduce_range)",
+    return {"calibration_latents": calibration, "format": "QDQ",
+            "weights": "int8 per channel, 7-bit range (reduce_range)",
             "activations": "int8 per tensor (min-max)", "quantized_op_types": ops,
             "left_in_float_by_choice": sorted(op for op in present if op in skip)}
 
