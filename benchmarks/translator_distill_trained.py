@@ -83,6 +83,11 @@ def run_name(recipe: str) -> str:
     return recipe.replace(' ', '').replace('+', '_')
 
 
+def run_dir(student: str, recipe: str, tag: str, seed: int) -> str:
+    """The directory name of one run: student, recipe, the ``--tag`` of runs made with ``--extra``, seed."""
+    return f"{slug(student)}-{run_name(recipe)}{f'-{tag}' if tag else ''}-s{seed}"
+
+
 def distill(teacher: str, task: str, out: Path, student: str, terms: str, seed: int, steps: int, eval_n: int,
             extra: list[str] = ()) -> float:
     """One ``gantransfer distill`` through the command line (skipped when its eval.json exists); CPU seconds."""
@@ -137,6 +142,7 @@ def student_row(run: Path, task: str, n: int, teacher_fig: dict[str, float]) -> 
                                  "fd": ev.get("teacher_relative", {}).get("fd"),
                                  "space": ev.get("teacher_relative", {}).get("space", {}).get("key")},
             "cost": ev["cost"], "terms": info.get("terms_chosen", {}).get("terms"),
+            "perceptual_net": info.get("terms_chosen", {}).get("perceptual_net"),
             "terms_auto": info.get("terms_chosen", {}).get("auto")}
 
 
@@ -152,8 +158,7 @@ def ablation(name: str, recipes: dict[str, str], students: list[str], seeds: lis
     for student in students:
         for recipe, terms in recipes.items():
             for seed in seeds:
-                tag = f"-{a.tag}" if a.tag else ""
-                run = runs / name / f"{slug(student)}-{run_name(recipe)}{tag}-s{seed}"
+                run = runs / name / run_dir(student, recipe, a.tag, seed)
                 cpu = distill(teacher, task, run, student, terms, seed, a.steps, a.eval_n, shlex.split(a.extra))
                 rows.append({"student": student, "recipe": recipe + (f" ({a.extra})" if a.extra else ""),
                              "seed": seed, "cpu_s": round(cpu, 1), **student_row(run, task, a.n, t_fig)})
@@ -169,6 +174,7 @@ def summarise(rows: list[dict], t_fig: dict[str, float]) -> list[dict]:
     for key in dict.fromkeys((r["student"], r["recipe"]) for r in rows):
         group = [r for r in rows if (r["student"], r["recipe"]) == key]
         s = {"student": key[0], "recipe": key[1], "seeds": len(group), "terms": group[0]["terms"],
+             "perceptual_net": group[0].get("perceptual_net"),
              "macs_reduction": group[0]["cost"]["macs_reduction"]}
         for k in fid_keys(t_fig) + [k for k in t_fig if k.startswith("class_kept/") or k == "psnr/ground-truth"]:
             vals = [r["ratio_to_teacher"][k] for r in group]
@@ -197,8 +203,8 @@ def table(summary: list[dict], t_fig: dict[str, float]) -> str:
         ck = [f"{s[f'ratio class_kept/{p}']:.3f}" for p in PROTOCOLS]
         auto = {TRANSLATOR_AUTO: " (= auto before session 16; auto on a folder)",
                 f"{TRANSLATOR_AUTO},{TRANSLATOR_PERCEPTUAL}": " (= auto on a built-in task)"}
-        body.append([s["student"], s["recipe"] + (auto.get(s["terms"], "") if "--perceptual-net perceptual" in
-                                                  s["recipe"] or "perceptual" not in s["terms"] else ""),
+        uses_shipped = "perceptual=" not in s["terms"] or s.get("perceptual_net") == "perceptual"
+        body.append([s["student"], s["recipe"] + (auto.get(s["terms"], "") if uses_shipped else ""),
                      s["seeds"], f"{s['macs_reduction']:.1f}x fewer",
                      *[f"{s[f'ratio {k}']:.2f} +- {s[f'ratio {k} sd']:.2f}" for k in fk], " / ".join(ck)]
                     + ([f"{s['psnr_gt']:.2f}"] if paired else [])
@@ -302,7 +308,7 @@ def imported(a, runs: Path) -> dict:
     with torch.inference_mode():
         diff = float((g(x) - gi(x)).abs().max())
     student, recipe = next(iter(STUDENTS)), next(iter(RECIPES))
-    native = runs / "pix2pix" / f"{slug(student)}-{run_name(recipe)}-s0"
+    native = runs / "pix2pix" / run_dir(student, recipe, "", 0)
     run = root / "student"
     cpu = distill(str(out), "fmnist-edges", run, student, RECIPES[recipe], 0, a.steps, a.eval_n,
                   ["--input-size", "32"])
@@ -384,8 +390,7 @@ def main() -> None:
             students = a.compare
             where = runs / f"shuffle{a.steps}"
             part = ablation("pix2pix", {a.recipe: RECIPES[a.recipe]}, students, seeds, a, where)
-            tag = f"-{a.tag}" if a.tag else ""
-            part["speed"] = speed(a, where, {s: where / "pix2pix" / f"{slug(s)}-{run_name(a.recipe)}{tag}-s{seeds[0]}"
+            part["speed"] = speed(a, where, {s: where / "pix2pix" / run_dir(s, a.recipe, a.tag, seeds[0])
                                              for s in students})
         elif a.part == "speed":
             part = speed(a, runs, dict(x.split("=", 1) for x in a.speed_runs) if a.speed_runs else None)
