@@ -9,7 +9,7 @@ ppaf). Options: ``cos`` (cosine learning-rate decay to 0 at the last step), ``em
 average's decay, default 0.99), ``b<n>`` (batch size, default 64), ``lr<rate>`` (default 1e-3), ``dw<width>``
 (the adversarial term's discriminator: a fresh one of this width rather than a copy of the teacher's full-width
 one), ``adv<weight>`` (the adversarial weight instead of the loss set's 0.1), ``pw<weight>`` (the perceptual
-weight instead of 1), ``mom<beta1>`` (Adam's first beta,
+weight instead of 1), ``px<weight>`` (the pixel weight instead of 1), ``mom<beta1>`` (Adam's first beta,
 default distill's 0.5), ``s<seed>`` (default 0), ``prune`` (the student starts
 channel-pruned from the teacher, ``--init prune``; without it ``--init random``, as every recipe before pruning). Each is a `gantransfer distill` of
 the shipped teacher with the demo's other settings (a bank of 16,384 latents, seed 0), one torch thread per run,
@@ -38,10 +38,10 @@ def parse(name: str) -> dict:
     parts = name.split("-")
     r = {"width": float(parts[0][1:]), "losses": parts[1], "steps": int(parts[2]), "lr_decay": "none",
          "ema_beta": 0.99, "batch_size": 64, "lr": 1e-3, "discriminator_width": 0.0, "adversarial": None,
-         "init": "random", "beta1": 0.5, "seed": 0, "perceptual": None}
+         "init": "random", "beta1": 0.5, "seed": 0, "perceptual": None, "pixel": None}
     for opt in parts[3:]:
         for prefix, key, kind in (("ema", "ema_beta", float), ("b", "batch_size", int), ("lr", "lr", float),
-                                  ("dw", "discriminator_width", float), ("adv", "adversarial", float), ("pw", "perceptual", float),
+                                  ("dw", "discriminator_width", float), ("adv", "adversarial", float), ("pw", "perceptual", float), ("px", "pixel", float),
                                   ("mom", "beta1", float), ("s", "seed", int)):
             if opt.startswith(prefix) and opt[len(prefix):].replace(".", "", 1).replace("e-", "", 1).isdigit():
                 r[key] = kind(opt[len(prefix):])
@@ -49,7 +49,7 @@ def parse(name: str) -> dict:
         else:
             if opt not in ("cos", "prune"):
                 raise SystemExit(f"recipe {name}: unknown option {opt!r} (cos, prune, ema<beta>, b<n>, lr<rate>, "
-                                 "dw<width>, adv<weight>, pw<weight>, mom<beta1>, s<seed>)")
+                                 "dw<width>, adv<weight>, pw<weight>, px<weight>, mom<beta1>, s<seed>)")
             r["lr_decay" if opt == "cos" else "init"] = "cosine" if opt == "cos" else "prune"
     return r
 
@@ -58,6 +58,7 @@ def terms(r: dict) -> str:
     """The --terms of a parsed recipe: its loss set, with ``adv<weight>`` replacing the adversarial weight."""
     t = LOSS_SETS[r["losses"]]
     t = t if r["adversarial"] is None else t.replace("adversarial=0.1", f"adversarial={r['adversarial']:g}")
+    t = t if r.get("pixel") is None else t.replace("pixel=1", f"pixel={r['pixel']:g}")
     return t if r.get("perceptual") is None else t.replace("perceptual=1", f"perceptual={r['perceptual']:g}")
 
 

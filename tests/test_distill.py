@@ -314,6 +314,29 @@ def test_folded_classifier_features_equal_the_unfolded_ones():
     assert len(folded) == len(plain) and all(torch.allclose(a, b, atol=1e-4) for a, b in zip(folded, plain))
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_perceptual_distance_equals_normalising_both_maps(layout):
+    """The expanded form in unit_distance gives the LPIPS-style distance of explicitly normalised maps, value and
+    gradient, including all-zero feature vectors (ReLU maps have them) on either side."""
+    from gantransfer.losses.distillation import UNIT_EPS, unit_distance
+    torch.manual_seed(0)
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    a = torch.relu(torch.randn(4, 6, 5, 5)).contiguous(memory_format=fmt)
+    b = torch.relu(torch.randn(4, 6, 5, 5)).contiguous(memory_format=fmt)
+    a[0, :, 1, 1], b[1, :, 2, 2], a[2, :, 3, 3], b[2, :, 3, 3] = 0, 0, 0, 0
+
+    def unit(x):
+        return x / x.pow(2).sum(1, keepdim=True).add(UNIT_EPS).sqrt()
+    a1, a2 = a.clone().requires_grad_(True), a.clone().requires_grad_(True)
+    want = unit(a1).sub(unit(b)).pow(2).sum(1).mean()
+    got = unit_distance(a2, b)
+    want.backward()
+    got.backward()
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-6) and want.item() > 0.1
+    assert torch.allclose(a2.grad, a1.grad, rtol=1e-4, atol=1e-6)
+    assert unit_distance(b, b).abs().item() < 1e-5  # a map against itself: zero
+
+
 def test_cosine_lr_decay_follows_the_schedule_and_resumes_exactly(teacher, tmp_path):
     from gantransfer.engine.schedules import lr_factor
     assert lr_factor("none", 7, 10) == 1.0 and lr_factor("cosine", 0, 10) == 1.0
