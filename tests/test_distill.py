@@ -335,6 +335,11 @@ def test_perceptual_distance_equals_normalising_both_maps(layout):
     assert torch.allclose(got, want, rtol=1e-5, atol=1e-6) and want.item() > 0.1
     assert torch.allclose(a2.grad, a1.grad, rtol=1e-4, atol=1e-6)
     assert unit_distance(b, b).abs().item() < 1e-5  # a map against itself: zero
+    ah, bh = a.bfloat16(), b.bfloat16()  # maps from a bfloat16 autocast: computed in float32 all the same
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = unit_distance(ah, bh)
+    assert low.dtype == torch.float32
+    assert torch.allclose(low, unit(ah.float()).sub(unit(bh.float())).pow(2).sum(1).mean(), rtol=1e-5)
 
 
 def test_cosine_lr_decay_follows_the_schedule_and_resumes_exactly(teacher, tmp_path):

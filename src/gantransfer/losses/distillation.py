@@ -48,7 +48,9 @@ UNIT_EPS = 1e-10  # added to squared norms before normalising: an all-zero featu
 def unit_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean over positions of ||a/|a| - b/|b|||^2 along channels (norms taken with ``UNIT_EPS``), for ``b`` a
     constant target. Expanded as |â|^2 + |b̂|^2 - 2 â.b̂, so that only per-position sums of the large maps are
-    formed: the same value as normalising both maps, within float rounding, in about a third of the CPU time."""
+    formed: the same value as normalising both maps, within float rounding, in about a third of the CPU time.
+    Computed in float32 (under bfloat16 autocast the expansion's cancellation would cost the difference)."""
+    a, b = a.float(), b.float()
     with torch.no_grad():
         sb = b.pow(2).sum(1)
         rb = sb.add(UNIT_EPS).rsqrt()
