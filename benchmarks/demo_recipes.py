@@ -10,8 +10,8 @@ average's decay, default 0.99), ``b<n>`` (batch size, default 64), ``lr<rate>`` 
 (the adversarial term's discriminator: a fresh one of this width rather than a copy of the teacher's full-width
 one), ``adv<weight>`` (the adversarial weight instead of the loss set's 0.1), ``pw<weight>`` (the perceptual
 weight instead of 1), ``px<weight>`` (the pixel weight instead of 1), ``mom<beta1>`` (Adam's first beta,
-default distill's 0.5), ``s<seed>`` (default 0), ``prune`` (the student starts
-channel-pruned from the teacher, ``--init prune``; without it ``--init random``, as every recipe before pruning). Each is a `gantransfer distill` of
+default distill's 0.5), ``s<seed>`` (default 0), ``prune`` (the student starts channel-pruned from the teacher,
+``--init prune``; without it ``--init random``, as every recipe before pruning). Each is a `gantransfer distill` of
 the shipped teacher with the demo's other settings (a bank of 16,384 latents, seed 0), one torch thread per run,
 ``--jobs`` at a time, under ``/usr/bin/time -v`` (user + system CPU seconds, which depend less on the other
 jobs sharing the machine than wall time does; compare recipes by their ratio to a reference run of the same
@@ -41,7 +41,8 @@ def parse(name: str) -> dict:
          "init": "random", "beta1": 0.5, "seed": 0, "perceptual": None, "pixel": None}
     for opt in parts[3:]:
         for prefix, key, kind in (("ema", "ema_beta", float), ("b", "batch_size", int), ("lr", "lr", float),
-                                  ("dw", "discriminator_width", float), ("adv", "adversarial", float), ("pw", "perceptual", float), ("px", "pixel", float),
+                                  ("dw", "discriminator_width", float), ("adv", "adversarial", float),
+                                  ("pw", "perceptual", float), ("px", "pixel", float),
                                   ("mom", "beta1", float), ("s", "seed", int)):
             if opt.startswith(prefix) and opt[len(prefix):].replace(".", "", 1).replace("e-", "", 1).isdigit():
                 r[key] = kind(opt[len(prefix):])
@@ -55,7 +56,8 @@ def parse(name: str) -> dict:
 
 
 def terms(r: dict) -> str:
-    """The --terms of a parsed recipe: its loss set, with ``adv<weight>`` replacing the adversarial weight."""
+    """The --terms of a parsed recipe: its loss set, with ``adv<weight>``, ``px<weight>`` and ``pw<weight>``
+    replacing the adversarial, pixel and perceptual weights."""
     t = LOSS_SETS[r["losses"]]
     t = t if r["adversarial"] is None else t.replace("adversarial=0.1", f"adversarial={r['adversarial']:g}")
     t = t if r.get("pixel") is None else t.replace("pixel=1", f"pixel={r['pixel']:g}")

@@ -104,7 +104,8 @@ def fold_batch_norms(layers: torch.nn.Sequential) -> list[torch.nn.Module]:
     from torch.nn.utils.fusion import fuse_conv_bn_eval
     out: list[torch.nn.Module] = []
     for layer in layers:
-        if isinstance(layer, torch.nn.BatchNorm2d) and out and isinstance(out[-1], torch.nn.Conv2d) and not layer.training:
+        if (isinstance(layer, torch.nn.BatchNorm2d) and out and isinstance(out[-1], torch.nn.Conv2d)
+                and not layer.training):
             out[-1] = fuse_conv_bn_eval(out[-1], layer).requires_grad_(False)
         else:
             out.append(layer)
