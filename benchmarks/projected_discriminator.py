@@ -25,17 +25,17 @@ TEACHER = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 
 class ProjectedDiscriminator(nn.Module):
     """Images -> logits (B,): a 3x3 conv, LeakyReLU and 1x1 conv head on each map of a frozen feature network,
-    averaged over positions and summed over maps. The network is held outside the module's parameters, so the
-    discriminator's optimiser trains the heads only."""
+    averaged over positions and summed over maps. ``features`` is a plain function (its layers are no submodule
+    of this one), so the discriminator's optimiser trains the heads only."""
 
     def __init__(self, features, channels: list[int], hidden: int = 32) -> None:
         super().__init__()
-        self._features = [features]
+        self.features = features
         self.heads = nn.ModuleList(nn.Sequential(nn.Conv2d(c, hidden, 3, 1, 1), nn.LeakyReLU(0.2, True),
                                                  nn.Conv2d(hidden, 1, 1)) for c in channels)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        maps = self._features[0](x)
+        maps = self.features(x)
         return sum(h(m).flatten(1).mean(1) for h, m in zip(self.heads, maps))
 
 
