@@ -81,6 +81,22 @@ def test_bias_act_is_leaky_relu_times_sqrt2_with_clamp():
     assert torch.allclose(y, torch.tensor([-0.2 * 2 ** 0.5, 0.5 * 2 ** 0.5, 256.0]))
 
 
+def test_a_matching_discriminator_shares_the_generators_channel_cap():
+    """A fresh discriminator for a generator capped at 64 channels is capped at 64 too (it was 512: at width
+    1/16 four times the generator's channels at 4-16 px); a default cap leaves the options empty, as before."""
+    from gantransfer.models.config import discriminator_config_for
+    small = GeneratorConfig(arch="stylegan2", resolution=32, channels=3, width=1 / 16,
+                            options={"w_dim": 32, "mapping_layers": 2, "channel_max": 64})
+    dcfg = discriminator_config_for(small, 1 / 16)
+    assert dcfg.options == {"channel_max": 64}
+    widest = max(m.weight.shape[0] for m in build_discriminator(small, 1 / 16).modules()
+                 if isinstance(m, torch.nn.Module) and getattr(m, "weight", None) is not None
+                 and m.weight.dim() == 4)
+    assert widest == 64
+    assert discriminator_config_for(GeneratorConfig(arch="stylegan2", resolution=32, channels=3)).options == {}
+    assert discriminator_config_for(GeneratorConfig(arch="dcgan", resolution=32, channels=1)).options == {}
+
+
 @pytest.mark.slow
 def test_calling_convention_noise_modes_and_truncation():
     g, cfg = tiny(32)

@@ -206,9 +206,12 @@ class DiscriminatorConfig:
 
 
 def discriminator_config_for(gcfg: GeneratorConfig, width: float | None = None) -> DiscriminatorConfig:
-    """The discriminator that matches generator ``gcfg`` (at its width unless ``width`` is given)."""
+    """The discriminator that matches generator ``gcfg`` (at its width unless ``width`` is given; with the options
+    its family derives from the generator's, e.g. StyleGAN2's channel cap)."""
+    derive = gcfg.family.discriminator_options
     return DiscriminatorConfig(arch=gcfg.arch, resolution=gcfg.resolution, channels=gcfg.channels,
-                               width=gcfg.width if width is None else width, num_classes=gcfg.num_classes)
+                               width=gcfg.width if width is None else width, num_classes=gcfg.num_classes,
+                               options=derive(gcfg) if derive is not None else {})
 
 
 def build_generator(cfg: GeneratorConfig) -> Any:

@@ -54,6 +54,8 @@ class ModelFamily:
     channel_groups: Callable[["nn.Module"], list["ChannelGroup"]] | None = None  # prunable channels (models/prune.py)
     channel_plan: Callable[["GeneratorConfig", list[int]], "GeneratorConfig"] | None = None  # config with per-group
                                                                      # channel counts (tasks/budget.py)
+    discriminator_options: Callable[["GeneratorConfig"], dict] | None = None  # a matching discriminator's
+                                                                     # options (e.g. the generator's channel cap)
     description: str = ""
 
 

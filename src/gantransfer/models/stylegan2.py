@@ -539,12 +539,19 @@ def _feature_resolutions(cfg: "GeneratorConfig") -> list[int]:
     return [2 ** k for k in range(2, int(math.log2(cfg.resolution)))]
 
 
+def _discriminator_options(cfg: "GeneratorConfig") -> dict:
+    """A discriminator to match a generator of ``cfg`` shares its channel cap (as NVlabs' configs do: one
+    ``cmax`` for both); {} when the cap is the default, so such configs read as before."""
+    cap = cfg.options.channel_max
+    return {} if cap == StyleGAN2DiscriminatorOptions.channel_max else {"channel_max": cap}
+
+
 FAMILY = register(ModelFamily(
     name="stylegan2", kind="image", options=StyleGAN2Options,
     capabilities=Capabilities(labels=True, feature_taps=True, discriminator_blocks=True, discriminator_features=True,
                               noise_inputs=True, mapping_network=True),
     build_generator=_build_generator, build_discriminator=_build_discriminator, validate=_validate,
     feature_resolutions=_feature_resolutions, max_resolution=MAX_RESOLUTION, channel_groups=_channel_groups,
-    channel_plan=_channel_plan,
+    channel_plan=_channel_plan, discriminator_options=_discriminator_options,
     description="StyleGAN2 (Karras et al. 2020): mapping network, modulated convolutions, noise, skip toRGB, "
                 "residual discriminator; channel multiplier = width"))
