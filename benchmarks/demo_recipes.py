@@ -10,8 +10,7 @@ average's decay, default 0.99), ``b<n>`` (batch size, default 64), ``lr<rate>`` 
 (the adversarial term's discriminator: a fresh one of this width rather than a copy of the teacher's full-width
 one), ``adv<weight>`` (the adversarial weight instead of the loss set's 0.1), ``pw<weight>`` (the perceptual
 weight instead of 1), ``px<weight>`` (the pixel weight instead of 1), ``mom<beta1>`` (Adam's first beta,
-default distill's 0.5), ``s<seed>`` (default 0), ``fit<steps>`` (``--prune-fit``: the pruned layers refitted
-to the teacher's activations first), ``prune`` (the student starts channel-pruned from the teacher,
+default distill's 0.5), ``s<seed>`` (default 0), ``prune`` (the student starts channel-pruned from the teacher,
 ``--init prune``; without it ``--init random``, as every recipe before pruning). Each is a `gantransfer distill` of
 the shipped teacher with the demo's other settings (a bank of 16,384 latents, seed 0), one torch thread per run,
 ``--jobs`` at a time, under ``/usr/bin/time -v`` (user + system CPU seconds, which depend less on the other
@@ -39,19 +38,19 @@ def parse(name: str) -> dict:
     parts = name.split("-")
     r = {"width": float(parts[0][1:]), "losses": parts[1], "steps": int(parts[2]), "lr_decay": "none",
          "ema_beta": 0.99, "batch_size": 64, "lr": 1e-3, "discriminator_width": 0.0, "adversarial": None,
-         "init": "random", "beta1": 0.5, "seed": 0, "perceptual": None, "pixel": None, "prune_fit": 0}
+         "init": "random", "beta1": 0.5, "seed": 0, "perceptual": None, "pixel": None}
     for opt in parts[3:]:
         for prefix, key, kind in (("ema", "ema_beta", float), ("b", "batch_size", int), ("lr", "lr", float),
                                   ("dw", "discriminator_width", float), ("adv", "adversarial", float),
                                   ("pw", "perceptual", float), ("px", "pixel", float),
-                                  ("mom", "beta1", float), ("s", "seed", int), ("fit", "prune_fit", int)):
+                                  ("mom", "beta1", float), ("s", "seed", int)):
             if opt.startswith(prefix) and opt[len(prefix):].replace(".", "", 1).replace("e-", "", 1).isdigit():
                 r[key] = kind(opt[len(prefix):])
                 break
         else:
             if opt not in ("cos", "prune"):
                 raise SystemExit(f"recipe {name}: unknown option {opt!r} (cos, prune, ema<beta>, b<n>, lr<rate>, "
-                                 "dw<width>, adv<weight>, pw<weight>, px<weight>, mom<beta1>, s<seed>, fit<steps>)")
+                                 "dw<width>, adv<weight>, pw<weight>, px<weight>, mom<beta1>, s<seed>)")
             r["lr_decay" if opt == "cos" else "init"] = "cosine" if opt == "cos" else "prune"
     return r
 
@@ -132,7 +131,6 @@ def main() -> None:
     for name in args.recipes:
         r, out = parse(name), runs / name
         extra = ["--discriminator-width", str(r["discriminator_width"])] if r["discriminator_width"] else []
-        extra += ["--prune-fit", str(r["prune_fit"])] if r["prune_fit"] else []
         jobs.append((name, ["/usr/bin/time", "-v", "-o", str(runs / f"{name}.time")] + exe + [
             "distill", "--teacher", TEACHER, "--width", str(r["width"]), "--terms", terms(r),
             "--steps", str(r["steps"]), "--bank-size", "16384", "--seed", str(r["seed"]), "--lr-decay", r["lr_decay"],

@@ -385,8 +385,6 @@ class DistillConfig(StudentTraining):
                                                  "(what tells samples apart, DCP-style); see docs/pruning.md")
     svs: bool = setting(False, "--init prune: rescale each pruned weight's singular values to their square roots "
                                "at equal Frobenius norm (SVS-style)")
-    prune_fit: int = setting(0, "--init prune: refit each pruned layer for this many Adam steps, in forward order, "
-                                "to the teacher's activations at its kept channels (0: off; docs/pruning.md)")
     target_macs: str | None = setting(None, "choose the student's channels per layer for this many MACs per sample: "
                                             "a reduction (50x) or a count (2.5M); replaces --width")
     target_params: str | None = setting(None, "choose the student's channels per layer for this many parameters: "
@@ -438,10 +436,6 @@ class DistillConfig(StudentTraining):
         require(self.init in ("auto", "prune", "random"), f"init must be auto, prune or random, got {self.init!r}")
         require(self.prune_criterion in ("magnitude", "activation", "diversity"),
                 f"prune_criterion must be magnitude, activation or diversity, got {self.prune_criterion!r}")
-        require(self.prune_fit >= 0, f"prune_fit must be >= 0 (Adam steps per pruned layer; 0: off), "
-                f"got {self.prune_fit}")
-        require(not self.prune_fit or self.init != "random", "prune_fit refits a pruned student's layers; "
-                "it needs --init prune or auto, not --init random")
         require(self.discriminator_width >= 0, f"discriminator_width must be >= 0 (0: the teacher's), got "
                 f"{self.discriminator_width}")
         from gantransfer.models.family import family_names

@@ -46,7 +46,7 @@ def magnitude(teacher: nn.Module, groups: list[ChannelGroup]) -> dict[str, torch
 
 
 @contextmanager
-def tapped(teacher: nn.Module, groups: list[ChannelGroup], fn: Callable[[str, torch.Tensor], torch.Tensor]
+def _tapped(teacher: nn.Module, groups: list[ChannelGroup], fn: Callable[[str, torch.Tensor], torch.Tensor]
             ) -> Iterator[None]:
     """Every group's tap passes through ``fn(group name, activation)`` (its result replaces the activation)."""
     modules = dict(teacher.named_modules())
@@ -76,7 +76,7 @@ def activation(teacher: nn.Module, groups: list[ChannelGroup], z: torch.Tensor,
         sums[name] = a.detach().abs().double().transpose(0, 1).reshape(a.shape[1], -1).mean(1)
         return a
 
-    with torch.no_grad(), tapped(teacher, groups, record):
+    with torch.no_grad(), _tapped(teacher, groups, record):
         teacher(z, labels)
     return sums
 
@@ -98,7 +98,7 @@ def diversity(teacher: nn.Module, groups: list[ChannelGroup], z: torch.Tensor,
         m = torch.cat([masks[name], masks[name]])
         return a * m.view(*m.shape, *([1] * (a.dim() - 2)))
 
-    with torch.enable_grad(), tapped(teacher, groups, mask):
+    with torch.enable_grad(), _tapped(teacher, groups, mask):
         img = teacher(z, labels)
         distance = (img[:pairs] - img[pairs:]).abs().flatten(1).mean(1).sum()
         grads = torch.autograd.grad(distance, [masks[g.name] for g in groups])

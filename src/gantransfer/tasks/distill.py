@@ -219,7 +219,7 @@ def distill(config: DistillConfig, resume: bool = False, teacher=None, overwrite
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg)
     initial = initialise_student(student, scfg, teacher, "prune" if budget else cfg.init, cfg.prune_criterion,
-                                 cfg.svs, cfg.seed, by_importance=bool(widths), fit_steps=cfg.prune_fit)
+                                 cfg.svs, cfg.seed, by_importance=bool(widths))
     if budget is not None:
         initial["budget"] = measure_budget(budget, student, scfg, device)
     tie_to_teacher(student, teacher, scfg, space)

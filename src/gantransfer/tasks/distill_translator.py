@@ -213,7 +213,7 @@ def distill_translator(cfg: DistillConfig, teacher: Teacher, resume: bool = Fals
     torch.manual_seed(cfg.seed)
     student = build_generator(scfg).to(device)
     initial = initialise_student(student, scfg, teacher, cfg.init, cfg.prune_criterion, cfg.svs, cfg.seed,
-                                 inputs=images.train, fit_steps=cfg.prune_fit)
+                                 inputs=images.train)
     t_params = sum(p.numel() for p in teacher.module.parameters())
     s_params = sum(p.numel() for p in student.parameters())
     if s_params >= t_params:

@@ -12,13 +12,11 @@ from gantransfer.errors import ConfigError
 from gantransfer.models.config import GeneratorConfig
 from gantransfer.models.importance import channel_scores
 from gantransfer.models.prune import copy_kept, group_sizes, groups_of, kept_fraction, top_channels
-from gantransfer.models.prune_fit import fit_pruned
 from gantransfer.models.sampling import draw_inputs
 
 PRUNE_SAMPLES = 256  # teacher samples the activation-based criteria look at (up to 64 px; see prune_samples)
 PRUNE_INPUTS = 64    # translators: training input images the activation-based criteria look at
 PRUNE_CHUNK = 64     # of them rendered at once
-FIT_SAMPLES = 4      # --prune-fit fits on this many times the criteria's teacher samples (fresh ones)
 
 
 def prune_samples(cfg: GeneratorConfig) -> tuple[int, int]:
@@ -48,13 +46,12 @@ def why_not_prunable(teacher, scfg: GeneratorConfig) -> str | None:
 
 def prune_from_teacher(student: nn.Module, teacher_module: nn.Module, tcfg: GeneratorConfig, scfg: GeneratorConfig,
                        criterion: str, svs: bool, seed: int, by_importance: bool = False,
-                       inputs: torch.Tensor | None = None, fit_steps: int = 0) -> dict:
+                       inputs: torch.Tensor | None = None) -> dict:
     """Load ``student`` with ``teacher_module``'s most important channels by ``criterion``; the record of what
     was kept. The teacher's samples come from their own generator, so the global random stream is untouched.
     ``by_importance``: the kept channels ordered most important first (an elastic student's), else in the
     teacher's order. ``inputs``: a translator's input images for the activation-based criteria (the first
-    ``PRUNE_INPUTS``; default: random images in its value range). ``fit_steps``: refit the pruned layers
-    (``models/prune_fit.py``) on FIT_SAMPLES times as many teacher inputs (a translator's: as many of those given)."""
+    ``PRUNE_INPUTS``; default: random images in its value range)."""
     t_groups, s_groups = groups_of(tcfg.family, teacher_module), groups_of(scfg.family, student)
     n, chunk = prune_samples(tcfg)
     if inputs is not None:
@@ -66,22 +63,12 @@ def prune_from_teacher(student: nn.Module, teacher_module: nn.Module, tcfg: Gene
                             None if labels is None else labels.to(device), chunk)
     keep = top_channels(scores, group_sizes(student, s_groups), by_importance)
     copy_kept(teacher_module, student, t_groups, keep, svs)
-    record = {"init": "prune", "criterion": criterion, "svs": svs,
-              "kept": kept_fraction(keep, group_sizes(teacher_module, t_groups))}
-    if fit_steps > 0:
-        if inputs is not None:
-            fz, flabels = inputs[:FIT_SAMPLES * n], None
-        else:
-            fz, flabels = draw_inputs(tcfg, FIT_SAMPLES * n, torch.Generator().manual_seed(seed + 1))
-        errors = fit_pruned(teacher_module, student, t_groups, s_groups, keep, fz.to(device),
-                            None if flabels is None else flabels.to(device), fit_steps, chunk, seed)
-        record["fit"] = {"steps": fit_steps, "mse_before_after": errors}
-    return record
+    return {"init": "prune", "criterion": criterion, "svs": svs,
+            "kept": kept_fraction(keep, group_sizes(teacher_module, t_groups))}
 
 
 def initialise_student(student: nn.Module, scfg: GeneratorConfig, teacher, init: str, criterion: str, svs: bool,
-                       seed: int, by_importance: bool = False, inputs: torch.Tensor | None = None,
-                       fit_steps: int = 0) -> dict:
+                       seed: int, by_importance: bool = False, inputs: torch.Tensor | None = None) -> dict:
     """Apply ``init`` (auto | prune | random) to a freshly built ``student``; returns the record for run.json
     (``inputs``: a translator's training input images, see ``prune_from_teacher``)."""
     if init == "random":
@@ -90,13 +77,12 @@ def initialise_student(student: nn.Module, scfg: GeneratorConfig, teacher, init:
     if reason is None:
         try:
             record = prune_from_teacher(student, teacher.module, teacher.config, scfg, criterion, svs, seed,
-                                        by_importance, inputs, fit_steps)
+                                        by_importance, inputs)
         except ConfigError as e:
             reason = str(e)
         else:
-            fitted = f", refitted {fit_steps} steps a layer" if fit_steps else ""
             print(f"gantransfer distill: student initialised from the teacher's channels ({criterion}"
-                  f"{', svs' if svs else ''}{fitted}): {', '.join(f'{k} {v}' for k, v in record['kept'].items())}")
+                  f"{', svs' if svs else ''}): {', '.join(f'{k} {v}' for k, v in record['kept'].items())}")
             return record
     if init == "prune":
         raise ConfigError(reason)
