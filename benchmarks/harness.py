@@ -90,6 +90,15 @@ def write_results(path: str | Path, result: Any, indent: int = 2) -> Path:
     return path
 
 
+def merge_row(path: str | Path, row: dict[str, Any], header: dict[str, Any], key: str = "run") -> Path:
+    """Add ``row`` to the ``rows`` of the result JSON at ``path`` (a row with the same ``key`` is replaced; a new
+    file starts as ``header`` plus the row), written atomically."""
+    path = Path(path)
+    data = json.loads(path.read_text()) if path.is_file() else {**header, "rows": []}
+    data["rows"] = [r for r in data["rows"] if r.get(key) != row[key]] + [row]
+    return write_results(path, data)
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A Markdown table: ``header`` cells, then one line per row (cells formatted with ``str``)."""
     width = len(header)

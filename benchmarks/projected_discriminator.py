@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from harness import merge_row
+
 TEACHER = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 
 
@@ -75,11 +77,7 @@ def main() -> None:
            "discriminator": "projected: heads on fashion-mnist-perceptual-v1's maps", "wall_seconds": seconds,
            "sec_per_step": metrics[-1].get("time/sec_per_step"), "fid_ratio": ev["fid_ratio"],
            "final_losses": {k: v for k, v in metrics[-1].items() if k.startswith("loss/")}}
-    path = Path(args.results)
-    data = json.loads(path.read_text()) if path.is_file() else {"script": "benchmarks/projected_discriminator.py",
-                                                                 "threads": args.threads, "rows": []}
-    data["rows"] = [r for r in data["rows"] if r["run"] != row["run"]] + [row]
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    merge_row(args.results, row, {"script": "benchmarks/projected_discriminator.py", "threads": args.threads})
     print(json.dumps(row, indent=2))
 
 

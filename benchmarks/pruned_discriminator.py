@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from harness import write_results
+from harness import merge_row
 
 TEACHER = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 
@@ -85,11 +85,7 @@ def main() -> None:
     ev = json.loads((out / "eval.json").read_text())
     row = {"run": out.name, "width": args.width, "d_width": args.d_width, "steps": args.steps, "seed": args.seed,
            "wall_seconds": seconds, "fid_ratio": ev["fid_ratio"], "psnr_fresh": ev["fidelity"]["fresh"]["psnr"]}
-    path = Path(args.results)
-    data = json.loads(path.read_text()) if path.is_file() else {"script": "benchmarks/pruned_discriminator.py",
-                                                                 "teacher": TEACHER, "rows": []}
-    data["rows"] = [r for r in data["rows"] if r["run"] != row["run"]] + [row]
-    write_results(path, data)
+    merge_row(args.results, row, {"script": "benchmarks/pruned_discriminator.py", "teacher": TEACHER})
     print(json.dumps(row, indent=2))
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from torch import nn
 
-from harness import write_results
+from harness import merge_row
 
 TEACHER = "src/gantransfer/assets/teachers/fashion-mnist-dcgan"
 
@@ -87,11 +87,7 @@ def main() -> None:
     row = {"run": out.name, "plan": plan, "steps": args.steps, "lr": args.lr, "seed": args.seed,
            "wall_seconds": seconds, "cost": ev["cost"], "fid_ratio": ev["fid_ratio"],
            "psnr_fresh": ev["fidelity"]["fresh"]["psnr"]}
-    path = Path(args.results)
-    data = json.loads(path.read_text()) if path.is_file() else {"script": "benchmarks/separable_student.py",
-                                                                 "teacher": TEACHER, "rows": []}
-    data["rows"] = [r for r in data["rows"] if r["run"] != row["run"]] + [row]
-    write_results(path, data)
+    merge_row(args.results, row, {"script": "benchmarks/separable_student.py", "teacher": TEACHER})
     print(json.dumps(row, indent=2))
 
 

@@ -57,6 +57,19 @@ def test_write_results_writes_the_bytes_the_scripts_wrote(tmp_path: Path) -> Non
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r1.json"]  # no temporary file left
 
 
+def test_merge_row_adds_replaces_by_key_and_keeps_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    harness.merge_row(path, {"run": "a", "fid": 1.0}, {"script": "s.py"})
+    harness.merge_row(path, {"run": "b", "fid": 2.0}, {"script": "ignored once the file exists"})
+    data = json.loads(path.read_text())
+    data["controls"] = ["kept"]
+    path.write_text(json.dumps(data))
+    harness.merge_row(path, {"run": "a", "fid": 3.0}, {})
+    data = json.loads(path.read_text())
+    assert data["script"] == "s.py" and data["controls"] == ["kept"]
+    assert data["rows"] == [{"run": "b", "fid": 2.0}, {"run": "a", "fid": 3.0}]
+
+
 def test_markdown_table() -> None:
     assert harness.markdown_table(["a", "b"], [[1, "x"], [2.5, ""]]) == "| a | b |\n|---|---|\n| 1 | x |\n| 2.5 |  |"
     with pytest.raises(ValueError, match="3 cells, the header 2"):
