@@ -81,9 +81,10 @@ def test_bias_act_is_leaky_relu_times_sqrt2_with_clamp():
     assert torch.allclose(y, torch.tensor([-0.2 * 2 ** 0.5, 0.5 * 2 ** 0.5, 256.0]))
 
 
-def test_a_matching_discriminator_shares_the_generators_channel_cap():
+def test_a_matching_discriminator_shares_the_generators_cap_clamp_and_mbstd_settings():
     """A fresh discriminator for a generator capped at 64 channels is capped at 64 too (it was 512: at width
-    1/16 four times the generator's channels at 4-16 px); a default cap leaves the options empty, as before."""
+    1/16 four times the generator's channels at 4-16 px), and takes the minibatch-stddev settings and clamp the
+    generator's options hold (they were ignored); default settings leave the options empty, as before."""
     from gantransfer.models.config import discriminator_config_for
     small = GeneratorConfig(arch="stylegan2", resolution=32, channels=3, width=1 / 16,
                             options={"w_dim": 32, "mapping_layers": 2, "channel_max": 64})
@@ -94,6 +95,16 @@ def test_a_matching_discriminator_shares_the_generators_channel_cap():
                  and m.weight.dim() == 4)
     assert widest == 64
     assert discriminator_config_for(GeneratorConfig(arch="stylegan2", resolution=32, channels=3)).options == {}
+    nv = GeneratorConfig(arch="stylegan2", resolution=32, channels=3, width=1 / 16,
+                         options={"w_dim": 32, "mapping_layers": 2, "mbstd_group": 8, "mbstd_channels": 2,
+                                  "conv_clamp": 256})  # the options' minibatch-stddev settings are the D's
+    d = build_discriminator(nv, 1 / 16)
+    assert discriminator_config_for(nv).options == {"conv_clamp": 256.0, "mbstd_group": 8, "mbstd_channels": 2}
+    assert (d.mbstd_group, d.mbstd_channels) == (8, 2)
+    odd = GeneratorConfig(arch="stylegan2", resolution=32, channels=3, width=1 / 16,
+                          options={"w_dim": 32, "mapping_layers": 2, "channel_max": 64, "mbstd_channels": 3})
+    with pytest.raises(ConfigError, match="discriminator cannot be built: .*mbstd_channels 3 must divide the 64"):
+        build_discriminator(odd, 1 / 16)  # one clear line (train exits 2), no traceback
     assert discriminator_config_for(GeneratorConfig(arch="dcgan", resolution=32, channels=1)).options == {}
 
 

@@ -231,8 +231,11 @@ def build_discriminator(cfg: GeneratorConfig | DiscriminatorConfig, width: float
     if fam.build_discriminator is None:
         raise ConfigError(f"{cfg.arch} has no discriminator of its own; train one of its source family")
     from gantransfer.budget import check_generator
-    check_generator(cfg, "the discriminator config", build=fam.build_discriminator)  # declared sizes, memory
-    return fam.build_discriminator(cfg)
+    try:
+        check_generator(cfg, "the discriminator config", build=fam.build_discriminator)  # declared sizes, memory
+        return fam.build_discriminator(cfg)
+    except ValueError as e:  # its options (some read off the generator's) do not fit: one line, no traceback
+        raise ConfigError(f"the {cfg.arch} discriminator cannot be built: {e}") from None
 
 
 def with_options(cfg: GeneratorConfig, **changes: Any) -> GeneratorConfig:

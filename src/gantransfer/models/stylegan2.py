@@ -540,10 +540,13 @@ def _feature_resolutions(cfg: "GeneratorConfig") -> list[int]:
 
 
 def _discriminator_options(cfg: "GeneratorConfig") -> dict:
-    """A discriminator to match a generator of ``cfg`` shares its channel cap (as NVlabs' configs do: one
-    ``cmax`` for both); {} when the cap is the default, so such configs read as before."""
-    cap = cfg.options.channel_max
-    return {} if cap == StyleGAN2DiscriminatorOptions.channel_max else {"channel_max": cap}
+    """A discriminator to match a generator of ``cfg`` takes the generator's channel cap and ``conv_clamp`` (as
+    NVlabs' configs share one ``cmax`` and clamp) and the minibatch-stddev settings its options hold for it; only
+    those that differ from the discriminator's defaults, so a default generator's reads ``{}`` as before."""
+    o, defaults = cfg.options, StyleGAN2DiscriminatorOptions()
+    shared = {"channel_max": o.channel_max, "conv_clamp": float(o.conv_clamp), "mbstd_group": o.mbstd_group,
+              "mbstd_channels": o.mbstd_channels}
+    return {k: v for k, v in shared.items() if v != getattr(defaults, k)}
 
 
 FAMILY = register(ModelFamily(
