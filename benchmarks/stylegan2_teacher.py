@@ -10,6 +10,9 @@ CPU thread, its FID curve under both protocols (the run's own ``--eval-every`` e
     python benchmarks/stylegan2_teacher.py --run runs/sg2-teacher-90m \
         --results benchmarks/results/teacher-fashion-mnist-stylegan2-90m.json --plot docs/stylegan2-teacher-curve.png
 
+Since session 18 a fresh discriminator takes its generator's channel cap (64 here); the teacher was trained with
+the earlier default of 512, which ``--d-arch-options '{"channel_max": 512}'`` added to the command rebuilds.
+
 The run itself stays out of the package (``runs/`` is not shipped); its command is in its run.json and here.
 """
 from __future__ import annotations

@@ -106,6 +106,9 @@ def test_a_matching_discriminator_shares_the_generators_cap_clamp_and_mbstd_sett
     with pytest.raises(ConfigError, match="discriminator cannot be built: .*mbstd_channels 3 must divide the 64"):
         build_discriminator(odd, 1 / 16)  # one clear line (train exits 2), no traceback
     assert discriminator_config_for(GeneratorConfig(arch="dcgan", resolution=32, channels=1)).options == {}
+    from gantransfer.models.config import DiscriminatorConfig
+    with pytest.raises(ConfigError, match="dcgan discriminators take no options"):
+        build_discriminator(DiscriminatorConfig(arch="dcgan", resolution=16, options={"channel_max": 8}))
 
 
 @pytest.mark.slow
@@ -221,6 +224,21 @@ def _small_defaults(cls):
     def init(self, *args, **kw):
         original(self, *args, **{**dict(w_dim=16, mapping_layers=2, channel_max=16, r1_every=2, pl_every=2), **kw})
     return init
+
+
+def test_train_discriminator_follows_arch_options_unless_d_arch_options_say_otherwise(tmp_path, capsys):
+    opts = json.dumps({"channel_max": 32, "w_dim": 16, "mapping_layers": 2})
+    base = ["train", "--data", "digits", "--limit", "32", "--arch", "stylegan2", "--resolution", "16", "--width",
+            "0.0625", "--arch-options", opts, "--steps", "1", "--batch-size", "8", "--no-progress"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert main([*base, "--d-arch-options", '{"channel_max": 512}', "--out", str(tmp_path / "b")]) == 0
+    read = lambda run: json.loads((run / "discriminator" / "config.json").read_text())["options"]  # noqa: E731
+    assert read(tmp_path / "a") == {"channel_max": 32} and read(tmp_path / "b") == {"channel_max": 512}
+    capsys.readouterr()
+    assert main([*base, "--d-arch-options", '{"channel_cap": 5}', "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "discriminator cannot be built" in err and "channel_cap" in err and "Traceback" not in err
+    assert not (tmp_path / "c").exists()
 
 
 def test_sample_flags(tmp_path, capsys, monkeypatch):

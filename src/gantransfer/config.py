@@ -134,6 +134,9 @@ class TrainConfig(EngineSettings):
                                                         "'{\"channel_max\": 64, \"w_dim\": 128}' for stylegan2")
     d_width: float | None = setting(None, "width multiplier of the discriminator (default: --width; conditional "
                                           "images: --width / 2)")
+    d_arch_options: dict[str, Any] | None = setting(None, "the discriminator's own options as JSON, over those read "
+                                                          "off --arch-options (stylegan2: channel_max, conv_clamp, "
+                                                          "mbstd_group, mbstd_channels), e.g. '{\"channel_max\": 512}'")
     latent_dim: int | None = setting(None, "latent size (default: 100 for images, 2 for points)")
     conditional: bool = setting(False, "class-conditional generator and discriminator")
     adversarial_loss: str = setting("nonsaturating", "adversarial loss: nonsaturating or hinge")
@@ -708,7 +711,7 @@ register_task(Task(
     resolve="gantransfer.tasks.train:resolve_train_config"))
 register_train_task(TrainTask("gan", "gantransfer.tasks.train:train_gan", "gantransfer.tasks.train:resolve_gan_config",
                               "images", "a noise-to-image GAN on a data set",
-                              fields=(*TrainConfig.GAN_FIELDS, "adversarial_loss")))
+                              fields=(*TrainConfig.GAN_FIELDS, "adversarial_loss", "d_arch_options")))
 register_train_task(TrainTask("pix2pix", "gantransfer.tasks.pix2pix:train_pix2pix",
                               "gantransfer.tasks.translation_setup:resolve_translation_config", "paired",
                               "a paired image-to-image translator (conditional PatchGAN + L1), e.g. on fmnist-edges",

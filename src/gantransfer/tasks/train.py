@@ -111,6 +111,8 @@ def train_gan(config: TrainConfig, resume: bool = False, dataset: Dataset | None
     torch.manual_seed(cfg.seed)
     g = build_generator(gcfg)
     dcfg = discriminator_config_for(gcfg, cfg.d_width)
+    if cfg.d_arch_options:  # the user's over those read off the generator's
+        dcfg = dataclasses.replace(dcfg, options={**dcfg.options, **cfg.d_arch_options})
     d = build_discriminator(dcfg)
     g_opt, d_opt = generator_adam(g.parameters(), cfg), discriminator_adam(d.parameters(), cfg)
 
