@@ -13,7 +13,6 @@ student, batch 32, lr 3e-3, a bank of 16,384 latents, 5,000 samples per protocol
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from pathlib import Path

@@ -109,6 +109,8 @@ def test_a_matching_discriminator_shares_the_generators_cap_clamp_and_mbstd_sett
     from gantransfer.models.config import DiscriminatorConfig
     with pytest.raises(ConfigError, match="dcgan discriminators take no options"):
         build_discriminator(DiscriminatorConfig(arch="dcgan", resolution=16, options={"channel_max": 8}))
+    with pytest.raises(ConfigError, match="mlp discriminators take no options"):
+        build_discriminator(DiscriminatorConfig(arch="mlp", resolution=0, channels=2, options={"hidden": 8}))
 
 
 @pytest.mark.slow

@@ -230,6 +230,9 @@ def build_discriminator(cfg: GeneratorConfig | DiscriminatorConfig, width: float
     fam = family(cfg.arch)
     if fam.build_discriminator is None:
         raise ConfigError(f"{cfg.arch} has no discriminator of its own; train one of its source family")
+    if cfg.options and fam.discriminator_options is None:  # only a family that declares them reads any
+        raise ConfigError(f"the {cfg.arch} discriminator cannot be built: {cfg.arch} discriminators take no options "
+                          f"(only a width), got {dict(cfg.options)}")
     from gantransfer.budget import check_generator
     try:
         check_generator(cfg, "the discriminator config", build=fam.build_discriminator)  # declared sizes, memory

@@ -214,8 +214,6 @@ def _build_generator(cfg: "GeneratorConfig") -> DCGANGenerator:
 
 
 def _build_discriminator(cfg: "DiscriminatorConfig") -> DCGANDiscriminator:
-    if cfg.options:
-        raise ValueError(f"dcgan discriminators take no options (only a width), got {dict(cfg.options)}")
     d = DCGANDiscriminator(cfg.resolution, cfg.channels, cfg.width, cfg.num_classes)
     init_dcgan_weights(d)
     return d

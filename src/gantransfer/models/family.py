@@ -55,7 +55,8 @@ class ModelFamily:
     channel_plan: Callable[["GeneratorConfig", list[int]], "GeneratorConfig"] | None = None  # config with per-group
                                                                      # channel counts (tasks/budget.py)
     discriminator_options: Callable[["GeneratorConfig"], dict] | None = None  # a matching discriminator's
-                                                                     # options (e.g. the generator's channel cap)
+                                                                     # options (e.g. the generator's channel cap);
+                                                                     # None: its discriminators take no options
     description: str = ""
 
 
